@@ -1,0 +1,172 @@
+/* core.c: allocation hooks, buffers, arenas, hashing and result texts. */
+#include "internal.h"
+
+/* >>memory ---------------------------------------------------------------------------- */
+
+static void *gleam__malloc(size_t n) { return GLEAM_MALLOC(n ? n : 1); }
+static void *gleam__realloc(void *p, size_t n) { return GLEAM_REALLOC(p, n ? n : 1); }
+static void gleam__free(void *p) {
+    if (p) GLEAM_FREE(p);
+}
+
+static void *gleam__calloc(size_t n, size_t size) {
+    void *p;
+    if (size && n > (size_t)-1 / size) return NULL;
+    p = gleam__malloc(n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+static char *gleam__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)gleam__malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+/* Room for `extra` more bytes; 0 on success, -1 when out of memory (b is unchanged). */
+static int gleam__buf_reserve(gleam__buf *b, size_t extra) {
+    size_t want, cap;
+    char *p;
+    if (b->cap - b->len >= extra) return 0;
+    if (extra > (size_t)-1 / 2 - b->len) return -1;
+    want = b->len + extra;
+    cap = b->cap ? b->cap : 256;
+    while (cap < want) cap *= 2;
+    p = (char *)gleam__realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int gleam__buf_add(gleam__buf *b, const void *p, size_t n) {
+    if (gleam__buf_reserve(b, n)) return -1;
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static void gleam__buf_free(gleam__buf *b) {
+    gleam__free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+#define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
+
+/* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
+static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
+    gleam__chunk *c = a->head;
+    size_t need = (n + 7) & ~(size_t)7;
+    if (!c || c->cap - c->used < need) {
+        size_t cap = c ? c->cap * 2 : 64 * 1024;
+        if (cap > 16u << 20) cap = 16u << 20;
+        if (cap < need) cap = need;
+        c = (gleam__chunk *)gleam__malloc(GLEAM__CHUNK_HDR + cap);
+        if (!c) return NULL;
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->head;
+        a->head = c;
+        a->bytes += cap;
+    }
+    {
+        char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
+        c->used += need;
+        return p;
+    }
+}
+
+static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
+    void *q = gleam__arena_alloc(a, n);
+    if (q && n) memcpy(q, p, n);
+    return q;
+}
+
+/* Forget every allocation but keep the newest (largest) chunk for reuse. */
+static void gleam__arena_reset(gleam__arena *a) {
+    gleam__chunk *c = a->head, *next;
+    if (!c) return;
+    for (next = c->next; next;) {
+        gleam__chunk *n2 = next->next;
+        gleam__free(next);
+        next = n2;
+    }
+    c->next = NULL;
+    c->used = 0;
+    a->bytes = c->cap;
+}
+
+static void gleam__arena_free(gleam__arena *a) {
+    gleam__chunk *c = a->head;
+    while (c) {
+        gleam__chunk *n = c->next;
+        gleam__free(c);
+        c = n;
+    }
+    a->head = NULL;
+    a->bytes = 0;
+}
+
+/* >>hash ------------------------------------------------------------------------------- */
+
+static uint64_t gleam__rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* A 64-bit hash of n bytes: word-at-a-time multiply-rotate, then a full avalanche, so that
+   both the high bits (partitions) and the low bits (table slots) are well mixed. */
+static uint64_t gleam__hash(const void *key, size_t n) {
+    const unsigned char *p = (const unsigned char *)key;
+    uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* >>text ------------------------------------------------------------------------------- */
+
+static int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap) {
+    int n = vsnprintf(dst, cap, fmt, ap);
+    if (n < 0 && cap) dst[0] = 0;
+    return n;
+}
+
+static int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = gleam__vfmt(dst, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* >>results ---------------------------------------------------------------------------- */
+
+GLEAM_API const char *gleam_result_str(gleam_result r) {
+    switch (r) {
+#define GLEAM__CASE(name, value, text) \
+    case name: return text;
+        GLEAM_RESULTS(GLEAM__CASE)
+#undef GLEAM__CASE
+    default: return "unknown result";
+    }
+}
+
+GLEAM_API const char *gleam_error(const gleam_flow *f) {
+    if (!f) return gleam__init_err;
+    return f->errmsg;
+}

@@ -1,0 +1,934 @@
+/* exchange.c: wide steps. A producer op at the end of one stage packs rows into blocks,
+   one per destination partition; a full block goes to that partition's queue. Whoever
+   pushes into a partition that nobody is consuming runs the consumer on it right away
+   (the consumer op is the root of the next stage's task for that partition); when the
+   queue is full and another thread consumes it, the producer waits: that is the back
+   pressure. Waits only ever point downstream, so they cannot form a cycle. When every
+   producer has closed, each partition is finished by a work item of the pool. */
+#include "internal.h"
+
+/* >>blocks ----------------------------------------------------------------------------- */
+
+static gleam__block *gleam__block_new(size_t cap) {
+    gleam__block *b = (gleam__block *)gleam__malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    b->side = 0;
+    b->producer = 0;
+    b->data = (char *)(b + 1);
+    return b;
+}
+
+static void gleam__block_free(gleam__block *b) { gleam__free(b); }
+
+static void gleam__blocks_free(gleam__block *b) {
+    while (b) {
+        gleam__block *n = b->next;
+        gleam__block_free(b);
+        b = n;
+    }
+}
+
+static void gleam__xchg_free(gleam__xchg *x) {
+    int j;
+    if (!x) return;
+    if (x->parts) {
+        for (j = 0; j < x->nparts; j++) {
+            gleam__blocks_free(x->parts[j].head[0]);
+            gleam__blocks_free(x->parts[j].head[1]);
+            pthread_mutex_destroy(&x->parts[j].mu);
+            pthread_cond_destroy(&x->parts[j].cv);
+        }
+        pthread_mutex_destroy(&x->mu);
+        gleam__free(x->parts);
+    }
+    for (j = 0; j < x->nruns; j++) gleam__run_free(x->runs[j]);
+    gleam__free(x->runs);
+    gleam__free(x->bounds);
+    gleam__free(x);
+}
+
+static void gleam__xchg_wake_all(gleam__job *job) {
+    gleam__plan *p = job->plan;
+    int i, j;
+    for (i = 1; i <= p->nsteps; i++) {
+        gleam__xchg *x = p->xchgs[i];
+        if (!x || !x->parts) continue;
+        for (j = 0; j < x->nparts; j++) {
+            pthread_mutex_lock(&x->parts[j].mu);
+            pthread_cond_broadcast(&x->parts[j].cv);
+            pthread_mutex_unlock(&x->parts[j].mu);
+        }
+    }
+}
+
+/* >>queues ----------------------------------------------------------------------------- */
+
+/* May blocks of this side be consumed as they come? Not the left side of a join before
+   its right side is complete, and nothing of an ordered gather before the end. */
+static int gleam__can_absorb(gleam__xchg *x, int side) {
+    int ok;
+    if (x->ordered || x->step->kind == GLEAM__SORT) return 0;
+    if (side == 1 || x->step->kind != GLEAM__JOIN) return 1;
+    pthread_mutex_lock(&x->mu);
+    ok = x->build_done;
+    pthread_mutex_unlock(&x->mu);
+    return ok;
+}
+
+static void gleam__enqueue(gleam__part *pt, gleam__block *b) {
+    b->next = NULL;
+    if (pt->tail[b->side]) pt->tail[b->side]->next = b;
+    else pt->head[b->side] = b;
+    pt->tail[b->side] = b;
+    pt->bytes += b->len;
+}
+
+/* Take the queued blocks of `side` (caller holds pt->mu). */
+static gleam__block *gleam__take(gleam__part *pt, int side) {
+    gleam__block *b = pt->head[side], *c;
+    for (c = b; c; c = c->next) pt->bytes -= c->len;
+    pt->head[side] = pt->tail[side] = NULL;
+    return b;
+}
+
+/* Run the consumer of partition pt on blocks, freeing them. */
+static gleam_result gleam__absorb_list(gleam__part *pt, gleam__block *b) {
+    gleam__op *root = pt->task->ops[0];
+    gleam_result r = GLEAM_OK;
+    while (b) {
+        gleam__block *n = b->next;
+        if (r >= 0) r = root->absorb(root, b);
+        gleam__block_free(b);
+        b = n;
+    }
+    return r;
+}
+
+static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, gleam__block *b) {
+    gleam__job *job = from->task->job;
+    gleam__part *pt = &x->parts[part];
+    gleam_result r = GLEAM_OK;
+    int side = b->side;
+    pthread_mutex_lock(&pt->mu);
+    gleam__enqueue(pt, b);
+    for (;;) {
+        int can1, can0;
+        if (job->aborted) { /* read without job->mu: a stale 0 only delays the stop */
+            r = GLEAM_ERR_INTERNAL;
+            break;
+        }
+        can1 = gleam__can_absorb(x, 1) && pt->head[1];
+        can0 = gleam__can_absorb(x, 0) && pt->head[0];
+        if (!pt->busy && (can0 || can1)) {
+            gleam__block *b1 = can1 ? gleam__take(pt, 1) : NULL, *b0 = can0 ? gleam__take(pt, 0) : NULL;
+            pt->busy = 1;
+            pthread_mutex_unlock(&pt->mu);
+            r = gleam__absorb_list(pt, b1);
+            if (r >= 0) r = gleam__absorb_list(pt, b0);
+            else gleam__blocks_free(b0);
+            pthread_mutex_lock(&pt->mu);
+            pt->busy = 0;
+            pthread_cond_broadcast(&pt->cv);
+            if (r < 0) break;
+            continue;
+        }
+        if (pt->busy && pt->bytes > job->part_cap && gleam__can_absorb(x, side)) {
+            pthread_cond_wait(&pt->cv, &pt->mu);
+            continue;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&pt->mu);
+    return r;
+}
+
+/* >>sorted runs: splitting them into key ranges --------------------------------------- */
+
+static size_t gleam__lower_bound(const gleam__run *run, const gleam__srow *key, const gleam__cmp *c) {
+    size_t lo = 0, hi = run->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (gleam__srow_cmp(c, &run->rows[mid], key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Cut every run into nparts key ranges at splitters sampled from all runs, so partition j
+   holds keys before partition j+1's. -1 when out of memory. */
+static int gleam__split_runs(gleam__xchg *x) {
+    int P = x->nparts, R = x->nruns, r, i;
+    gleam__cmp c;
+    gleam__run samples;
+    memset(&samples, 0, sizeof samples);
+    c.order = &x->step->order;
+    c.maxfield = 0;
+    if (!(x->bounds = (size_t *)gleam__calloc((size_t)R * (size_t)(P + 1), sizeof *x->bounds))) return -1;
+    for (r = 0; r < R; r++) x->bounds[r * (P + 1) + P] = x->runs[r]->n;
+    if (P == 1) return 0;
+    for (r = 0; r < R; r++) {
+        const gleam__run *run = x->runs[r];
+        size_t k, want = GLEAM__MIN(run->n, (size_t)P * 64);
+        for (k = 0; k < want; k++) {
+            if (samples.n == samples.cap) {
+                size_t cap = samples.cap ? samples.cap * 2 : 256;
+                gleam__srow *s = (gleam__srow *)gleam__realloc(samples.rows, cap * sizeof *s);
+                if (!s) {
+                    gleam__free(samples.rows);
+                    return -1;
+                }
+                samples.rows = s;
+                samples.cap = cap;
+            }
+            samples.rows[samples.n++] = run->rows[(size_t)((double)k / (double)want * (double)run->n)];
+        }
+    }
+    gleam__run_sort(&samples, &c);
+    for (i = 1; i < P; i++) {
+        gleam__srow split;
+        if (!samples.n) break;
+        split = samples.rows[(size_t)i * samples.n / (size_t)P];
+        for (r = 0; r < R; r++) x->bounds[r * (P + 1) + i] = gleam__lower_bound(x->runs[r], &split, &c);
+    }
+    gleam__free(samples.rows);
+    return 0;
+}
+
+/* >>closing and finishing ---------------------------------------------------------------- */
+
+static void gleam__part_finish(gleam__job *job, void *arg, int j);
+
+static void gleam__xchg_close(gleam__job *job, gleam__xchg *x, int side, int width) {
+    int complete, j;
+    pthread_mutex_lock(&x->mu);
+    x->open[side]--;
+    x->width[side] = GLEAM__MAX(x->width[side], width);
+    if (x->open[1] == 0) x->build_done = 1;
+    complete = x->open[0] == 0 && x->open[1] == 0;
+    pthread_mutex_unlock(&x->mu);
+    if (!complete) return;
+    if (x->step->kind == GLEAM__SORT && gleam__split_runs(x)) {
+        gleam__fail(x->parts[0].task, x->stage->nodes[0], GLEAM_ERR_NOMEM, "out of memory");
+        return;
+    }
+    for (j = 0; j < x->nparts; j++) gleam__schedule(job, gleam__part_finish, x, j);
+}
+
+/* Blocks of an ordered gather, sorted by producer. The sort is stable: the blocks of one
+   producer arrive in order and stay so. */
+static gleam__block *gleam__by_producer(gleam__block *b) {
+    gleam__block **v, *c;
+    size_t n = 0, i;
+    for (c = b; c; c = c->next) n++;
+    if (n < 2 || !(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return b;
+    for (i = 0, c = b; c; c = c->next) v[i++] = c;
+    /* insertion sort: n is the number of blocks, small for a limit */
+    for (i = 1; i < n; i++) {
+        gleam__block *x = v[i];
+        size_t k = i;
+        while (k > 0 && v[k - 1]->producer > x->producer) {
+            v[k] = v[k - 1];
+            k--;
+        }
+        v[k] = x;
+    }
+    for (i = 0; i + 1 < n; i++) v[i]->next = v[i + 1];
+    v[n - 1]->next = NULL;
+    b = v[0];
+    gleam__free(v);
+    return b;
+}
+
+/* All producers closed: consume what is left in partition j, then finish its task. */
+static void gleam__part_finish(gleam__job *job, void *arg, int j) {
+    gleam__xchg *x = (gleam__xchg *)arg;
+    gleam__part *pt = &x->parts[j];
+    gleam__block *b0, *b1;
+    gleam_result r;
+    pthread_mutex_lock(&pt->mu);
+    while (pt->busy && !job->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
+    pt->busy = 1;
+    pt->finished = 1;
+    b1 = gleam__take(pt, 1);
+    b0 = gleam__take(pt, 0);
+    pthread_mutex_unlock(&pt->mu);
+    if (x->ordered) b0 = gleam__by_producer(b0);
+    r = gleam__absorb_list(pt, b1);
+    if (r >= 0) r = gleam__absorb_list(pt, b0);
+    else gleam__blocks_free(b0);
+    if (r >= 0) r = gleam__finish_task(pt->task);
+    if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_done(job);
+}
+
+/* >>writer: rows into per-partition blocks ----------------------------------------------- */
+
+typedef struct gleam__writer {
+    gleam__xchg *x;
+    int side, producer, width;
+    gleam__block **cur;     /* by partition */
+} gleam__writer;
+
+static int gleam__part_of(uint64_t h, int nparts) { return (int)(((h >> 32) * (uint64_t)nparts) >> 32); }
+
+static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, const gleam_value *row, int n) {
+    size_t size = gleam__row_size(row, n);
+    gleam__block *b = w->cur[part];
+    gleam_result r;
+    if (n > w->width) w->width = n;
+    if (!b || b->cap - b->len < size) {
+        if (b && (r = gleam__xchg_push(op, w->x, part, b)) < 0) {
+            w->cur[part] = NULL;
+            return r;
+        }
+        w->cur[part] = NULL;
+        if (!(b = gleam__block_new(GLEAM__MAX(op->task->job->block_size, size))))
+            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        b->side = w->side;
+        b->producer = w->producer;
+        w->cur[part] = b;
+    }
+    gleam__put_row(b->data + b->len, row, n);
+    b->len += size;
+    return GLEAM_OK;
+}
+
+/* Push every block under way and close this producer. */
+static gleam_result gleam__writer_close(gleam__op *op, gleam__writer *w) {
+    gleam_result r = GLEAM_OK;
+    int j;
+    for (j = 0; j < w->x->nparts; j++) {
+        gleam__block *b = w->cur[j];
+        w->cur[j] = NULL;
+        if (!b) continue;
+        if (r >= 0 && b->len) r = gleam__xchg_push(op, w->x, j, b);
+        else gleam__block_free(b);
+    }
+    if (r >= 0) gleam__xchg_close(op->task->job, w->x, w->side, w->width);
+    return r;
+}
+
+/* >>folding: reduce and reduce_by ------------------------------------------------------- */
+
+/* The fields of row that are not key fields, in order, into out (resized). */
+static int gleam__value_fields(const gleam_fields *key, const gleam_value *row, int n, gleam__vals *out) {
+    int i, k, m = 0;
+    if (gleam__vals_reserve(out, n)) return -1;
+    for (i = 0; i < n; i++) {
+        int is_key = 0;
+        for (k = 0; k < key->n; k++) is_key |= key->f[k] == i + 1;
+        if (!is_key) out->v[m++] = row[i];
+    }
+    out->n = m;
+    return 0;
+}
+
+/* Copy the bytes of values into mem so they outlive the row. -1 when out of memory. */
+static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
+    int i;
+    for (i = 0; i < n; i++)
+        if ((v[i].type == GLEAM_BYTES || v[i].type == GLEAM_LIST) && v[i].len) {
+            const char *p = (const char *)gleam__arena_dup(mem, v[i].u.s, v[i].len);
+            if (!p) return -1;
+            v[i].u.s = p;
+        }
+    return 0;
+}
+
+/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem. */
+static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem) {
+    const gleam__step *s = op->node->step;
+    gleam__task *t = op->task;
+    const char *old[GLEAM_MAX_FIELDS];
+    gleam_result r;
+    int i;
+    for (i = 0; i < n && i < GLEAM_MAX_FIELDS; i++) old[i] = acc[i].u.s;
+    op->ctx.in_call = 1;
+    r = s->fn->u.reducer(&op->ctx, acc, x, n);
+    if (r < 0 && !gleam__aborted(t->job)) {
+        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
+        else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
+    }
+    for (i = 0; r >= 0 && i < n; i++)
+        if ((acc[i].type == GLEAM_BYTES || acc[i].type == GLEAM_LIST) && acc[i].len &&
+            (i >= GLEAM_MAX_FIELDS || acc[i].u.s != old[i]) && gleam__own_values(mem, &acc[i], 1))
+            r = gleam__fail(t, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
+    op->ctx.in_call = 0;
+    return r < 0 ? r : GLEAM_OK;
+}
+
+/* An entry of a fold table: the number of values, then the values. */
+typedef struct gleam__acc {
+    uint32_t n, pad;
+    gleam_value v[1];
+} gleam__acc;
+
+static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_value *row, int n) {
+    const gleam__step *s = op->node->step;
+    gleam__acc *a;
+    uint64_t h;
+    int made;
+    gleam_result r;
+    if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+    if (gleam__value_fields(&s->key, row, n, &op->vals))
+        return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
+                                          sizeof(gleam__acc) + (size_t)op->vals.n * sizeof(gleam_value), &made);
+    if (!a) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (made) {
+        a->n = (uint32_t)op->vals.n;
+        memcpy(a->v, op->vals.v, (size_t)op->vals.n * sizeof(gleam_value));
+        if (gleam__own_values(&t->mem, a->v, op->vals.n))
+            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        return GLEAM_OK;
+    }
+    if (a->n != (uint32_t)op->vals.n)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n,
+                           op->vals.n);
+    return gleam__fold(op, a->v, op->vals.v, op->vals.n, &t->mem);
+}
+
+/* Rebuild the row of a fold-table entry (key fields first) into op->vals. */
+static gleam_result gleam__entry_row(gleam__op *op, char *e) {
+    const char *key, *p;
+    size_t klen = gleam__entry_key(e, &key);
+    gleam__acc *a = (gleam__acc *)gleam__entry_payload(e);
+    int nk = op->node->step->key.n, i;
+    p = key;
+    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &op->vals.v[i]);
+    memcpy(op->vals.v + nk, a->v, a->n * sizeof(gleam_value));
+    op->vals.n = nk + (int)a->n;
+    return GLEAM_OK;
+}
+
+/* >>producers ---------------------------------------------------------------------------- */
+
+typedef struct gleam__prod {
+    gleam__op op;
+    gleam__writer w;
+    gleam__table table;     /* reduce_by: combine; distinct: seen */
+    gleam__run *run;        /* sort, top */
+    gleam__cmp cmp;
+    gleam__vals acc;        /* reduce */
+    gleam__arena accmem;
+    int have_acc;
+    int64_t count;          /* limit */
+    size_t combine_limit;
+} gleam__prod;
+
+static gleam_result gleam__prod_flush_table(gleam__prod *p) {
+    gleam__op *op = &p->op;
+    size_t i;
+    gleam_result r;
+    for (i = 0; i <= p->table.mask; i++) {
+        char *e = p->table.slots[i].e;
+        if (!e) continue;
+        if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
+        if ((r = gleam__write_row(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), op->vals.v, op->vals.n)) < 0)
+            return r;
+    }
+    gleam__table_free(&p->table);
+    return gleam__table_init(&p->table, 1024) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+}
+
+static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__prod *p = (gleam__prod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    uint64_t h;
+    int made;
+    switch (s->kind) {
+    case GLEAM__REDUCE_BY:
+        if ((r = gleam__fold_row(op, &p->table, row, n)) != GLEAM_OK) return r;
+        if (p->table.mem.bytes > p->combine_limit) return gleam__prod_flush_table(p);
+        return GLEAM_OK;
+    case GLEAM__REDUCE:
+        if (!p->have_acc) {
+            if (gleam__vals_reserve(&p->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            memcpy(p->acc.v, row, (size_t)n * sizeof *row);
+            p->acc.n = n;
+            p->have_acc = 1;
+            return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+        }
+        if (n != p->acc.n)
+            return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
+        return gleam__fold(op, p->acc.v, row, n, &p->accmem);
+    case GLEAM__SORT:
+        return gleam__run_push(op, p->run, &p->cmp, -1, row, n);
+    case GLEAM__TOP:
+        return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
+    case GLEAM__LIMIT:
+        if (p->count >= s->k) return GLEAM_DONE;
+        p->count++;
+        if ((r = gleam__write_row(op, &p->w, 0, row, n)) < 0) return r;
+        return p->count >= s->k ? GLEAM_DONE : GLEAM_OK;
+    case GLEAM__DISTINCT:
+        if (s->whole_row) {
+            op->key.len = 0;
+            if (gleam__pack_row(&op->key, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            h = gleam__hash(op->key.p, op->key.len);
+        } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
+            return r;
+        }
+        if (p->table.mem.bytes > p->combine_limit) { /* forget what was seen, keep memory bounded */
+            gleam__table_free(&p->table);
+            if (gleam__table_init(&p->table, 1024)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        }
+        if (!gleam__table_upsert(&p->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
+            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (!made) return GLEAM_OK;
+        return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
+    default: /* group_by, join, cogroup, partition: hash-partition by key */
+        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+        return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
+    }
+}
+
+static gleam_result gleam__prod_finish(gleam__op *op) {
+    gleam__prod *p = (gleam__prod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    size_t i;
+    switch (s->kind) {
+    case GLEAM__REDUCE_BY: r = gleam__prod_flush_table(p); break;
+    case GLEAM__REDUCE:
+        if (p->have_acc) r = gleam__write_row(op, &p->w, 0, p->acc.v, p->acc.n);
+        break;
+    case GLEAM__TOP:
+        gleam__run_sort(p->run, &p->cmp);
+        for (i = 0; i < p->run->n && (int64_t)i < s->k && r >= 0; i++) {
+            const char *q = p->run->rows[i].row;
+            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK)
+                return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+            r = gleam__write_row(op, &p->w, 0, op->vals.v, op->vals.n);
+        }
+        break;
+    case GLEAM__SORT: {
+        gleam__xchg *x = p->w.x;
+        int added = 0;
+        gleam__run_sort(p->run, &p->cmp);
+        pthread_mutex_lock(&x->mu);
+        if (x->nruns == x->capruns) {
+            int cap = x->capruns ? x->capruns * 2 : 8;
+            gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
+            if (rs) {
+                x->runs = rs;
+                x->capruns = cap;
+            }
+        }
+        if (x->nruns < x->capruns) {
+            x->runs[x->nruns++] = p->run;
+            added = 1;
+        }
+        pthread_mutex_unlock(&x->mu);
+        if (!added) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        p->run = NULL;
+        break;
+    }
+    default: break;
+    }
+    if (r < 0) return r;
+    return gleam__writer_close(op, &p->w);
+}
+
+static void gleam__prod_free(gleam__op *op) {
+    gleam__prod *p = (gleam__prod *)op;
+    int j;
+    if (p->w.cur) {
+        for (j = 0; j < p->w.x->nparts; j++) gleam__block_free(p->w.cur[j]);
+        gleam__free(p->w.cur);
+    }
+    gleam__table_free(&p->table);
+    gleam__run_free(p->run);
+    gleam__vals_free(&p->acc);
+    gleam__arena_free(&p->accmem);
+}
+
+static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
+    gleam__prod *p = (gleam__prod *)gleam__op_alloc(t, node, sizeof(gleam__prod));
+    gleam__step *s = node->step;
+    int i;
+    if (!p) return NULL;
+    p->op.push = gleam__prod_push;
+    p->op.finish = gleam__prod_finish;
+    p->op.free = gleam__prod_free;
+    p->w.x = t->job->plan->xchgs[s->id];
+    p->w.side = node->side;
+    p->w.producer = t->shard + node->offset;
+    p->combine_limit = (size_t)64 << 20;
+    p->cmp.order = &s->order;
+    for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
+    if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;
+    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT) && gleam__table_init(&p->table, 1024)) goto fail;
+    if ((s->kind == GLEAM__SORT || s->kind == GLEAM__TOP) && !(p->run = gleam__run_new())) goto fail;
+    return &p->op;
+fail:
+    gleam__prod_free(&p->op);
+    gleam__free(p);
+    return NULL;
+}
+
+/* >>consumers ---------------------------------------------------------------------------- */
+
+/* A list of packed elements kept per key (group_by, cogroup, the right side of a join). */
+typedef struct gleam__elem {
+    struct gleam__elem *next;
+    uint32_t len;
+    char data[1];
+} gleam__elem;
+
+typedef struct gleam__elems {
+    gleam__elem *first, *last;
+    uint32_t count;
+    int matched;            /* join: some left row matched this key */
+} gleam__elems;
+
+typedef struct gleam__cons {
+    gleam__op op;
+    gleam__xchg *x;
+    gleam__table table;
+    gleam__run *run;
+    gleam__cmp cmp;
+    gleam__vals acc, row2;
+    gleam__arena accmem;
+    int have_acc;
+    int64_t count;
+    gleam__buf tmp;
+} gleam__cons;
+
+/* Append the value fields of a row to a key's list: the value itself when there is one,
+   else a list of them (as Gleam's GroupByKey does). */
+static gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const gleam_value *v, int n, int as_row) {
+    gleam__op *op = &c->op;
+    gleam__elem *e;
+    size_t size = as_row || n != 1 ? gleam__row_size(v, n) : gleam__packed_size(v[0]);
+    e = (gleam__elem *)gleam__arena_alloc(&c->table.mem, sizeof *e + size);
+    if (!e) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (as_row || n != 1) gleam__put_row(e->data, v, n);
+    else {
+        gleam__buf b;
+        b.p = e->data;
+        b.len = 0;
+        b.cap = size;
+        gleam__pack_value(&b, v[0]);
+    }
+    e->len = (uint32_t)size;
+    e->next = NULL;
+    if (l->last) l->last->next = e;
+    else l->first = e;
+    l->last = e;
+    l->count++;
+    return GLEAM_OK;
+}
+
+/* A list value of the elements, built in c->tmp from offset `at`. */
+static gleam_value gleam__elems_value(gleam__cons *c, const gleam__elems *l, size_t at, int *nomem) {
+    gleam__elem *e;
+    unsigned char hdr[5];
+    size_t h;
+    gleam_value v;
+    if (l->count < 16) { hdr[0] = (unsigned char)(0x90 | l->count); h = 1; }
+    else if (l->count < 65536) { hdr[0] = 0xdc; hdr[1] = (unsigned char)(l->count >> 8); hdr[2] = (unsigned char)l->count; h = 3; }
+    else {
+        hdr[0] = 0xdd;
+        hdr[1] = (unsigned char)(l->count >> 24); hdr[2] = (unsigned char)(l->count >> 16);
+        hdr[3] = (unsigned char)(l->count >> 8); hdr[4] = (unsigned char)l->count;
+        h = 5;
+    }
+    c->tmp.len = at;
+    *nomem = gleam__buf_add(&c->tmp, hdr, h) != 0;
+    for (e = l->first; e && !*nomem; e = e->next) *nomem = gleam__buf_add(&c->tmp, e->data, e->len) != 0;
+    v.type = GLEAM_LIST;
+    v.len = (uint32_t)(c->tmp.len - at);
+    v.u.s = NULL; /* set by the caller once tmp stops moving */
+    return v;
+}
+
+/* Decode the key bytes of an entry into out[0..nk). */
+static void gleam__key_values(char *e, gleam_value *out, int nk) {
+    const char *key, *p;
+    size_t klen = gleam__entry_key(e, &key);
+    int i;
+    p = key;
+    for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &out[i]);
+}
+
+/* The join's output row: key, left values (or nils), right values (or nils). */
+static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int nk, const gleam_value *a, int na,
+                                     const gleam_value *b, int nb) {
+    gleam__op *op = &c->op;
+    int i, n = 0;
+    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    for (i = 0; i < nk; i++) c->row2.v[n++] = key[i];
+    for (i = 0; i < na; i++) c->row2.v[n++] = a ? a[i] : gleam_nil();
+    for (i = 0; i < nb; i++) c->row2.v[n++] = b ? b[i] : gleam_nil();
+    return gleam__emit(op, c->row2.v, n);
+}
+
+/* Take one row from side `side` of the exchange. */
+static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    uint64_t h;
+    int made;
+    switch (s->kind) {
+    case GLEAM__REDUCE_BY: return gleam__fold_row(op, &c->table, row, n);
+    case GLEAM__REDUCE:
+        if (!c->have_acc) {
+            if (gleam__vals_reserve(&c->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            memcpy(c->acc.v, row, (size_t)n * sizeof *row);
+            c->acc.n = n;
+            c->have_acc = 1;
+            return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+        }
+        if (n != c->acc.n) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, n);
+        return gleam__fold(op, c->acc.v, row, n, &c->accmem);
+    case GLEAM__TOP: return gleam__run_push(op, c->run, &c->cmp, s->k, row, n);
+    case GLEAM__LIMIT:
+        if (c->count >= s->k) return GLEAM_DONE;
+        c->count++;
+        if ((r = gleam__emit(op, row, n)) < 0) return r;
+        return c->count >= s->k ? GLEAM_DONE : r;
+    case GLEAM__PARTITION: return gleam__emit(op, row, n);
+    case GLEAM__DISTINCT:
+        if (s->whole_row) {
+            op->key.len = 0;
+            if (gleam__pack_row(&op->key, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            h = gleam__hash(op->key.p, op->key.len);
+        } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
+            return r;
+        }
+        if (!gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
+            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        return made ? gleam__emit(op, row, n) : GLEAM_OK;
+    case GLEAM__GROUP_BY:
+    case GLEAM__COGROUP: {
+        gleam__elems *l;
+        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+        l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 2 * sizeof *l, &made);
+        if (!l) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
+    }
+    case GLEAM__JOIN: {
+        gleam__elems *l;
+        gleam__elem *e;
+        int nk = s->key.n;
+        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (side == 1) { /* build */
+            l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, sizeof *l, &made);
+            if (!l) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
+        }
+        if (gleam__vals_reserve(&c->acc, nk)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        for (made = 0; made < nk; made++) c->acc.v[made] = row[s->key.f[made] - 1];
+        l = (gleam__elems *)gleam__table_find(&c->table, h, op->key.p, (uint32_t)op->key.len);
+        if (!l) {
+            if (s->join != GLEAM_LEFT_OUTER) return GLEAM_OK;
+            return gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, NULL, GLEAM__MAX(c->x->width[1] - nk, 0));
+        }
+        l->matched = 1;
+        for (e = l->first; e; e = e->next) {
+            const char *p = e->data;
+            if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK)
+                return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a joined row is damaged");
+            {   /* row2 is reused for the output row: copy the right values aside first */
+                int nb = c->row2.n, i;
+                gleam_value *bvals;
+                if (gleam__buf_reserve(&c->tmp, (size_t)nb * sizeof(gleam_value)))
+                    return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+                bvals = (gleam_value *)(void *)c->tmp.p;
+                for (i = 0; i < nb; i++) bvals[i] = c->row2.v[i];
+                if ((r = gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, bvals, nb)) != GLEAM_OK) return r;
+            }
+        }
+        return GLEAM_OK;
+    }
+    default: return gleam__emit(op, row, n);
+    }
+}
+
+static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
+    gleam__cons *c = (gleam__cons *)op;
+    const char *p = b->data, *end = b->data + b->len;
+    gleam__vals rowv = {0, 0, 0};
+    gleam_result r = GLEAM_OK;
+    while (p < end) {
+        if (gleam__unpack_row(&p, end, &rowv) != GLEAM_OK) {
+            r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a block of rows is damaged");
+            break;
+        }
+        r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv.v, rowv.n);
+        if (r < 0) break;
+        if (r == GLEAM_DONE) {
+            op->done = 1;
+            r = GLEAM_OK;
+            break;
+        }
+    }
+    gleam__vals_free(&rowv);
+    return r;
+}
+
+/* The sort consumer: merge this partition's key range of every run. */
+static gleam_result gleam__merge_runs(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    gleam__xchg *x = c->x;
+    int P = x->nparts, R = x->nruns, j = op->task->shard, n = 0, i;
+    size_t *pos, *end;
+    int *heap;
+    gleam_result r = GLEAM_OK;
+    if (R == 0) return GLEAM_OK;
+    pos = (size_t *)gleam__calloc((size_t)R, sizeof *pos);
+    end = (size_t *)gleam__calloc((size_t)R, sizeof *end);
+    heap = (int *)gleam__calloc((size_t)R, sizeof *heap);
+    if (!pos || !end || !heap) {
+        r = gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+#define GLEAM__HEAD(k) (&x->runs[heap[k]]->rows[pos[heap[k]]])
+#define GLEAM__LESS(a, b) (gleam__srow_cmp(&c->cmp, GLEAM__HEAD(a), GLEAM__HEAD(b)) < 0)
+    for (i = 0; i < R; i++) {
+        pos[i] = x->bounds[i * (P + 1) + j];
+        end[i] = x->bounds[i * (P + 1) + j + 1];
+        if (pos[i] < end[i]) {
+            int k = n++;
+            heap[k] = i;
+            while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
+                int t = heap[k];
+                heap[k] = heap[(k - 1) / 2];
+                heap[(k - 1) / 2] = t;
+                k = (k - 1) / 2;
+            }
+        }
+    }
+    while (n > 0 && r == GLEAM_OK) {
+        int top = heap[0], k = 0;
+        const char *p = x->runs[top]->rows[pos[top]].row;
+        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
+            r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+            break;
+        }
+        r = gleam__emit(op, op->vals.v, op->vals.n);
+        if (++pos[top] == end[top]) heap[0] = heap[--n];
+        for (;;) { /* sift down */
+            int l = 2 * k + 1, m = k, t;
+            if (l < n && GLEAM__LESS(l, m)) m = l;
+            if (l + 1 < n && GLEAM__LESS(l + 1, m)) m = l + 1;
+            if (m == k) break;
+            t = heap[k];
+            heap[k] = heap[m];
+            heap[m] = t;
+            k = m;
+        }
+    }
+#undef GLEAM__HEAD
+#undef GLEAM__LESS
+out:
+    gleam__free(pos);
+    gleam__free(end);
+    gleam__free(heap);
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__cons_finish(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    size_t i;
+    int nk = s->key.n;
+    switch (s->kind) {
+    case GLEAM__SORT: return gleam__merge_runs(c);
+    case GLEAM__TOP: return gleam__run_emit(op, c->run, &c->cmp, s->k);
+    case GLEAM__REDUCE:
+        if (c->have_acc) r = gleam__emit(op, c->acc.v, c->acc.n);
+        return r < 0 ? r : GLEAM_OK;
+    case GLEAM__REDUCE_BY:
+        for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+            char *e = c->table.slots[i].e;
+            if (!e) continue;
+            if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
+            r = gleam__emit(op, op->vals.v, op->vals.n);
+        }
+        return r < 0 ? r : GLEAM_OK;
+    case GLEAM__GROUP_BY:
+    case GLEAM__COGROUP: {
+        int lists = s->kind == GLEAM__COGROUP ? 2 : 1, nomem = 0, k;
+        for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+            char *e = c->table.slots[i].e;
+            gleam__elems *l;
+            size_t at[2];
+            if (!e) continue;
+            l = (gleam__elems *)gleam__entry_payload(e);
+            if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            gleam__key_values(e, op->vals.v, nk);
+            c->tmp.len = 0;
+            for (k = 0; k < lists; k++) {
+                at[k] = c->tmp.len;
+                op->vals.v[nk + k] = gleam__elems_value(c, &l[k], at[k], &nomem);
+                if (nomem) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            }
+            for (k = 0; k < lists; k++) op->vals.v[nk + k].u.s = c->tmp.p + at[k];
+            r = gleam__emit(op, op->vals.v, nk + lists);
+        }
+        return r < 0 ? r : GLEAM_OK;
+    }
+    case GLEAM__JOIN:
+        if (s->join != GLEAM_RIGHT_OUTER) return GLEAM_OK;
+        for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+            char *e = c->table.slots[i].e;
+            gleam__elems *l;
+            gleam__elem *el;
+            if (!e) continue;
+            l = (gleam__elems *)gleam__entry_payload(e);
+            if (l->matched) continue;
+            if (gleam__vals_reserve(&c->acc, nk)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            gleam__key_values(e, c->acc.v, nk);
+            for (el = l->first; el && r == GLEAM_OK; el = el->next) {
+                const char *p = el->data;
+                if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK)
+                    return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a joined row is damaged");
+                r = gleam__join_emit(c, c->acc.v, nk, NULL, GLEAM__MAX(c->x->width[0] - nk, 0), op->vals.v, op->vals.n);
+            }
+        }
+        return r < 0 ? r : GLEAM_OK;
+    default: return GLEAM_OK;
+    }
+}
+
+static void gleam__cons_free(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    gleam__table_free(&c->table);
+    gleam__run_free(c->run);
+    gleam__vals_free(&c->acc);
+    gleam__vals_free(&c->row2);
+    gleam__arena_free(&c->accmem);
+    gleam__buf_free(&c->tmp);
+}
+
+static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node) {
+    gleam__cons *c = (gleam__cons *)gleam__op_alloc(t, node, sizeof(gleam__cons));
+    gleam__step *s = node->step;
+    int i;
+    if (!c) return NULL;
+    c->op.absorb = gleam__cons_absorb;
+    c->op.finish = gleam__cons_finish;
+    c->op.free = gleam__cons_free;
+    c->x = t->job->plan->xchgs[s->id];
+    c->cmp.order = &s->order;
+    for (i = 0; i < s->order.n; i++) c->cmp.maxfield = GLEAM__MAX(c->cmp.maxfield, s->order.by[i].field);
+    if (gleam__table_init(&c->table, 1024)) goto fail;
+    if (s->kind == GLEAM__TOP && !(c->run = gleam__run_new())) goto fail;
+    return &c->op;
+fail:
+    gleam__cons_free(&c->op);
+    gleam__free(c);
+    return NULL;
+}

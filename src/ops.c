@@ -1,0 +1,116 @@
+/* ops.c: the narrow operators. Each takes a row by function call and hands its rows to
+   the next operators of the same task by function call: no queue, no copy, no encoding. */
+#include "internal.h"
+
+static gleam_result gleam__map_push(gleam__op *op, const gleam_value *row, int n) {
+    return gleam__call_user_row(op, op->node->step->fn->u.row, row, n);
+}
+
+static gleam_result gleam__select_push(gleam__op *op, const gleam_value *row, int n) {
+    const gleam_fields *f = &op->node->step->key;
+    int i;
+    if (gleam__check_fields(op, f, n)) return GLEAM_ERR_INPUT;
+    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    for (i = 0; i < f->n; i++) op->vals.v[i] = row[f->f[i] - 1];
+    return gleam__emit(op, op->vals.v, f->n);
+}
+
+static gleam_result gleam__pass_push(gleam__op *op, const gleam_value *row, int n) { return gleam__emit(op, row, n); }
+
+/* >>ordered: local sort and local top --------------------------------------------------- */
+
+typedef struct gleam__sortop {
+    gleam__op op;
+    gleam__run *run;
+    gleam__cmp cmp;
+} gleam__sortop;
+
+/* Check that a row has the fields an order needs. */
+static int gleam__check_order(gleam__op *op, const gleam_order *o, int n) {
+    int i;
+    for (i = 0; i < o->n; i++)
+        if (o->by[i].field > n) {
+            gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; the order needs field %d", n,
+                        n == 1 ? "" : "s", o->by[i].field);
+            return -1;
+        }
+    return 0;
+}
+
+/* Add a row to a run, keeping only the first k of the order when k >= 0. */
+static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k,
+                                    const gleam_value *row, int n) {
+    if (gleam__check_order(op, cmp->order, n)) return GLEAM_ERR_INPUT;
+    if (k == 0) return GLEAM_OK;
+    if (gleam__run_add(run, cmp, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (k > 0 && run->n >= 2 * (size_t)k + 1024) {
+        gleam__run_sort(run, cmp);
+        if (gleam__run_truncate(run, (size_t)k)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    }
+    return GLEAM_OK;
+}
+
+/* Sort the run, keep k rows (k < 0: all) and emit them in order. */
+static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k) {
+    size_t i, n;
+    gleam_result r = GLEAM_OK;
+    gleam__run_sort(run, cmp);
+    n = k >= 0 && (size_t)k < run->n ? (size_t)k : run->n;
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
+        const char *p = run->rows[i].row;
+        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK)
+            return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+        r = gleam__emit(op, op->vals.v, op->vals.n);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    return gleam__run_push(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1, row, n);
+}
+
+static gleam_result gleam__lsort_finish(gleam__op *op) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    gleam_result r = gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
+    gleam__run_free(s->run);
+    s->run = NULL;
+    return r;
+}
+
+static void gleam__sortop_free(gleam__op *op) { gleam__run_free(((gleam__sortop *)op)->run); }
+
+/* Set up a sort op's run and comparison for order o. */
+static int gleam__sortop_init(gleam__sortop *s, const gleam_order *o) {
+    int i;
+    s->cmp.order = o;
+    for (i = 0; i < o->n; i++) s->cmp.maxfield = GLEAM__MAX(s->cmp.maxfield, o->by[i].field);
+    s->op.free = gleam__sortop_free;
+    return (s->run = gleam__run_new()) ? 0 : -1;
+}
+
+static gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node) {
+    gleam__step *s = node->step;
+    gleam__op *op;
+    switch (s->kind) {
+    case GLEAM__MAP:
+        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__map_push;
+        return op;
+    case GLEAM__SELECT:
+        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__select_push;
+        return op;
+    case GLEAM__LOCAL_SORT:
+    case GLEAM__LOCAL_TOP:
+        if (!(op = gleam__op_alloc(t, node, sizeof(gleam__sortop)))) return NULL;
+        op->push = gleam__lsort_push;
+        op->finish = gleam__lsort_finish;
+        if (gleam__sortop_init((gleam__sortop *)op, &s->order)) {
+            gleam__free(op);
+            return NULL;
+        }
+        return op;
+    default: /* union */
+        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__pass_push;
+        return op;
+    }
+}

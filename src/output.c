@@ -1,0 +1,319 @@
+/* output.c: where rows end: formatted lines (printlnf, TSV, CSV) on stdout or in a file,
+   a user callback, or memory. Each task formats into its own buffer and hands full
+   buffers to the step's sink, which writes them one at a time; for an ordered dataset the
+   sink writes shard 0's output, then shard 1's, and so on, keeping later shards' buffers
+   until their turn. */
+#include "internal.h"
+
+struct gleam__sink {
+    gleam__step *step;
+    int fd, own_fd;
+    int ordered, nshards, next;
+    pthread_mutex_t mu;
+    gleam__buf *pending;    /* by shard, until its turn */
+    char *finished;
+    gleam_result err;
+};
+
+/* >>format: printlnf ----------------------------------------------------------------------- */
+
+static gleam_result gleam__parse_format(gleam_flow *f, gleam__step *s) {
+    const char *p = s->format_text;
+    int cap = 8;
+    s->fmt = (gleam__fmt *)gleam__calloc((size_t)cap, sizeof *s->fmt);
+    if (!s->fmt) goto nomem;
+    while (*p) {
+        gleam__fmt *x;
+        if (s->nfmt == cap) {
+            gleam__fmt *g = (gleam__fmt *)gleam__realloc(s->fmt, (size_t)cap * 2 * sizeof *g);
+            if (!g) goto nomem;
+            s->fmt = g;
+            cap *= 2;
+        }
+        x = &s->fmt[s->nfmt++];
+        memset(x, 0, sizeof *x);
+        x->width = x->prec = -1;
+        if (*p != '%' || p[1] == '%') { /* literal text; "%%" is one '%' */
+            x->text = p;
+            if (*p == '%') {
+                x->len = 1;
+                p += 2;
+            } else {
+                const char *q = strchr(p, '%');
+                x->len = q ? (size_t)(q - p) : strlen(p);
+                p += x->len;
+            }
+            continue;
+        }
+        {
+            const char *start = p++;
+            size_t n = 0;
+            while (*p && strchr("-+ #0", *p)) x->left |= *p++ == '-';
+            if (*p >= '0' && *p <= '9') x->width = (int)strtol(p, (char **)&p, 10);
+            if (*p == '.') {
+                p++;
+                x->prec = (*p >= '0' && *p <= '9') ? (int)strtol(p, (char **)&p, 10) : 0;
+            }
+            if (!*p || !strchr("svdifFeEgGxX", *p)) {
+                gleam__flow_fail(f, GLEAM_ERR_ARG, "step %d printlnf: \"%.*s\" is not a conversion this format knows (%%s %%v %%d %%f %%e %%g %%x)",
+                                 s->id, (int)(p - start + (*p ? 1 : 0)), start);
+                return GLEAM_ERR_ARG;
+            }
+            x->conv = *p == 'i' ? 'd' : *p;
+            n = (size_t)(p - start);
+            if (n + 4 > sizeof x->spec) {
+                gleam__flow_fail(f, GLEAM_ERR_ARG, "step %d printlnf: conversion \"%.*s\" is too long", s->id, (int)n + 1, start);
+                return GLEAM_ERR_ARG;
+            }
+            memcpy(x->spec, start, n);
+            if (x->conv == 'd' || x->conv == 'x' || x->conv == 'X') x->spec[n++] = 'l', x->spec[n++] = 'l';
+            x->spec[n++] = x->conv;
+            x->spec[n] = 0;
+            p++;
+        }
+    }
+    return GLEAM_OK;
+nomem:
+    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "out of memory");
+    return GLEAM_ERR_NOMEM;
+}
+
+/* Append printf(spec, x) to b. */
+static int gleam__buf_printf(gleam__buf *b, const char *spec, int is_int, long long i, double d) {
+    int n = is_int ? snprintf(NULL, 0, spec, i) : snprintf(NULL, 0, spec, d);
+    if (n < 0 || gleam__buf_reserve(b, (size_t)n + 1)) return -1;
+    if (is_int) snprintf(b->p + b->len, (size_t)n + 1, spec, i);
+    else snprintf(b->p + b->len, (size_t)n + 1, spec, d);
+    b->len += (size_t)n;
+    return 0;
+}
+
+static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
+    int i, arg = 0;
+    for (i = 0; i < nfmt; i++) {
+        const gleam__fmt *x = &fmt[i];
+        int bad = 0;
+        if (!x->conv) {
+            bad = gleam__buf_add(b, x->text, x->len);
+        } else if (arg >= n) {
+            char miss[32];
+            int k = gleam__fmt_into(miss, sizeof miss, "%%!%c(MISSING)", x->conv);
+            bad = gleam__buf_add(b, miss, (size_t)k);
+        } else {
+            gleam_value v = row[arg++];
+            switch (x->conv) {
+            case 's':
+            case 'v': {
+                size_t at = b->len, len, pad;
+                if (gleam__value_text(b, v)) return GLEAM_ERR_NOMEM;
+                len = b->len - at;
+                if (x->prec >= 0 && (size_t)x->prec < len) b->len = at + (len = (size_t)x->prec);
+                if (x->width > 0 && (size_t)x->width > len) {
+                    pad = (size_t)x->width - len;
+                    if (gleam__buf_reserve(b, pad)) return GLEAM_ERR_NOMEM;
+                    if (!x->left) memmove(b->p + at + pad, b->p + at, len);
+                    memset(x->left ? b->p + at + len : b->p + at, ' ', pad);
+                    b->len += pad;
+                }
+                break;
+            }
+            case 'd': case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
+            default: bad = gleam__buf_printf(b, x->spec, 0, 0, gleam_to_double(v)); break;
+            }
+        }
+        if (bad) return GLEAM_ERR_NOMEM;
+    }
+    return gleam__buf_add(b, "\n", 1) ? GLEAM_ERR_NOMEM : GLEAM_OK;
+}
+
+/* A TSV or CSV line for the row. */
+static gleam_result gleam__delimited_row(gleam__buf *b, const gleam_value *row, int n, int csv) {
+    int i;
+    for (i = 0; i < n; i++) {
+        size_t at;
+        if (i && gleam__buf_add(b, csv ? "," : "\t", 1)) return GLEAM_ERR_NOMEM;
+        at = b->len;
+        if (gleam__value_text(b, row[i])) return GLEAM_ERR_NOMEM;
+        if (csv) {
+            size_t len = b->len - at, k, quotes = 0;
+            int need = 0;
+            for (k = at; k < b->len; k++) {
+                char c = b->p[k];
+                need |= c == ',' || c == '"' || c == '\n' || c == '\r';
+                quotes += c == '"';
+            }
+            if (need) { /* RFC 4180: quote the field, double its quotes */
+                size_t src, dst;
+                if (gleam__buf_reserve(b, quotes + 2)) return GLEAM_ERR_NOMEM;
+                dst = at + len + quotes + 2;
+                b->p[--dst] = '"';
+                for (src = at + len; src-- > at;) {
+                    b->p[--dst] = b->p[src];
+                    if (b->p[src] == '"') b->p[--dst] = '"';
+                }
+                b->p[--dst] = '"';
+                b->len = at + len + quotes + 2;
+            }
+        }
+    }
+    return gleam__buf_add(b, "\n", 1) ? GLEAM_ERR_NOMEM : GLEAM_OK;
+}
+
+/* >>sinks ----------------------------------------------------------------------------------- */
+
+static void gleam__sink_free(gleam__sink *s) {
+    int i;
+    if (!s) return;
+    if (s->pending)
+        for (i = 0; i < s->nshards; i++) gleam__buf_free(&s->pending[i]);
+    gleam__free(s->pending);
+    gleam__free(s->finished);
+    if (s->own_fd && s->fd >= 0) close(s->fd);
+    pthread_mutex_destroy(&s->mu);
+    gleam__free(s);
+}
+
+static gleam_result gleam__sinks_open(gleam__job *job) {
+    gleam__plan *p = job->plan;
+    int i;
+    for (i = 0; i < p->flow->nsteps; i++) {
+        gleam__step *st = p->flow->steps[i];
+        gleam__sink *s;
+        if (gleam__step_class(st->kind) != GLEAM__OUTPUT) continue;
+        if (!(s = (gleam__sink *)gleam__calloc(1, sizeof *s))) return GLEAM_ERR_NOMEM;
+        pthread_mutex_init(&s->mu, NULL);
+        p->sinks[st->id] = s;
+        s->step = st;
+        s->fd = 1;
+        s->nshards = st->in[0]->nshards;
+        s->ordered = st->in[0]->ordered && s->nshards > 1;
+        if (s->ordered && (!(s->pending = (gleam__buf *)gleam__calloc((size_t)s->nshards, sizeof *s->pending)) ||
+                           !(s->finished = (char *)gleam__calloc((size_t)s->nshards, 1))))
+            return GLEAM_ERR_NOMEM;
+        if (st->path) {
+            char label[128];
+            s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+            if (s->fd < 0) {
+                gleam__step_label(st, label, sizeof label);
+                gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: cannot create %s: %s", label, st->path, strerror(errno));
+                job->err = GLEAM_ERR_IO;
+                return GLEAM_ERR_IO;
+            }
+            s->own_fd = 1;
+        }
+    }
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__sinks_close(gleam__job *job) {
+    gleam__plan *p = job->plan;
+    gleam_result r = GLEAM_OK;
+    int i;
+    for (i = 1; i <= p->nsteps; i++) {
+        gleam__sink *s = p->sinks[i];
+        if (!s || !s->own_fd) continue;
+        if (close(s->fd) && r == GLEAM_OK) {
+            gleam__fmt_into(job->errmsg, sizeof job->errmsg, "cannot write %s: %s", s->step->path, strerror(errno));
+            r = GLEAM_ERR_IO;
+        }
+        s->own_fd = 0;
+    }
+    return r;
+}
+
+typedef struct gleam__outop {
+    gleam__op op;
+    gleam__buf buf;
+} gleam__outop;
+
+/* Write or hand over a buffer of output (the caller holds the sink's lock). */
+static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p, size_t len) {
+    const gleam__step *st = s->step;
+    if (st->kind == GLEAM__COLLECT) {
+        if (gleam__buf_add(&st->rows->data, p, len)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        return GLEAM_OK;
+    }
+    if (st->kind == GLEAM__OUTPUT_ROW) {
+        const char *end = p + len;
+        gleam_result r = GLEAM_OK;
+        gleam__vals v = {0, 0, 0};
+        while (p < end && r >= 0) {
+            if (gleam__unpack_row(&p, end, &v) != GLEAM_OK) {
+                r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "an output row is damaged");
+                break;
+            }
+            r = gleam__call_user_row(op, st->fn->u.row, v.v, v.n);
+        }
+        gleam__vals_free(&v);
+        return r < 0 ? r : GLEAM_OK;
+    }
+    while (len) {
+        ssize_t w = write(s->fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
+                               strerror(w < 0 ? errno : EIO));
+        p += w;
+        len -= (size_t)w;
+    }
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__out_flush(gleam__outop *o) {
+    gleam__op *op = &o->op;
+    gleam__sink *s = op->task->job->plan->sinks[op->node->step->id];
+    int shard = op->task->shard + op->node->offset;
+    gleam_result r = GLEAM_OK;
+    if (!o->buf.len) return GLEAM_OK;
+    pthread_mutex_lock(&s->mu);
+    if (!s->ordered || shard == s->next) r = gleam__deliver(op, s, o->buf.p, o->buf.len);
+    else if (gleam__buf_add(&s->pending[shard], o->buf.p, o->buf.len)) r = GLEAM_ERR_NOMEM;
+    pthread_mutex_unlock(&s->mu);
+    o->buf.len = 0;
+    if (r == GLEAM_ERR_NOMEM) return gleam__fail(op->task, op->node, r, "out of memory");
+    return r;
+}
+
+static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__outop *o = (gleam__outop *)op;
+    const gleam__step *st = op->node->step;
+    gleam_result r;
+    switch (st->kind) {
+    case GLEAM__PRINTF: r = gleam__format_row(&o->buf, st->fmt, st->nfmt, row, n); break;
+    case GLEAM__WRITE_TSV: r = gleam__delimited_row(&o->buf, row, n, 0); break;
+    case GLEAM__WRITE_CSV: r = gleam__delimited_row(&o->buf, row, n, 1); break;
+    default: r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK; break;
+    }
+    if (r != GLEAM_OK) return gleam__fail(op->task, op->node, r, "out of memory");
+    return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;
+}
+
+static gleam_result gleam__out_finish(gleam__op *op) {
+    gleam__outop *o = (gleam__outop *)op;
+    gleam__sink *s = op->task->job->plan->sinks[op->node->step->id];
+    int shard = op->task->shard + op->node->offset;
+    gleam_result r = gleam__out_flush(o);
+    if (r < 0 || !s->ordered) return r;
+    pthread_mutex_lock(&s->mu);
+    s->finished[shard] = 1;
+    while (s->next < s->nshards && s->finished[s->next]) {
+        if (++s->next < s->nshards && s->pending[s->next].len) {
+            gleam__buf *b = &s->pending[s->next];
+            if (r >= 0) r = gleam__deliver(op, s, b->p, b->len);
+            gleam__buf_free(b);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static void gleam__outop_free(gleam__op *op) { gleam__buf_free(&((gleam__outop *)op)->buf); }
+
+static gleam__op *gleam__make_output(gleam__task *t, gleam__node *node) {
+    gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__outop));
+    if (!op) return NULL;
+    op->push = gleam__out_push;
+    op->finish = gleam__out_finish;
+    op->free = gleam__outop_free;
+    return op;
+}

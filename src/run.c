@@ -1,0 +1,573 @@
+/* run.c: running a plan: a pool of threads taking work items (one mutex, one condition
+   variable), tasks made of fused operators, the first error with its context, and the
+   entry points gleam_init and gleam_run. */
+#include "internal.h"
+
+/* >>context: what user functions see --------------------------------------------------- */
+
+GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
+    return gleam__emit(c->op, row, n);
+}
+
+GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
+    va_list ap;
+    if (!c || !c->task) return GLEAM_ERR_USER;
+    va_start(ap, fmt);
+    gleam__vfmt(c->task->usermsg, sizeof c->task->usermsg, fmt ? fmt : "failed", ap);
+    va_end(ap);
+    c->task->has_usermsg = 1;
+    return GLEAM_ERR_USER;
+}
+
+GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->node->step->user : NULL; }
+
+GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c && c->op ? c->task->shard + c->op->node->offset : 0; }
+
+GLEAM_API int gleam_ctx_shards(gleam_ctx *c) {
+    const gleam__step *s;
+    if (!c || !c->op) return 0;
+    s = c->op->node->step;
+    return s->out ? s->out->nshards : s->in[0]->nshards;
+}
+
+GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
+    if (!c) return NULL;
+    c->in_call |= 2; /* reset the scratch arena when the call returns */
+    return gleam__arena_alloc(&c->scratch, n ? n : 1);
+}
+
+/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
+static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
+    int i;
+    for (i = 0; i < op->nkids; i++) {
+        gleam__op *k = op->kids[i];
+        gleam_result r;
+        if (k->done) continue;
+        r = k->push(k, row, n);
+        if (r != GLEAM_OK) {
+            if (r < 0) return r;
+            k->done = 1;
+            op->ndone++;
+        }
+    }
+    return op->ndone == op->nkids ? GLEAM_DONE : GLEAM_OK;
+}
+
+/* Call a mapper or output function on a row, turning its failure into the job's error. */
+static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
+    gleam__task *t = op->task;
+    gleam_result r;
+    op->ctx.in_call = 1;
+    r = fn(&op->ctx, row, n);
+    if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
+    op->ctx.in_call = 0;
+    if (r < 0 && !gleam__aborted(t->job)) {
+        if (t->has_usermsg) return gleam__fail(t, op->node, r, "%s", t->usermsg);
+        return gleam__fail(t, op->node, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->node->step->fn->kind),
+                           op->node->step->fn_name, gleam_result_str(r));
+    }
+    return r;
+}
+
+static gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n) {
+    (void)op; (void)row; (void)n;
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__op_nofinish(gleam__op *op) {
+    (void)op;
+    return GLEAM_OK;
+}
+
+/* An op of `size` bytes (a gleam__op first), zeroed and tied to its node and task. */
+static gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size) {
+    gleam__op *op = (gleam__op *)gleam__calloc(1, size);
+    if (!op) return NULL;
+    op->node = node;
+    op->task = t;
+    op->push = gleam__op_nopush;
+    op->finish = gleam__op_nofinish;
+    op->ctx.op = op;
+    op->ctx.task = t;
+    return op;
+}
+
+/* Check that a row of n fields has every field in f. */
+static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
+    int i;
+    for (i = 0; i < f->n; i++)
+        if (f->f[i] > n) {
+            gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; field %d is needed", n,
+                        n == 1 ? "" : "s", f->f[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* Pack the key fields of row into op->key and hash them. */
+static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
+                                    int n, uint64_t *h) {
+    int i;
+    if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
+    op->key.len = 0;
+    for (i = 0; i < key->n; i++)
+        if (gleam__pack_value(&op->key, row[key->f[i] - 1]))
+            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    *h = gleam__hash(op->key.p, op->key.len);
+    return GLEAM_OK;
+}
+
+/* >>errors --------------------------------------------------------------------------------- */
+
+static int gleam__aborted(gleam__job *job) {
+    int a;
+    pthread_mutex_lock(&job->mu);
+    a = job->aborted;
+    pthread_mutex_unlock(&job->mu);
+    return a;
+}
+
+/* The line number of byte `off` of a file (counting from 1), or 0 if it cannot be read. */
+static uint64_t gleam__line_of(const char *path, uint64_t off) {
+    char buf[65536];
+    uint64_t line = 1, pos = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    while (pos < off) {
+        size_t want = (size_t)GLEAM__MIN((uint64_t)sizeof buf, off - pos);
+        ssize_t got = read(fd, buf, want), i;
+        if (got <= 0) break;
+        for (i = 0; i < got; i++) line += buf[i] == '\n';
+        pos += (uint64_t)got;
+    }
+    close(fd);
+    return line;
+}
+
+static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
+    gleam__job *job = t->job;
+    char msg[GLEAM__ERRMAX], label[160] = "", pos[GLEAM__ERRMAX / 2] = "";
+    va_list ap;
+    int first;
+    va_start(ap, fmt);
+    gleam__vfmt(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (where) {
+        const gleam__step *s = where->step;
+        int shards = s->out ? s->out->nshards : s->in[0]->nshards;
+        char step[128];
+        gleam__step_label(s, step, sizeof step);
+        gleam__fmt_into(label, sizeof label, "%s, shard %d of %d", step, t->shard + where->offset + 1, shards);
+    }
+    if (t->in_path) {
+        uint64_t line = gleam__line_of(t->in_path, t->in_off);
+        if (line) gleam__fmt_into(pos, sizeof pos, "%s%s line %llu", *label ? ", " : "", t->in_path, (unsigned long long)line);
+        else gleam__fmt_into(pos, sizeof pos, "%s%s", *label ? ", " : "", t->in_path);
+    }
+    pthread_mutex_lock(&job->mu);
+    first = job->err == GLEAM_OK;
+    if (first) {
+        job->err = r;
+        if (*label || *pos) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s%s: %s", label, pos, msg);
+        else gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", msg);
+        job->aborted = 1;
+        pthread_cond_broadcast(&job->cv);
+    }
+    pthread_mutex_unlock(&job->mu);
+    if (first) gleam__xchg_wake_all(job);
+    return r;
+}
+
+/* >>pool ----------------------------------------------------------------------------------- */
+
+static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i) {
+    pthread_mutex_lock(&job->mu);
+    if (job->qlen == job->qcap) {
+        size_t cap = job->qcap ? job->qcap * 2 : 64, k;
+        gleam__work *q = (gleam__work *)gleam__malloc(cap * sizeof *q);
+        if (!q) { /* cannot queue: stop the job rather than lose work */
+            job->err = job->err ? job->err : GLEAM_ERR_NOMEM;
+            if (!job->errmsg[0]) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "out of memory");
+            job->aborted = 1;
+            pthread_cond_broadcast(&job->cv);
+            pthread_mutex_unlock(&job->mu);
+            return;
+        }
+        for (k = 0; k < job->qlen; k++) q[k] = job->q[(job->qhead + k) % job->qcap];
+        gleam__free(job->q);
+        job->q = q;
+        job->qcap = cap;
+        job->qhead = 0;
+    }
+    job->q[(job->qhead + job->qlen) % job->qcap].fn = fn;
+    job->q[(job->qhead + job->qlen) % job->qcap].arg = arg;
+    job->q[(job->qhead + job->qlen) % job->qcap].i = i;
+    job->qlen++;
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+}
+
+/* A task has finished (or given up): one less to wait for. */
+static void gleam__task_done(gleam__job *job) {
+    pthread_mutex_lock(&job->mu);
+    job->remaining--;
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+}
+
+static int gleam__job_over(gleam__job *job) {
+    if (job->running) return 0;
+    if (job->aborted || job->remaining == 0) return 1;
+    if (job->qlen == 0) { /* nothing runs, nothing waits, yet tasks remain: a bug, not a hang */
+        job->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void *gleam__worker(void *arg) {
+    gleam__job *job = (gleam__job *)arg;
+    pthread_mutex_lock(&job->mu);
+    for (;;) {
+        gleam__work w;
+        while (job->qlen == 0 && !gleam__job_over(job)) pthread_cond_wait(&job->cv, &job->mu);
+        if (job->qlen == 0) break;
+        w = job->q[job->qhead];
+        job->qhead = (job->qhead + 1) % job->qcap;
+        job->qlen--;
+        if (job->aborted) continue; /* drop queued work once the job failed */
+        job->running++;
+        pthread_mutex_unlock(&job->mu);
+        w.fn(job, w.arg, w.i);
+        pthread_mutex_lock(&job->mu);
+        job->running--;
+        pthread_cond_broadcast(&job->cv);
+    }
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    return NULL;
+}
+
+/* >>tasks ---------------------------------------------------------------------------------- */
+
+static gleam_result gleam__finish_task(gleam__task *t) {
+    int i;
+    for (i = 0; i < t->stage->nnodes; i++) {
+        gleam__op *op = t->ops[i];
+        gleam_result r;
+        if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL;
+        if ((r = op->finish(op)) < 0) return r;
+    }
+    return GLEAM_OK;
+}
+
+static void gleam__source_work(gleam__job *job, void *arg, int i) {
+    gleam__task *t = (gleam__task *)arg;
+    gleam_result r = gleam__run_source(t);
+    (void)i;
+    t->in_path = NULL;
+    if (r >= 0) r = gleam__finish_task(t);
+    if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_done(job);
+}
+
+static void gleam__task_free(gleam__task *t) {
+    int i;
+    if (!t) return;
+    if (t->ops)
+        for (i = 0; i < t->stage->nnodes; i++) {
+            gleam__op *op = t->ops[i];
+            if (!op) continue;
+            if (op->free) op->free(op);
+            gleam__free(op->kids);
+            gleam__vals_free(&op->vals);
+            gleam__buf_free(&op->key);
+            gleam__arena_free(&op->ctx.scratch);
+            gleam__free(op);
+        }
+    gleam__free(t->ops);
+    gleam__free(t);
+}
+
+static gleam__task *gleam__task_new(gleam__job *job, gleam__stage *st, int shard) {
+    gleam__task *t = (gleam__task *)gleam__calloc(1, sizeof *t);
+    int i, k;
+    if (!t) return NULL;
+    t->job = job;
+    t->stage = st;
+    t->shard = shard;
+    if (!(t->ops = (gleam__op **)gleam__calloc((size_t)st->nnodes, sizeof *t->ops))) goto fail;
+    for (i = 0; i < st->nnodes; i++) {
+        gleam__node *n = st->nodes[i];
+        int cls = gleam__step_class(n->step->kind);
+        gleam__op *op;
+        if (i == 0) op = cls == GLEAM__SOURCE ? gleam__make_source(t, n) : gleam__make_consumer(t, n);
+        else if (cls == GLEAM__NARROW) op = gleam__make_narrow(t, n);
+        else if (cls == GLEAM__WIDE) op = gleam__make_producer(t, n);
+        else op = gleam__make_output(t, n);
+        if (!(t->ops[i] = op)) goto fail;
+    }
+    for (i = 0; i < st->nnodes; i++) {
+        gleam__node *n = st->nodes[i];
+        gleam__op *op = t->ops[i];
+        if (!n->nkids) continue;
+        if (!(op->kids = (gleam__op **)gleam__calloc((size_t)n->nkids, sizeof *op->kids))) goto fail;
+        for (k = 0; k < n->nkids; k++) op->kids[k] = t->ops[n->kids[k]->index];
+        op->nkids = n->nkids;
+    }
+    return t;
+fail:
+    gleam__task_free(t);
+    return NULL;
+}
+
+/* Does stage st feed the right side of a join or cogroup? Such stages run first, so that
+   the left side can be probed as it streams instead of waiting in queues. */
+static int gleam__feeds_build_side(const gleam__stage *st) {
+    int i;
+    for (i = 1; i < st->nnodes; i++) {
+        const gleam__node *n = st->nodes[i];
+        if ((n->step->kind == GLEAM__JOIN || n->step->kind == GLEAM__COGROUP) && n->side == 1) return 1;
+    }
+    return 0;
+}
+
+/* >>run ------------------------------------------------------------------------------------ */
+
+static void gleam__job_free(gleam__job *job) {
+    int s, j;
+    if (job->tasks) {
+        for (s = 0; s < job->plan->nstages; s++) {
+            if (!job->tasks[s]) continue;
+            for (j = 0; j < job->plan->stages[s]->nshards; j++) gleam__task_free(job->tasks[s][j]);
+            gleam__free(job->tasks[s]);
+        }
+        gleam__free(job->tasks);
+    }
+    gleam__free(job->q);
+    pthread_mutex_destroy(&job->mu);
+    pthread_cond_destroy(&job->cv);
+}
+
+static gleam_result gleam__job_run(gleam__job *job) {
+    gleam__plan *p = job->plan;
+    pthread_t *threads = NULL;
+    int s, j, started = 0, pass;
+    gleam_result r = GLEAM_OK;
+    if (!(job->tasks = (gleam__task ***)gleam__calloc((size_t)p->nstages, sizeof *job->tasks))) goto nomem;
+    for (s = 0; s < p->nstages; s++) {
+        gleam__stage *st = p->stages[s];
+        if (!(job->tasks[s] = (gleam__task **)gleam__calloc((size_t)st->nshards, sizeof **job->tasks))) goto nomem;
+        for (j = 0; j < st->nshards; j++)
+            if (!(job->tasks[s][j] = gleam__task_new(job, st, j))) goto nomem;
+        job->remaining += st->nshards;
+    }
+    for (s = 1; s <= p->nsteps; s++) {
+        gleam__xchg *x = p->xchgs[s];
+        if (!x) continue;
+        if (!(x->parts = (gleam__part *)gleam__calloc((size_t)x->nparts, sizeof *x->parts))) goto nomem;
+        pthread_mutex_init(&x->mu, NULL);
+        for (j = 0; j < x->nparts; j++) {
+            pthread_mutex_init(&x->parts[j].mu, NULL);
+            pthread_cond_init(&x->parts[j].cv, NULL);
+            x->parts[j].task = job->tasks[x->stage->id - 1][j];
+        }
+    }
+    if ((r = gleam__prepare_sources(job)) != GLEAM_OK) goto out;
+    if ((r = gleam__sinks_open(job)) != GLEAM_OK) goto out;
+    if (!(threads = (pthread_t *)gleam__calloc((size_t)job->opt.threads, sizeof *threads))) goto nomem;
+    /* Queue every source task before any worker starts, build sides first. */
+    for (pass = 0; pass < 2; pass++)
+        for (s = 0; s < p->nstages; s++) {
+            gleam__stage *st = p->stages[s];
+            if (st->in || gleam__feeds_build_side(st) != (pass == 0)) continue;
+            for (j = 0; j < st->nshards; j++) gleam__schedule(job, gleam__source_work, job->tasks[s][j], j);
+        }
+    for (started = 0; started < job->opt.threads; started++)
+        if (pthread_create(&threads[started], NULL, gleam__worker, job)) break;
+    if (started == 0) {
+        gleam__fmt_into(job->errmsg, sizeof job->errmsg, "cannot start a thread: %s", strerror(errno));
+        r = GLEAM_ERR_INTERNAL;
+        goto out;
+    }
+    for (j = 0; j < started; j++) pthread_join(threads[j], NULL);
+    if (job->stalled && job->err == GLEAM_OK) {
+        job->err = GLEAM_ERR_INTERNAL;
+        gleam__fmt_into(job->errmsg, sizeof job->errmsg, "the plan stalled with %d task%s left", job->remaining,
+                        job->remaining == 1 ? "" : "s");
+    }
+    r = job->err;
+    {
+        gleam_result rc = gleam__sinks_close(job);
+        if (r == GLEAM_OK) r = rc;
+    }
+    goto out;
+nomem:
+    r = GLEAM_ERR_NOMEM;
+    gleam__fmt_into(job->errmsg, sizeof job->errmsg, "out of memory");
+out:
+    gleam__free(threads);
+    return r;
+}
+
+static gleam_options gleam__resolve(const gleam_options *opt) {
+    gleam_options o;
+    memset(&o, 0, sizeof o);
+    if (opt) o = *opt;
+    if (o.threads <= 0) o.threads = gleam__default_threads();
+    if (!o.explain) o.explain = gleam__opts.explain;
+    if (!o.memory_mb) o.memory_mb = gleam__opts.memory_mb;
+    if (!o.memory_mb) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        o.memory_mb = pages > 0 && size > 0 ? (size_t)pages / 4 * (size_t)size >> 20 : 1024;
+        if (o.memory_mb < 64) o.memory_mb = 64;
+    }
+    if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
+    if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
+    if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
+    return o;
+}
+
+GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
+    gleam__plan *p = NULL;
+    gleam__job job;
+    gleam_result r;
+    int i;
+    if (!f) return GLEAM_ERR_ARG;
+    if (f->err != GLEAM_OK) return f->err;
+    if (f->ran) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "flow \"%s\" has run already: a flow runs once", f->name);
+        return f->err;
+    }
+    f->ran = 1;
+    memset(&job, 0, sizeof job);
+    job.opt = gleam__resolve(opt);
+    if (job.opt.threads > 1024) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", job.opt.threads);
+        return f->err;
+    }
+    if ((r = gleam__plan_build(f, &p)) != GLEAM_OK) return r;
+    if (job.opt.explain) {
+        gleam__plan_print(p, &job.opt, stderr);
+        gleam__plan_free(p);
+        return GLEAM_OK;
+    }
+    fflush(stdout); /* what the program printed before comes before the flow's output */
+    pthread_mutex_init(&job.mu, NULL);
+    pthread_cond_init(&job.cv, NULL);
+    job.flow = f;
+    job.plan = p;
+    job.block_size = 64 * 1024;
+    job.part_cap = 4u << 20;
+    r = gleam__job_run(&job);
+    if (r == GLEAM_OK)
+        for (i = 0; i < f->nsteps; i++)
+            if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) {
+                r = GLEAM_ERR_NOMEM;
+                gleam__fmt_into(job.errmsg, sizeof job.errmsg, "collect: out of memory");
+            }
+    if (r != GLEAM_OK) {
+        f->err = r;
+        gleam__fmt_into(f->errmsg, sizeof f->errmsg, "flow \"%s\": %s", f->name, job.errmsg[0] ? job.errmsg : gleam_result_str(r));
+    }
+    gleam__job_free(&job);
+    gleam__plan_free(p);
+    return r;
+}
+
+GLEAM_API gleam_result gleam_run(gleam_flow *f) { return gleam_run_with(f, NULL); }
+
+/* >>flags ---------------------------------------------------------------------------------- */
+
+static const char gleam__known_flags[] =
+    "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR";
+
+static gleam_result gleam__flag_int(const char *name, const char *v, long lo, long hi, long *out) {
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.%s: \"%s\" is not a number from %ld to %ld",
+                        name, v, lo, hi);
+        return GLEAM_ERR_FLAG;
+    }
+    *out = x;
+    return GLEAM_OK;
+}
+
+/* Apply one -gleam flag; *used_next when it took the next argument as its value. */
+static gleam_result gleam__flag(const char *arg, const char *next, int *used_next) {
+    const char *name = arg + (arg[1] == '-' ? 8 : 7), *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const char *v = eq ? eq + 1 : NULL;
+    long x;
+    gleam_result r;
+    *used_next = 0;
+#define GLEAM__IS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
+    if (GLEAM__IS("explain")) {
+        if (!v || !strcmp(v, "true") || !strcmp(v, "1")) gleam__opts.explain = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "0")) gleam__opts.explain = 0;
+        else {
+            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.explain: \"%s\" is not true or false", v);
+            return GLEAM_ERR_FLAG;
+        }
+        return GLEAM_OK;
+    }
+    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir")) {
+        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "unknown flag %.*s; the known flags are %s",
+                        (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
+        return GLEAM_ERR_FLAG;
+    }
+    if (!v) {
+        if (!next) {
+            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag %s needs a value", arg);
+            return GLEAM_ERR_FLAG;
+        }
+        v = next;
+        *used_next = 1;
+    }
+    if (GLEAM__IS("threads")) {
+        if ((r = gleam__flag_int("threads", v, 1, 1024, &x)) != GLEAM_OK) return r;
+        gleam__opts.threads = (int)x;
+    } else if (GLEAM__IS("memory")) {
+        if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
+        gleam__opts.memory_mb = (size_t)x;
+    } else {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.tmpdir needs a directory");
+            return GLEAM_ERR_FLAG;
+        }
+        gleam__opts.tmpdir = v;
+    }
+#undef GLEAM__IS
+    return GLEAM_OK;
+}
+
+GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
+    int i, out = 1, n;
+    char **av;
+    gleam__init_err[0] = 0;
+    if (!argc || !argv || !*argv || *argc < 1) return GLEAM_OK;
+    n = *argc;
+    av = *argv;
+    for (i = 1; i < n; i++) {
+        const char *a = av[i];
+        int used_next = 0;
+        gleam_result r;
+        if (!strcmp(a, "--")) {
+            while (i < n) av[out++] = av[i++];
+            break;
+        }
+        if (strncmp(a, "-gleam.", 7) && strncmp(a, "--gleam.", 8)) {
+            av[out++] = av[i];
+            continue;
+        }
+        if ((r = gleam__flag(a, i + 1 < n ? av[i + 1] : NULL, &used_next)) != GLEAM_OK) return r;
+        i += used_next;
+    }
+    av[out] = NULL;
+    *argc = out;
+    return GLEAM_OK;
+}

@@ -1,0 +1,93 @@
+/* table.c: a hash table on packed keys: open addressing with linear probing, the full
+   hash stored in each slot (so a probe rarely touches an entry that does not match), and
+   entries in an arena (one allocation per many keys). */
+#include "internal.h"
+
+#define GLEAM__ENTRY_HDR 4 /* uint32 key length */
+
+static size_t gleam__payload_offset(uint32_t klen) { return (GLEAM__ENTRY_HDR + (size_t)klen + 7) & ~(size_t)7; }
+
+static int gleam__table_init(gleam__table *t, size_t hint) {
+    size_t n = 16;
+    while (n < hint * 2) n *= 2;
+    memset(t, 0, sizeof *t);
+    t->slots = (gleam__slot *)gleam__calloc(n, sizeof *t->slots);
+    if (!t->slots) return -1;
+    t->mask = n - 1;
+    return 0;
+}
+
+static int gleam__table_grow(gleam__table *t) {
+    size_t n = (t->mask + 1) * 2, i;
+    gleam__slot *s = (gleam__slot *)gleam__calloc(n, sizeof *s);
+    if (!s) return -1;
+    for (i = 0; i <= t->mask; i++) {
+        size_t j;
+        if (!t->slots[i].e) continue;
+        for (j = t->slots[i].h & (n - 1); s[j].e; j = (j + 1) & (n - 1)) {
+        }
+        s[j] = t->slots[i];
+    }
+    gleam__free(t->slots);
+    t->slots = s;
+    t->mask = n - 1;
+    return 0;
+}
+
+static int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
+    uint32_t k;
+    memcpy(&k, e, 4);
+    return k == klen && !memcmp(e + GLEAM__ENTRY_HDR, key, klen);
+}
+
+static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen) {
+    size_t i;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    return NULL;
+}
+
+static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
+                                 size_t payload, int *made) {
+    size_t i;
+    char *e;
+    *made = 0;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    if ((t->count + 1) * 2 > t->mask + 1) {
+        if (gleam__table_grow(t)) return NULL;
+        for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
+        }
+    }
+    e = (char *)gleam__arena_alloc(&t->mem, gleam__payload_offset(klen) + payload);
+    if (!e) return NULL;
+    memcpy(e, &klen, 4);
+    memcpy(e + GLEAM__ENTRY_HDR, key, klen);
+    memset(e + gleam__payload_offset(klen), 0, payload);
+    t->slots[i].h = h;
+    t->slots[i].e = e;
+    t->count++;
+    *made = 1;
+    return e + gleam__payload_offset(klen);
+}
+
+static size_t gleam__entry_key(const char *e, const char **key) {
+    uint32_t k;
+    memcpy(&k, e, 4);
+    *key = e + GLEAM__ENTRY_HDR;
+    return k;
+}
+
+static void *gleam__entry_payload(char *e) {
+    uint32_t k;
+    memcpy(&k, e, 4);
+    return e + gleam__payload_offset(k);
+}
+
+static void gleam__table_free(gleam__table *t) {
+    gleam__free(t->slots);
+    gleam__arena_free(&t->mem);
+    memset(t, 0, sizeof *t);
+}
