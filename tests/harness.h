@@ -1,0 +1,163 @@
+/* harness.h: the project's small test harness: checks that report file and line, a list
+   of test functions, scratch files, and the closing "N passed, N failed" line.
+
+   A test file defines GLEAM_IMPLEMENTATION, includes "gleam.h" then this file, writes
+   static void test_x(void) functions that use CHECK*, and ends with
+       int main(void) { RUN(test_x); ...; return th_done(); }
+   A test passes when none of its checks fail. */
+#ifndef GLEAM_TEST_HARNESS_H
+#define GLEAM_TEST_HARNESS_H
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Not every test file uses every helper. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TH_FN static __attribute__((unused))
+#else
+#define TH_FN static
+#endif
+
+static int th_passed, th_failed, th_cur_failed;
+static const char *th_name = "";
+static char th_dir[256];
+
+TH_FN void th_failf(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    if (!th_cur_failed) fprintf(stderr, "FAIL %s\n", th_name);
+    th_cur_failed = 1;
+    fprintf(stderr, "  %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+#define CHECK(c)                                                                   \
+    do {                                                                           \
+        if (!(c)) th_failf(__FILE__, __LINE__, "%s", #c);                          \
+    } while (0)
+#define CHECK_INT(a, b)                                                            \
+    do {                                                                           \
+        long long th_a = (long long)(a), th_b = (long long)(b);                    \
+        if (th_a != th_b) th_failf(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, th_a, th_b); \
+    } while (0)
+#define CHECK_STR(a, b)                                                            \
+    do {                                                                           \
+        const char *th_a = (a), *th_b = (b);                                       \
+        if (!th_a || !th_b || strcmp(th_a, th_b))                                  \
+            th_failf(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, th_a ? th_a : "(null)", \
+                     th_b ? th_b : "(null)");                                      \
+    } while (0)
+/* hay contains needle */
+#define CHECK_HAS(hay, needle)                                                     \
+    do {                                                                           \
+        const char *th_h = (hay), *th_n = (needle);                                \
+        if (!th_h || !strstr(th_h, th_n))                                          \
+            th_failf(__FILE__, __LINE__, "\"%s\" should contain \"%s\"", th_h ? th_h : "(null)", th_n); \
+    } while (0)
+
+#define RUN(fn) th_run(#fn, fn)
+
+TH_FN void th_run(const char *name, void (*fn)(void)) {
+    th_name = name;
+    th_cur_failed = 0;
+    fn();
+    if (th_cur_failed) th_failed++;
+    else th_passed++;
+}
+
+TH_FN void th_rm_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st)) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        if (d) {
+            while ((e = readdir(d))) {
+                char sub[1024];
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                th_rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+TH_FN void th_cleanup(void) {
+    if (th_dir[0]) th_rm_tree(th_dir);
+}
+
+/* A private scratch directory, removed at exit. */
+TH_FN const char *th_tmpdir(void) {
+    if (!th_dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(th_dir, sizeof th_dir, "%s/gleam-test-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(th_dir)) {
+            perror("mkdtemp");
+            exit(2);
+        }
+        atexit(th_cleanup);
+    }
+    return th_dir;
+}
+
+/* The path of `name` in the scratch directory (a static buffer: copy it to keep it). */
+TH_FN const char *th_path(const char *name) {
+    static char buf[2][512];
+    static int which;
+    which ^= 1;
+    snprintf(buf[which], sizeof buf[which], "%s/%s", th_tmpdir(), name);
+    return buf[which];
+}
+
+/* Write len bytes to the scratch file `name`; returns its path. */
+TH_FN const char *th_write(const char *name, const void *data, size_t len) {
+    const char *path = th_path(name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f)) {
+        perror(path);
+        exit(2);
+    }
+    return path;
+}
+
+/* The whole content of a file, NUL-terminated (free it); *len gets its size. */
+TH_FN char *th_read(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) return NULL;
+    for (;;) {
+        size_t got;
+        if (cap - n < 65536) {
+            cap = cap ? cap * 2 : 65536;
+            buf = (char *)realloc(buf, cap + 1);
+            if (!buf) exit(2);
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+/* Print the closing line; the exit status for main. */
+TH_FN int th_done(void) {
+    printf("%d passed, %d failed\n", th_passed, th_failed);
+    return th_failed ? 1 : 0;
+}
+
+#endif
