@@ -74,8 +74,12 @@
 #include <stdint.h>
 
 #ifndef GLEAM_API
-#ifdef GLEAM_STATIC
+#ifdef GLEAM_STATIC /* a program uses only part of the API: the rest is not an error */
+#if defined(__GNUC__) || defined(__clang__)
+#define GLEAM_API static __attribute__((unused))
+#else
 #define GLEAM_API static
+#endif
 #else
 #define GLEAM_API extern
 #endif
