@@ -874,7 +874,8 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
                                       const gleam_value *row, int n);
 
 /* Plan (plan.c). */
-static gleam_result gleam__plan_build(gleam_flow *f, gleam__plan **out);
+/* The plan of f; sources asking for 0 shards get one per thread. */
+static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out);
 static void gleam__plan_free(gleam__plan *p);
 static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FILE *out);
 
@@ -2363,9 +2364,9 @@ static gleam__xchg *gleam__xchg_new(gleam__step *s, gleam__stage *consumer) {
     return x;
 }
 
-static gleam_result gleam__plan_build(gleam_flow *f, gleam__plan **out) {
+static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out) {
     gleam__plan *p;
-    int i, j, threads = gleam__default_threads();
+    int i, j;
     gleam_result r;
     *out = NULL;
     for (i = 0; i < f->nsteps; i++)
@@ -3286,7 +3287,7 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", job.opt.threads);
         return f->err;
     }
-    if ((r = gleam__plan_build(f, &p)) != GLEAM_OK) return r;
+    if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
     if (job.opt.explain) {
         gleam__plan_print(p, &job.opt, stderr);
         gleam__plan_free(p);
@@ -3573,27 +3574,27 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     if (!fs->sizes || !fs->stream || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
     for (i = 0; i < fs->nfiles; i++) {
         struct stat st;
-        int fd = open(fs->paths[i], O_RDONLY);
-        if (fd < 0) {
+        int fd;
+        /* stat, not open: opening a named pipe here would pair with its writer */
+        if (stat(fs->paths[i], &st)) {
             gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
             return GLEAM_ERR_IO;
         }
-        if (fstat(fd, &st)) {
-            gleam__fmt_into(err, errcap, "cannot read %s: %s", fs->paths[i], strerror(errno));
-            close(fd);
-            return GLEAM_ERR_IO;
-        }
-        close(fd);
         if (S_ISDIR(st.st_mode)) {
             gleam__fmt_into(err, errcap, "cannot read %s: it is a directory", fs->paths[i]);
             return GLEAM_ERR_IO;
         }
-        if (S_ISREG(st.st_mode)) {
-            fs->sizes[i] = (uint64_t)st.st_size;
-            total += fs->sizes[i];
-        } else {
+        if (!S_ISREG(st.st_mode)) {
             fs->stream[i] = 1;
+            continue;
         }
+        if ((fd = open(fs->paths[i], O_RDONLY)) < 0) {
+            gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
+            return GLEAM_ERR_IO;
+        }
+        close(fd);
+        fs->sizes[i] = (uint64_t)st.st_size;
+        total += fs->sizes[i];
     }
     /* Shard k reads bytes [k*total/n, (k+1)*total/n) of the files laid end to end. */
     for (i = 0; i < fs->nfiles; i++) {
@@ -5308,10 +5309,11 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
         if (gleam__buf_add(&st->rows->data, p, len)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
         return GLEAM_OK;
     }
-    if (st->kind == GLEAM__OUTPUT_ROW) {
-        const char *end = p + len;
+    if (st->kind == GLEAM__OUTPUT_ROW) { /* rows that waited for their turn: no input line */
+        const char *end = p + len, *in_path = op->task->in_path;
         gleam_result r = GLEAM_OK;
         gleam__vals v = {0, 0, 0};
+        op->task->in_path = NULL;
         while (p < end && r >= 0) {
             if (gleam__unpack_row(&p, end, &v) != GLEAM_OK) {
                 r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "an output row is damaged");
@@ -5319,6 +5321,7 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
             }
             r = gleam__call_user_row(op, st->fn->u.row, v.v, v.n);
         }
+        op->task->in_path = in_path;
         gleam__vals_free(&v);
         return r < 0 ? r : GLEAM_OK;
     }
@@ -5357,7 +5360,19 @@ static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n
     case GLEAM__PRINTF: r = gleam__format_row(&o->buf, st->fmt, st->nfmt, row, n); break;
     case GLEAM__WRITE_TSV: r = gleam__delimited_row(&o->buf, row, n, 0); break;
     case GLEAM__WRITE_CSV: r = gleam__delimited_row(&o->buf, row, n, 1); break;
-    default: r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK; break;
+    default: {
+        gleam__sink *s = op->task->job->plan->sinks[st->id];
+        if (st->kind == GLEAM__OUTPUT_ROW && !s->ordered) {
+            /* call back now, one call at a time, so an error names the input line */
+            pthread_mutex_lock(&s->mu);
+            r = gleam__call_user_row(op, st->fn->u.row, row, n);
+            pthread_mutex_unlock(&s->mu);
+            return r < 0 ? r : GLEAM_OK;
+        }
+        /* rows to collect, or callbacks waiting for their shard's turn */
+        r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK;
+        break;
+    }
     }
     if (r != GLEAM_OK) return gleam__fail(op->task, op->node, r, "out of memory");
     return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;

@@ -480,7 +480,8 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
                                       const gleam_value *row, int n);
 
 /* Plan (plan.c). */
-static gleam_result gleam__plan_build(gleam_flow *f, gleam__plan **out);
+/* The plan of f; sources asking for 0 shards get one per thread. */
+static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out);
 static void gleam__plan_free(gleam__plan *p);
 static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FILE *out);
 

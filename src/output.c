@@ -233,10 +233,11 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
         if (gleam__buf_add(&st->rows->data, p, len)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
         return GLEAM_OK;
     }
-    if (st->kind == GLEAM__OUTPUT_ROW) {
-        const char *end = p + len;
+    if (st->kind == GLEAM__OUTPUT_ROW) { /* rows that waited for their turn: no input line */
+        const char *end = p + len, *in_path = op->task->in_path;
         gleam_result r = GLEAM_OK;
         gleam__vals v = {0, 0, 0};
+        op->task->in_path = NULL;
         while (p < end && r >= 0) {
             if (gleam__unpack_row(&p, end, &v) != GLEAM_OK) {
                 r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "an output row is damaged");
@@ -244,6 +245,7 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
             }
             r = gleam__call_user_row(op, st->fn->u.row, v.v, v.n);
         }
+        op->task->in_path = in_path;
         gleam__vals_free(&v);
         return r < 0 ? r : GLEAM_OK;
     }
@@ -282,7 +284,19 @@ static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n
     case GLEAM__PRINTF: r = gleam__format_row(&o->buf, st->fmt, st->nfmt, row, n); break;
     case GLEAM__WRITE_TSV: r = gleam__delimited_row(&o->buf, row, n, 0); break;
     case GLEAM__WRITE_CSV: r = gleam__delimited_row(&o->buf, row, n, 1); break;
-    default: r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK; break;
+    default: {
+        gleam__sink *s = op->task->job->plan->sinks[st->id];
+        if (st->kind == GLEAM__OUTPUT_ROW && !s->ordered) {
+            /* call back now, one call at a time, so an error names the input line */
+            pthread_mutex_lock(&s->mu);
+            r = gleam__call_user_row(op, st->fn->u.row, row, n);
+            pthread_mutex_unlock(&s->mu);
+            return r < 0 ? r : GLEAM_OK;
+        }
+        /* rows to collect, or callbacks waiting for their shard's turn */
+        r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK;
+        break;
+    }
     }
     if (r != GLEAM_OK) return gleam__fail(op->task, op->node, r, "out of memory");
     return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;

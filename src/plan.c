@@ -128,9 +128,9 @@ static gleam__xchg *gleam__xchg_new(gleam__step *s, gleam__stage *consumer) {
     return x;
 }
 
-static gleam_result gleam__plan_build(gleam_flow *f, gleam__plan **out) {
+static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out) {
     gleam__plan *p;
-    int i, j, threads = gleam__default_threads();
+    int i, j;
     gleam_result r;
     *out = NULL;
     for (i = 0; i < f->nsteps; i++)

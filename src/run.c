@@ -447,7 +447,7 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", job.opt.threads);
         return f->err;
     }
-    if ((r = gleam__plan_build(f, &p)) != GLEAM_OK) return r;
+    if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
     if (job.opt.explain) {
         gleam__plan_print(p, &job.opt, stderr);
         gleam__plan_free(p);

@@ -159,27 +159,27 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     if (!fs->sizes || !fs->stream || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
     for (i = 0; i < fs->nfiles; i++) {
         struct stat st;
-        int fd = open(fs->paths[i], O_RDONLY);
-        if (fd < 0) {
+        int fd;
+        /* stat, not open: opening a named pipe here would pair with its writer */
+        if (stat(fs->paths[i], &st)) {
             gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
             return GLEAM_ERR_IO;
         }
-        if (fstat(fd, &st)) {
-            gleam__fmt_into(err, errcap, "cannot read %s: %s", fs->paths[i], strerror(errno));
-            close(fd);
-            return GLEAM_ERR_IO;
-        }
-        close(fd);
         if (S_ISDIR(st.st_mode)) {
             gleam__fmt_into(err, errcap, "cannot read %s: it is a directory", fs->paths[i]);
             return GLEAM_ERR_IO;
         }
-        if (S_ISREG(st.st_mode)) {
-            fs->sizes[i] = (uint64_t)st.st_size;
-            total += fs->sizes[i];
-        } else {
+        if (!S_ISREG(st.st_mode)) {
             fs->stream[i] = 1;
+            continue;
         }
+        if ((fd = open(fs->paths[i], O_RDONLY)) < 0) {
+            gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
+            return GLEAM_ERR_IO;
+        }
+        close(fd);
+        fs->sizes[i] = (uint64_t)st.st_size;
+        total += fs->sizes[i];
     }
     /* Shard k reads bytes [k*total/n, (k+1)*total/n) of the files laid end to end. */
     for (i = 0; i < fs->nfiles; i++) {
