@@ -58,6 +58,7 @@ static void gleam__xchg_wake_all(gleam__job *job) {
         if (!x || !x->parts) continue;
         for (j = 0; j < x->nparts; j++) {
             pthread_mutex_lock(&x->parts[j].mu);
+            x->parts[j].aborted = 1;
             pthread_cond_broadcast(&x->parts[j].cv);
             pthread_mutex_unlock(&x->parts[j].mu);
         }
@@ -116,7 +117,7 @@ static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, 
     gleam__enqueue(pt, b);
     for (;;) {
         int can1, can0;
-        if (job->aborted) { /* read without job->mu: a stale 0 only delays the stop */
+        if (pt->aborted) {
             r = GLEAM_ERR_INTERNAL;
             break;
         }
@@ -249,7 +250,7 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     gleam__block *b0, *b1;
     gleam_result r;
     pthread_mutex_lock(&pt->mu);
-    while (pt->busy && !job->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
+    while (pt->busy && !pt->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
     pt->busy = 1;
     pt->finished = 1;
     b1 = gleam__take(pt, 1);
@@ -594,7 +595,7 @@ typedef struct gleam__cons {
     gleam__table table;
     gleam__run *run;
     gleam__cmp cmp;
-    gleam__vals acc, row2;
+    gleam__vals acc, row2, in;
     gleam__arena accmem;
     int have_acc;
     int64_t count;
@@ -758,14 +759,14 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
 static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     gleam__cons *c = (gleam__cons *)op;
     const char *p = b->data, *end = b->data + b->len;
-    gleam__vals rowv = {0, 0, 0};
+    gleam__vals *rowv = &c->in;
     gleam_result r = GLEAM_OK;
     while (p < end) {
-        if (gleam__unpack_row(&p, end, &rowv) != GLEAM_OK) {
+        if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
             r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a block of rows is damaged");
             break;
         }
-        r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv.v, rowv.n);
+        r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv->v, rowv->n);
         if (r < 0) break;
         if (r == GLEAM_DONE) {
             op->done = 1;
@@ -773,7 +774,6 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
-    gleam__vals_free(&rowv);
     return r;
 }
 
@@ -909,6 +909,7 @@ static void gleam__cons_free(gleam__op *op) {
     gleam__run_free(c->run);
     gleam__vals_free(&c->acc);
     gleam__vals_free(&c->row2);
+    gleam__vals_free(&c->in);
     gleam__arena_free(&c->accmem);
     gleam__buf_free(&c->tmp);
 }

@@ -298,6 +298,7 @@ struct gleam__part {
     size_t bytes;           /* queued */
     int busy;               /* a thread is running the consumer on this partition */
     int finished;
+    int aborted;            /* the job stopped: nobody waits here any more */
     gleam__task *task;      /* the consumer task */
 };
 

@@ -192,6 +192,7 @@ static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, in
             job->aborted = 1;
             pthread_cond_broadcast(&job->cv);
             pthread_mutex_unlock(&job->mu);
+            gleam__xchg_wake_all(job);
             return;
         }
         for (k = 0; k < job->qlen; k++) q[k] = job->q[(job->qhead + k) % job->qcap];
