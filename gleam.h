@@ -328,7 +328,9 @@ GLEAM_API gleam_dataset *gleam_partition_by(gleam_dataset *d, int shards, gleam_
 
 typedef enum gleam_join_kind { GLEAM_INNER = 0, GLEAM_LEFT_OUTER, GLEAM_RIGHT_OUTER } gleam_join_kind;
 /* Join a and b on equal key fields (the same field numbers on both sides). Output rows:
-   the key fields, a's other fields, b's other fields; a missing side gives nils. */
+   the key fields, a's other fields, b's other fields. In an outer join a missing side gives
+   as many nils as that side's widest row has other fields (none if that side is empty:
+   rows carry no schema). */
 GLEAM_API gleam_dataset *gleam_join(gleam_dataset *a, gleam_dataset *b);
 GLEAM_API gleam_dataset *gleam_left_outer_join(gleam_dataset *a, gleam_dataset *b);
 GLEAM_API gleam_dataset *gleam_right_outer_join(gleam_dataset *a, gleam_dataset *b);
@@ -4510,14 +4512,14 @@ typedef struct gleam__acc {
     gleam_value v[1];
 } gleam__acc;
 
-static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_value *row, int n) {
-    const gleam__step *s = op->node->step;
+/* Fold a row into table t under its `key` fields. */
+static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_fields *key, const gleam_value *row, int n) {
     gleam__acc *a;
     uint64_t h;
     int made;
     gleam_result r;
-    if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-    if (gleam__value_fields(&s->key, row, n, &op->vals))
+    if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
+    if (gleam__value_fields(key, row, n, &op->vals))
         return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
     a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
                                           sizeof(gleam__acc) + (size_t)op->vals.n * sizeof(gleam_value), &made);
@@ -4587,7 +4589,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     int made;
     switch (s->kind) {
     case GLEAM__REDUCE_BY:
-        if ((r = gleam__fold_row(op, &p->table, row, n)) != GLEAM_OK) return r;
+        if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
         if (p->table.mem.bytes > p->combine_limit) return gleam__prod_flush_table(p);
         return GLEAM_OK;
     case GLEAM__REDUCE:
@@ -4738,6 +4740,7 @@ typedef struct gleam__cons {
     gleam__run *run;
     gleam__cmp cmp;
     gleam__vals acc, row2, in;
+    gleam_fields lead;      /* fields 1..k: where a reduce_by's key is after the shuffle */
     gleam__arena accmem;
     int have_acc;
     int64_t count;
@@ -4821,7 +4824,8 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     uint64_t h;
     int made;
     switch (s->kind) {
-    case GLEAM__REDUCE_BY: return gleam__fold_row(op, &c->table, row, n);
+    case GLEAM__REDUCE_BY: /* partial folds arrive as key fields first, then values */
+        return gleam__fold_row(op, &c->table, &c->lead, row, n);
     case GLEAM__REDUCE:
         if (!c->have_acc) {
             if (gleam__vals_reserve(&c->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
@@ -5065,6 +5069,8 @@ static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node) {
     c->op.finish = gleam__cons_finish;
     c->op.free = gleam__cons_free;
     c->x = t->job->plan->xchgs[s->id];
+    c->lead.n = s->key.n;
+    for (i = 0; i < s->key.n; i++) c->lead.f[i] = i + 1;
     c->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) c->cmp.maxfield = GLEAM__MAX(c->cmp.maxfield, s->order.by[i].field);
     if (gleam__table_init(&c->table, 1024)) goto fail;

@@ -327,7 +327,9 @@ GLEAM_API gleam_dataset *gleam_partition_by(gleam_dataset *d, int shards, gleam_
 
 typedef enum gleam_join_kind { GLEAM_INNER = 0, GLEAM_LEFT_OUTER, GLEAM_RIGHT_OUTER } gleam_join_kind;
 /* Join a and b on equal key fields (the same field numbers on both sides). Output rows:
-   the key fields, a's other fields, b's other fields; a missing side gives nils. */
+   the key fields, a's other fields, b's other fields. In an outer join a missing side gives
+   as many nils as that side's widest row has other fields (none if that side is empty:
+   rows carry no schema). */
 GLEAM_API gleam_dataset *gleam_join(gleam_dataset *a, gleam_dataset *b);
 GLEAM_API gleam_dataset *gleam_left_outer_join(gleam_dataset *a, gleam_dataset *b);
 GLEAM_API gleam_dataset *gleam_right_outer_join(gleam_dataset *a, gleam_dataset *b);
