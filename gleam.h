@@ -459,6 +459,7 @@ typedef struct gleam__chunk {
 typedef struct gleam__arena {
     gleam__chunk *head;
     size_t bytes; /* held by all chunks */
+    size_t used;  /* handed out since the last reset */
 } gleam__arena;
 
 static void *gleam__malloc(size_t n);
@@ -480,6 +481,20 @@ static int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* >>spill: nameless temporary files -------------------------------------------------- */
+
+typedef struct gleam__spill {
+    int fd;
+    uint64_t size;          /* bytes written */
+    gleam__buf wbuf;
+} gleam__spill;
+
+static int gleam__spill_open(gleam__spill *s, const char *dir);
+static int gleam__spill_write(gleam__spill *s, const void *p, size_t n);
+static int gleam__spill_record(gleam__spill *s, const void *p, size_t n);
+static int gleam__spill_end(gleam__spill *s);
+static void gleam__spill_close(gleam__spill *s);
 
 /* >>pack: MessagePack rows ----------------------------------------------------------- */
 
@@ -576,6 +591,7 @@ struct gleam__fmt {
 };
 
 struct gleam__step {
+    gleam_flow *flow;
     int id, kind;
     gleam_dataset *in[2];
     int nin;
@@ -673,6 +689,7 @@ struct gleam__plan {
     gleam__xchg **xchgs;    /* by step id; NULL for other steps */
     gleam__sink **sinks;    /* by step id */
     struct gleam__files **files; /* read steps' files and splits, by step id */
+    size_t **starts;        /* in-memory sources: each shard's first row, by step id */
     int nsteps;
 };
 
@@ -710,11 +727,13 @@ struct gleam__xchg {
     int width[2];           /* widest row seen per side (join padding) */
     int ordered;            /* consume blocks in producer order, at the end (ordered limit) */
     int build_done;         /* join: the right side is complete, the left may be probed */
+    int parts_done;         /* partitions finished: at nparts the runs are freed */
     pthread_mutex_t mu;
     gleam__part *parts;
     gleam__run **runs;      /* sort: one sorted run per producer */
     int nruns, capruns;
     size_t *bounds;         /* sort: run r, partition j: rows [bounds[r*(P+1)+j], ..[j+1]) */
+    gleam__srow *splits;    /* sort: partition j holds keys in [splits[j-1], splits[j]) */
 };
 
 /* >>sort: sorted runs of packed rows ------------------------------------------------- */
@@ -724,10 +743,14 @@ struct gleam__srow {
     const char *row;        /* packed row */
 };
 
+/* Sorted rows, in memory or on disk. On disk, `file` holds every row as a record, in
+   order, and rows[] is a sparse index: a copy of the row at offs[i], about every 64 KB. */
 struct gleam__run {
     gleam__srow *rows;
     size_t n, cap;
     gleam__arena mem;
+    gleam__spill *file;
+    uint64_t *offs;
 };
 
 typedef struct gleam__cmp {
@@ -736,7 +759,7 @@ typedef struct gleam__cmp {
 } gleam__cmp;
 
 static int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n);
-static void gleam__run_sort(gleam__run *r, const gleam__cmp *c);
+static int gleam__run_sort(gleam__run *r, const gleam__cmp *c);
 static void gleam__run_free(gleam__run *r);
 static int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
 static gleam__run *gleam__run_new(void);
@@ -769,6 +792,7 @@ static void *gleam__entry_payload(char *e);
 struct gleam_ctx {
     gleam__op *op;
     gleam__task *task;
+    int shard;              /* the shard (with union offsets) whose rows this call sees */
     gleam__arena scratch;
     int in_call;
 };
@@ -799,6 +823,7 @@ struct gleam__task {
     /* where the current input row comes from, for error messages */
     const char *in_path;
     uint64_t in_off;
+    int in_stream;          /* a pipe: no line number can be looked up afterwards */
     char usermsg[GLEAM__ERRMAX]; /* gleam_fail */
     int has_usermsg;
 };
@@ -822,6 +847,7 @@ struct gleam__job {
     char errmsg[GLEAM__ERRMAX];
     gleam__task ***tasks;   /* by stage, by shard */
     size_t part_cap;        /* bytes a partition queue holds before producers wait */
+    size_t share;           /* bytes one operator may hold before it spills */
     size_t block_size;
 };
 
@@ -833,6 +859,18 @@ static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* The same, naming `shard` (for rows delivered on another shard's behalf). */
+static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r,
+                                   const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* gleam__fail with GLEAM_ERR_NOMEM at op. Rows we packed ourselves can only fail to unpack
+   for want of memory, so this also serves there. */
+static gleam_result gleam__nomem(gleam__op *op);
+/* Free a finished task's operators (its memory), keeping the task itself. */
+static void gleam__task_release(gleam__task *t);
 static int gleam__aborted(gleam__job *job);
 static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i);
 static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n);
@@ -859,6 +897,7 @@ static gleam__op *gleam__make_output(gleam__task *t, gleam__node *node);
 static gleam_result gleam__run_source(gleam__task *t);
 static gleam_result gleam__prepare_sources(gleam__job *job);
 static void gleam__free_sources(gleam__plan *p);
+static int gleam__is_input(const gleam__plan *p, dev_t dev, ino_t ino);
 
 /* Exchanges (exchange.c). */
 static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, gleam__block *b);
@@ -949,7 +988,9 @@ static void gleam__buf_free(gleam__buf *b) {
 /* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
 static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
-    size_t need = (n + 7) & ~(size_t)7;
+    size_t need;
+    if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
+    need = (n + 7) & ~(size_t)7;
     if (!c || c->cap - c->used < need) {
         size_t cap = c ? c->cap * 2 : 64 * 1024;
         if (cap > 16u << 20) cap = 16u << 20;
@@ -965,6 +1006,7 @@ static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     {
         char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
         c->used += need;
+        a->used += need;
         return p;
     }
 }
@@ -987,6 +1029,7 @@ static void gleam__arena_reset(gleam__arena *a) {
     c->next = NULL;
     c->used = 0;
     a->bytes = c->cap;
+    a->used = 0;
 }
 
 static void gleam__arena_free(gleam__arena *a) {
@@ -997,7 +1040,7 @@ static void gleam__arena_free(gleam__arena *a) {
         c = n;
     }
     a->head = NULL;
-    a->bytes = 0;
+    a->bytes = a->used = 0;
 }
 
 /* >>hash ------------------------------------------------------------------------------- */
@@ -1062,6 +1105,194 @@ GLEAM_API const char *gleam_error(const gleam_flow *f) {
     return f->errmsg;
 }
 /* ==== End file src/core.c ==== */
+
+/* ==== Begin file src/spill.c ==== */
+/* spill.c: files for what does not fit in memory. A spill file has no name from the moment
+   it exists (O_TMPFILE, or mkstemp then unlink), so it is gone when the job ends, fails,
+   is interrupted or crashes: there is nothing to clean up. Writes go through a buffer;
+   reads are positioned (pread), so several readers can share one descriptor. */
+
+#define GLEAM__SPILL_WBUF (1u << 20)
+
+/* Make a spill file in dir. 0, or -1 with errno set. */
+static int gleam__spill_open(gleam__spill *s, const char *dir) {
+    char *path;
+    size_t n = strlen(dir);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+#ifdef O_TMPFILE
+    s->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (s->fd >= 0) return 0;
+#endif
+    if (!(path = (char *)gleam__malloc(n + 32))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(path, dir, n);
+    memcpy(path + n, "/gleam-spill-XXXXXX", 20);
+    s->fd = mkstemp(path);
+    if (s->fd >= 0) {
+        unlink(path);
+        (void)fcntl(s->fd, F_SETFD, FD_CLOEXEC);
+    }
+    gleam__free(path);
+    return s->fd >= 0 ? 0 : -1;
+}
+
+static int gleam__spill_flush(gleam__spill *s) {
+    const char *p = s->wbuf.p;
+    size_t len = s->wbuf.len;
+    while (len) {
+        ssize_t w = write(s->fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    s->wbuf.len = 0;
+    return 0;
+}
+
+/* Append n bytes. 0, or -1 with errno set. */
+static int gleam__spill_write(gleam__spill *s, const void *p, size_t n) {
+    if (s->wbuf.len + n > GLEAM__SPILL_WBUF && s->wbuf.len && gleam__spill_flush(s)) return -1;
+    if (n >= GLEAM__SPILL_WBUF) { /* large: straight through */
+        gleam__buf b;
+        int r;
+        b = s->wbuf;
+        s->wbuf.p = (char *)(uintptr_t)p;
+        s->wbuf.len = n;
+        r = gleam__spill_flush(s);
+        s->wbuf = b;
+        s->size += n;
+        return r;
+    }
+    if (gleam__buf_add(&s->wbuf, p, n)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    s->size += n;
+    return 0;
+}
+
+/* Everything written is in the file, and the write buffer is freed. 0, or -1. */
+static int gleam__spill_end(gleam__spill *s) {
+    int r = gleam__spill_flush(s);
+    gleam__buf_free(&s->wbuf);
+    return r;
+}
+
+/* Read up to n bytes at off. The count read (short only at the end), or -1. */
+static ssize_t gleam__spill_read(const gleam__spill *s, uint64_t off, void *p, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(s->fd, (char *)p + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static void gleam__spill_close(gleam__spill *s) {
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    gleam__buf_free(&s->wbuf);
+}
+
+/* Fail the job for a spill file that could not be made or written (errno says why). */
+static gleam_result gleam__spill_fail(gleam__op *op, const char *what) {
+    int e = errno;
+    if (e == ENOMEM) return gleam__nomem(op);
+    return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot %s a spill file in %s: %s", what,
+                       op->task->job->opt.tmpdir, strerror(e));
+}
+
+/* >>records: length-prefixed byte strings in a spill file ---------------------------------- */
+
+static int gleam__spill_record(gleam__spill *s, const void *p, size_t n) {
+    unsigned char h[4];
+    if (n > 0xffffffffu) {
+        errno = EFBIG;
+        return -1;
+    }
+    h[0] = (unsigned char)(n >> 24);
+    h[1] = (unsigned char)(n >> 16);
+    h[2] = (unsigned char)(n >> 8);
+    h[3] = (unsigned char)n;
+    return gleam__spill_write(s, h, 4) || gleam__spill_write(s, p, n) ? -1 : 0;
+}
+
+/* A reader of the records of a spill file from one offset to another. */
+typedef struct gleam__recs {
+    const gleam__spill *file;
+    uint64_t off, end;      /* file position of buf's end; where to stop */
+    gleam__buf buf;
+    size_t at;              /* next record in buf */
+} gleam__recs;
+
+static void gleam__recs_init(gleam__recs *r, const gleam__spill *file, uint64_t from, uint64_t to) {
+    memset(r, 0, sizeof *r);
+    r->file = file;
+    r->off = from;
+    r->end = to;
+}
+
+/* The next record: 1 with *p and *n set (valid until the next call), 0 at the end, -1 on a
+   read error (errno set; EIO for a damaged file). */
+static int gleam__recs_next(gleam__recs *r, const char **p, size_t *n) {
+    for (;;) {
+        size_t have = r->buf.len - r->at;
+        if (have >= 4) {
+            const unsigned char *h = (const unsigned char *)r->buf.p + r->at;
+            size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+            if (have - 4 >= len) {
+                *p = r->buf.p + r->at + 4;
+                *n = len;
+                r->at += 4 + len;
+                return 1;
+            }
+            if (len + 4 > r->buf.cap && gleam__buf_reserve(&r->buf, len + 4 - r->buf.len)) {
+                errno = ENOMEM;
+                return -1;
+            }
+        }
+        if (r->off >= r->end) {
+            if (have) {
+                errno = EIO;
+                return -1;
+            }
+            return 0;
+        }
+        if (have) memmove(r->buf.p, r->buf.p + r->at, have); /* keep the partial record, read on */
+        r->buf.len = have;
+        r->at = 0;
+        if (r->buf.cap - r->buf.len < 64 * 1024 && gleam__buf_reserve(&r->buf, 64 * 1024)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        {
+            size_t want = r->buf.cap - r->buf.len;
+            ssize_t got;
+            if (want > r->end - r->off) want = (size_t)(r->end - r->off);
+            got = gleam__spill_read(r->file, r->off, r->buf.p + r->buf.len, want);
+            if (got < 0) return -1;
+            if (got == 0) {
+                errno = EIO;
+                return -1;
+            }
+            r->buf.len += (size_t)got;
+            r->off += (uint64_t)got;
+        }
+    }
+}
+
+static void gleam__recs_free(gleam__recs *r) { gleam__buf_free(&r->buf); }
+/* ==== End file src/spill.c ==== */
 
 /* ==== Begin file src/value.c ==== */
 /* value.c: typed values: conversions, the total order, their text form, lists. */
@@ -1394,6 +1625,7 @@ static unsigned char *gleam__put_value(unsigned char *p, gleam_value v) {
         if (v.len) memcpy(p, v.u.s, v.len);
         p += v.len;
         break;
+    default: *p++ = 0xc0; break; /* not a type: gleam_emit refuses these; never write garbage */
     }
     return p;
 }
@@ -1782,6 +2014,7 @@ static gleam__step *gleam__add_step(gleam_flow *f, int kind, gleam_dataset *a, g
     }
     s = (gleam__step *)gleam__calloc(1, sizeof *s);
     if (!s) goto nomem;
+    s->flow = f;
     s->id = f->nsteps + 1;
     s->kind = kind;
     s->in[0] = a;
@@ -1808,7 +2041,11 @@ nomem:
 
 /* A step on dataset d (and e): checks that they belong to one flow. */
 static gleam__step *gleam__on(int kind, gleam_dataset *d, gleam_dataset *e) {
-    if (!d || ((kind == GLEAM__UNION || kind == GLEAM__JOIN || kind == GLEAM__COGROUP) && !e)) return NULL;
+    if (!d) return NULL;
+    if ((kind == GLEAM__UNION || kind == GLEAM__JOIN || kind == GLEAM__COGROUP) && !e) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the second dataset is NULL", gleam__kind_names[kind]);
+        return NULL;
+    }
     if (e && e->flow != d->flow) {
         gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the two datasets belong to different flows",
                          gleam__kind_names[kind]);
@@ -1822,13 +2059,10 @@ static gleam_dataset *gleam__out(gleam__step *s) { return s ? s->out : NULL; }
 static gleam__step *gleam__with_fn(gleam__step *s, const char *fn) {
     if (!s) return NULL;
     if (!fn || !*fn) {
-        gleam__flow_fail(s->in[0] ? s->in[0]->flow : NULL, GLEAM_ERR_ARG,
-                         "step %d %s: no function name given", s->id, gleam__kind_names[s->kind]);
+        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no function name given", s->id, gleam__kind_names[s->kind]);
         return s;
     }
-    s->fn_name = gleam__strdup(fn);
-    if (!s->fn_name && s->in[0])
-        gleam__flow_fail(s->in[0]->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
+    if (!(s->fn_name = gleam__strdup(fn))) gleam__flow_fail(s->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
     return s;
 }
 
@@ -1909,6 +2143,10 @@ GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "read: no file given");
         return NULL;
     }
+    if (src.npaths > 0 && !src.paths) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: %d paths given but the array is NULL", src.npaths);
+        return NULL;
+    }
     if (src.format > GLEAM_FORMAT_TSV) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "read: unknown format %d", (int)src.format);
         return NULL;
@@ -1944,6 +2182,12 @@ GLEAM_API gleam_dataset *gleam_from_values(gleam_flow *f, const gleam_value *val
         gleam__flow_fail(f, GLEAM_ERR_ARG, "from_values: %d columns for %zu rows", cols, rows);
         return NULL;
     }
+    for (i = 0; i < rows * (size_t)cols; i++)
+        if (values[i].type > GLEAM_LIST) {
+            gleam__flow_fail(f, GLEAM_ERR_VALUE, "from_values: value %zu of row %zu has no type (%d)", i % (size_t)cols + 1,
+                             i / (size_t)cols + 1, (int)values[i].type);
+            return NULL;
+        }
     if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
     s->shards = shards;
     for (i = 0; i < rows; i++)
@@ -1961,10 +2205,14 @@ GLEAM_API gleam_dataset *gleam_from_strings(gleam_flow *f, const char *const *st
     size_t i;
     if (!f) return NULL;
     if (gleam__check_shards(f, "from_strings", shards)) return NULL;
+    if (n && !strs) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "from_strings: %zu strings given but the array is NULL", n);
+        return NULL;
+    }
     if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
     s->shards = shards;
     for (i = 0; i < n; i++) {
-        gleam_value v = gleam_str(strs[i]);
+        gleam_value v = gleam_str(strs[i]); /* a NULL string is empty */
         if (gleam__pack_row(&s->values, &v, 1)) {
             gleam__flow_fail(f, GLEAM_ERR_NOMEM, "from_strings: out of memory");
             break;
@@ -1980,7 +2228,6 @@ GLEAM_API gleam_dataset *gleam_generate(gleam_flow *f, const char *source_fn, in
     if (gleam__check_shards(f, "generate", shards)) return NULL;
     s = gleam__with_fn(gleam__add_step(f, GLEAM__GENERATE, NULL, NULL), source_fn);
     if (!s) return NULL;
-    if (!source_fn) gleam__flow_fail(f, GLEAM_ERR_ARG, "generate: no source function given");
     s->shards = shards;
     return s->out;
 }
@@ -2255,6 +2502,10 @@ static gleam_result gleam__check_step(gleam_flow *f, gleam__step *s) {
 #undef GLEAM__STEP_FK
     }
     if (fk >= 0) {
+        if (!s->fn_name) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no function name given", label);
+            return GLEAM_ERR_PLAN;
+        }
         s->fn = gleam__lookup(s->fn_name);
         if (!s->fn) {
             gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no %s is registered as \"%s\"", label,
@@ -2637,6 +2888,9 @@ static gleam__run *gleam__run_new(void) { return (gleam__run *)gleam__calloc(1, 
 
 static void gleam__run_free(gleam__run *r) {
     if (!r) return;
+    if (r->file) gleam__spill_close(r->file);
+    gleam__free(r->file);
+    gleam__free(r->offs);
     gleam__free(r->rows);
     gleam__arena_free(&r->mem);
     gleam__free(r);
@@ -2708,23 +2962,20 @@ static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int sh
     else gleam__insertion_sort(a, n, c);
 }
 
-/* Sort the run's rows. Falls back to an in-place comparison sort without scratch memory. */
-static void gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
+/* Sort the run's rows. 0, or -1 when out of memory (the run is unchanged). */
+static int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
     gleam__srow *tmp;
-    if (r->n < 2) return;
-    tmp = (gleam__srow *)gleam__malloc(r->n * sizeof *tmp);
-    if (tmp) {
-        gleam__radix_sort(r->rows, tmp, r->n, 56, c);
-        gleam__free(tmp);
-    } else {
-        gleam__insertion_sort(r->rows, r->n, c); /* slow, but right */
-    }
+    if (r->n < 2) return 0;
+    if (!(tmp = (gleam__srow *)gleam__malloc(r->n * sizeof *tmp))) return -1;
+    gleam__radix_sort(r->rows, tmp, r->n, 56, c);
+    gleam__free(tmp);
+    return 0;
 }
 
 /* Keep the first k rows of a sorted run, copying them into fresh memory so the rest is
    freed. 0, or -1 when out of memory (the run is unchanged). */
 static int gleam__run_truncate(gleam__run *r, size_t k) {
-    gleam__arena mem = {0, 0};
+    gleam__arena mem = {0};
     const char **copy;
     size_t i;
     if (r->n <= k) return 0;
@@ -2743,6 +2994,176 @@ static int gleam__run_truncate(gleam__run *r, size_t k) {
     r->mem = mem;
     r->n = k;
     return 0;
+}
+
+/* >>spilled runs ---------------------------------------------------------------------------- */
+
+#define GLEAM__INDEX_EVERY (64 * 1024)
+
+/* The bytes a run holds in memory. */
+static size_t gleam__run_bytes(const gleam__run *r) { return r->mem.used + r->n * sizeof(gleam__srow); }
+
+/* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
+   emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
+static int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out) {
+    gleam__run *d;
+    size_t i, cap = 0;
+    uint64_t mark = 0;
+    if (gleam__run_sort(r, c)) goto nomem;
+    if (!(d = gleam__run_new())) goto nomem;
+    if (!(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
+        gleam__run_free(d);
+        goto nomem;
+    }
+    d->file->fd = -1;
+    if (gleam__spill_open(d->file, dir)) goto fail;
+    for (i = 0; i < r->n; i++) {
+        const char *row = r->rows[i].row;
+        size_t len = gleam__row_len(row);
+        if (d->file->size >= mark) { /* an index entry */
+            if (d->n == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
+                uint64_t *offs;
+                if (rows) d->rows = rows;
+                offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
+                if (!offs) {
+                    errno = ENOMEM;
+                    goto fail;
+                }
+                d->offs = offs;
+                cap = ncap;
+            }
+            d->rows[d->n].key = r->rows[i].key;
+            if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
+                errno = ENOMEM;
+                goto fail;
+            }
+            d->offs[d->n++] = d->file->size;
+            mark = d->file->size + GLEAM__INDEX_EVERY;
+        }
+        if (gleam__spill_record(d->file, row, len)) goto fail;
+    }
+    if (gleam__spill_end(d->file)) goto fail;
+    d->cap = cap;
+    r->n = 0;
+    gleam__arena_reset(&r->mem);
+    *out = d;
+    return 0;
+nomem:
+    errno = ENOMEM;
+    return -1;
+fail: {
+    int e = errno;
+    gleam__run_free(d);
+    errno = e;
+    return -1;
+}
+}
+
+/* >>merging runs ---------------------------------------------------------------------------- */
+
+/* A reader of one run's rows in order: [pos, end) of a run in memory, or a run on disk from
+   an offset, skipping rows before `lo` and stopping at `hi` (NULL: no bound). */
+typedef struct gleam__cursor {
+    gleam__srow head;
+    const gleam__run *run;
+    size_t pos, end;
+    gleam__recs recs;
+    size_t len;             /* on disk: bytes of head.row */
+    const gleam__srow *lo, *hi;
+} gleam__cursor;
+
+/* Start a cursor on rows [from, to) of a run in memory, or on a run on disk from index entry
+   `from` (0: the start) within the key range [lo, hi). */
+static void gleam__cursor_init(gleam__cursor *k, const gleam__run *run, size_t from, size_t to, const gleam__srow *lo,
+                               const gleam__srow *hi) {
+    memset(k, 0, sizeof *k);
+    k->run = run;
+    k->pos = from;
+    k->end = to;
+    if (run->file) {
+        gleam__recs_init(&k->recs, run->file, from ? run->offs[from - 1] : 0, run->file->size);
+        k->lo = lo;
+        k->hi = hi;
+    }
+}
+
+/* Step to the next row: 1 (k->head is it, valid until the next step), 0 at the end, -1 on a
+   read error (errno set). */
+static int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
+    const char *p;
+    size_t n;
+    int r;
+    if (!k->run->file) {
+        if (k->pos >= k->end) return 0;
+        k->head = k->run->rows[k->pos++];
+        return 1;
+    }
+    for (;;) {
+        if ((r = gleam__recs_next(&k->recs, &p, &n)) <= 0) return r;
+        k->head.row = p;
+        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->len = n;
+        if (k->lo) {
+            if (gleam__srow_cmp(c, &k->head, k->lo) < 0) continue;
+            k->lo = NULL;
+        }
+        if (k->hi && gleam__srow_cmp(c, &k->head, k->hi) >= 0) return 0;
+        return 1;
+    }
+}
+
+static void gleam__cursor_free(gleam__cursor *k) { gleam__recs_free(&k->recs); }
+
+/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
+static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+    int *heap, live = 0, i, rc;
+    gleam_result r = GLEAM_OK;
+    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return gleam__nomem(op);
+#define GLEAM__LESS(a, b)                                                                  \
+    ((rc = gleam__srow_cmp(c, &cur[heap[a]].head, &cur[heap[b]].head)) < 0 ||             \
+     (rc == 0 && heap[a] < heap[b]))
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
+        int k;
+        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = gleam__spill_fail(op, "read");
+        if (rc <= 0) continue;
+        heap[k = live++] = i;
+        while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
+            int t = heap[k];
+            heap[k] = heap[(k - 1) / 2];
+            heap[(k - 1) / 2] = t;
+            k = (k - 1) / 2;
+        }
+    }
+    while (live > 0 && r == GLEAM_OK) {
+        gleam__cursor *top = &cur[heap[0]];
+        const char *p = top->head.row;
+        int k = 0;
+        if (gleam__unpack_row(&p, top->run->file ? p + top->len : GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
+            r = gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+            break;
+        }
+        if ((r = gleam__emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) break;
+        if ((rc = gleam__cursor_next(top, c)) < 0) {
+            r = gleam__spill_fail(op, "read");
+            break;
+        }
+        if (rc == 0) heap[0] = heap[--live];
+        for (;;) { /* sift down */
+            int l = 2 * k + 1, m = k, t;
+            if (l < live && GLEAM__LESS(l, m)) m = l;
+            if (l + 1 < live && GLEAM__LESS(l + 1, m)) m = l + 1;
+            if (m == k) break;
+            t = heap[k];
+            heap[k] = heap[m];
+            heap[m] = t;
+            k = m;
+        }
+    }
+#undef GLEAM__LESS
+    gleam__free(heap);
+    return r < 0 ? r : GLEAM_OK;
 }
 /* ==== End file src/sort.c ==== */
 
@@ -2849,7 +3270,12 @@ static void gleam__table_free(gleam__table *t) {
 /* >>context: what user functions see --------------------------------------------------- */
 
 GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    int i;
     if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
+    for (i = 0; i < n; i++)
+        if ((unsigned)row[i].type > GLEAM_LIST)
+            return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
+                                  "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
     return gleam__emit(c->op, row, n);
 }
 
@@ -2865,7 +3291,7 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
 
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->node->step->user : NULL; }
 
-GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c && c->op ? c->task->shard + c->op->node->offset : 0; }
+GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c ? c->shard : 0; }
 
 GLEAM_API int gleam_ctx_shards(gleam_ctx *c) {
     const gleam__step *s;
@@ -2902,16 +3328,19 @@ static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const g
     gleam__task *t = op->task;
     gleam_result r;
     op->ctx.in_call = 1;
+    t->has_usermsg = 0;
     r = fn(&op->ctx, row, n);
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
     if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) return gleam__fail(t, op->node, r, "%s", t->usermsg);
-        return gleam__fail(t, op->node, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->node->step->fn->kind),
-                           op->node->step->fn_name, gleam_result_str(r));
+        if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
+        return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s",
+                              gleam__fn_kind_name(op->node->step->fn->kind), op->node->step->fn_name, gleam_result_str(r));
     }
     return r;
 }
+
+static gleam_result gleam__nomem(gleam__op *op) { return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory"); }
 
 static gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n) {
     (void)op; (void)row; (void)n;
@@ -2933,6 +3362,7 @@ static gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size
     op->finish = gleam__op_nofinish;
     op->ctx.op = op;
     op->ctx.task = t;
+    op->ctx.shard = t->shard + node->offset;
     return op;
 }
 
@@ -2956,7 +3386,7 @@ static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, cons
     op->key.len = 0;
     for (i = 0; i < key->n; i++)
         if (gleam__pack_value(&op->key, row[key->f[i] - 1]))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
     *h = gleam__hash(op->key.p, op->key.len);
     return GLEAM_OK;
 }
@@ -2988,37 +3418,56 @@ static uint64_t gleam__line_of(const char *path, uint64_t off) {
     return line;
 }
 
-static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
+/* Record the failure if it is the job's first: the slot is claimed before the message is
+   made, since finding the line number rereads the input (never a pipe: it cannot). */
+static gleam_result gleam__vfail(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt,
+                                 va_list ap) {
     gleam__job *job = t->job;
     char msg[GLEAM__ERRMAX], label[160] = "", pos[GLEAM__ERRMAX / 2] = "";
-    va_list ap;
     int first;
-    va_start(ap, fmt);
+    pthread_mutex_lock(&job->mu);
+    first = job->err == GLEAM_OK;
+    if (first) {
+        job->err = r;
+        job->aborted = 1;
+        pthread_cond_broadcast(&job->cv);
+    }
+    pthread_mutex_unlock(&job->mu);
+    if (!first) return r;
     gleam__vfmt(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (where) {
         const gleam__step *s = where->step;
         int shards = s->out ? s->out->nshards : s->in[0]->nshards;
         char step[128];
         gleam__step_label(s, step, sizeof step);
-        gleam__fmt_into(label, sizeof label, "%s, shard %d of %d", step, t->shard + where->offset + 1, shards);
+        gleam__fmt_into(label, sizeof label, "%s, shard %d of %d", step, shard + 1, shards);
     }
     if (t->in_path) {
-        uint64_t line = gleam__line_of(t->in_path, t->in_off);
+        uint64_t line = t->in_stream ? 0 : gleam__line_of(t->in_path, t->in_off);
         if (line) gleam__fmt_into(pos, sizeof pos, "%s%s line %llu", *label ? ", " : "", t->in_path, (unsigned long long)line);
         else gleam__fmt_into(pos, sizeof pos, "%s%s", *label ? ", " : "", t->in_path);
     }
     pthread_mutex_lock(&job->mu);
-    first = job->err == GLEAM_OK;
-    if (first) {
-        job->err = r;
-        if (*label || *pos) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s%s: %s", label, pos, msg);
-        else gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", msg);
-        job->aborted = 1;
-        pthread_cond_broadcast(&job->cv);
-    }
+    if (*label || *pos) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s%s: %s", label, pos, msg);
+    else gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", msg);
     pthread_mutex_unlock(&job->mu);
-    if (first) gleam__xchg_wake_all(job);
+    gleam__xchg_wake_all(job);
+    return r;
+}
+
+static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    r = gleam__vfail(t, where, t->shard + (where ? where->offset : 0), r, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    r = gleam__vfail(t, where, shard, r, fmt, ap);
+    va_end(ap);
     return r;
 }
 
@@ -3113,24 +3562,30 @@ static void gleam__source_work(gleam__job *job, void *arg, int i) {
     t->in_path = NULL;
     if (r >= 0) r = gleam__finish_task(t);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(t);
     gleam__task_done(job);
 }
 
-static void gleam__task_free(gleam__task *t) {
+static void gleam__task_release(gleam__task *t) {
     int i;
-    if (!t) return;
-    if (t->ops)
-        for (i = 0; i < t->stage->nnodes; i++) {
-            gleam__op *op = t->ops[i];
-            if (!op) continue;
-            if (op->free) op->free(op);
-            gleam__free(op->kids);
-            gleam__vals_free(&op->vals);
-            gleam__buf_free(&op->key);
-            gleam__arena_free(&op->ctx.scratch);
-            gleam__free(op);
-        }
+    if (!t->ops) return;
+    for (i = 0; i < t->stage->nnodes; i++) {
+        gleam__op *op = t->ops[i];
+        if (!op) continue;
+        if (op->free) op->free(op);
+        gleam__free(op->kids);
+        gleam__vals_free(&op->vals);
+        gleam__buf_free(&op->key);
+        gleam__arena_free(&op->ctx.scratch);
+        gleam__free(op);
+    }
     gleam__free(t->ops);
+    t->ops = NULL;
+}
+
+static void gleam__task_free(gleam__task *t) {
+    if (!t) return;
+    gleam__task_release(t);
     gleam__free(t);
 }
 
@@ -3304,6 +3759,8 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
     job.plan = p;
     job.block_size = 64 * 1024;
     job.part_cap = 4u << 20;
+    job.share = (job.opt.memory_mb << 20) / (size_t)job.opt.threads;
+    if (job.share < (1u << 20)) job.share = 1u << 20;
     r = gleam__job_run(&job);
     if (r == GLEAM_OK)
         for (i = 0; i < f->nsteps; i++)
@@ -3434,6 +3891,8 @@ typedef struct gleam__seg {
 typedef struct gleam__files {
     char **paths;
     uint64_t *sizes;
+    dev_t *dev;         /* to refuse writing over an input */
+    ino_t *ino;
     int *stream;
     int nfiles;
     gleam__seg **segs;  /* by shard */
@@ -3449,6 +3908,8 @@ static void gleam__files_free(gleam__files *fs) {
         for (i = 0; i < fs->nshards; i++) gleam__free(fs->segs[i]);
     gleam__free(fs->paths);
     gleam__free(fs->sizes);
+    gleam__free(fs->dev);
+    gleam__free(fs->ino);
     gleam__free(fs->stream);
     gleam__free(fs->segs);
     gleam__free(fs->nsegs);
@@ -3457,10 +3918,14 @@ static void gleam__files_free(gleam__files *fs) {
 
 static void gleam__free_sources(gleam__plan *p) {
     int i;
-    if (!p->files) return;
-    for (i = 0; i <= p->nsteps; i++) gleam__files_free(p->files[i]);
+    for (i = 0; i <= p->nsteps; i++) {
+        if (p->files) gleam__files_free(p->files[i]);
+        if (p->starts) gleam__free(p->starts[i]);
+    }
     gleam__free(p->files);
+    gleam__free(p->starts);
     p->files = NULL;
+    p->starts = NULL;
 }
 
 /* >>listing: globs, sizes, splits ---------------------------------------------------------- */
@@ -3573,9 +4038,11 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     }
     fs->sizes = (uint64_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->sizes);
     fs->stream = (int *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->stream);
+    fs->dev = (dev_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->dev);
+    fs->ino = (ino_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->ino);
     fs->segs = (gleam__seg **)gleam__calloc((size_t)nshards, sizeof *fs->segs);
     fs->nsegs = (int *)gleam__calloc((size_t)nshards, sizeof *fs->nsegs);
-    if (!fs->sizes || !fs->stream || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
+    if (!fs->sizes || !fs->stream || !fs->dev || !fs->ino || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
     for (i = 0; i < fs->nfiles; i++) {
         struct stat st;
         int fd;
@@ -3588,6 +4055,8 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
             gleam__fmt_into(err, errcap, "cannot read %s: it is a directory", fs->paths[i]);
             return GLEAM_ERR_IO;
         }
+        fs->dev[i] = st.st_dev;
+        fs->ino[i] = st.st_ino;
         if (!S_ISREG(st.st_mode)) {
             fs->stream[i] = 1;
             continue;
@@ -3632,14 +4101,42 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     return GLEAM_OK;
 }
 
+/* Where each shard's rows start in an in-memory source's packed rows. */
+static gleam_result gleam__value_starts(gleam__step *s, size_t **out) {
+    size_t nsh = (size_t)s->out->nshards, k, row = 0;
+    const char *p = s->values.p, *end = s->values.p + s->values.len;
+    size_t *starts = (size_t *)gleam__calloc(nsh + 1, sizeof *starts);
+    if (!(*out = starts)) return GLEAM_ERR_NOMEM;
+    for (k = 0; k <= nsh; k++) {
+        size_t first = s->nrows * k / nsh;
+        for (; row < first; row++) gleam__skip_value(&p, end);
+        starts[k] = (size_t)(p - s->values.p);
+    }
+    return GLEAM_OK;
+}
+
+/* Is dev/ino one of the flow's input files? */
+static int gleam__is_input(const gleam__plan *p, dev_t dev, ino_t ino) {
+    int i, k;
+    for (i = 0; i <= p->nsteps; i++) {
+        const gleam__files *fs = p->files ? p->files[i] : NULL;
+        if (!fs) continue;
+        for (k = 0; k < fs->nfiles; k++)
+            if (!fs->stream[k] && fs->dev[k] == dev && fs->ino[k] == ino) return 1;
+    }
+    return 0;
+}
+
 static gleam_result gleam__prepare_sources(gleam__job *job) {
     gleam__plan *p = job->plan;
     int i;
     if (!(p->files = (gleam__files **)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->files))) return GLEAM_ERR_NOMEM;
+    if (!(p->starts = (size_t **)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->starts))) return GLEAM_ERR_NOMEM;
     for (i = 0; i < p->flow->nsteps; i++) {
         gleam__step *s = p->flow->steps[i];
         char err[GLEAM__ERRMAX / 2] = "out of memory", label[128];
         gleam_result r;
+        if (s->kind == GLEAM__VALUES && gleam__value_starts(s, &p->starts[s->id]) != GLEAM_OK) return GLEAM_ERR_NOMEM;
         if (s->kind != GLEAM__READ) continue;
         if ((r = gleam__list_files(s, &p->files[s->id], err, sizeof err)) != GLEAM_OK) {
             gleam__step_label(s, label, sizeof label);
@@ -3973,11 +4470,15 @@ static gleam_result gleam__run_files(gleam__source *src) {
         src->rd.stream = sg->stream;
         src->rd.eof = 0;
         src->rd.len = 0;
+        t->in_stream = sg->stream;
         r = s->format == GLEAM_FORMAT_CSV ? gleam__read_csv(src, sg, path) : gleam__read_lines(src, sg, path);
         close(fd);
         t->in_path = NULL;
         if (r != GLEAM_OK) return r;
     }
+    gleam__free(src->rd.buf); /* the task's other steps may hold memory long after this */
+    src->rd.buf = NULL;
+    src->rd.cap = 0;
     return GLEAM_OK;
 }
 
@@ -3986,10 +4487,9 @@ static gleam_result gleam__run_values(gleam__op *op) {
     gleam__step *s = op->node->step;
     size_t n = s->nrows, nsh = (size_t)s->out->nshards, sh = (size_t)t->shard;
     size_t lo = n * sh / nsh, hi = n * (sh + 1) / nsh, i;
-    const char *p = s->values.p, *end = s->values.p + s->values.len;
+    const char *p = s->values.p + t->job->plan->starts[s->id][sh], *end = s->values.p + s->values.len;
     gleam_result r;
-    for (i = 0; i < lo; i++) gleam__skip_value(&p, end);
-    for (; i < hi; i++) {
+    for (i = lo; i < hi; i++) {
         if (gleam__unpack_row(&p, end, &op->vals) != GLEAM_OK)
             return gleam__fail(t, op->node, GLEAM_ERR_INTERNAL, "in-memory rows are damaged");
         if ((r = gleam__source_emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) return r;
@@ -4002,6 +4502,7 @@ static gleam_result gleam__run_generate(gleam__op *op) {
     gleam__step *s = op->node->step;
     gleam_result r;
     op->ctx.in_call = 1;
+    t->has_usermsg = 0;
     r = s->fn->u.source(&op->ctx, t->shard, s->out->nshards);
     op->ctx.in_call = 0;
     gleam__arena_reset(&op->ctx.scratch);
@@ -4036,7 +4537,7 @@ static gleam_result gleam__select_push(gleam__op *op, const gleam_value *row, in
     const gleam_fields *f = &op->node->step->key;
     int i;
     if (gleam__check_fields(op, f, n)) return GLEAM_ERR_INPUT;
-    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__nomem(op);
     for (i = 0; i < f->n; i++) op->vals.v[i] = row[f->f[i] - 1];
     return gleam__emit(op, op->vals.v, f->n);
 }
@@ -4049,6 +4550,8 @@ typedef struct gleam__sortop {
     gleam__op op;
     gleam__run *run;
     gleam__cmp cmp;
+    gleam__run **disk;      /* runs spilled so far, oldest first */
+    int ndisk;
 } gleam__sortop;
 
 /* Check that a row has the fields an order needs. */
@@ -4068,11 +4571,11 @@ static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam_
                                     const gleam_value *row, int n) {
     if (gleam__check_order(op, cmp->order, n)) return GLEAM_ERR_INPUT;
     if (k == 0) return GLEAM_OK;
-    if (gleam__run_add(run, cmp, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-    if (k > 0 && run->n >= 2 * (size_t)k + 1024) {
-        gleam__run_sort(run, cmp);
-        if (gleam__run_truncate(run, (size_t)k)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-    }
+    if (gleam__run_add(run, cmp, row, n)) return gleam__nomem(op);
+    /* past twice k rows, keep the first k: O(n log k) overall, bounded memory */
+    if (k > 0 && (uint64_t)k <= ((size_t)-1 - 1024) / 2 && run->n >= 2 * (size_t)k + 1024)
+        if (gleam__run_sort(run, cmp) || gleam__run_truncate(run, (size_t)k))
+            return gleam__nomem(op);
     return GLEAM_OK;
 }
 
@@ -4080,12 +4583,11 @@ static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam_
 static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k) {
     size_t i, n;
     gleam_result r = GLEAM_OK;
-    gleam__run_sort(run, cmp);
-    n = k >= 0 && (size_t)k < run->n ? (size_t)k : run->n;
+    if (gleam__run_sort(run, cmp)) return gleam__nomem(op);
+    n = k >= 0 && (uint64_t)k < run->n ? (size_t)k : run->n;
     for (i = 0; i < n && r == GLEAM_OK; i++) {
         const char *p = run->rows[i].row;
-        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK)
-            return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) return gleam__nomem(op);
         r = gleam__emit(op, op->vals.v, op->vals.n);
     }
     return r < 0 ? r : GLEAM_OK;
@@ -4093,18 +4595,42 @@ static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam_
 
 static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__sortop *s = (gleam__sortop *)op;
-    return gleam__run_push(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1, row, n);
+    gleam__run *d, **v;
+    gleam_result r;
+    if (op->node->step->kind == GLEAM__LOCAL_TOP) return gleam__run_push(op, s->run, &s->cmp, op->node->step->k, row, n);
+    if ((r = gleam__run_push(op, s->run, &s->cmp, -1, row, n)) != GLEAM_OK) return r;
+    if (gleam__run_bytes(s->run) <= op->task->job->share) return GLEAM_OK;
+    if (!(v = (gleam__run **)gleam__realloc(s->disk, (size_t)(s->ndisk + 1) * sizeof *v))) return gleam__nomem(op);
+    s->disk = v;
+    if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
+    s->disk[s->ndisk++] = d;
+    return GLEAM_OK;
 }
 
 static gleam_result gleam__lsort_finish(gleam__op *op) {
     gleam__sortop *s = (gleam__sortop *)op;
-    gleam_result r = gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
-    gleam__run_free(s->run);
-    s->run = NULL;
+    gleam__cursor *cur;
+    gleam_result r;
+    int i;
+    if (!s->ndisk)
+        return gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
+    if (gleam__run_sort(s->run, &s->cmp) || !(cur = (gleam__cursor *)gleam__calloc((size_t)s->ndisk + 1, sizeof *cur)))
+        return gleam__nomem(op);
+    for (i = 0; i < s->ndisk; i++) gleam__cursor_init(&cur[i], s->disk[i], 0, 0, NULL, NULL);
+    gleam__cursor_init(&cur[i], s->run, 0, s->run->n, NULL, NULL); /* the newest rows last: ties keep input order */
+    r = gleam__merge(op, cur, s->ndisk + 1, &s->cmp);
+    for (i = 0; i <= s->ndisk; i++) gleam__cursor_free(&cur[i]);
+    gleam__free(cur);
     return r;
 }
 
-static void gleam__sortop_free(gleam__op *op) { gleam__run_free(((gleam__sortop *)op)->run); }
+static void gleam__sortop_free(gleam__op *op) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    int i;
+    gleam__run_free(s->run);
+    for (i = 0; i < s->ndisk; i++) gleam__run_free(s->disk[i]);
+    gleam__free(s->disk);
+}
 
 /* Set up a sort op's run and comparison for order o. */
 static int gleam__sortop_init(gleam__sortop *s, const gleam_order *o) {
@@ -4191,6 +4717,7 @@ static void gleam__xchg_free(gleam__xchg *x) {
     for (j = 0; j < x->nruns; j++) gleam__run_free(x->runs[j]);
     gleam__free(x->runs);
     gleam__free(x->bounds);
+    gleam__free(x->splits);
     gleam__free(x);
 }
 
@@ -4312,6 +4839,7 @@ static int gleam__split_runs(gleam__xchg *x) {
     c.order = &x->step->order;
     c.maxfield = 0;
     if (!(x->bounds = (size_t *)gleam__calloc((size_t)R * (size_t)(P + 1), sizeof *x->bounds))) return -1;
+    if (!(x->splits = (gleam__srow *)gleam__calloc((size_t)P, sizeof *x->splits))) return -1;
     for (r = 0; r < R; r++) x->bounds[r * (P + 1) + P] = x->runs[r]->n;
     if (P == 1) return 0;
     for (r = 0; r < R; r++) {
@@ -4331,11 +4859,14 @@ static int gleam__split_runs(gleam__xchg *x) {
             samples.rows[samples.n++] = run->rows[(size_t)((double)k / (double)want * (double)run->n)];
         }
     }
-    gleam__run_sort(&samples, &c);
+    if (gleam__run_sort(&samples, &c)) {
+        gleam__free(samples.rows);
+        return -1;
+    }
     for (i = 1; i < P; i++) {
         gleam__srow split;
         if (!samples.n) break;
-        split = samples.rows[(size_t)i * samples.n / (size_t)P];
+        split = x->splits[i - 1] = samples.rows[(size_t)i * samples.n / (size_t)P];
         for (r = 0; r < R; r++) x->bounds[r * (P + 1) + i] = gleam__lower_bound(x->runs[r], &split, &c);
     }
     gleam__free(samples.rows);
@@ -4362,13 +4893,14 @@ static void gleam__xchg_close(gleam__job *job, gleam__xchg *x, int side, int wid
     for (j = 0; j < x->nparts; j++) gleam__schedule(job, gleam__part_finish, x, j);
 }
 
-/* Blocks of an ordered gather, sorted by producer. The sort is stable: the blocks of one
-   producer arrive in order and stay so. */
-static gleam__block *gleam__by_producer(gleam__block *b) {
-    gleam__block **v, *c;
+/* Sort the blocks of an ordered gather by producer. The sort is stable: the blocks of one
+   producer arrive in order and stay so. 0, or -1 when out of memory (list unchanged). */
+static int gleam__by_producer(gleam__block **list) {
+    gleam__block **v, *c, *b = *list;
     size_t n = 0, i;
     for (c = b; c; c = c->next) n++;
-    if (n < 2 || !(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return b;
+    if (n < 2) return 0;
+    if (!(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return -1;
     for (i = 0, c = b; c; c = c->next) v[i++] = c;
     /* insertion sort: n is the number of blocks, small for a limit */
     for (i = 1; i < n; i++) {
@@ -4382,9 +4914,9 @@ static gleam__block *gleam__by_producer(gleam__block *b) {
     }
     for (i = 0; i + 1 < n; i++) v[i]->next = v[i + 1];
     v[n - 1]->next = NULL;
-    b = v[0];
+    *list = v[0];
     gleam__free(v);
-    return b;
+    return 0;
 }
 
 /* All producers closed: consume what is left in partition j, then finish its task. */
@@ -4393,6 +4925,7 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     gleam__part *pt = &x->parts[j];
     gleam__block *b0, *b1;
     gleam_result r;
+    int k;
     pthread_mutex_lock(&pt->mu);
     while (pt->busy && !pt->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
     pt->busy = 1;
@@ -4400,12 +4933,20 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     b1 = gleam__take(pt, 1);
     b0 = gleam__take(pt, 0);
     pthread_mutex_unlock(&pt->mu);
-    if (x->ordered) b0 = gleam__by_producer(b0);
-    r = gleam__absorb_list(pt, b1);
+    r = x->ordered && gleam__by_producer(&b0) ? gleam__nomem(pt->task->ops[0]) : GLEAM_OK;
+    if (r >= 0) r = gleam__absorb_list(pt, b1);
+    else gleam__blocks_free(b1);
     if (r >= 0) r = gleam__absorb_list(pt, b0);
     else gleam__blocks_free(b0);
     if (r >= 0) r = gleam__finish_task(pt->task);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(pt->task);
+    pthread_mutex_lock(&x->mu); /* the last partition done frees the sorted runs */
+    if (++x->parts_done == x->nparts) {
+        for (k = 0; k < x->nruns; k++) gleam__run_free(x->runs[k]);
+        x->nruns = 0;
+    }
+    pthread_mutex_unlock(&x->mu);
     gleam__task_done(job);
 }
 
@@ -4431,7 +4972,7 @@ static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, 
         }
         w->cur[part] = NULL;
         if (!(b = gleam__block_new(GLEAM__MAX(op->task->job->block_size, size))))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         b->side = w->side;
         b->producer = w->producer;
         w->cur[part] = b;
@@ -4492,6 +5033,7 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
     int i;
     for (i = 0; i < n && i < GLEAM_MAX_FIELDS; i++) old[i] = acc[i].u.s;
     op->ctx.in_call = 1;
+    t->has_usermsg = 0;
     r = s->fn->u.reducer(&op->ctx, acc, x, n);
     if (r < 0 && !gleam__aborted(t->job)) {
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
@@ -4520,15 +5062,15 @@ static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_
     gleam_result r;
     if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
     if (gleam__value_fields(key, row, n, &op->vals))
-        return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        return gleam__nomem(op);
     a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
                                           sizeof(gleam__acc) + (size_t)op->vals.n * sizeof(gleam_value), &made);
-    if (!a) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (!a) return gleam__nomem(op);
     if (made) {
         a->n = (uint32_t)op->vals.n;
         memcpy(a->v, op->vals.v, (size_t)op->vals.n * sizeof(gleam_value));
         if (gleam__own_values(&t->mem, a->v, op->vals.n))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (a->n != (uint32_t)op->vals.n)
@@ -4544,7 +5086,7 @@ static gleam_result gleam__entry_row(gleam__op *op, char *e) {
     gleam__acc *a = (gleam__acc *)gleam__entry_payload(e);
     int nk = op->node->step->key.n, i;
     p = key;
-    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__nomem(op);
     for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &op->vals.v[i]);
     memcpy(op->vals.v + nk, a->v, a->n * sizeof(gleam_value));
     op->vals.n = nk + (int)a->n;
@@ -4562,9 +5104,40 @@ typedef struct gleam__prod {
     gleam__vals acc;        /* reduce */
     gleam__arena accmem;
     int have_acc;
+    int spilled;            /* sort: some runs went to disk */
     int64_t count;          /* limit */
     size_t combine_limit;
 } gleam__prod;
+
+/* Hand a sorted run to the sort's exchange. */
+static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__run *run) {
+    int added = 0;
+    pthread_mutex_lock(&x->mu);
+    if (x->nruns == x->capruns) {
+        int cap = x->capruns ? x->capruns * 2 : 8;
+        gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
+        if (rs) {
+            x->runs = rs;
+            x->capruns = cap;
+        }
+    }
+    if (x->nruns < x->capruns) {
+        x->runs[x->nruns++] = run;
+        added = 1;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (added) return GLEAM_OK;
+    gleam__run_free(run);
+    return gleam__nomem(op);
+}
+
+/* Write the sort producer's rows so far to disk as one more run. */
+static gleam_result gleam__prod_spill(gleam__prod *p) {
+    gleam__run *d;
+    if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
+    p->spilled = 1;
+    return gleam__xchg_add_run(&p->op, p->w.x, d);
+}
 
 static gleam_result gleam__prod_flush_table(gleam__prod *p) {
     gleam__op *op = &p->op;
@@ -4578,7 +5151,7 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
             return r;
     }
     gleam__table_free(&p->table);
-    return gleam__table_init(&p->table, 1024) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+    return gleam__table_init(&p->table, 1024) ? gleam__nomem(op) : GLEAM_OK;
 }
 
 static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int n) {
@@ -4594,17 +5167,18 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         return GLEAM_OK;
     case GLEAM__REDUCE:
         if (!p->have_acc) {
-            if (gleam__vals_reserve(&p->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
             memcpy(p->acc.v, row, (size_t)n * sizeof *row);
             p->acc.n = n;
             p->have_acc = 1;
-            return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+            return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
         }
         if (n != p->acc.n)
             return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
         return gleam__fold(op, p->acc.v, row, n, &p->accmem);
     case GLEAM__SORT:
-        return gleam__run_push(op, p->run, &p->cmp, -1, row, n);
+        if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
+        return gleam__run_bytes(p->run) > op->task->job->share ? gleam__prod_spill(p) : GLEAM_OK;
     case GLEAM__TOP:
         return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
     case GLEAM__LIMIT:
@@ -4615,17 +5189,17 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     case GLEAM__DISTINCT:
         if (s->whole_row) {
             op->key.len = 0;
-            if (gleam__pack_row(&op->key, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
         } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
         if (p->table.mem.bytes > p->combine_limit) { /* forget what was seen, keep memory bounded */
             gleam__table_free(&p->table);
-            if (gleam__table_init(&p->table, 1024)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__table_init(&p->table, 1024)) return gleam__nomem(op);
         }
         if (!gleam__table_upsert(&p->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         if (!made) return GLEAM_OK;
         return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
     default: /* group_by, join, cogroup, partition: hash-partition by key */
@@ -4645,36 +5219,25 @@ static gleam_result gleam__prod_finish(gleam__op *op) {
         if (p->have_acc) r = gleam__write_row(op, &p->w, 0, p->acc.v, p->acc.n);
         break;
     case GLEAM__TOP:
-        gleam__run_sort(p->run, &p->cmp);
+        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
         for (i = 0; i < p->run->n && (int64_t)i < s->k && r >= 0; i++) {
             const char *q = p->run->rows[i].row;
-            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK)
-                return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK) return gleam__nomem(op);
             r = gleam__write_row(op, &p->w, 0, op->vals.v, op->vals.n);
         }
         break;
-    case GLEAM__SORT: {
-        gleam__xchg *x = p->w.x;
-        int added = 0;
-        gleam__run_sort(p->run, &p->cmp);
-        pthread_mutex_lock(&x->mu);
-        if (x->nruns == x->capruns) {
-            int cap = x->capruns ? x->capruns * 2 : 8;
-            gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
-            if (rs) {
-                x->runs = rs;
-                x->capruns = cap;
-            }
+    case GLEAM__SORT:
+        if (p->spilled) { /* the rest to disk as well: the merge then holds little memory */
+            if (p->run->n && (r = gleam__prod_spill(p)) != GLEAM_OK) return r;
+            break;
         }
-        if (x->nruns < x->capruns) {
-            x->runs[x->nruns++] = p->run;
-            added = 1;
+        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
+        if ((r = gleam__xchg_add_run(op, p->w.x, p->run)) != GLEAM_OK) {
+            p->run = NULL;
+            return r;
         }
-        pthread_mutex_unlock(&x->mu);
-        if (!added) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
         p->run = NULL;
         break;
-    }
     default: break;
     }
     if (r < 0) return r;
@@ -4705,11 +5268,11 @@ static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
     p->w.x = t->job->plan->xchgs[s->id];
     p->w.side = node->side;
     p->w.producer = t->shard + node->offset;
-    p->combine_limit = (size_t)64 << 20;
+    p->combine_limit = GLEAM__MIN((size_t)64 << 20, t->job->share / 2);
     p->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
     if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;
-    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT) && gleam__table_init(&p->table, 1024)) goto fail;
+    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT) && gleam__table_init(&p->table, 16)) goto fail;
     if ((s->kind == GLEAM__SORT || s->kind == GLEAM__TOP) && !(p->run = gleam__run_new())) goto fail;
     return &p->op;
 fail:
@@ -4753,8 +5316,9 @@ static gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const glea
     gleam__op *op = &c->op;
     gleam__elem *e;
     size_t size = as_row || n != 1 ? gleam__row_size(v, n) : gleam__packed_size(v[0]);
+    if (l->count == 0xffffffffu) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a key has more than 4294967295 rows");
     e = (gleam__elem *)gleam__arena_alloc(&c->table.mem, sizeof *e + size);
-    if (!e) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (!e) return gleam__nomem(op);
     if (as_row || n != 1) gleam__put_row(e->data, v, n);
     else {
         gleam__buf b;
@@ -4809,7 +5373,7 @@ static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int
                                      const gleam_value *b, int nb) {
     gleam__op *op = &c->op;
     int i, n = 0;
-    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__nomem(op);
     for (i = 0; i < nk; i++) c->row2.v[n++] = key[i];
     for (i = 0; i < na; i++) c->row2.v[n++] = a ? a[i] : gleam_nil();
     for (i = 0; i < nb; i++) c->row2.v[n++] = b ? b[i] : gleam_nil();
@@ -4828,11 +5392,11 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         return gleam__fold_row(op, &c->table, &c->lead, row, n);
     case GLEAM__REDUCE:
         if (!c->have_acc) {
-            if (gleam__vals_reserve(&c->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&c->acc, n)) return gleam__nomem(op);
             memcpy(c->acc.v, row, (size_t)n * sizeof *row);
             c->acc.n = n;
             c->have_acc = 1;
-            return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+            return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
         }
         if (n != c->acc.n) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, n);
         return gleam__fold(op, c->acc.v, row, n, &c->accmem);
@@ -4846,21 +5410,21 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     case GLEAM__DISTINCT:
         if (s->whole_row) {
             op->key.len = 0;
-            if (gleam__pack_row(&op->key, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
         } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
         if (!gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         return made ? gleam__emit(op, row, n) : GLEAM_OK;
     case GLEAM__GROUP_BY:
     case GLEAM__COGROUP: {
         gleam__elems *l;
         if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
         l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 2 * sizeof *l, &made);
-        if (!l) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (!l) return gleam__nomem(op);
+        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
         return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
     }
     case GLEAM__JOIN: {
@@ -4868,13 +5432,13 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         gleam__elem *e;
         int nk = s->key.n;
         if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
         if (side == 1) { /* build */
             l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, sizeof *l, &made);
-            if (!l) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (!l) return gleam__nomem(op);
             return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
         }
-        if (gleam__vals_reserve(&c->acc, nk)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
         for (made = 0; made < nk; made++) c->acc.v[made] = row[s->key.f[made] - 1];
         l = (gleam__elems *)gleam__table_find(&c->table, h, op->key.p, (uint32_t)op->key.len);
         if (!l) {
@@ -4884,13 +5448,12 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         l->matched = 1;
         for (e = l->first; e; e = e->next) {
             const char *p = e->data;
-            if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK)
-                return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a joined row is damaged");
+            if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(op);
             {   /* row2 is reused for the output row: copy the right values aside first */
                 int nb = c->row2.n, i;
                 gleam_value *bvals;
                 if (gleam__buf_reserve(&c->tmp, (size_t)nb * sizeof(gleam_value)))
-                    return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+                    return gleam__nomem(op);
                 bvals = (gleam_value *)(void *)c->tmp.p;
                 for (i = 0; i < nb; i++) bvals[i] = c->row2.v[i];
                 if ((r = gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, bvals, nb)) != GLEAM_OK) return r;
@@ -4909,7 +5472,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     gleam_result r = GLEAM_OK;
     while (p < end) {
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
-            r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a block of rows is damaged");
+            r = gleam__nomem(op);
             break;
         }
         r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv->v, rowv->n);
@@ -4927,61 +5490,18 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
 static gleam_result gleam__merge_runs(gleam__cons *c) {
     gleam__op *op = &c->op;
     gleam__xchg *x = c->x;
-    int P = x->nparts, R = x->nruns, j = op->task->shard, n = 0, i;
-    size_t *pos, *end;
-    int *heap;
-    gleam_result r = GLEAM_OK;
+    int P = x->nparts, R = x->nruns, j = op->task->shard, i;
+    gleam__cursor *cur;
+    gleam_result r;
     if (R == 0) return GLEAM_OK;
-    pos = (size_t *)gleam__calloc((size_t)R, sizeof *pos);
-    end = (size_t *)gleam__calloc((size_t)R, sizeof *end);
-    heap = (int *)gleam__calloc((size_t)R, sizeof *heap);
-    if (!pos || !end || !heap) {
-        r = gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-#define GLEAM__HEAD(k) (&x->runs[heap[k]]->rows[pos[heap[k]]])
-#define GLEAM__LESS(a, b) (gleam__srow_cmp(&c->cmp, GLEAM__HEAD(a), GLEAM__HEAD(b)) < 0)
-    for (i = 0; i < R; i++) {
-        pos[i] = x->bounds[i * (P + 1) + j];
-        end[i] = x->bounds[i * (P + 1) + j + 1];
-        if (pos[i] < end[i]) {
-            int k = n++;
-            heap[k] = i;
-            while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
-                int t = heap[k];
-                heap[k] = heap[(k - 1) / 2];
-                heap[(k - 1) / 2] = t;
-                k = (k - 1) / 2;
-            }
-        }
-    }
-    while (n > 0 && r == GLEAM_OK) {
-        int top = heap[0], k = 0;
-        const char *p = x->runs[top]->rows[pos[top]].row;
-        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
-            r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
-            break;
-        }
-        r = gleam__emit(op, op->vals.v, op->vals.n);
-        if (++pos[top] == end[top]) heap[0] = heap[--n];
-        for (;;) { /* sift down */
-            int l = 2 * k + 1, m = k, t;
-            if (l < n && GLEAM__LESS(l, m)) m = l;
-            if (l + 1 < n && GLEAM__LESS(l + 1, m)) m = l + 1;
-            if (m == k) break;
-            t = heap[k];
-            heap[k] = heap[m];
-            heap[m] = t;
-            k = m;
-        }
-    }
-#undef GLEAM__HEAD
-#undef GLEAM__LESS
-out:
-    gleam__free(pos);
-    gleam__free(end);
-    gleam__free(heap);
-    return r < 0 ? r : GLEAM_OK;
+    if (!(cur = (gleam__cursor *)gleam__calloc((size_t)R, sizeof *cur))) return gleam__nomem(op);
+    for (i = 0; i < R; i++)
+        gleam__cursor_init(&cur[i], x->runs[i], x->bounds[i * (P + 1) + j], x->bounds[i * (P + 1) + j + 1],
+                           j > 0 ? &x->splits[j - 1] : NULL, j < P - 1 ? &x->splits[j] : NULL);
+    r = gleam__merge(op, cur, R, &c->cmp);
+    for (i = 0; i < R; i++) gleam__cursor_free(&cur[i]);
+    gleam__free(cur);
+    return r;
 }
 
 static gleam_result gleam__cons_finish(gleam__op *op) {
@@ -5013,13 +5533,13 @@ static gleam_result gleam__cons_finish(gleam__op *op) {
             size_t at[2];
             if (!e) continue;
             l = (gleam__elems *)gleam__entry_payload(e);
-            if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__nomem(op);
             gleam__key_values(e, op->vals.v, nk);
             c->tmp.len = 0;
             for (k = 0; k < lists; k++) {
                 at[k] = c->tmp.len;
                 op->vals.v[nk + k] = gleam__elems_value(c, &l[k], at[k], &nomem);
-                if (nomem) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+                if (nomem) return gleam__nomem(op);
             }
             for (k = 0; k < lists; k++) op->vals.v[nk + k].u.s = c->tmp.p + at[k];
             r = gleam__emit(op, op->vals.v, nk + lists);
@@ -5035,12 +5555,11 @@ static gleam_result gleam__cons_finish(gleam__op *op) {
             if (!e) continue;
             l = (gleam__elems *)gleam__entry_payload(e);
             if (l->matched) continue;
-            if (gleam__vals_reserve(&c->acc, nk)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
             gleam__key_values(e, c->acc.v, nk);
             for (el = l->first; el && r == GLEAM_OK; el = el->next) {
                 const char *p = el->data;
-                if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK)
-                    return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a joined row is damaged");
+                if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK) return gleam__nomem(op);
                 r = gleam__join_emit(c, c->acc.v, nk, NULL, GLEAM__MAX(c->x->width[0] - nk, 0), op->vals.v, op->vals.n);
             }
         }
@@ -5073,7 +5592,9 @@ static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node) {
     for (i = 0; i < s->key.n; i++) c->lead.f[i] = i + 1;
     c->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) c->cmp.maxfield = GLEAM__MAX(c->cmp.maxfield, s->order.by[i].field);
-    if (gleam__table_init(&c->table, 1024)) goto fail;
+    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT || s->kind == GLEAM__GROUP_BY ||
+         s->kind == GLEAM__COGROUP || s->kind == GLEAM__JOIN) && gleam__table_init(&c->table, 16))
+        goto fail;
     if (s->kind == GLEAM__TOP && !(c->run = gleam__run_new())) goto fail;
     return &c->op;
 fail:
@@ -5088,7 +5609,7 @@ fail:
    a user callback, or memory. Each task formats into its own buffer and hands full
    buffers to the step's sink, which writes them one at a time; for an ordered dataset the
    sink writes shard 0's output, then shard 1's, and so on, keeping later shards' buffers
-   until their turn. */
+   until their turn: in memory up to a megabyte each, then in a spill file. */
 
 struct gleam__sink {
     gleam__step *step;
@@ -5096,6 +5617,7 @@ struct gleam__sink {
     int ordered, nshards, next;
     pthread_mutex_t mu;
     gleam__buf *pending;    /* by shard, until its turn */
+    gleam__spill **parked;  /* by shard: pending output that did not fit in memory */
     char *finished;
     gleam_result err;
 };
@@ -5251,7 +5773,14 @@ static void gleam__sink_free(gleam__sink *s) {
     if (!s) return;
     if (s->pending)
         for (i = 0; i < s->nshards; i++) gleam__buf_free(&s->pending[i]);
+    if (s->parked)
+        for (i = 0; i < s->nshards; i++)
+            if (s->parked[i]) {
+                gleam__spill_close(s->parked[i]);
+                gleam__free(s->parked[i]);
+            }
     gleam__free(s->pending);
+    gleam__free(s->parked);
     gleam__free(s->finished);
     if (s->own_fd && s->fd >= 0) close(s->fd);
     pthread_mutex_destroy(&s->mu);
@@ -5273,10 +5802,18 @@ static gleam_result gleam__sinks_open(gleam__job *job) {
         s->nshards = st->in[0]->nshards;
         s->ordered = st->in[0]->ordered && s->nshards > 1;
         if (s->ordered && (!(s->pending = (gleam__buf *)gleam__calloc((size_t)s->nshards, sizeof *s->pending)) ||
+                           !(s->parked = (gleam__spill **)gleam__calloc((size_t)s->nshards, sizeof *s->parked)) ||
                            !(s->finished = (char *)gleam__calloc((size_t)s->nshards, 1))))
             return GLEAM_ERR_NOMEM;
         if (st->path) {
             char label[128];
+            struct stat sb;
+            if (stat(st->path, &sb) == 0 && gleam__is_input(p, sb.st_dev, sb.st_ino)) {
+                gleam__step_label(st, label, sizeof label);
+                gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: %s is also an input of this flow", label, st->path);
+                job->err = GLEAM_ERR_ARG;
+                return GLEAM_ERR_ARG;
+            }
             s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
             if (s->fd < 0) {
                 gleam__step_label(st, label, sizeof label);
@@ -5315,7 +5852,7 @@ typedef struct gleam__outop {
 static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p, size_t len) {
     const gleam__step *st = s->step;
     if (st->kind == GLEAM__COLLECT) {
-        if (gleam__buf_add(&st->rows->data, p, len)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__buf_add(&st->rows->data, p, len)) return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (st->kind == GLEAM__OUTPUT_ROW) { /* rows that waited for their turn: no input line */
@@ -5346,6 +5883,55 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
     return GLEAM_OK;
 }
 
+/* Keep a later shard's output until its turn (the caller holds the sink's lock): in memory,
+   and past a megabyte in a spill file, as records of whole buffers. */
+static gleam_result gleam__park(gleam__op *op, gleam__sink *s, int shard, const char *p, size_t len) {
+    gleam__buf *b = &s->pending[shard];
+    gleam__spill *f = s->parked[shard];
+    if (gleam__buf_add(b, p, len)) return gleam__nomem(op);
+    if (b->len < ((size_t)1 << 20)) return GLEAM_OK;
+    if (!f) {
+        if (!(f = (gleam__spill *)gleam__calloc(1, sizeof *f))) return gleam__nomem(op);
+        if (gleam__spill_open(f, op->task->job->opt.tmpdir)) {
+            gleam__free(f);
+            return gleam__spill_fail(op, "make");
+        }
+        s->parked[shard] = f;
+    }
+    if (gleam__spill_record(f, b->p, b->len)) return gleam__spill_fail(op, "write");
+    b->len = 0;
+    return GLEAM_OK;
+}
+
+/* Deliver what shard `shard` parked, in order, and forget it (the caller holds the lock). */
+static gleam_result gleam__unpark(gleam__op *op, gleam__sink *s, int shard) {
+    gleam__buf *b = &s->pending[shard];
+    gleam__spill *f = s->parked[shard];
+    gleam_result r = GLEAM_OK;
+    int own = op->ctx.shard;
+    op->ctx.shard = shard; /* callbacks see the shard the rows came from */
+    if (f) {
+        gleam__recs rd;
+        const char *p;
+        size_t n;
+        int got;
+        if (gleam__spill_end(f)) r = gleam__spill_fail(op, "write");
+        gleam__recs_init(&rd, f, 0, f->size);
+        while (r >= 0 && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
+            if (got < 0) r = gleam__spill_fail(op, "read");
+            else r = gleam__deliver(op, s, p, n);
+        }
+        gleam__recs_free(&rd);
+        gleam__spill_close(f);
+        gleam__free(f);
+        s->parked[shard] = NULL;
+    }
+    if (r >= 0 && b->len) r = gleam__deliver(op, s, b->p, b->len);
+    gleam__buf_free(b);
+    op->ctx.shard = own;
+    return r;
+}
+
 static gleam_result gleam__out_flush(gleam__outop *o) {
     gleam__op *op = &o->op;
     gleam__sink *s = op->task->job->plan->sinks[op->node->step->id];
@@ -5354,10 +5940,9 @@ static gleam_result gleam__out_flush(gleam__outop *o) {
     if (!o->buf.len) return GLEAM_OK;
     pthread_mutex_lock(&s->mu);
     if (!s->ordered || shard == s->next) r = gleam__deliver(op, s, o->buf.p, o->buf.len);
-    else if (gleam__buf_add(&s->pending[shard], o->buf.p, o->buf.len)) r = GLEAM_ERR_NOMEM;
+    else r = gleam__park(op, s, shard, o->buf.p, o->buf.len);
     pthread_mutex_unlock(&s->mu);
     o->buf.len = 0;
-    if (r == GLEAM_ERR_NOMEM) return gleam__fail(op->task, op->node, r, "out of memory");
     return r;
 }
 
@@ -5396,11 +5981,7 @@ static gleam_result gleam__out_finish(gleam__op *op) {
     pthread_mutex_lock(&s->mu);
     s->finished[shard] = 1;
     while (s->next < s->nshards && s->finished[s->next]) {
-        if (++s->next < s->nshards && s->pending[s->next].len) {
-            gleam__buf *b = &s->pending[s->next];
-            if (r >= 0) r = gleam__deliver(op, s, b->p, b->len);
-            gleam__buf_free(b);
-        }
+        if (++s->next < s->nshards && r >= 0) r = gleam__unpark(op, s, s->next);
     }
     pthread_mutex_unlock(&s->mu);
     return r;

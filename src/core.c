@@ -58,7 +58,9 @@ static void gleam__buf_free(gleam__buf *b) {
 /* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
 static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
-    size_t need = (n + 7) & ~(size_t)7;
+    size_t need;
+    if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
+    need = (n + 7) & ~(size_t)7;
     if (!c || c->cap - c->used < need) {
         size_t cap = c ? c->cap * 2 : 64 * 1024;
         if (cap > 16u << 20) cap = 16u << 20;
@@ -74,6 +76,7 @@ static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     {
         char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
         c->used += need;
+        a->used += need;
         return p;
     }
 }
@@ -96,6 +99,7 @@ static void gleam__arena_reset(gleam__arena *a) {
     c->next = NULL;
     c->used = 0;
     a->bytes = c->cap;
+    a->used = 0;
 }
 
 static void gleam__arena_free(gleam__arena *a) {
@@ -106,7 +110,7 @@ static void gleam__arena_free(gleam__arena *a) {
         c = n;
     }
     a->head = NULL;
-    a->bytes = 0;
+    a->bytes = a->used = 0;
 }
 
 /* >>hash ------------------------------------------------------------------------------- */

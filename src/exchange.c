@@ -47,6 +47,7 @@ static void gleam__xchg_free(gleam__xchg *x) {
     for (j = 0; j < x->nruns; j++) gleam__run_free(x->runs[j]);
     gleam__free(x->runs);
     gleam__free(x->bounds);
+    gleam__free(x->splits);
     gleam__free(x);
 }
 
@@ -168,6 +169,7 @@ static int gleam__split_runs(gleam__xchg *x) {
     c.order = &x->step->order;
     c.maxfield = 0;
     if (!(x->bounds = (size_t *)gleam__calloc((size_t)R * (size_t)(P + 1), sizeof *x->bounds))) return -1;
+    if (!(x->splits = (gleam__srow *)gleam__calloc((size_t)P, sizeof *x->splits))) return -1;
     for (r = 0; r < R; r++) x->bounds[r * (P + 1) + P] = x->runs[r]->n;
     if (P == 1) return 0;
     for (r = 0; r < R; r++) {
@@ -187,11 +189,14 @@ static int gleam__split_runs(gleam__xchg *x) {
             samples.rows[samples.n++] = run->rows[(size_t)((double)k / (double)want * (double)run->n)];
         }
     }
-    gleam__run_sort(&samples, &c);
+    if (gleam__run_sort(&samples, &c)) {
+        gleam__free(samples.rows);
+        return -1;
+    }
     for (i = 1; i < P; i++) {
         gleam__srow split;
         if (!samples.n) break;
-        split = samples.rows[(size_t)i * samples.n / (size_t)P];
+        split = x->splits[i - 1] = samples.rows[(size_t)i * samples.n / (size_t)P];
         for (r = 0; r < R; r++) x->bounds[r * (P + 1) + i] = gleam__lower_bound(x->runs[r], &split, &c);
     }
     gleam__free(samples.rows);
@@ -218,13 +223,14 @@ static void gleam__xchg_close(gleam__job *job, gleam__xchg *x, int side, int wid
     for (j = 0; j < x->nparts; j++) gleam__schedule(job, gleam__part_finish, x, j);
 }
 
-/* Blocks of an ordered gather, sorted by producer. The sort is stable: the blocks of one
-   producer arrive in order and stay so. */
-static gleam__block *gleam__by_producer(gleam__block *b) {
-    gleam__block **v, *c;
+/* Sort the blocks of an ordered gather by producer. The sort is stable: the blocks of one
+   producer arrive in order and stay so. 0, or -1 when out of memory (list unchanged). */
+static int gleam__by_producer(gleam__block **list) {
+    gleam__block **v, *c, *b = *list;
     size_t n = 0, i;
     for (c = b; c; c = c->next) n++;
-    if (n < 2 || !(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return b;
+    if (n < 2) return 0;
+    if (!(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return -1;
     for (i = 0, c = b; c; c = c->next) v[i++] = c;
     /* insertion sort: n is the number of blocks, small for a limit */
     for (i = 1; i < n; i++) {
@@ -238,9 +244,9 @@ static gleam__block *gleam__by_producer(gleam__block *b) {
     }
     for (i = 0; i + 1 < n; i++) v[i]->next = v[i + 1];
     v[n - 1]->next = NULL;
-    b = v[0];
+    *list = v[0];
     gleam__free(v);
-    return b;
+    return 0;
 }
 
 /* All producers closed: consume what is left in partition j, then finish its task. */
@@ -249,6 +255,7 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     gleam__part *pt = &x->parts[j];
     gleam__block *b0, *b1;
     gleam_result r;
+    int k;
     pthread_mutex_lock(&pt->mu);
     while (pt->busy && !pt->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
     pt->busy = 1;
@@ -256,12 +263,20 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     b1 = gleam__take(pt, 1);
     b0 = gleam__take(pt, 0);
     pthread_mutex_unlock(&pt->mu);
-    if (x->ordered) b0 = gleam__by_producer(b0);
-    r = gleam__absorb_list(pt, b1);
+    r = x->ordered && gleam__by_producer(&b0) ? gleam__nomem(pt->task->ops[0]) : GLEAM_OK;
+    if (r >= 0) r = gleam__absorb_list(pt, b1);
+    else gleam__blocks_free(b1);
     if (r >= 0) r = gleam__absorb_list(pt, b0);
     else gleam__blocks_free(b0);
     if (r >= 0) r = gleam__finish_task(pt->task);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(pt->task);
+    pthread_mutex_lock(&x->mu); /* the last partition done frees the sorted runs */
+    if (++x->parts_done == x->nparts) {
+        for (k = 0; k < x->nruns; k++) gleam__run_free(x->runs[k]);
+        x->nruns = 0;
+    }
+    pthread_mutex_unlock(&x->mu);
     gleam__task_done(job);
 }
 
@@ -287,7 +302,7 @@ static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, 
         }
         w->cur[part] = NULL;
         if (!(b = gleam__block_new(GLEAM__MAX(op->task->job->block_size, size))))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         b->side = w->side;
         b->producer = w->producer;
         w->cur[part] = b;
@@ -348,6 +363,7 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
     int i;
     for (i = 0; i < n && i < GLEAM_MAX_FIELDS; i++) old[i] = acc[i].u.s;
     op->ctx.in_call = 1;
+    t->has_usermsg = 0;
     r = s->fn->u.reducer(&op->ctx, acc, x, n);
     if (r < 0 && !gleam__aborted(t->job)) {
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
@@ -376,15 +392,15 @@ static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_
     gleam_result r;
     if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
     if (gleam__value_fields(key, row, n, &op->vals))
-        return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        return gleam__nomem(op);
     a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
                                           sizeof(gleam__acc) + (size_t)op->vals.n * sizeof(gleam_value), &made);
-    if (!a) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (!a) return gleam__nomem(op);
     if (made) {
         a->n = (uint32_t)op->vals.n;
         memcpy(a->v, op->vals.v, (size_t)op->vals.n * sizeof(gleam_value));
         if (gleam__own_values(&t->mem, a->v, op->vals.n))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (a->n != (uint32_t)op->vals.n)
@@ -400,7 +416,7 @@ static gleam_result gleam__entry_row(gleam__op *op, char *e) {
     gleam__acc *a = (gleam__acc *)gleam__entry_payload(e);
     int nk = op->node->step->key.n, i;
     p = key;
-    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__nomem(op);
     for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &op->vals.v[i]);
     memcpy(op->vals.v + nk, a->v, a->n * sizeof(gleam_value));
     op->vals.n = nk + (int)a->n;
@@ -418,9 +434,40 @@ typedef struct gleam__prod {
     gleam__vals acc;        /* reduce */
     gleam__arena accmem;
     int have_acc;
+    int spilled;            /* sort: some runs went to disk */
     int64_t count;          /* limit */
     size_t combine_limit;
 } gleam__prod;
+
+/* Hand a sorted run to the sort's exchange. */
+static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__run *run) {
+    int added = 0;
+    pthread_mutex_lock(&x->mu);
+    if (x->nruns == x->capruns) {
+        int cap = x->capruns ? x->capruns * 2 : 8;
+        gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
+        if (rs) {
+            x->runs = rs;
+            x->capruns = cap;
+        }
+    }
+    if (x->nruns < x->capruns) {
+        x->runs[x->nruns++] = run;
+        added = 1;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (added) return GLEAM_OK;
+    gleam__run_free(run);
+    return gleam__nomem(op);
+}
+
+/* Write the sort producer's rows so far to disk as one more run. */
+static gleam_result gleam__prod_spill(gleam__prod *p) {
+    gleam__run *d;
+    if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
+    p->spilled = 1;
+    return gleam__xchg_add_run(&p->op, p->w.x, d);
+}
 
 static gleam_result gleam__prod_flush_table(gleam__prod *p) {
     gleam__op *op = &p->op;
@@ -434,7 +481,7 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
             return r;
     }
     gleam__table_free(&p->table);
-    return gleam__table_init(&p->table, 1024) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+    return gleam__table_init(&p->table, 1024) ? gleam__nomem(op) : GLEAM_OK;
 }
 
 static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int n) {
@@ -450,17 +497,18 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         return GLEAM_OK;
     case GLEAM__REDUCE:
         if (!p->have_acc) {
-            if (gleam__vals_reserve(&p->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
             memcpy(p->acc.v, row, (size_t)n * sizeof *row);
             p->acc.n = n;
             p->have_acc = 1;
-            return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+            return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
         }
         if (n != p->acc.n)
             return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
         return gleam__fold(op, p->acc.v, row, n, &p->accmem);
     case GLEAM__SORT:
-        return gleam__run_push(op, p->run, &p->cmp, -1, row, n);
+        if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
+        return gleam__run_bytes(p->run) > op->task->job->share ? gleam__prod_spill(p) : GLEAM_OK;
     case GLEAM__TOP:
         return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
     case GLEAM__LIMIT:
@@ -471,17 +519,17 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     case GLEAM__DISTINCT:
         if (s->whole_row) {
             op->key.len = 0;
-            if (gleam__pack_row(&op->key, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
         } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
         if (p->table.mem.bytes > p->combine_limit) { /* forget what was seen, keep memory bounded */
             gleam__table_free(&p->table);
-            if (gleam__table_init(&p->table, 1024)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__table_init(&p->table, 1024)) return gleam__nomem(op);
         }
         if (!gleam__table_upsert(&p->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         if (!made) return GLEAM_OK;
         return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
     default: /* group_by, join, cogroup, partition: hash-partition by key */
@@ -501,36 +549,25 @@ static gleam_result gleam__prod_finish(gleam__op *op) {
         if (p->have_acc) r = gleam__write_row(op, &p->w, 0, p->acc.v, p->acc.n);
         break;
     case GLEAM__TOP:
-        gleam__run_sort(p->run, &p->cmp);
+        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
         for (i = 0; i < p->run->n && (int64_t)i < s->k && r >= 0; i++) {
             const char *q = p->run->rows[i].row;
-            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK)
-                return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK) return gleam__nomem(op);
             r = gleam__write_row(op, &p->w, 0, op->vals.v, op->vals.n);
         }
         break;
-    case GLEAM__SORT: {
-        gleam__xchg *x = p->w.x;
-        int added = 0;
-        gleam__run_sort(p->run, &p->cmp);
-        pthread_mutex_lock(&x->mu);
-        if (x->nruns == x->capruns) {
-            int cap = x->capruns ? x->capruns * 2 : 8;
-            gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
-            if (rs) {
-                x->runs = rs;
-                x->capruns = cap;
-            }
+    case GLEAM__SORT:
+        if (p->spilled) { /* the rest to disk as well: the merge then holds little memory */
+            if (p->run->n && (r = gleam__prod_spill(p)) != GLEAM_OK) return r;
+            break;
         }
-        if (x->nruns < x->capruns) {
-            x->runs[x->nruns++] = p->run;
-            added = 1;
+        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
+        if ((r = gleam__xchg_add_run(op, p->w.x, p->run)) != GLEAM_OK) {
+            p->run = NULL;
+            return r;
         }
-        pthread_mutex_unlock(&x->mu);
-        if (!added) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
         p->run = NULL;
         break;
-    }
     default: break;
     }
     if (r < 0) return r;
@@ -561,11 +598,11 @@ static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
     p->w.x = t->job->plan->xchgs[s->id];
     p->w.side = node->side;
     p->w.producer = t->shard + node->offset;
-    p->combine_limit = (size_t)64 << 20;
+    p->combine_limit = GLEAM__MIN((size_t)64 << 20, t->job->share / 2);
     p->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
     if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;
-    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT) && gleam__table_init(&p->table, 1024)) goto fail;
+    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT) && gleam__table_init(&p->table, 16)) goto fail;
     if ((s->kind == GLEAM__SORT || s->kind == GLEAM__TOP) && !(p->run = gleam__run_new())) goto fail;
     return &p->op;
 fail:
@@ -609,8 +646,9 @@ static gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const glea
     gleam__op *op = &c->op;
     gleam__elem *e;
     size_t size = as_row || n != 1 ? gleam__row_size(v, n) : gleam__packed_size(v[0]);
+    if (l->count == 0xffffffffu) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a key has more than 4294967295 rows");
     e = (gleam__elem *)gleam__arena_alloc(&c->table.mem, sizeof *e + size);
-    if (!e) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (!e) return gleam__nomem(op);
     if (as_row || n != 1) gleam__put_row(e->data, v, n);
     else {
         gleam__buf b;
@@ -665,7 +703,7 @@ static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int
                                      const gleam_value *b, int nb) {
     gleam__op *op = &c->op;
     int i, n = 0;
-    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__nomem(op);
     for (i = 0; i < nk; i++) c->row2.v[n++] = key[i];
     for (i = 0; i < na; i++) c->row2.v[n++] = a ? a[i] : gleam_nil();
     for (i = 0; i < nb; i++) c->row2.v[n++] = b ? b[i] : gleam_nil();
@@ -684,11 +722,11 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         return gleam__fold_row(op, &c->table, &c->lead, row, n);
     case GLEAM__REDUCE:
         if (!c->have_acc) {
-            if (gleam__vals_reserve(&c->acc, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&c->acc, n)) return gleam__nomem(op);
             memcpy(c->acc.v, row, (size_t)n * sizeof *row);
             c->acc.n = n;
             c->have_acc = 1;
-            return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory") : GLEAM_OK;
+            return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
         }
         if (n != c->acc.n) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, n);
         return gleam__fold(op, c->acc.v, row, n, &c->accmem);
@@ -702,21 +740,21 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     case GLEAM__DISTINCT:
         if (s->whole_row) {
             op->key.len = 0;
-            if (gleam__pack_row(&op->key, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
         } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
         if (!gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
         return made ? gleam__emit(op, row, n) : GLEAM_OK;
     case GLEAM__GROUP_BY:
     case GLEAM__COGROUP: {
         gleam__elems *l;
         if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
         l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 2 * sizeof *l, &made);
-        if (!l) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (!l) return gleam__nomem(op);
+        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
         return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
     }
     case GLEAM__JOIN: {
@@ -724,13 +762,13 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         gleam__elem *e;
         int nk = s->key.n;
         if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
         if (side == 1) { /* build */
             l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, sizeof *l, &made);
-            if (!l) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (!l) return gleam__nomem(op);
             return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
         }
-        if (gleam__vals_reserve(&c->acc, nk)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
         for (made = 0; made < nk; made++) c->acc.v[made] = row[s->key.f[made] - 1];
         l = (gleam__elems *)gleam__table_find(&c->table, h, op->key.p, (uint32_t)op->key.len);
         if (!l) {
@@ -740,13 +778,12 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         l->matched = 1;
         for (e = l->first; e; e = e->next) {
             const char *p = e->data;
-            if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK)
-                return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a joined row is damaged");
+            if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(op);
             {   /* row2 is reused for the output row: copy the right values aside first */
                 int nb = c->row2.n, i;
                 gleam_value *bvals;
                 if (gleam__buf_reserve(&c->tmp, (size_t)nb * sizeof(gleam_value)))
-                    return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+                    return gleam__nomem(op);
                 bvals = (gleam_value *)(void *)c->tmp.p;
                 for (i = 0; i < nb; i++) bvals[i] = c->row2.v[i];
                 if ((r = gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, bvals, nb)) != GLEAM_OK) return r;
@@ -765,7 +802,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     gleam_result r = GLEAM_OK;
     while (p < end) {
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
-            r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a block of rows is damaged");
+            r = gleam__nomem(op);
             break;
         }
         r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv->v, rowv->n);
@@ -783,61 +820,18 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
 static gleam_result gleam__merge_runs(gleam__cons *c) {
     gleam__op *op = &c->op;
     gleam__xchg *x = c->x;
-    int P = x->nparts, R = x->nruns, j = op->task->shard, n = 0, i;
-    size_t *pos, *end;
-    int *heap;
-    gleam_result r = GLEAM_OK;
+    int P = x->nparts, R = x->nruns, j = op->task->shard, i;
+    gleam__cursor *cur;
+    gleam_result r;
     if (R == 0) return GLEAM_OK;
-    pos = (size_t *)gleam__calloc((size_t)R, sizeof *pos);
-    end = (size_t *)gleam__calloc((size_t)R, sizeof *end);
-    heap = (int *)gleam__calloc((size_t)R, sizeof *heap);
-    if (!pos || !end || !heap) {
-        r = gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-#define GLEAM__HEAD(k) (&x->runs[heap[k]]->rows[pos[heap[k]]])
-#define GLEAM__LESS(a, b) (gleam__srow_cmp(&c->cmp, GLEAM__HEAD(a), GLEAM__HEAD(b)) < 0)
-    for (i = 0; i < R; i++) {
-        pos[i] = x->bounds[i * (P + 1) + j];
-        end[i] = x->bounds[i * (P + 1) + j + 1];
-        if (pos[i] < end[i]) {
-            int k = n++;
-            heap[k] = i;
-            while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
-                int t = heap[k];
-                heap[k] = heap[(k - 1) / 2];
-                heap[(k - 1) / 2] = t;
-                k = (k - 1) / 2;
-            }
-        }
-    }
-    while (n > 0 && r == GLEAM_OK) {
-        int top = heap[0], k = 0;
-        const char *p = x->runs[top]->rows[pos[top]].row;
-        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
-            r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
-            break;
-        }
-        r = gleam__emit(op, op->vals.v, op->vals.n);
-        if (++pos[top] == end[top]) heap[0] = heap[--n];
-        for (;;) { /* sift down */
-            int l = 2 * k + 1, m = k, t;
-            if (l < n && GLEAM__LESS(l, m)) m = l;
-            if (l + 1 < n && GLEAM__LESS(l + 1, m)) m = l + 1;
-            if (m == k) break;
-            t = heap[k];
-            heap[k] = heap[m];
-            heap[m] = t;
-            k = m;
-        }
-    }
-#undef GLEAM__HEAD
-#undef GLEAM__LESS
-out:
-    gleam__free(pos);
-    gleam__free(end);
-    gleam__free(heap);
-    return r < 0 ? r : GLEAM_OK;
+    if (!(cur = (gleam__cursor *)gleam__calloc((size_t)R, sizeof *cur))) return gleam__nomem(op);
+    for (i = 0; i < R; i++)
+        gleam__cursor_init(&cur[i], x->runs[i], x->bounds[i * (P + 1) + j], x->bounds[i * (P + 1) + j + 1],
+                           j > 0 ? &x->splits[j - 1] : NULL, j < P - 1 ? &x->splits[j] : NULL);
+    r = gleam__merge(op, cur, R, &c->cmp);
+    for (i = 0; i < R; i++) gleam__cursor_free(&cur[i]);
+    gleam__free(cur);
+    return r;
 }
 
 static gleam_result gleam__cons_finish(gleam__op *op) {
@@ -869,13 +863,13 @@ static gleam_result gleam__cons_finish(gleam__op *op) {
             size_t at[2];
             if (!e) continue;
             l = (gleam__elems *)gleam__entry_payload(e);
-            if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__nomem(op);
             gleam__key_values(e, op->vals.v, nk);
             c->tmp.len = 0;
             for (k = 0; k < lists; k++) {
                 at[k] = c->tmp.len;
                 op->vals.v[nk + k] = gleam__elems_value(c, &l[k], at[k], &nomem);
-                if (nomem) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+                if (nomem) return gleam__nomem(op);
             }
             for (k = 0; k < lists; k++) op->vals.v[nk + k].u.s = c->tmp.p + at[k];
             r = gleam__emit(op, op->vals.v, nk + lists);
@@ -891,12 +885,11 @@ static gleam_result gleam__cons_finish(gleam__op *op) {
             if (!e) continue;
             l = (gleam__elems *)gleam__entry_payload(e);
             if (l->matched) continue;
-            if (gleam__vals_reserve(&c->acc, nk)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
             gleam__key_values(e, c->acc.v, nk);
             for (el = l->first; el && r == GLEAM_OK; el = el->next) {
                 const char *p = el->data;
-                if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK)
-                    return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a joined row is damaged");
+                if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK) return gleam__nomem(op);
                 r = gleam__join_emit(c, c->acc.v, nk, NULL, GLEAM__MAX(c->x->width[0] - nk, 0), op->vals.v, op->vals.n);
             }
         }
@@ -929,7 +922,9 @@ static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node) {
     for (i = 0; i < s->key.n; i++) c->lead.f[i] = i + 1;
     c->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) c->cmp.maxfield = GLEAM__MAX(c->cmp.maxfield, s->order.by[i].field);
-    if (gleam__table_init(&c->table, 1024)) goto fail;
+    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT || s->kind == GLEAM__GROUP_BY ||
+         s->kind == GLEAM__COGROUP || s->kind == GLEAM__JOIN) && gleam__table_init(&c->table, 16))
+        goto fail;
     if (s->kind == GLEAM__TOP && !(c->run = gleam__run_new())) goto fail;
     return &c->op;
 fail:

@@ -99,6 +99,7 @@ static gleam__step *gleam__add_step(gleam_flow *f, int kind, gleam_dataset *a, g
     }
     s = (gleam__step *)gleam__calloc(1, sizeof *s);
     if (!s) goto nomem;
+    s->flow = f;
     s->id = f->nsteps + 1;
     s->kind = kind;
     s->in[0] = a;
@@ -125,7 +126,11 @@ nomem:
 
 /* A step on dataset d (and e): checks that they belong to one flow. */
 static gleam__step *gleam__on(int kind, gleam_dataset *d, gleam_dataset *e) {
-    if (!d || ((kind == GLEAM__UNION || kind == GLEAM__JOIN || kind == GLEAM__COGROUP) && !e)) return NULL;
+    if (!d) return NULL;
+    if ((kind == GLEAM__UNION || kind == GLEAM__JOIN || kind == GLEAM__COGROUP) && !e) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the second dataset is NULL", gleam__kind_names[kind]);
+        return NULL;
+    }
     if (e && e->flow != d->flow) {
         gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the two datasets belong to different flows",
                          gleam__kind_names[kind]);
@@ -139,13 +144,10 @@ static gleam_dataset *gleam__out(gleam__step *s) { return s ? s->out : NULL; }
 static gleam__step *gleam__with_fn(gleam__step *s, const char *fn) {
     if (!s) return NULL;
     if (!fn || !*fn) {
-        gleam__flow_fail(s->in[0] ? s->in[0]->flow : NULL, GLEAM_ERR_ARG,
-                         "step %d %s: no function name given", s->id, gleam__kind_names[s->kind]);
+        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no function name given", s->id, gleam__kind_names[s->kind]);
         return s;
     }
-    s->fn_name = gleam__strdup(fn);
-    if (!s->fn_name && s->in[0])
-        gleam__flow_fail(s->in[0]->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
+    if (!(s->fn_name = gleam__strdup(fn))) gleam__flow_fail(s->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
     return s;
 }
 
@@ -226,6 +228,10 @@ GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "read: no file given");
         return NULL;
     }
+    if (src.npaths > 0 && !src.paths) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: %d paths given but the array is NULL", src.npaths);
+        return NULL;
+    }
     if (src.format > GLEAM_FORMAT_TSV) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "read: unknown format %d", (int)src.format);
         return NULL;
@@ -261,6 +267,12 @@ GLEAM_API gleam_dataset *gleam_from_values(gleam_flow *f, const gleam_value *val
         gleam__flow_fail(f, GLEAM_ERR_ARG, "from_values: %d columns for %zu rows", cols, rows);
         return NULL;
     }
+    for (i = 0; i < rows * (size_t)cols; i++)
+        if (values[i].type > GLEAM_LIST) {
+            gleam__flow_fail(f, GLEAM_ERR_VALUE, "from_values: value %zu of row %zu has no type (%d)", i % (size_t)cols + 1,
+                             i / (size_t)cols + 1, (int)values[i].type);
+            return NULL;
+        }
     if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
     s->shards = shards;
     for (i = 0; i < rows; i++)
@@ -278,10 +290,14 @@ GLEAM_API gleam_dataset *gleam_from_strings(gleam_flow *f, const char *const *st
     size_t i;
     if (!f) return NULL;
     if (gleam__check_shards(f, "from_strings", shards)) return NULL;
+    if (n && !strs) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "from_strings: %zu strings given but the array is NULL", n);
+        return NULL;
+    }
     if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
     s->shards = shards;
     for (i = 0; i < n; i++) {
-        gleam_value v = gleam_str(strs[i]);
+        gleam_value v = gleam_str(strs[i]); /* a NULL string is empty */
         if (gleam__pack_row(&s->values, &v, 1)) {
             gleam__flow_fail(f, GLEAM_ERR_NOMEM, "from_strings: out of memory");
             break;
@@ -297,7 +313,6 @@ GLEAM_API gleam_dataset *gleam_generate(gleam_flow *f, const char *source_fn, in
     if (gleam__check_shards(f, "generate", shards)) return NULL;
     s = gleam__with_fn(gleam__add_step(f, GLEAM__GENERATE, NULL, NULL), source_fn);
     if (!s) return NULL;
-    if (!source_fn) gleam__flow_fail(f, GLEAM_ERR_ARG, "generate: no source function given");
     s->shards = shards;
     return s->out;
 }

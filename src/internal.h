@@ -63,6 +63,7 @@ typedef struct gleam__chunk {
 typedef struct gleam__arena {
     gleam__chunk *head;
     size_t bytes; /* held by all chunks */
+    size_t used;  /* handed out since the last reset */
 } gleam__arena;
 
 static void *gleam__malloc(size_t n);
@@ -84,6 +85,20 @@ static int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* >>spill: nameless temporary files -------------------------------------------------- */
+
+typedef struct gleam__spill {
+    int fd;
+    uint64_t size;          /* bytes written */
+    gleam__buf wbuf;
+} gleam__spill;
+
+static int gleam__spill_open(gleam__spill *s, const char *dir);
+static int gleam__spill_write(gleam__spill *s, const void *p, size_t n);
+static int gleam__spill_record(gleam__spill *s, const void *p, size_t n);
+static int gleam__spill_end(gleam__spill *s);
+static void gleam__spill_close(gleam__spill *s);
 
 /* >>pack: MessagePack rows ----------------------------------------------------------- */
 
@@ -180,6 +195,7 @@ struct gleam__fmt {
 };
 
 struct gleam__step {
+    gleam_flow *flow;
     int id, kind;
     gleam_dataset *in[2];
     int nin;
@@ -277,6 +293,7 @@ struct gleam__plan {
     gleam__xchg **xchgs;    /* by step id; NULL for other steps */
     gleam__sink **sinks;    /* by step id */
     struct gleam__files **files; /* read steps' files and splits, by step id */
+    size_t **starts;        /* in-memory sources: each shard's first row, by step id */
     int nsteps;
 };
 
@@ -314,11 +331,13 @@ struct gleam__xchg {
     int width[2];           /* widest row seen per side (join padding) */
     int ordered;            /* consume blocks in producer order, at the end (ordered limit) */
     int build_done;         /* join: the right side is complete, the left may be probed */
+    int parts_done;         /* partitions finished: at nparts the runs are freed */
     pthread_mutex_t mu;
     gleam__part *parts;
     gleam__run **runs;      /* sort: one sorted run per producer */
     int nruns, capruns;
     size_t *bounds;         /* sort: run r, partition j: rows [bounds[r*(P+1)+j], ..[j+1]) */
+    gleam__srow *splits;    /* sort: partition j holds keys in [splits[j-1], splits[j]) */
 };
 
 /* >>sort: sorted runs of packed rows ------------------------------------------------- */
@@ -328,10 +347,14 @@ struct gleam__srow {
     const char *row;        /* packed row */
 };
 
+/* Sorted rows, in memory or on disk. On disk, `file` holds every row as a record, in
+   order, and rows[] is a sparse index: a copy of the row at offs[i], about every 64 KB. */
 struct gleam__run {
     gleam__srow *rows;
     size_t n, cap;
     gleam__arena mem;
+    gleam__spill *file;
+    uint64_t *offs;
 };
 
 typedef struct gleam__cmp {
@@ -340,7 +363,7 @@ typedef struct gleam__cmp {
 } gleam__cmp;
 
 static int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n);
-static void gleam__run_sort(gleam__run *r, const gleam__cmp *c);
+static int gleam__run_sort(gleam__run *r, const gleam__cmp *c);
 static void gleam__run_free(gleam__run *r);
 static int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
 static gleam__run *gleam__run_new(void);
@@ -373,6 +396,7 @@ static void *gleam__entry_payload(char *e);
 struct gleam_ctx {
     gleam__op *op;
     gleam__task *task;
+    int shard;              /* the shard (with union offsets) whose rows this call sees */
     gleam__arena scratch;
     int in_call;
 };
@@ -403,6 +427,7 @@ struct gleam__task {
     /* where the current input row comes from, for error messages */
     const char *in_path;
     uint64_t in_off;
+    int in_stream;          /* a pipe: no line number can be looked up afterwards */
     char usermsg[GLEAM__ERRMAX]; /* gleam_fail */
     int has_usermsg;
 };
@@ -426,6 +451,7 @@ struct gleam__job {
     char errmsg[GLEAM__ERRMAX];
     gleam__task ***tasks;   /* by stage, by shard */
     size_t part_cap;        /* bytes a partition queue holds before producers wait */
+    size_t share;           /* bytes one operator may hold before it spills */
     size_t block_size;
 };
 
@@ -437,6 +463,18 @@ static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* The same, naming `shard` (for rows delivered on another shard's behalf). */
+static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r,
+                                   const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* gleam__fail with GLEAM_ERR_NOMEM at op. Rows we packed ourselves can only fail to unpack
+   for want of memory, so this also serves there. */
+static gleam_result gleam__nomem(gleam__op *op);
+/* Free a finished task's operators (its memory), keeping the task itself. */
+static void gleam__task_release(gleam__task *t);
 static int gleam__aborted(gleam__job *job);
 static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i);
 static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n);
@@ -463,6 +501,7 @@ static gleam__op *gleam__make_output(gleam__task *t, gleam__node *node);
 static gleam_result gleam__run_source(gleam__task *t);
 static gleam_result gleam__prepare_sources(gleam__job *job);
 static void gleam__free_sources(gleam__plan *p);
+static int gleam__is_input(const gleam__plan *p, dev_t dev, ino_t ino);
 
 /* Exchanges (exchange.c). */
 static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, gleam__block *b);

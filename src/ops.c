@@ -10,7 +10,7 @@ static gleam_result gleam__select_push(gleam__op *op, const gleam_value *row, in
     const gleam_fields *f = &op->node->step->key;
     int i;
     if (gleam__check_fields(op, f, n)) return GLEAM_ERR_INPUT;
-    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__nomem(op);
     for (i = 0; i < f->n; i++) op->vals.v[i] = row[f->f[i] - 1];
     return gleam__emit(op, op->vals.v, f->n);
 }
@@ -23,6 +23,8 @@ typedef struct gleam__sortop {
     gleam__op op;
     gleam__run *run;
     gleam__cmp cmp;
+    gleam__run **disk;      /* runs spilled so far, oldest first */
+    int ndisk;
 } gleam__sortop;
 
 /* Check that a row has the fields an order needs. */
@@ -42,11 +44,11 @@ static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam_
                                     const gleam_value *row, int n) {
     if (gleam__check_order(op, cmp->order, n)) return GLEAM_ERR_INPUT;
     if (k == 0) return GLEAM_OK;
-    if (gleam__run_add(run, cmp, row, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-    if (k > 0 && run->n >= 2 * (size_t)k + 1024) {
-        gleam__run_sort(run, cmp);
-        if (gleam__run_truncate(run, (size_t)k)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
-    }
+    if (gleam__run_add(run, cmp, row, n)) return gleam__nomem(op);
+    /* past twice k rows, keep the first k: O(n log k) overall, bounded memory */
+    if (k > 0 && (uint64_t)k <= ((size_t)-1 - 1024) / 2 && run->n >= 2 * (size_t)k + 1024)
+        if (gleam__run_sort(run, cmp) || gleam__run_truncate(run, (size_t)k))
+            return gleam__nomem(op);
     return GLEAM_OK;
 }
 
@@ -54,12 +56,11 @@ static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam_
 static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k) {
     size_t i, n;
     gleam_result r = GLEAM_OK;
-    gleam__run_sort(run, cmp);
-    n = k >= 0 && (size_t)k < run->n ? (size_t)k : run->n;
+    if (gleam__run_sort(run, cmp)) return gleam__nomem(op);
+    n = k >= 0 && (uint64_t)k < run->n ? (size_t)k : run->n;
     for (i = 0; i < n && r == GLEAM_OK; i++) {
         const char *p = run->rows[i].row;
-        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK)
-            return gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "a sorted row is damaged");
+        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) return gleam__nomem(op);
         r = gleam__emit(op, op->vals.v, op->vals.n);
     }
     return r < 0 ? r : GLEAM_OK;
@@ -67,18 +68,42 @@ static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam_
 
 static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__sortop *s = (gleam__sortop *)op;
-    return gleam__run_push(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1, row, n);
+    gleam__run *d, **v;
+    gleam_result r;
+    if (op->node->step->kind == GLEAM__LOCAL_TOP) return gleam__run_push(op, s->run, &s->cmp, op->node->step->k, row, n);
+    if ((r = gleam__run_push(op, s->run, &s->cmp, -1, row, n)) != GLEAM_OK) return r;
+    if (gleam__run_bytes(s->run) <= op->task->job->share) return GLEAM_OK;
+    if (!(v = (gleam__run **)gleam__realloc(s->disk, (size_t)(s->ndisk + 1) * sizeof *v))) return gleam__nomem(op);
+    s->disk = v;
+    if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
+    s->disk[s->ndisk++] = d;
+    return GLEAM_OK;
 }
 
 static gleam_result gleam__lsort_finish(gleam__op *op) {
     gleam__sortop *s = (gleam__sortop *)op;
-    gleam_result r = gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
-    gleam__run_free(s->run);
-    s->run = NULL;
+    gleam__cursor *cur;
+    gleam_result r;
+    int i;
+    if (!s->ndisk)
+        return gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
+    if (gleam__run_sort(s->run, &s->cmp) || !(cur = (gleam__cursor *)gleam__calloc((size_t)s->ndisk + 1, sizeof *cur)))
+        return gleam__nomem(op);
+    for (i = 0; i < s->ndisk; i++) gleam__cursor_init(&cur[i], s->disk[i], 0, 0, NULL, NULL);
+    gleam__cursor_init(&cur[i], s->run, 0, s->run->n, NULL, NULL); /* the newest rows last: ties keep input order */
+    r = gleam__merge(op, cur, s->ndisk + 1, &s->cmp);
+    for (i = 0; i <= s->ndisk; i++) gleam__cursor_free(&cur[i]);
+    gleam__free(cur);
     return r;
 }
 
-static void gleam__sortop_free(gleam__op *op) { gleam__run_free(((gleam__sortop *)op)->run); }
+static void gleam__sortop_free(gleam__op *op) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    int i;
+    gleam__run_free(s->run);
+    for (i = 0; i < s->ndisk; i++) gleam__run_free(s->disk[i]);
+    gleam__free(s->disk);
+}
 
 /* Set up a sort op's run and comparison for order o. */
 static int gleam__sortop_init(gleam__sortop *s, const gleam_order *o) {

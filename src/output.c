@@ -2,7 +2,7 @@
    a user callback, or memory. Each task formats into its own buffer and hands full
    buffers to the step's sink, which writes them one at a time; for an ordered dataset the
    sink writes shard 0's output, then shard 1's, and so on, keeping later shards' buffers
-   until their turn. */
+   until their turn: in memory up to a megabyte each, then in a spill file. */
 #include "internal.h"
 
 struct gleam__sink {
@@ -11,6 +11,7 @@ struct gleam__sink {
     int ordered, nshards, next;
     pthread_mutex_t mu;
     gleam__buf *pending;    /* by shard, until its turn */
+    gleam__spill **parked;  /* by shard: pending output that did not fit in memory */
     char *finished;
     gleam_result err;
 };
@@ -166,7 +167,14 @@ static void gleam__sink_free(gleam__sink *s) {
     if (!s) return;
     if (s->pending)
         for (i = 0; i < s->nshards; i++) gleam__buf_free(&s->pending[i]);
+    if (s->parked)
+        for (i = 0; i < s->nshards; i++)
+            if (s->parked[i]) {
+                gleam__spill_close(s->parked[i]);
+                gleam__free(s->parked[i]);
+            }
     gleam__free(s->pending);
+    gleam__free(s->parked);
     gleam__free(s->finished);
     if (s->own_fd && s->fd >= 0) close(s->fd);
     pthread_mutex_destroy(&s->mu);
@@ -188,10 +196,18 @@ static gleam_result gleam__sinks_open(gleam__job *job) {
         s->nshards = st->in[0]->nshards;
         s->ordered = st->in[0]->ordered && s->nshards > 1;
         if (s->ordered && (!(s->pending = (gleam__buf *)gleam__calloc((size_t)s->nshards, sizeof *s->pending)) ||
+                           !(s->parked = (gleam__spill **)gleam__calloc((size_t)s->nshards, sizeof *s->parked)) ||
                            !(s->finished = (char *)gleam__calloc((size_t)s->nshards, 1))))
             return GLEAM_ERR_NOMEM;
         if (st->path) {
             char label[128];
+            struct stat sb;
+            if (stat(st->path, &sb) == 0 && gleam__is_input(p, sb.st_dev, sb.st_ino)) {
+                gleam__step_label(st, label, sizeof label);
+                gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: %s is also an input of this flow", label, st->path);
+                job->err = GLEAM_ERR_ARG;
+                return GLEAM_ERR_ARG;
+            }
             s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
             if (s->fd < 0) {
                 gleam__step_label(st, label, sizeof label);
@@ -230,7 +246,7 @@ typedef struct gleam__outop {
 static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p, size_t len) {
     const gleam__step *st = s->step;
     if (st->kind == GLEAM__COLLECT) {
-        if (gleam__buf_add(&st->rows->data, p, len)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+        if (gleam__buf_add(&st->rows->data, p, len)) return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (st->kind == GLEAM__OUTPUT_ROW) { /* rows that waited for their turn: no input line */
@@ -261,6 +277,55 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
     return GLEAM_OK;
 }
 
+/* Keep a later shard's output until its turn (the caller holds the sink's lock): in memory,
+   and past a megabyte in a spill file, as records of whole buffers. */
+static gleam_result gleam__park(gleam__op *op, gleam__sink *s, int shard, const char *p, size_t len) {
+    gleam__buf *b = &s->pending[shard];
+    gleam__spill *f = s->parked[shard];
+    if (gleam__buf_add(b, p, len)) return gleam__nomem(op);
+    if (b->len < ((size_t)1 << 20)) return GLEAM_OK;
+    if (!f) {
+        if (!(f = (gleam__spill *)gleam__calloc(1, sizeof *f))) return gleam__nomem(op);
+        if (gleam__spill_open(f, op->task->job->opt.tmpdir)) {
+            gleam__free(f);
+            return gleam__spill_fail(op, "make");
+        }
+        s->parked[shard] = f;
+    }
+    if (gleam__spill_record(f, b->p, b->len)) return gleam__spill_fail(op, "write");
+    b->len = 0;
+    return GLEAM_OK;
+}
+
+/* Deliver what shard `shard` parked, in order, and forget it (the caller holds the lock). */
+static gleam_result gleam__unpark(gleam__op *op, gleam__sink *s, int shard) {
+    gleam__buf *b = &s->pending[shard];
+    gleam__spill *f = s->parked[shard];
+    gleam_result r = GLEAM_OK;
+    int own = op->ctx.shard;
+    op->ctx.shard = shard; /* callbacks see the shard the rows came from */
+    if (f) {
+        gleam__recs rd;
+        const char *p;
+        size_t n;
+        int got;
+        if (gleam__spill_end(f)) r = gleam__spill_fail(op, "write");
+        gleam__recs_init(&rd, f, 0, f->size);
+        while (r >= 0 && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
+            if (got < 0) r = gleam__spill_fail(op, "read");
+            else r = gleam__deliver(op, s, p, n);
+        }
+        gleam__recs_free(&rd);
+        gleam__spill_close(f);
+        gleam__free(f);
+        s->parked[shard] = NULL;
+    }
+    if (r >= 0 && b->len) r = gleam__deliver(op, s, b->p, b->len);
+    gleam__buf_free(b);
+    op->ctx.shard = own;
+    return r;
+}
+
 static gleam_result gleam__out_flush(gleam__outop *o) {
     gleam__op *op = &o->op;
     gleam__sink *s = op->task->job->plan->sinks[op->node->step->id];
@@ -269,10 +334,9 @@ static gleam_result gleam__out_flush(gleam__outop *o) {
     if (!o->buf.len) return GLEAM_OK;
     pthread_mutex_lock(&s->mu);
     if (!s->ordered || shard == s->next) r = gleam__deliver(op, s, o->buf.p, o->buf.len);
-    else if (gleam__buf_add(&s->pending[shard], o->buf.p, o->buf.len)) r = GLEAM_ERR_NOMEM;
+    else r = gleam__park(op, s, shard, o->buf.p, o->buf.len);
     pthread_mutex_unlock(&s->mu);
     o->buf.len = 0;
-    if (r == GLEAM_ERR_NOMEM) return gleam__fail(op->task, op->node, r, "out of memory");
     return r;
 }
 
@@ -311,11 +375,7 @@ static gleam_result gleam__out_finish(gleam__op *op) {
     pthread_mutex_lock(&s->mu);
     s->finished[shard] = 1;
     while (s->next < s->nshards && s->finished[s->next]) {
-        if (++s->next < s->nshards && s->pending[s->next].len) {
-            gleam__buf *b = &s->pending[s->next];
-            if (r >= 0) r = gleam__deliver(op, s, b->p, b->len);
-            gleam__buf_free(b);
-        }
+        if (++s->next < s->nshards && r >= 0) r = gleam__unpark(op, s, s->next);
     }
     pthread_mutex_unlock(&s->mu);
     return r;

@@ -91,6 +91,7 @@ static unsigned char *gleam__put_value(unsigned char *p, gleam_value v) {
         if (v.len) memcpy(p, v.u.s, v.len);
         p += v.len;
         break;
+    default: *p++ = 0xc0; break; /* not a type: gleam_emit refuses these; never write garbage */
     }
     return p;
 }

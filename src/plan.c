@@ -16,6 +16,10 @@ static gleam_result gleam__check_step(gleam_flow *f, gleam__step *s) {
 #undef GLEAM__STEP_FK
     }
     if (fk >= 0) {
+        if (!s->fn_name) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no function name given", label);
+            return GLEAM_ERR_PLAN;
+        }
         s->fn = gleam__lookup(s->fn_name);
         if (!s->fn) {
             gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no %s is registered as \"%s\"", label,

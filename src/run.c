@@ -6,7 +6,12 @@
 /* >>context: what user functions see --------------------------------------------------- */
 
 GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    int i;
     if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
+    for (i = 0; i < n; i++)
+        if ((unsigned)row[i].type > GLEAM_LIST)
+            return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
+                                  "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
     return gleam__emit(c->op, row, n);
 }
 
@@ -22,7 +27,7 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
 
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->node->step->user : NULL; }
 
-GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c && c->op ? c->task->shard + c->op->node->offset : 0; }
+GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c ? c->shard : 0; }
 
 GLEAM_API int gleam_ctx_shards(gleam_ctx *c) {
     const gleam__step *s;
@@ -59,16 +64,19 @@ static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const g
     gleam__task *t = op->task;
     gleam_result r;
     op->ctx.in_call = 1;
+    t->has_usermsg = 0;
     r = fn(&op->ctx, row, n);
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
     if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) return gleam__fail(t, op->node, r, "%s", t->usermsg);
-        return gleam__fail(t, op->node, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->node->step->fn->kind),
-                           op->node->step->fn_name, gleam_result_str(r));
+        if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
+        return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s",
+                              gleam__fn_kind_name(op->node->step->fn->kind), op->node->step->fn_name, gleam_result_str(r));
     }
     return r;
 }
+
+static gleam_result gleam__nomem(gleam__op *op) { return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory"); }
 
 static gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n) {
     (void)op; (void)row; (void)n;
@@ -90,6 +98,7 @@ static gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size
     op->finish = gleam__op_nofinish;
     op->ctx.op = op;
     op->ctx.task = t;
+    op->ctx.shard = t->shard + node->offset;
     return op;
 }
 
@@ -113,7 +122,7 @@ static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, cons
     op->key.len = 0;
     for (i = 0; i < key->n; i++)
         if (gleam__pack_value(&op->key, row[key->f[i] - 1]))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+            return gleam__nomem(op);
     *h = gleam__hash(op->key.p, op->key.len);
     return GLEAM_OK;
 }
@@ -145,37 +154,56 @@ static uint64_t gleam__line_of(const char *path, uint64_t off) {
     return line;
 }
 
-static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
+/* Record the failure if it is the job's first: the slot is claimed before the message is
+   made, since finding the line number rereads the input (never a pipe: it cannot). */
+static gleam_result gleam__vfail(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt,
+                                 va_list ap) {
     gleam__job *job = t->job;
     char msg[GLEAM__ERRMAX], label[160] = "", pos[GLEAM__ERRMAX / 2] = "";
-    va_list ap;
     int first;
-    va_start(ap, fmt);
+    pthread_mutex_lock(&job->mu);
+    first = job->err == GLEAM_OK;
+    if (first) {
+        job->err = r;
+        job->aborted = 1;
+        pthread_cond_broadcast(&job->cv);
+    }
+    pthread_mutex_unlock(&job->mu);
+    if (!first) return r;
     gleam__vfmt(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (where) {
         const gleam__step *s = where->step;
         int shards = s->out ? s->out->nshards : s->in[0]->nshards;
         char step[128];
         gleam__step_label(s, step, sizeof step);
-        gleam__fmt_into(label, sizeof label, "%s, shard %d of %d", step, t->shard + where->offset + 1, shards);
+        gleam__fmt_into(label, sizeof label, "%s, shard %d of %d", step, shard + 1, shards);
     }
     if (t->in_path) {
-        uint64_t line = gleam__line_of(t->in_path, t->in_off);
+        uint64_t line = t->in_stream ? 0 : gleam__line_of(t->in_path, t->in_off);
         if (line) gleam__fmt_into(pos, sizeof pos, "%s%s line %llu", *label ? ", " : "", t->in_path, (unsigned long long)line);
         else gleam__fmt_into(pos, sizeof pos, "%s%s", *label ? ", " : "", t->in_path);
     }
     pthread_mutex_lock(&job->mu);
-    first = job->err == GLEAM_OK;
-    if (first) {
-        job->err = r;
-        if (*label || *pos) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s%s: %s", label, pos, msg);
-        else gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", msg);
-        job->aborted = 1;
-        pthread_cond_broadcast(&job->cv);
-    }
+    if (*label || *pos) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s%s: %s", label, pos, msg);
+    else gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", msg);
     pthread_mutex_unlock(&job->mu);
-    if (first) gleam__xchg_wake_all(job);
+    gleam__xchg_wake_all(job);
+    return r;
+}
+
+static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    r = gleam__vfail(t, where, t->shard + (where ? where->offset : 0), r, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    r = gleam__vfail(t, where, shard, r, fmt, ap);
+    va_end(ap);
     return r;
 }
 
@@ -270,24 +298,30 @@ static void gleam__source_work(gleam__job *job, void *arg, int i) {
     t->in_path = NULL;
     if (r >= 0) r = gleam__finish_task(t);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(t);
     gleam__task_done(job);
 }
 
-static void gleam__task_free(gleam__task *t) {
+static void gleam__task_release(gleam__task *t) {
     int i;
-    if (!t) return;
-    if (t->ops)
-        for (i = 0; i < t->stage->nnodes; i++) {
-            gleam__op *op = t->ops[i];
-            if (!op) continue;
-            if (op->free) op->free(op);
-            gleam__free(op->kids);
-            gleam__vals_free(&op->vals);
-            gleam__buf_free(&op->key);
-            gleam__arena_free(&op->ctx.scratch);
-            gleam__free(op);
-        }
+    if (!t->ops) return;
+    for (i = 0; i < t->stage->nnodes; i++) {
+        gleam__op *op = t->ops[i];
+        if (!op) continue;
+        if (op->free) op->free(op);
+        gleam__free(op->kids);
+        gleam__vals_free(&op->vals);
+        gleam__buf_free(&op->key);
+        gleam__arena_free(&op->ctx.scratch);
+        gleam__free(op);
+    }
     gleam__free(t->ops);
+    t->ops = NULL;
+}
+
+static void gleam__task_free(gleam__task *t) {
+    if (!t) return;
+    gleam__task_release(t);
     gleam__free(t);
 }
 
@@ -461,6 +495,8 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
     job.plan = p;
     job.block_size = 64 * 1024;
     job.part_cap = 4u << 20;
+    job.share = (job.opt.memory_mb << 20) / (size_t)job.opt.threads;
+    if (job.share < (1u << 20)) job.share = 1u << 20;
     r = gleam__job_run(&job);
     if (r == GLEAM_OK)
         for (i = 0; i < f->nsteps; i++)

@@ -53,6 +53,9 @@ static gleam__run *gleam__run_new(void) { return (gleam__run *)gleam__calloc(1, 
 
 static void gleam__run_free(gleam__run *r) {
     if (!r) return;
+    if (r->file) gleam__spill_close(r->file);
+    gleam__free(r->file);
+    gleam__free(r->offs);
     gleam__free(r->rows);
     gleam__arena_free(&r->mem);
     gleam__free(r);
@@ -124,23 +127,20 @@ static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int sh
     else gleam__insertion_sort(a, n, c);
 }
 
-/* Sort the run's rows. Falls back to an in-place comparison sort without scratch memory. */
-static void gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
+/* Sort the run's rows. 0, or -1 when out of memory (the run is unchanged). */
+static int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
     gleam__srow *tmp;
-    if (r->n < 2) return;
-    tmp = (gleam__srow *)gleam__malloc(r->n * sizeof *tmp);
-    if (tmp) {
-        gleam__radix_sort(r->rows, tmp, r->n, 56, c);
-        gleam__free(tmp);
-    } else {
-        gleam__insertion_sort(r->rows, r->n, c); /* slow, but right */
-    }
+    if (r->n < 2) return 0;
+    if (!(tmp = (gleam__srow *)gleam__malloc(r->n * sizeof *tmp))) return -1;
+    gleam__radix_sort(r->rows, tmp, r->n, 56, c);
+    gleam__free(tmp);
+    return 0;
 }
 
 /* Keep the first k rows of a sorted run, copying them into fresh memory so the rest is
    freed. 0, or -1 when out of memory (the run is unchanged). */
 static int gleam__run_truncate(gleam__run *r, size_t k) {
-    gleam__arena mem = {0, 0};
+    gleam__arena mem = {0};
     const char **copy;
     size_t i;
     if (r->n <= k) return 0;
@@ -159,4 +159,174 @@ static int gleam__run_truncate(gleam__run *r, size_t k) {
     r->mem = mem;
     r->n = k;
     return 0;
+}
+
+/* >>spilled runs ---------------------------------------------------------------------------- */
+
+#define GLEAM__INDEX_EVERY (64 * 1024)
+
+/* The bytes a run holds in memory. */
+static size_t gleam__run_bytes(const gleam__run *r) { return r->mem.used + r->n * sizeof(gleam__srow); }
+
+/* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
+   emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
+static int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out) {
+    gleam__run *d;
+    size_t i, cap = 0;
+    uint64_t mark = 0;
+    if (gleam__run_sort(r, c)) goto nomem;
+    if (!(d = gleam__run_new())) goto nomem;
+    if (!(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
+        gleam__run_free(d);
+        goto nomem;
+    }
+    d->file->fd = -1;
+    if (gleam__spill_open(d->file, dir)) goto fail;
+    for (i = 0; i < r->n; i++) {
+        const char *row = r->rows[i].row;
+        size_t len = gleam__row_len(row);
+        if (d->file->size >= mark) { /* an index entry */
+            if (d->n == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
+                uint64_t *offs;
+                if (rows) d->rows = rows;
+                offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
+                if (!offs) {
+                    errno = ENOMEM;
+                    goto fail;
+                }
+                d->offs = offs;
+                cap = ncap;
+            }
+            d->rows[d->n].key = r->rows[i].key;
+            if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
+                errno = ENOMEM;
+                goto fail;
+            }
+            d->offs[d->n++] = d->file->size;
+            mark = d->file->size + GLEAM__INDEX_EVERY;
+        }
+        if (gleam__spill_record(d->file, row, len)) goto fail;
+    }
+    if (gleam__spill_end(d->file)) goto fail;
+    d->cap = cap;
+    r->n = 0;
+    gleam__arena_reset(&r->mem);
+    *out = d;
+    return 0;
+nomem:
+    errno = ENOMEM;
+    return -1;
+fail: {
+    int e = errno;
+    gleam__run_free(d);
+    errno = e;
+    return -1;
+}
+}
+
+/* >>merging runs ---------------------------------------------------------------------------- */
+
+/* A reader of one run's rows in order: [pos, end) of a run in memory, or a run on disk from
+   an offset, skipping rows before `lo` and stopping at `hi` (NULL: no bound). */
+typedef struct gleam__cursor {
+    gleam__srow head;
+    const gleam__run *run;
+    size_t pos, end;
+    gleam__recs recs;
+    size_t len;             /* on disk: bytes of head.row */
+    const gleam__srow *lo, *hi;
+} gleam__cursor;
+
+/* Start a cursor on rows [from, to) of a run in memory, or on a run on disk from index entry
+   `from` (0: the start) within the key range [lo, hi). */
+static void gleam__cursor_init(gleam__cursor *k, const gleam__run *run, size_t from, size_t to, const gleam__srow *lo,
+                               const gleam__srow *hi) {
+    memset(k, 0, sizeof *k);
+    k->run = run;
+    k->pos = from;
+    k->end = to;
+    if (run->file) {
+        gleam__recs_init(&k->recs, run->file, from ? run->offs[from - 1] : 0, run->file->size);
+        k->lo = lo;
+        k->hi = hi;
+    }
+}
+
+/* Step to the next row: 1 (k->head is it, valid until the next step), 0 at the end, -1 on a
+   read error (errno set). */
+static int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
+    const char *p;
+    size_t n;
+    int r;
+    if (!k->run->file) {
+        if (k->pos >= k->end) return 0;
+        k->head = k->run->rows[k->pos++];
+        return 1;
+    }
+    for (;;) {
+        if ((r = gleam__recs_next(&k->recs, &p, &n)) <= 0) return r;
+        k->head.row = p;
+        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->len = n;
+        if (k->lo) {
+            if (gleam__srow_cmp(c, &k->head, k->lo) < 0) continue;
+            k->lo = NULL;
+        }
+        if (k->hi && gleam__srow_cmp(c, &k->head, k->hi) >= 0) return 0;
+        return 1;
+    }
+}
+
+static void gleam__cursor_free(gleam__cursor *k) { gleam__recs_free(&k->recs); }
+
+/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
+static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+    int *heap, live = 0, i, rc;
+    gleam_result r = GLEAM_OK;
+    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return gleam__nomem(op);
+#define GLEAM__LESS(a, b)                                                                  \
+    ((rc = gleam__srow_cmp(c, &cur[heap[a]].head, &cur[heap[b]].head)) < 0 ||             \
+     (rc == 0 && heap[a] < heap[b]))
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
+        int k;
+        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = gleam__spill_fail(op, "read");
+        if (rc <= 0) continue;
+        heap[k = live++] = i;
+        while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
+            int t = heap[k];
+            heap[k] = heap[(k - 1) / 2];
+            heap[(k - 1) / 2] = t;
+            k = (k - 1) / 2;
+        }
+    }
+    while (live > 0 && r == GLEAM_OK) {
+        gleam__cursor *top = &cur[heap[0]];
+        const char *p = top->head.row;
+        int k = 0;
+        if (gleam__unpack_row(&p, top->run->file ? p + top->len : GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
+            r = gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+            break;
+        }
+        if ((r = gleam__emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) break;
+        if ((rc = gleam__cursor_next(top, c)) < 0) {
+            r = gleam__spill_fail(op, "read");
+            break;
+        }
+        if (rc == 0) heap[0] = heap[--live];
+        for (;;) { /* sift down */
+            int l = 2 * k + 1, m = k, t;
+            if (l < live && GLEAM__LESS(l, m)) m = l;
+            if (l + 1 < live && GLEAM__LESS(l + 1, m)) m = l + 1;
+            if (m == k) break;
+            t = heap[k];
+            heap[k] = heap[m];
+            heap[m] = t;
+            k = m;
+        }
+    }
+#undef GLEAM__LESS
+    gleam__free(heap);
+    return r < 0 ? r : GLEAM_OK;
 }

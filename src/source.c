@@ -15,6 +15,8 @@ typedef struct gleam__seg {
 typedef struct gleam__files {
     char **paths;
     uint64_t *sizes;
+    dev_t *dev;         /* to refuse writing over an input */
+    ino_t *ino;
     int *stream;
     int nfiles;
     gleam__seg **segs;  /* by shard */
@@ -30,6 +32,8 @@ static void gleam__files_free(gleam__files *fs) {
         for (i = 0; i < fs->nshards; i++) gleam__free(fs->segs[i]);
     gleam__free(fs->paths);
     gleam__free(fs->sizes);
+    gleam__free(fs->dev);
+    gleam__free(fs->ino);
     gleam__free(fs->stream);
     gleam__free(fs->segs);
     gleam__free(fs->nsegs);
@@ -38,10 +42,14 @@ static void gleam__files_free(gleam__files *fs) {
 
 static void gleam__free_sources(gleam__plan *p) {
     int i;
-    if (!p->files) return;
-    for (i = 0; i <= p->nsteps; i++) gleam__files_free(p->files[i]);
+    for (i = 0; i <= p->nsteps; i++) {
+        if (p->files) gleam__files_free(p->files[i]);
+        if (p->starts) gleam__free(p->starts[i]);
+    }
     gleam__free(p->files);
+    gleam__free(p->starts);
     p->files = NULL;
+    p->starts = NULL;
 }
 
 /* >>listing: globs, sizes, splits ---------------------------------------------------------- */
@@ -154,9 +162,11 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     }
     fs->sizes = (uint64_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->sizes);
     fs->stream = (int *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->stream);
+    fs->dev = (dev_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->dev);
+    fs->ino = (ino_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->ino);
     fs->segs = (gleam__seg **)gleam__calloc((size_t)nshards, sizeof *fs->segs);
     fs->nsegs = (int *)gleam__calloc((size_t)nshards, sizeof *fs->nsegs);
-    if (!fs->sizes || !fs->stream || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
+    if (!fs->sizes || !fs->stream || !fs->dev || !fs->ino || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
     for (i = 0; i < fs->nfiles; i++) {
         struct stat st;
         int fd;
@@ -169,6 +179,8 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
             gleam__fmt_into(err, errcap, "cannot read %s: it is a directory", fs->paths[i]);
             return GLEAM_ERR_IO;
         }
+        fs->dev[i] = st.st_dev;
+        fs->ino[i] = st.st_ino;
         if (!S_ISREG(st.st_mode)) {
             fs->stream[i] = 1;
             continue;
@@ -213,14 +225,42 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     return GLEAM_OK;
 }
 
+/* Where each shard's rows start in an in-memory source's packed rows. */
+static gleam_result gleam__value_starts(gleam__step *s, size_t **out) {
+    size_t nsh = (size_t)s->out->nshards, k, row = 0;
+    const char *p = s->values.p, *end = s->values.p + s->values.len;
+    size_t *starts = (size_t *)gleam__calloc(nsh + 1, sizeof *starts);
+    if (!(*out = starts)) return GLEAM_ERR_NOMEM;
+    for (k = 0; k <= nsh; k++) {
+        size_t first = s->nrows * k / nsh;
+        for (; row < first; row++) gleam__skip_value(&p, end);
+        starts[k] = (size_t)(p - s->values.p);
+    }
+    return GLEAM_OK;
+}
+
+/* Is dev/ino one of the flow's input files? */
+static int gleam__is_input(const gleam__plan *p, dev_t dev, ino_t ino) {
+    int i, k;
+    for (i = 0; i <= p->nsteps; i++) {
+        const gleam__files *fs = p->files ? p->files[i] : NULL;
+        if (!fs) continue;
+        for (k = 0; k < fs->nfiles; k++)
+            if (!fs->stream[k] && fs->dev[k] == dev && fs->ino[k] == ino) return 1;
+    }
+    return 0;
+}
+
 static gleam_result gleam__prepare_sources(gleam__job *job) {
     gleam__plan *p = job->plan;
     int i;
     if (!(p->files = (gleam__files **)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->files))) return GLEAM_ERR_NOMEM;
+    if (!(p->starts = (size_t **)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->starts))) return GLEAM_ERR_NOMEM;
     for (i = 0; i < p->flow->nsteps; i++) {
         gleam__step *s = p->flow->steps[i];
         char err[GLEAM__ERRMAX / 2] = "out of memory", label[128];
         gleam_result r;
+        if (s->kind == GLEAM__VALUES && gleam__value_starts(s, &p->starts[s->id]) != GLEAM_OK) return GLEAM_ERR_NOMEM;
         if (s->kind != GLEAM__READ) continue;
         if ((r = gleam__list_files(s, &p->files[s->id], err, sizeof err)) != GLEAM_OK) {
             gleam__step_label(s, label, sizeof label);
@@ -554,11 +594,15 @@ static gleam_result gleam__run_files(gleam__source *src) {
         src->rd.stream = sg->stream;
         src->rd.eof = 0;
         src->rd.len = 0;
+        t->in_stream = sg->stream;
         r = s->format == GLEAM_FORMAT_CSV ? gleam__read_csv(src, sg, path) : gleam__read_lines(src, sg, path);
         close(fd);
         t->in_path = NULL;
         if (r != GLEAM_OK) return r;
     }
+    gleam__free(src->rd.buf); /* the task's other steps may hold memory long after this */
+    src->rd.buf = NULL;
+    src->rd.cap = 0;
     return GLEAM_OK;
 }
 
@@ -567,10 +611,9 @@ static gleam_result gleam__run_values(gleam__op *op) {
     gleam__step *s = op->node->step;
     size_t n = s->nrows, nsh = (size_t)s->out->nshards, sh = (size_t)t->shard;
     size_t lo = n * sh / nsh, hi = n * (sh + 1) / nsh, i;
-    const char *p = s->values.p, *end = s->values.p + s->values.len;
+    const char *p = s->values.p + t->job->plan->starts[s->id][sh], *end = s->values.p + s->values.len;
     gleam_result r;
-    for (i = 0; i < lo; i++) gleam__skip_value(&p, end);
-    for (; i < hi; i++) {
+    for (i = lo; i < hi; i++) {
         if (gleam__unpack_row(&p, end, &op->vals) != GLEAM_OK)
             return gleam__fail(t, op->node, GLEAM_ERR_INTERNAL, "in-memory rows are damaged");
         if ((r = gleam__source_emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) return r;
@@ -583,6 +626,7 @@ static gleam_result gleam__run_generate(gleam__op *op) {
     gleam__step *s = op->node->step;
     gleam_result r;
     op->ctx.in_call = 1;
+    t->has_usermsg = 0;
     r = s->fn->u.source(&op->ctx, t->shard, s->out->nshards);
     op->ctx.in_call = 0;
     gleam__arena_reset(&op->ctx.scratch);

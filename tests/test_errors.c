@@ -686,6 +686,22 @@ static void test_output_cannot_be_created(void) {
     free(out);
 }
 
+/* Writing over a file the flow reads would truncate it before it is read: refused. */
+static void test_output_is_an_input(void) {
+    char *in = path_of("in-and-out.txt"), *got;
+    gleam_flow *f = gleam_flow_new("output over input");
+    th_write("in-and-out.txt", "b\na\n", 4);
+    gleam_write_tsv(gleam_read(f, gleam_txt(in, 2)), in);
+    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_HAS(gleam_error(f), "is also an input");
+    CHECK_HAS(gleam_error(f), "step 2 write_tsv");
+    gleam_flow_free(f);
+    got = th_read(in, NULL);
+    CHECK_STR(got, "b\na\n"); /* untouched */
+    free(got);
+    free(in);
+}
+
 /* >>flags ------------------------------------------------------------------------------ */
 
 /* argv after init equals want (n entries), NULL-terminated. */
@@ -998,6 +1014,7 @@ int main(void) {
     TRUN(test_register_twice);
     TRUN(test_run_twice);
     TRUN(test_output_cannot_be_created);
+    TRUN(test_output_is_an_input);
     TRUN(test_flag_unknown);
     TRUN(test_flag_forms);
     TRUN(test_flag_double_dash);
