@@ -68,6 +68,7 @@
 #if defined(GLEAM_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_XOPEN_SOURCE) && !defined(_DEFAULT_SOURCE)
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1 /* glibc: also madvise(MADV_HUGEPAGE) for the big tables */
 #endif
 
 #include <stddef.h>
@@ -410,6 +411,7 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -470,6 +472,11 @@ static char *gleam__strdup(const char *s);
 static int gleam__buf_reserve(gleam__buf *b, size_t extra);
 static int gleam__buf_add(gleam__buf *b, const void *p, size_t n);
 static void gleam__buf_free(gleam__buf *b);
+/* Big blocks (tables, arena chunks of 2 MB and more) come straight from mmap, aligned so
+   the kernel can back them with huge pages: random probes then miss the TLB far less.
+   The memory comes zeroed. */
+static void *gleam__big_alloc(size_t n);
+static void gleam__big_free(void *p, size_t n);
 static void *gleam__arena_alloc(gleam__arena *a, size_t n);
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
 static void gleam__arena_reset(gleam__arena *a);
@@ -983,19 +990,58 @@ static void gleam__buf_free(gleam__buf *b) {
     b->len = b->cap = 0;
 }
 
+#define GLEAM__HUGE ((size_t)2 << 20)
+
+static void *gleam__big_alloc(size_t n) {
+#if defined(MAP_ANONYMOUS)
+    if (n >= GLEAM__HUGE) {
+        size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
+        char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+        if (p == (char *)MAP_FAILED) return NULL;
+        q = (char *)(((uintptr_t)p + GLEAM__HUGE - 1) & ~(uintptr_t)(GLEAM__HUGE - 1));
+        lead = (size_t)(q - p);
+        if (lead) munmap(p, lead);
+        if (GLEAM__HUGE - lead) munmap(q + len, GLEAM__HUGE - lead);
+#ifdef MADV_HUGEPAGE
+        madvise(q, len, MADV_HUGEPAGE);
+#endif
+        return q;
+    }
+#endif
+    return gleam__calloc(1, n);
+}
+
+static void gleam__big_free(void *p, size_t n) {
+    if (!p) return;
+#if defined(MAP_ANONYMOUS)
+    if (n >= GLEAM__HUGE) {
+        munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
+        return;
+    }
+#endif
+    gleam__free(p);
+}
+
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
 
 /* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
 static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
     size_t need;
+    if (c && n <= c->cap - c->used && ((n + 7) & ~(size_t)7) <= c->cap - c->used) { /* fits: bump */
+        char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
+        need = (n + 7) & ~(size_t)7;
+        c->used += need;
+        a->used += need;
+        return p;
+    }
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
     if (!c || c->cap - c->used < need) {
         size_t cap = c ? c->cap * 2 : 64 * 1024;
         if (cap > 16u << 20) cap = 16u << 20;
         if (cap < need) cap = need;
-        c = (gleam__chunk *)gleam__malloc(GLEAM__CHUNK_HDR + cap);
+        c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
         if (!c) return NULL;
         c->cap = cap;
         c->used = 0;
@@ -1021,9 +1067,14 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
 static void gleam__arena_reset(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
     if (!c) return;
+    if (!c->next) { /* the usual case for scratch memory */
+        c->used = 0;
+        a->used = 0;
+        return;
+    }
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
-        gleam__free(next);
+        gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
         next = n2;
     }
     c->next = NULL;
@@ -1036,7 +1087,7 @@ static void gleam__arena_free(gleam__arena *a) {
     gleam__chunk *c = a->head;
     while (c) {
         gleam__chunk *n = c->next;
-        gleam__free(c);
+        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
         c = n;
     }
     a->head = NULL;
@@ -1049,20 +1100,33 @@ static uint64_t gleam__rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r
 
 /* A 64-bit hash of n bytes: word-at-a-time multiply-rotate, then a full avalanche, so that
    both the high bits (partitions) and the low bits (table slots) are well mixed. */
+static uint64_t gleam__load64(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static uint64_t gleam__load32(const unsigned char *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
 static uint64_t gleam__hash(const void *key, size_t n) {
     const unsigned char *p = (const unsigned char *)key;
     uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
-    while (n >= 8) {
-        memcpy(&w, p, 8);
-        h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
+    size_t left = n;
+    while (left > 8) {
+        h = gleam__rotl(h ^ (gleam__load64(p) * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
         p += 8;
-        n -= 8;
+        left -= 8;
     }
-    if (n) {
-        w = 0;
-        memcpy(&w, p, n);
-        h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
-    }
+    /* the last 1..8 bytes, by fixed-size loads (overlapping earlier bytes when n > 8) */
+    if (n >= 8) w = gleam__load64(p + left - 8);
+    else if (n >= 4) w = gleam__load32(p) << 32 | gleam__load32(p + n - 4);
+    else if (n) w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    else w = 0;
+    h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
@@ -1320,7 +1384,7 @@ GLEAM_API gleam_result gleam_parse_int64(gleam_value v, int64_t *out) {
     for (; p < e; p++) {
         unsigned d = (unsigned char)*p - '0';
         if (d > 9) return GLEAM_ERR_VALUE;
-        if (acc > (limit - d) / 10) return GLEAM_ERR_VALUE;
+        if (acc >= 922337203685477580ull && acc > (limit - d) / 10) return GLEAM_ERR_VALUE; /* divide only near the limit */
         acc = acc * 10 + d;
     }
     *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
@@ -1409,15 +1473,25 @@ static int gleam__double_text(double d, char *buf, size_t cap) {
 }
 
 /* Append the text form of v to b; 0, or -1 when out of memory. */
+/* The decimal text of i. */
+static int gleam__int_text(gleam__buf *b, int64_t i) {
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0) *--p = '-';
+    return gleam__buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 static int gleam__value_text(gleam__buf *b, gleam_value v) {
     char tmp[48];
     int n;
     switch (v.type) {
     case GLEAM_NIL: return 0;
     case GLEAM_BOOL: return gleam__buf_add(b, v.u.i ? "true" : "false", v.u.i ? 4 : 5);
-    case GLEAM_INT:
-        n = gleam__fmt_into(tmp, sizeof tmp, "%lld", (long long)v.u.i);
-        return gleam__buf_add(b, tmp, (size_t)n);
+    case GLEAM_INT: return gleam__int_text(b, v.u.i);
     case GLEAM_DOUBLE:
         n = gleam__double_text(v.u.d, tmp, sizeof tmp);
         return gleam__buf_add(b, tmp, (size_t)n);
@@ -3180,7 +3254,7 @@ static int gleam__table_init(gleam__table *t, size_t hint) {
     size_t n = 16;
     while (n < hint * 2) n *= 2;
     memset(t, 0, sizeof *t);
-    t->slots = (gleam__slot *)gleam__calloc(n, sizeof *t->slots);
+    t->slots = (gleam__slot *)gleam__big_alloc(n * sizeof *t->slots);
     if (!t->slots) return -1;
     t->mask = n - 1;
     return 0;
@@ -3188,7 +3262,7 @@ static int gleam__table_init(gleam__table *t, size_t hint) {
 
 static int gleam__table_grow(gleam__table *t) {
     size_t n = (t->mask + 1) * 2, i;
-    gleam__slot *s = (gleam__slot *)gleam__calloc(n, sizeof *s);
+    gleam__slot *s = (gleam__slot *)gleam__big_alloc(n * sizeof *s);
     if (!s) return -1;
     for (i = 0; i <= t->mask; i++) {
         size_t j;
@@ -3197,7 +3271,7 @@ static int gleam__table_grow(gleam__table *t) {
         }
         s[j] = t->slots[i];
     }
-    gleam__free(t->slots);
+    gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     t->slots = s;
     t->mask = n - 1;
     return 0;
@@ -3256,7 +3330,7 @@ static void *gleam__entry_payload(char *e) {
 }
 
 static void gleam__table_free(gleam__table *t) {
-    gleam__free(t->slots);
+    if (t->slots) gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     gleam__arena_free(&t->mem);
     memset(t, 0, sizeof *t);
 }
@@ -3309,6 +3383,16 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 /* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     int i;
+    if (op->nkids == 1) { /* the usual case: a chain of fused steps */
+        gleam__op *k = op->kids[0];
+        gleam_result r;
+        if (k->done) return GLEAM_DONE;
+        if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
+        if (r < 0) return r;
+        k->done = 1;
+        op->ndone = 1;
+        return GLEAM_DONE;
+    }
     for (i = 0; i < op->nkids; i++) {
         gleam__op *k = op->kids[i];
         gleam_result r;
@@ -3382,6 +3466,16 @@ static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
 static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
                                     int n, uint64_t *h) {
     int i;
+    if (key->n == 1 && key->f[0] <= n) { /* the usual case: one field, packed in place */
+        gleam_value v = row[key->f[0] - 1];
+        size_t need = gleam__packed_size(v);
+        op->key.len = 0;
+        if (gleam__buf_reserve(&op->key, need)) return gleam__nomem(op);
+        gleam__put_value((unsigned char *)op->key.p, v);
+        op->key.len = need;
+        *h = gleam__hash(op->key.p, need);
+        return GLEAM_OK;
+    }
     if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
     op->key.len = 0;
     for (i = 0; i < key->n; i++)
@@ -5030,8 +5124,8 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
     gleam__task *t = op->task;
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
-    int i;
-    for (i = 0; i < n && i < GLEAM_MAX_FIELDS; i++) old[i] = acc[i].u.s;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
+    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
     op->ctx.in_call = 1;
     t->has_usermsg = 0;
     r = s->fn->u.reducer(&op->ctx, acc, x, n);
@@ -5039,10 +5133,14 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
         else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
     }
-    for (i = 0; r >= 0 && i < n; i++)
-        if ((acc[i].type == GLEAM_BYTES || acc[i].type == GLEAM_LIST) && acc[i].len &&
-            (i >= GLEAM_MAX_FIELDS || acc[i].u.s != old[i]) && gleam__own_values(mem, &acc[i], 1))
-            r = gleam__fail(t, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (r >= 0)
+        for (i = 0; i < n; i++) {
+            gleam_value *a = &acc[i];
+            if (a->type >= GLEAM_BYTES && a->len && (i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
+                r = gleam__nomem(op);
+                break;
+            }
+        }
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
     return r < 0 ? r : GLEAM_OK;
@@ -5060,23 +5158,29 @@ static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_
     uint64_t h;
     int made;
     gleam_result r;
+    const gleam_value *v;
+    int nv;
     if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
-    if (gleam__value_fields(key, row, n, &op->vals))
-        return gleam__nomem(op);
+    if (key->n == 1 && key->f[0] == 1) { /* the values follow the key: no copy */
+        v = row + 1;
+        nv = n - 1;
+    } else {
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+        v = op->vals.v;
+        nv = op->vals.n;
+    }
     a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
-                                          sizeof(gleam__acc) + (size_t)op->vals.n * sizeof(gleam_value), &made);
+                                          sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
     if (!a) return gleam__nomem(op);
     if (made) {
-        a->n = (uint32_t)op->vals.n;
-        memcpy(a->v, op->vals.v, (size_t)op->vals.n * sizeof(gleam_value));
-        if (gleam__own_values(&t->mem, a->v, op->vals.n))
-            return gleam__nomem(op);
+        a->n = (uint32_t)nv;
+        if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
+        if (gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
         return GLEAM_OK;
     }
-    if (a->n != (uint32_t)op->vals.n)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n,
-                           op->vals.n);
-    return gleam__fold(op, a->v, op->vals.v, op->vals.n, &t->mem);
+    if (a->n != (uint32_t)nv)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
+    return gleam__fold(op, a->v, v, nv, &t->mem);
 }
 
 /* Rebuild the row of a fold-table entry (key fields first) into op->vals. */
@@ -5724,7 +5828,14 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
                 }
                 break;
             }
-            case 'd': case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
+            case 'd':
+                if (!strcmp(x->spec, "%lld")) { /* plain: no printf */
+                    bad = gleam__int_text(b, gleam_to_int64(v));
+                    break;
+                }
+                bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0);
+                break;
+            case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
             default: bad = gleam__buf_printf(b, x->spec, 0, 0, gleam_to_double(v)); break;
             }
         }

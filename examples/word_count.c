@@ -10,21 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_word_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+/* Which bytes make up words: [A-Za-z0-9]. Filled once in main. */
+static unsigned char word_char[256];
 
 /* A line in, one row per word out. */
 static gleam_result tokenize(gleam_ctx *c, const gleam_value *row, int n) {
-    const char *s = row[0].u.s, *end = s + row[0].len;
+    const unsigned char *s = (const unsigned char *)row[0].u.s, *end = s + row[0].len;
     (void)n;
     while (s < end) {
-        const char *w;
+        const unsigned char *w;
         gleam_result r;
-        while (s < end && !is_word_char(*s)) s++;
-        for (w = s; s < end && is_word_char(*s); s++) {
+        while (s < end && !word_char[*s]) s++;
+        for (w = s; s < end && word_char[*s]; s++) {
         }
-        if (s > w && (r = GLEAM_EMIT(c, gleam_bytes(w, (size_t)(s - w)))) != GLEAM_OK) return r;
+        if (s > w && (r = GLEAM_EMIT(c, gleam_bytes((const char *)w, (size_t)(s - w)))) != GLEAM_OK) return r;
     }
     return GLEAM_OK;
 }
@@ -60,6 +59,7 @@ int main(int argc, char **argv) {
     gleam_source_desc src;
     gleam_result r;
 
+    for (i = 0; i < 256; i++) word_char[i] = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') || (i >= '0' && i <= '9');
     gleam_register_mapper("tokenize", tokenize);
     gleam_register_mapper("appendOne", append_one);
     gleam_register_reducer("sum", sum);

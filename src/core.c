@@ -53,19 +53,58 @@ static void gleam__buf_free(gleam__buf *b) {
     b->len = b->cap = 0;
 }
 
+#define GLEAM__HUGE ((size_t)2 << 20)
+
+static void *gleam__big_alloc(size_t n) {
+#if defined(MAP_ANONYMOUS)
+    if (n >= GLEAM__HUGE) {
+        size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
+        char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+        if (p == (char *)MAP_FAILED) return NULL;
+        q = (char *)(((uintptr_t)p + GLEAM__HUGE - 1) & ~(uintptr_t)(GLEAM__HUGE - 1));
+        lead = (size_t)(q - p);
+        if (lead) munmap(p, lead);
+        if (GLEAM__HUGE - lead) munmap(q + len, GLEAM__HUGE - lead);
+#ifdef MADV_HUGEPAGE
+        madvise(q, len, MADV_HUGEPAGE);
+#endif
+        return q;
+    }
+#endif
+    return gleam__calloc(1, n);
+}
+
+static void gleam__big_free(void *p, size_t n) {
+    if (!p) return;
+#if defined(MAP_ANONYMOUS)
+    if (n >= GLEAM__HUGE) {
+        munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
+        return;
+    }
+#endif
+    gleam__free(p);
+}
+
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
 
 /* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
 static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
     size_t need;
+    if (c && n <= c->cap - c->used && ((n + 7) & ~(size_t)7) <= c->cap - c->used) { /* fits: bump */
+        char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
+        need = (n + 7) & ~(size_t)7;
+        c->used += need;
+        a->used += need;
+        return p;
+    }
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
     if (!c || c->cap - c->used < need) {
         size_t cap = c ? c->cap * 2 : 64 * 1024;
         if (cap > 16u << 20) cap = 16u << 20;
         if (cap < need) cap = need;
-        c = (gleam__chunk *)gleam__malloc(GLEAM__CHUNK_HDR + cap);
+        c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
         if (!c) return NULL;
         c->cap = cap;
         c->used = 0;
@@ -91,9 +130,14 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
 static void gleam__arena_reset(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
     if (!c) return;
+    if (!c->next) { /* the usual case for scratch memory */
+        c->used = 0;
+        a->used = 0;
+        return;
+    }
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
-        gleam__free(next);
+        gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
         next = n2;
     }
     c->next = NULL;
@@ -106,7 +150,7 @@ static void gleam__arena_free(gleam__arena *a) {
     gleam__chunk *c = a->head;
     while (c) {
         gleam__chunk *n = c->next;
-        gleam__free(c);
+        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
         c = n;
     }
     a->head = NULL;
@@ -119,20 +163,33 @@ static uint64_t gleam__rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r
 
 /* A 64-bit hash of n bytes: word-at-a-time multiply-rotate, then a full avalanche, so that
    both the high bits (partitions) and the low bits (table slots) are well mixed. */
+static uint64_t gleam__load64(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static uint64_t gleam__load32(const unsigned char *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
 static uint64_t gleam__hash(const void *key, size_t n) {
     const unsigned char *p = (const unsigned char *)key;
     uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
-    while (n >= 8) {
-        memcpy(&w, p, 8);
-        h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
+    size_t left = n;
+    while (left > 8) {
+        h = gleam__rotl(h ^ (gleam__load64(p) * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
         p += 8;
-        n -= 8;
+        left -= 8;
     }
-    if (n) {
-        w = 0;
-        memcpy(&w, p, n);
-        h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
-    }
+    /* the last 1..8 bytes, by fixed-size loads (overlapping earlier bytes when n > 8) */
+    if (n >= 8) w = gleam__load64(p + left - 8);
+    else if (n >= 4) w = gleam__load32(p) << 32 | gleam__load32(p + n - 4);
+    else if (n) w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    else w = 0;
+    h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;

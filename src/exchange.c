@@ -360,8 +360,8 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
     gleam__task *t = op->task;
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
-    int i;
-    for (i = 0; i < n && i < GLEAM_MAX_FIELDS; i++) old[i] = acc[i].u.s;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
+    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
     op->ctx.in_call = 1;
     t->has_usermsg = 0;
     r = s->fn->u.reducer(&op->ctx, acc, x, n);
@@ -369,10 +369,14 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
         else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
     }
-    for (i = 0; r >= 0 && i < n; i++)
-        if ((acc[i].type == GLEAM_BYTES || acc[i].type == GLEAM_LIST) && acc[i].len &&
-            (i >= GLEAM_MAX_FIELDS || acc[i].u.s != old[i]) && gleam__own_values(mem, &acc[i], 1))
-            r = gleam__fail(t, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    if (r >= 0)
+        for (i = 0; i < n; i++) {
+            gleam_value *a = &acc[i];
+            if (a->type >= GLEAM_BYTES && a->len && (i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
+                r = gleam__nomem(op);
+                break;
+            }
+        }
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
     return r < 0 ? r : GLEAM_OK;
@@ -390,23 +394,29 @@ static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_
     uint64_t h;
     int made;
     gleam_result r;
+    const gleam_value *v;
+    int nv;
     if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
-    if (gleam__value_fields(key, row, n, &op->vals))
-        return gleam__nomem(op);
+    if (key->n == 1 && key->f[0] == 1) { /* the values follow the key: no copy */
+        v = row + 1;
+        nv = n - 1;
+    } else {
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+        v = op->vals.v;
+        nv = op->vals.n;
+    }
     a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
-                                          sizeof(gleam__acc) + (size_t)op->vals.n * sizeof(gleam_value), &made);
+                                          sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
     if (!a) return gleam__nomem(op);
     if (made) {
-        a->n = (uint32_t)op->vals.n;
-        memcpy(a->v, op->vals.v, (size_t)op->vals.n * sizeof(gleam_value));
-        if (gleam__own_values(&t->mem, a->v, op->vals.n))
-            return gleam__nomem(op);
+        a->n = (uint32_t)nv;
+        if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
+        if (gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
         return GLEAM_OK;
     }
-    if (a->n != (uint32_t)op->vals.n)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n,
-                           op->vals.n);
-    return gleam__fold(op, a->v, op->vals.v, op->vals.n, &t->mem);
+    if (a->n != (uint32_t)nv)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
+    return gleam__fold(op, a->v, v, nv, &t->mem);
 }
 
 /* Rebuild the row of a fold-table entry (key fields first) into op->vals. */

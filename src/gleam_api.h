@@ -67,6 +67,7 @@
 #if defined(GLEAM_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     !defined(_XOPEN_SOURCE) && !defined(_DEFAULT_SOURCE)
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1 /* glibc: also madvise(MADV_HUGEPAGE) for the big tables */
 #endif
 
 #include <stddef.h>

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -74,6 +75,11 @@ static char *gleam__strdup(const char *s);
 static int gleam__buf_reserve(gleam__buf *b, size_t extra);
 static int gleam__buf_add(gleam__buf *b, const void *p, size_t n);
 static void gleam__buf_free(gleam__buf *b);
+/* Big blocks (tables, arena chunks of 2 MB and more) come straight from mmap, aligned so
+   the kernel can back them with huge pages: random probes then miss the TLB far less.
+   The memory comes zeroed. */
+static void *gleam__big_alloc(size_t n);
+static void gleam__big_free(void *p, size_t n);
 static void *gleam__arena_alloc(gleam__arena *a, size_t n);
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
 static void gleam__arena_reset(gleam__arena *a);

@@ -118,7 +118,14 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
                 }
                 break;
             }
-            case 'd': case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
+            case 'd':
+                if (!strcmp(x->spec, "%lld")) { /* plain: no printf */
+                    bad = gleam__int_text(b, gleam_to_int64(v));
+                    break;
+                }
+                bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0);
+                break;
+            case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
             default: bad = gleam__buf_printf(b, x->spec, 0, 0, gleam_to_double(v)); break;
             }
         }

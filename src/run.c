@@ -45,6 +45,16 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 /* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     int i;
+    if (op->nkids == 1) { /* the usual case: a chain of fused steps */
+        gleam__op *k = op->kids[0];
+        gleam_result r;
+        if (k->done) return GLEAM_DONE;
+        if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
+        if (r < 0) return r;
+        k->done = 1;
+        op->ndone = 1;
+        return GLEAM_DONE;
+    }
     for (i = 0; i < op->nkids; i++) {
         gleam__op *k = op->kids[i];
         gleam_result r;
@@ -118,6 +128,16 @@ static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
 static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
                                     int n, uint64_t *h) {
     int i;
+    if (key->n == 1 && key->f[0] <= n) { /* the usual case: one field, packed in place */
+        gleam_value v = row[key->f[0] - 1];
+        size_t need = gleam__packed_size(v);
+        op->key.len = 0;
+        if (gleam__buf_reserve(&op->key, need)) return gleam__nomem(op);
+        gleam__put_value((unsigned char *)op->key.p, v);
+        op->key.len = need;
+        *h = gleam__hash(op->key.p, need);
+        return GLEAM_OK;
+    }
     if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
     op->key.len = 0;
     for (i = 0; i < key->n; i++)

@@ -11,7 +11,7 @@ static int gleam__table_init(gleam__table *t, size_t hint) {
     size_t n = 16;
     while (n < hint * 2) n *= 2;
     memset(t, 0, sizeof *t);
-    t->slots = (gleam__slot *)gleam__calloc(n, sizeof *t->slots);
+    t->slots = (gleam__slot *)gleam__big_alloc(n * sizeof *t->slots);
     if (!t->slots) return -1;
     t->mask = n - 1;
     return 0;
@@ -19,7 +19,7 @@ static int gleam__table_init(gleam__table *t, size_t hint) {
 
 static int gleam__table_grow(gleam__table *t) {
     size_t n = (t->mask + 1) * 2, i;
-    gleam__slot *s = (gleam__slot *)gleam__calloc(n, sizeof *s);
+    gleam__slot *s = (gleam__slot *)gleam__big_alloc(n * sizeof *s);
     if (!s) return -1;
     for (i = 0; i <= t->mask; i++) {
         size_t j;
@@ -28,7 +28,7 @@ static int gleam__table_grow(gleam__table *t) {
         }
         s[j] = t->slots[i];
     }
-    gleam__free(t->slots);
+    gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     t->slots = s;
     t->mask = n - 1;
     return 0;
@@ -87,7 +87,7 @@ static void *gleam__entry_payload(char *e) {
 }
 
 static void gleam__table_free(gleam__table *t) {
-    gleam__free(t->slots);
+    if (t->slots) gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     gleam__arena_free(&t->mem);
     memset(t, 0, sizeof *t);
 }

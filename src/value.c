@@ -24,7 +24,7 @@ GLEAM_API gleam_result gleam_parse_int64(gleam_value v, int64_t *out) {
     for (; p < e; p++) {
         unsigned d = (unsigned char)*p - '0';
         if (d > 9) return GLEAM_ERR_VALUE;
-        if (acc > (limit - d) / 10) return GLEAM_ERR_VALUE;
+        if (acc >= 922337203685477580ull && acc > (limit - d) / 10) return GLEAM_ERR_VALUE; /* divide only near the limit */
         acc = acc * 10 + d;
     }
     *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
@@ -113,15 +113,25 @@ static int gleam__double_text(double d, char *buf, size_t cap) {
 }
 
 /* Append the text form of v to b; 0, or -1 when out of memory. */
+/* The decimal text of i. */
+static int gleam__int_text(gleam__buf *b, int64_t i) {
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0) *--p = '-';
+    return gleam__buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 static int gleam__value_text(gleam__buf *b, gleam_value v) {
     char tmp[48];
     int n;
     switch (v.type) {
     case GLEAM_NIL: return 0;
     case GLEAM_BOOL: return gleam__buf_add(b, v.u.i ? "true" : "false", v.u.i ? 4 : 5);
-    case GLEAM_INT:
-        n = gleam__fmt_into(tmp, sizeof tmp, "%lld", (long long)v.u.i);
-        return gleam__buf_add(b, tmp, (size_t)n);
+    case GLEAM_INT: return gleam__int_text(b, v.u.i);
     case GLEAM_DOUBLE:
         n = gleam__double_text(v.u.d, tmp, sizeof tmp);
         return gleam__buf_add(b, tmp, (size_t)n);
