@@ -739,6 +739,7 @@ struct gleam__xchg {
     gleam__part *parts;
     gleam__run **runs;      /* sort: one sorted run per producer */
     int nruns, capruns;
+    int ndisk;              /* sort: runs on disk, also those being merged into one */
     size_t *bounds;         /* sort: run r, partition j: rows [bounds[r*(P+1)+j], ..[j+1]) */
     gleam__srow *splits;    /* sort: partition j holds keys in [splits[j-1], splits[j]) */
 };
@@ -1012,6 +1013,7 @@ static void *gleam__big_alloc(size_t n) {
 }
 
 static void gleam__big_free(void *p, size_t n) {
+    (void)n; /* without mmap, only free() */
     if (!p) return;
 #if defined(MAP_ANONYMOUS)
     if (n >= GLEAM__HUGE) {
@@ -3077,62 +3079,73 @@ static int gleam__run_truncate(gleam__run *r, size_t k) {
 /* The bytes a run holds in memory. */
 static size_t gleam__run_bytes(const gleam__run *r) { return r->mem.used + r->n * sizeof(gleam__srow); }
 
+/* A new, empty run on disk in dir. NULL with errno set. */
+static gleam__run *gleam__disk_new(const char *dir) {
+    gleam__run *d = gleam__run_new();
+    int e;
+    if (!d || !(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
+        gleam__run_free(d);
+        errno = ENOMEM;
+        return NULL;
+    }
+    d->file->fd = -1;
+    if (gleam__spill_open(d->file, dir) == 0) return d;
+    e = errno;
+    gleam__run_free(d);
+    errno = e;
+    return NULL;
+}
+
+/* Append a row (in order) to run d on disk, indexing it about every 64 KB (d->cap counts
+   the index's room). 0, or -1 with errno set. */
+static int gleam__disk_add(gleam__run *d, uint64_t key, const char *row, size_t len) {
+    if (d->n == 0 || d->file->size >= d->offs[d->n - 1] + GLEAM__INDEX_EVERY) {
+        if (d->n == d->cap) {
+            size_t ncap = d->cap ? d->cap * 2 : 64;
+            gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
+            uint64_t *offs;
+            if (rows) d->rows = rows;
+            offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
+            if (!offs) {
+                errno = ENOMEM;
+                return -1;
+            }
+            d->offs = offs;
+            d->cap = ncap;
+        }
+        d->rows[d->n].key = key;
+        if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        d->offs[d->n++] = d->file->size;
+    }
+    return gleam__spill_record(d->file, row, len);
+}
+
 /* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
    emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
 static int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out) {
     gleam__run *d;
-    size_t i, cap = 0;
-    uint64_t mark = 0;
-    if (gleam__run_sort(r, c)) goto nomem;
-    if (!(d = gleam__run_new())) goto nomem;
-    if (!(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
-        gleam__run_free(d);
-        goto nomem;
+    size_t i;
+    int e;
+    if (gleam__run_sort(r, c)) {
+        errno = ENOMEM;
+        return -1;
     }
-    d->file->fd = -1;
-    if (gleam__spill_open(d->file, dir)) goto fail;
-    for (i = 0; i < r->n; i++) {
-        const char *row = r->rows[i].row;
-        size_t len = gleam__row_len(row);
-        if (d->file->size >= mark) { /* an index entry */
-            if (d->n == cap) {
-                size_t ncap = cap ? cap * 2 : 64;
-                gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
-                uint64_t *offs;
-                if (rows) d->rows = rows;
-                offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
-                if (!offs) {
-                    errno = ENOMEM;
-                    goto fail;
-                }
-                d->offs = offs;
-                cap = ncap;
-            }
-            d->rows[d->n].key = r->rows[i].key;
-            if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
-                errno = ENOMEM;
-                goto fail;
-            }
-            d->offs[d->n++] = d->file->size;
-            mark = d->file->size + GLEAM__INDEX_EVERY;
-        }
-        if (gleam__spill_record(d->file, row, len)) goto fail;
-    }
+    if (!(d = gleam__disk_new(dir))) return -1;
+    for (i = 0; i < r->n; i++)
+        if (gleam__disk_add(d, r->rows[i].key, r->rows[i].row, gleam__row_len(r->rows[i].row))) goto fail;
     if (gleam__spill_end(d->file)) goto fail;
-    d->cap = cap;
     r->n = 0;
     gleam__arena_reset(&r->mem);
     *out = d;
     return 0;
-nomem:
-    errno = ENOMEM;
-    return -1;
-fail: {
-    int e = errno;
+fail:
+    e = errno;
     gleam__run_free(d);
     errno = e;
     return -1;
-}
 }
 
 /* >>merging runs ---------------------------------------------------------------------------- */
@@ -3190,17 +3203,23 @@ static int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
 
 static void gleam__cursor_free(gleam__cursor *k) { gleam__recs_free(&k->recs); }
 
-/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
-static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+/* Where merged rows go: GLEAM_OK to go on, else the result to stop with. */
+typedef gleam_result (*gleam__merge_fn)(void *arg, const gleam__cursor *from);
+
+#define GLEAM__READ_FAILED (-1000) /* a cursor could not read its file (errno says why) */
+
+/* Hand the rows of n cursors (not yet started) to out in order, ties to the lower cursor.
+   GLEAM_OK, out's result, GLEAM_ERR_NOMEM or GLEAM__READ_FAILED. */
+static gleam_result gleam__heap_merge(gleam__cursor *cur, int n, const gleam__cmp *c, gleam__merge_fn out, void *arg) {
     int *heap, live = 0, i, rc;
     gleam_result r = GLEAM_OK;
-    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return gleam__nomem(op);
+    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return GLEAM_ERR_NOMEM;
 #define GLEAM__LESS(a, b)                                                                  \
     ((rc = gleam__srow_cmp(c, &cur[heap[a]].head, &cur[heap[b]].head)) < 0 ||             \
      (rc == 0 && heap[a] < heap[b]))
     for (i = 0; i < n && r == GLEAM_OK; i++) {
         int k;
-        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = gleam__spill_fail(op, "read");
+        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = GLEAM__READ_FAILED;
         if (rc <= 0) continue;
         heap[k = live++] = i;
         while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
@@ -3212,15 +3231,10 @@ static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const
     }
     while (live > 0 && r == GLEAM_OK) {
         gleam__cursor *top = &cur[heap[0]];
-        const char *p = top->head.row;
         int k = 0;
-        if (gleam__unpack_row(&p, top->run->file ? p + top->len : GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
-            r = gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
-            break;
-        }
-        if ((r = gleam__emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) break;
+        if ((r = out(arg, top)) != GLEAM_OK) break;
         if ((rc = gleam__cursor_next(top, c)) < 0) {
-            r = gleam__spill_fail(op, "read");
+            r = GLEAM__READ_FAILED;
             break;
         }
         if (rc == 0) heap[0] = heap[--live];
@@ -3237,7 +3251,60 @@ static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const
     }
 #undef GLEAM__LESS
     gleam__free(heap);
+    return r;
+}
+
+/* The packed bytes of a cursor's head row. */
+static size_t gleam__cursor_len(const gleam__cursor *k) { return k->run->file ? k->len : gleam__row_len(k->head.row); }
+
+static gleam_result gleam__merge_emit(void *arg, const gleam__cursor *from) {
+    gleam__op *op = (gleam__op *)arg;
+    const char *p = from->head.row;
+    if (gleam__unpack_row(&p, p + gleam__cursor_len(from), &op->vals) != GLEAM_OK)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+    return gleam__emit(op, op->vals.v, op->vals.n);
+}
+
+/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
+static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+    gleam_result r = gleam__heap_merge(cur, n, c, gleam__merge_emit, op);
+    if (r == GLEAM__READ_FAILED) return gleam__spill_fail(op, "read");
+    if (r == GLEAM_ERR_NOMEM) return gleam__nomem(op);
     return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__merge_write(void *arg, const gleam__cursor *from) {
+    return gleam__disk_add((gleam__run *)arg, from->head.key, from->head.row, gleam__cursor_len(from)) ? GLEAM_ERR_IO
+                                                                                                       : GLEAM_OK;
+}
+
+/* Most runs on disk one merge may read at once: each holds a descriptor and a buffer. */
+#define GLEAM__MERGE_WAY 32
+
+/* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
+   replaces them: fewer files open at the end, and fewer ways to merge. 0, or -1 with errno
+   set (the runs are then unchanged). */
+static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out) {
+    gleam__cursor cur[GLEAM__MERGE_WAY];
+    gleam__run *d = gleam__disk_new(dir);
+    gleam_result r;
+    int i, e = 0;
+    if (!d) return -1;
+    for (i = 0; i < n; i++) gleam__cursor_init(&cur[i], runs[i], 0, 0, NULL, NULL);
+    r = gleam__heap_merge(cur, n, c, gleam__merge_write, d);
+    if (r != GLEAM_OK) e = r == GLEAM_ERR_NOMEM ? ENOMEM : errno;
+    for (i = 0; i < n; i++) gleam__cursor_free(&cur[i]);
+    if (r == GLEAM_OK && gleam__spill_end(d->file)) {
+        r = GLEAM_ERR_IO;
+        e = errno;
+    }
+    if (r != GLEAM_OK) {
+        gleam__run_free(d);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    *out = d;
+    return 0;
 }
 /* ==== End file src/sort.c ==== */
 
@@ -4698,6 +4765,15 @@ static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int
     s->disk = v;
     if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
     s->disk[s->ndisk++] = d;
+    if (s->ndisk == 2 * GLEAM__MERGE_WAY) { /* the oldest runs into one, first: ties keep input order */
+        int i;
+        if (gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d))
+            return gleam__spill_fail(op, "merge");
+        for (i = 0; i < GLEAM__MERGE_WAY; i++) gleam__run_free(s->disk[i]);
+        s->disk[0] = d;
+        memmove(s->disk + 1, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
+        s->ndisk = GLEAM__MERGE_WAY + 1;
+    }
     return GLEAM_OK;
 }
 
@@ -5227,6 +5303,7 @@ static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__ru
     }
     if (x->nruns < x->capruns) {
         x->runs[x->nruns++] = run;
+        x->ndisk += run->file != NULL;
         added = 1;
     }
     pthread_mutex_unlock(&x->mu);
@@ -5235,12 +5312,42 @@ static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__ru
     return gleam__nomem(op);
 }
 
+/* With 2 * GLEAM__MERGE_WAY runs on disk, merge GLEAM__MERGE_WAY of them into one, so the
+   files open and the ways of the final merge stay bounded however big the input. */
+static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gleam__cmp *cmp) {
+    gleam__run *batch[GLEAM__MERGE_WAY], *d;
+    int i, n = 0, failed, e;
+    pthread_mutex_lock(&x->mu);
+    if (x->ndisk >= 2 * GLEAM__MERGE_WAY) { /* take a batch out; the others go on meanwhile */
+        int k = 0;
+        for (i = 0; i < x->nruns; i++)
+            if (x->runs[i]->file && n < GLEAM__MERGE_WAY) batch[n++] = x->runs[i];
+            else x->runs[k++] = x->runs[i];
+        x->nruns = k;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (!n) return GLEAM_OK;
+    failed = gleam__runs_compact(batch, n, cmp, op->task->job->opt.tmpdir, &d);
+    e = errno;
+    for (i = 0; i < n; i++) gleam__run_free(batch[i]);
+    pthread_mutex_lock(&x->mu);
+    x->ndisk -= n;
+    pthread_mutex_unlock(&x->mu);
+    if (failed) {
+        errno = e;
+        return gleam__spill_fail(op, "merge");
+    }
+    return gleam__xchg_add_run(op, x, d);
+}
+
 /* Write the sort producer's rows so far to disk as one more run. */
 static gleam_result gleam__prod_spill(gleam__prod *p) {
     gleam__run *d;
+    gleam_result r;
     if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
     p->spilled = 1;
-    return gleam__xchg_add_run(&p->op, p->w.x, d);
+    if ((r = gleam__xchg_add_run(&p->op, p->w.x, d)) != GLEAM_OK) return r;
+    return gleam__xchg_compact(&p->op, p->w.x, &p->cmp);
 }
 
 static gleam_result gleam__prod_flush_table(gleam__prod *p) {
@@ -5391,6 +5498,7 @@ fail:
 typedef struct gleam__elem {
     struct gleam__elem *next;
     uint32_t len;
+    unsigned char is_row;   /* data is a packed row of values, else one packed value */
     char data[1];
 } gleam__elem;
 
@@ -5412,7 +5520,15 @@ typedef struct gleam__cons {
     int have_acc;
     int64_t count;
     gleam__buf tmp;
+    gleam__spill *sub;      /* past its share: GLEAM__FANOUT files of rows, by key hash */
+    int probing;            /* join, spilled: left rows go to the files */
+    int replay;             /* reading the files back */
+    gleam__buf rec;         /* a record on its way to a file */
+    gleam__vals canon;
 } gleam__cons;
+
+#define GLEAM__FANOUT 16
+static int gleam__sub_of(uint64_t h) { return (int)((h >> 20) & (GLEAM__FANOUT - 1)); }
 
 /* Append the value fields of a row to a key's list: the value itself when there is one,
    else a list of them (as Gleam's GroupByKey does). */
@@ -5432,6 +5548,7 @@ static gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const glea
         gleam__pack_value(&b, v[0]);
     }
     e->len = (uint32_t)size;
+    e->is_row = (unsigned char)(as_row || n != 1);
     e->next = NULL;
     if (l->last) l->last->next = e;
     else l->first = e;
@@ -5484,8 +5601,107 @@ static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int
     return gleam__emit(op, c->row2.v, n);
 }
 
+/* >>consumer spilling: past its share, a consumer's table goes to GLEAM__FANOUT files by key
+   hash, as rows with the key fields first (and a side byte); so does every later row that
+   cannot be folded into the table. At the end each file is read back alone: a sixteenth of
+   the keys at a time. */
+
+static size_t gleam__table_bytes(const gleam__table *t) { return t->mem.used + (t->mask + 1) * sizeof(gleam__slot); }
+
+static gleam_result gleam__sub_open(gleam__cons *c) {
+    int i;
+    if (!(c->sub = (gleam__spill *)gleam__calloc(GLEAM__FANOUT, sizeof *c->sub))) return gleam__nomem(&c->op);
+    for (i = 0; i < GLEAM__FANOUT; i++) c->sub[i].fd = -1;
+    for (i = 0; i < GLEAM__FANOUT; i++)
+        if (gleam__spill_open(&c->sub[i], c->op.task->job->opt.tmpdir)) return gleam__spill_fail(&c->op, "make");
+    return GLEAM_OK;
+}
+
+/* Append [side, row] to sub-file f, opening the files on first use. */
+static gleam_result gleam__spill_row(gleam__cons *c, int f, int side, const gleam_value *row, int n) {
+    gleam__op *op = &c->op;
+    unsigned char sb = (unsigned char)side;
+    gleam_result r;
+    if (!c->sub && (r = gleam__sub_open(c)) != GLEAM_OK) return r;
+    c->rec.len = 0;
+    if (gleam__buf_add(&c->rec, &sb, 1) || gleam__pack_row(&c->rec, row, n)) return gleam__nomem(op);
+    if (gleam__spill_record(&c->sub[f], c->rec.p, c->rec.len)) return gleam__spill_fail(op, "write");
+    return GLEAM_OK;
+}
+
+/* Spill a row with its key fields moved first. */
+static gleam_result gleam__spill_canon(gleam__cons *c, uint64_t h, int side, const gleam_value *row, int n,
+                                       const gleam_fields *key) {
+    int i, m = 0;
+    if (gleam__vals_reserve(&c->canon, n)) return gleam__nomem(&c->op);
+    for (i = 0; i < key->n; i++) c->canon.v[m++] = row[key->f[i] - 1];
+    if (gleam__value_fields(key, row, n, &c->op.vals)) return gleam__nomem(&c->op);
+    for (i = 0; i < c->op.vals.n; i++) c->canon.v[m++] = c->op.vals.v[i];
+    return gleam__spill_row(c, gleam__sub_of(h), side, c->canon.v, m);
+}
+
+/* Spill key values nk plus the values of element e. */
+static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, const gleam__elem *e) {
+    const char *p = e->data;
+    gleam__vals *v = &c->canon;
+    if (e->is_row) {
+        if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(&c->op);
+        if (gleam__vals_reserve(v, nk + c->row2.n)) return gleam__nomem(&c->op);
+        memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
+        return gleam__spill_row(c, f, side, v->v, nk + c->row2.n);
+    }
+    if (gleam__vals_reserve(v, nk + 1)) return gleam__nomem(&c->op);
+    if (gleam__unpack_value(&p, p + e->len, &v->v[nk]) != GLEAM_OK) return gleam__nomem(&c->op);
+    return gleam__spill_row(c, f, side, v->v, nk + 1);
+}
+
+/* Write the table's contents to the files and empty it. */
+static gleam_result gleam__spill_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    int nk = s->key.n, k;
+    size_t i;
+    gleam_result r = c->sub ? GLEAM_OK : gleam__sub_open(c);
+    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+        char *e = c->table.slots[i].e;
+        int f = gleam__sub_of(c->table.slots[i].h);
+        if (!e) continue;
+        switch (s->kind) {
+        case GLEAM__REDUCE_BY:
+            if ((r = gleam__entry_row(op, e)) == GLEAM_OK) r = gleam__spill_row(c, f, 0, op->vals.v, op->vals.n);
+            break;
+        case GLEAM__DISTINCT: { /* keys already emitted: side 1, the key bytes as one value */
+            const char *key;
+            size_t klen = gleam__entry_key(e, &key);
+            gleam_value kv;
+            kv.type = GLEAM_BYTES;
+            kv.len = (uint32_t)klen;
+            kv.u.s = key;
+            r = gleam__spill_row(c, f, 1, &kv, 1);
+            break;
+        }
+        default: { /* group_by, cogroup: both lists; join: the build side */
+            gleam__elems *l = (gleam__elems *)gleam__entry_payload(e);
+            int lists = s->kind == GLEAM__COGROUP ? 2 : 1;
+            if (gleam__vals_reserve(&c->canon, nk + 1)) return gleam__nomem(op);
+            for (k = 0; k < lists && r == GLEAM_OK; k++) {
+                const gleam__elem *el;
+                for (el = l[k].first; el && r == GLEAM_OK; el = el->next) {
+                    gleam__key_values(e, c->canon.v, nk); /* again: unpacking an element may move canon */
+                    r = gleam__spill_elem(c, f, s->kind == GLEAM__JOIN ? 1 : k, nk, el);
+                }
+            }
+            break;
+        }
+        }
+    }
+    if (r != GLEAM_OK) return r;
+    gleam__table_free(&c->table);
+    return gleam__table_init(&c->table, 16) ? gleam__nomem(op) : GLEAM_OK;
+}
+
 /* Take one row from side `side` of the exchange. */
-static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n) {
+static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key) {
     gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
     gleam_result r;
@@ -5516,34 +5732,36 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
             op->key.len = 0;
             if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
-        } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
+        } else if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
+        if (c->sub && !c->replay) return gleam__spill_row(c, gleam__sub_of(h), 0, row, n);
         if (!gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
             return gleam__nomem(op);
         return made ? gleam__emit(op, row, n) : GLEAM_OK;
     case GLEAM__GROUP_BY:
     case GLEAM__COGROUP: {
         gleam__elems *l;
-        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+        if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
         l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 2 * sizeof *l, &made);
         if (!l) return gleam__nomem(op);
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
         return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
     }
     case GLEAM__JOIN: {
         gleam__elems *l;
         gleam__elem *e;
         int nk = s->key.n;
-        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
+        if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+        if (side == 0 && c->probing) return gleam__spill_canon(c, h, 0, row, n, key);
         if (side == 1) { /* build */
             l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, sizeof *l, &made);
             if (!l) return gleam__nomem(op);
             return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
         }
         if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
-        for (made = 0; made < nk; made++) c->acc.v[made] = row[s->key.f[made] - 1];
+        for (made = 0; made < nk; made++) c->acc.v[made] = row[key->f[made] - 1];
         l = (gleam__elems *)gleam__table_find(&c->table, h, op->key.p, (uint32_t)op->key.len);
         if (!l) {
             if (s->join != GLEAM_LEFT_OUTER) return GLEAM_OK;
@@ -5574,12 +5792,18 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     const char *p = b->data, *end = b->data + b->len;
     gleam__vals *rowv = &c->in;
     gleam_result r = GLEAM_OK;
+    if (b->side == 0 && c->sub && !c->probing && op->node->step->kind == GLEAM__JOIN) {
+        if ((r = gleam__spill_table(c)) != GLEAM_OK) return r; /* the build side, all on disk */
+        c->probing = 1;
+    }
     while (p < end) {
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
             r = gleam__nomem(op);
             break;
         }
-        r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv->v, rowv->n);
+        r = op->done ? GLEAM_DONE
+                     : gleam__cons_take(c, b->side, rowv->v, rowv->n,
+                                        op->node->step->kind == GLEAM__REDUCE_BY ? &c->lead : &op->node->step->key);
         if (r < 0) break;
         if (r == GLEAM_DONE) {
             op->done = 1;
@@ -5587,6 +5811,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
+    if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
     return r;
 }
 
@@ -5608,18 +5833,14 @@ static gleam_result gleam__merge_runs(gleam__cons *c) {
     return r;
 }
 
-static gleam_result gleam__cons_finish(gleam__op *op) {
-    gleam__cons *c = (gleam__cons *)op;
+/* Emit what the table holds at the end: folds, groups, a right outer join's unmatched rows. */
+static gleam_result gleam__cons_emit_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
     gleam_result r = GLEAM_OK;
     size_t i;
     int nk = s->key.n;
     switch (s->kind) {
-    case GLEAM__SORT: return gleam__merge_runs(c);
-    case GLEAM__TOP: return gleam__run_emit(op, c->run, &c->cmp, s->k);
-    case GLEAM__REDUCE:
-        if (c->have_acc) r = gleam__emit(op, c->acc.v, c->acc.n);
-        return r < 0 ? r : GLEAM_OK;
     case GLEAM__REDUCE_BY:
         for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
             char *e = c->table.slots[i].e;
@@ -5672,8 +5893,73 @@ static gleam_result gleam__cons_finish(gleam__op *op) {
     }
 }
 
+/* Read the spilled rows back, one file at a time, into a fresh table, and emit it. */
+static gleam_result gleam__cons_unspill(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    int f;
+    if (s->kind != GLEAM__DISTINCT && !c->probing && (r = gleam__spill_table(c)) != GLEAM_OK) return r;
+    c->replay = 1;
+    for (f = 0; f < GLEAM__FANOUT && r == GLEAM_OK; f++) {
+        gleam__recs rd;
+        const char *p;
+        size_t n;
+        int got;
+        if (gleam__spill_end(&c->sub[f])) return gleam__spill_fail(op, "write");
+        gleam__table_free(&c->table);
+        if (gleam__table_init(&c->table, 16)) return gleam__nomem(op);
+        c->probing = 0;
+        gleam__recs_init(&rd, &c->sub[f], 0, c->sub[f].size);
+        while (r == GLEAM_OK && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
+            const char *q = p + 1;
+            int side;
+            if (got < 0 || n < 1 || gleam__unpack_row(&q, p + n, &c->in) != GLEAM_OK) {
+                r = got < 0 ? gleam__spill_fail(op, "read")
+                            : gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+                break;
+            }
+            side = (unsigned char)p[0];
+            if (s->kind == GLEAM__DISTINCT && side == 1) { /* a key emitted before the spill */
+                int made;
+                if (c->in.n != 1 || c->in.v[0].type != GLEAM_BYTES) { r = gleam__nomem(op); break; }
+                if (!gleam__table_upsert(&c->table, gleam__hash(c->in.v[0].u.s, c->in.v[0].len), c->in.v[0].u.s, c->in.v[0].len, 0, &made))
+                    r = gleam__nomem(op);
+                continue;
+            }
+            r = gleam__cons_take(c, side, c->in.v, c->in.n, s->kind == GLEAM__DISTINCT ? &s->key : &c->lead);
+        }
+        if (r == GLEAM_DONE) op->done = 1; /* nobody wants more rows */
+        gleam__recs_free(&rd);
+        gleam__spill_close(&c->sub[f]);
+        if (r == GLEAM_OK) r = gleam__cons_emit_table(c);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__cons_finish(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    switch (s->kind) {
+    case GLEAM__SORT: return gleam__merge_runs(c);
+    case GLEAM__TOP: return gleam__run_emit(op, c->run, &c->cmp, s->k);
+    case GLEAM__REDUCE:
+        if (c->have_acc) r = gleam__emit(op, c->acc.v, c->acc.n);
+        return r < 0 ? r : GLEAM_OK;
+    default: return c->sub ? gleam__cons_unspill(c) : gleam__cons_emit_table(c);
+    }
+}
+
 static void gleam__cons_free(gleam__op *op) {
     gleam__cons *c = (gleam__cons *)op;
+    int f;
+    if (c->sub) {
+        for (f = 0; f < GLEAM__FANOUT; f++) gleam__spill_close(&c->sub[f]);
+        gleam__free(c->sub);
+    }
+    gleam__buf_free(&c->rec);
+    gleam__vals_free(&c->canon);
     gleam__table_free(&c->table);
     gleam__run_free(c->run);
     gleam__vals_free(&c->acc);

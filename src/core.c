@@ -75,6 +75,7 @@ static void *gleam__big_alloc(size_t n) {
 }
 
 static void gleam__big_free(void *p, size_t n) {
+    (void)n; /* without mmap, only free() */
     if (!p) return;
 #if defined(MAP_ANONYMOUS)
     if (n >= GLEAM__HUGE) {

@@ -463,6 +463,7 @@ static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__ru
     }
     if (x->nruns < x->capruns) {
         x->runs[x->nruns++] = run;
+        x->ndisk += run->file != NULL;
         added = 1;
     }
     pthread_mutex_unlock(&x->mu);
@@ -471,12 +472,42 @@ static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__ru
     return gleam__nomem(op);
 }
 
+/* With 2 * GLEAM__MERGE_WAY runs on disk, merge GLEAM__MERGE_WAY of them into one, so the
+   files open and the ways of the final merge stay bounded however big the input. */
+static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gleam__cmp *cmp) {
+    gleam__run *batch[GLEAM__MERGE_WAY], *d;
+    int i, n = 0, failed, e;
+    pthread_mutex_lock(&x->mu);
+    if (x->ndisk >= 2 * GLEAM__MERGE_WAY) { /* take a batch out; the others go on meanwhile */
+        int k = 0;
+        for (i = 0; i < x->nruns; i++)
+            if (x->runs[i]->file && n < GLEAM__MERGE_WAY) batch[n++] = x->runs[i];
+            else x->runs[k++] = x->runs[i];
+        x->nruns = k;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (!n) return GLEAM_OK;
+    failed = gleam__runs_compact(batch, n, cmp, op->task->job->opt.tmpdir, &d);
+    e = errno;
+    for (i = 0; i < n; i++) gleam__run_free(batch[i]);
+    pthread_mutex_lock(&x->mu);
+    x->ndisk -= n;
+    pthread_mutex_unlock(&x->mu);
+    if (failed) {
+        errno = e;
+        return gleam__spill_fail(op, "merge");
+    }
+    return gleam__xchg_add_run(op, x, d);
+}
+
 /* Write the sort producer's rows so far to disk as one more run. */
 static gleam_result gleam__prod_spill(gleam__prod *p) {
     gleam__run *d;
+    gleam_result r;
     if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
     p->spilled = 1;
-    return gleam__xchg_add_run(&p->op, p->w.x, d);
+    if ((r = gleam__xchg_add_run(&p->op, p->w.x, d)) != GLEAM_OK) return r;
+    return gleam__xchg_compact(&p->op, p->w.x, &p->cmp);
 }
 
 static gleam_result gleam__prod_flush_table(gleam__prod *p) {
@@ -627,6 +658,7 @@ fail:
 typedef struct gleam__elem {
     struct gleam__elem *next;
     uint32_t len;
+    unsigned char is_row;   /* data is a packed row of values, else one packed value */
     char data[1];
 } gleam__elem;
 
@@ -648,7 +680,15 @@ typedef struct gleam__cons {
     int have_acc;
     int64_t count;
     gleam__buf tmp;
+    gleam__spill *sub;      /* past its share: GLEAM__FANOUT files of rows, by key hash */
+    int probing;            /* join, spilled: left rows go to the files */
+    int replay;             /* reading the files back */
+    gleam__buf rec;         /* a record on its way to a file */
+    gleam__vals canon;
 } gleam__cons;
+
+#define GLEAM__FANOUT 16
+static int gleam__sub_of(uint64_t h) { return (int)((h >> 20) & (GLEAM__FANOUT - 1)); }
 
 /* Append the value fields of a row to a key's list: the value itself when there is one,
    else a list of them (as Gleam's GroupByKey does). */
@@ -668,6 +708,7 @@ static gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const glea
         gleam__pack_value(&b, v[0]);
     }
     e->len = (uint32_t)size;
+    e->is_row = (unsigned char)(as_row || n != 1);
     e->next = NULL;
     if (l->last) l->last->next = e;
     else l->first = e;
@@ -720,8 +761,107 @@ static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int
     return gleam__emit(op, c->row2.v, n);
 }
 
+/* >>consumer spilling: past its share, a consumer's table goes to GLEAM__FANOUT files by key
+   hash, as rows with the key fields first (and a side byte); so does every later row that
+   cannot be folded into the table. At the end each file is read back alone: a sixteenth of
+   the keys at a time. */
+
+static size_t gleam__table_bytes(const gleam__table *t) { return t->mem.used + (t->mask + 1) * sizeof(gleam__slot); }
+
+static gleam_result gleam__sub_open(gleam__cons *c) {
+    int i;
+    if (!(c->sub = (gleam__spill *)gleam__calloc(GLEAM__FANOUT, sizeof *c->sub))) return gleam__nomem(&c->op);
+    for (i = 0; i < GLEAM__FANOUT; i++) c->sub[i].fd = -1;
+    for (i = 0; i < GLEAM__FANOUT; i++)
+        if (gleam__spill_open(&c->sub[i], c->op.task->job->opt.tmpdir)) return gleam__spill_fail(&c->op, "make");
+    return GLEAM_OK;
+}
+
+/* Append [side, row] to sub-file f, opening the files on first use. */
+static gleam_result gleam__spill_row(gleam__cons *c, int f, int side, const gleam_value *row, int n) {
+    gleam__op *op = &c->op;
+    unsigned char sb = (unsigned char)side;
+    gleam_result r;
+    if (!c->sub && (r = gleam__sub_open(c)) != GLEAM_OK) return r;
+    c->rec.len = 0;
+    if (gleam__buf_add(&c->rec, &sb, 1) || gleam__pack_row(&c->rec, row, n)) return gleam__nomem(op);
+    if (gleam__spill_record(&c->sub[f], c->rec.p, c->rec.len)) return gleam__spill_fail(op, "write");
+    return GLEAM_OK;
+}
+
+/* Spill a row with its key fields moved first. */
+static gleam_result gleam__spill_canon(gleam__cons *c, uint64_t h, int side, const gleam_value *row, int n,
+                                       const gleam_fields *key) {
+    int i, m = 0;
+    if (gleam__vals_reserve(&c->canon, n)) return gleam__nomem(&c->op);
+    for (i = 0; i < key->n; i++) c->canon.v[m++] = row[key->f[i] - 1];
+    if (gleam__value_fields(key, row, n, &c->op.vals)) return gleam__nomem(&c->op);
+    for (i = 0; i < c->op.vals.n; i++) c->canon.v[m++] = c->op.vals.v[i];
+    return gleam__spill_row(c, gleam__sub_of(h), side, c->canon.v, m);
+}
+
+/* Spill key values nk plus the values of element e. */
+static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, const gleam__elem *e) {
+    const char *p = e->data;
+    gleam__vals *v = &c->canon;
+    if (e->is_row) {
+        if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(&c->op);
+        if (gleam__vals_reserve(v, nk + c->row2.n)) return gleam__nomem(&c->op);
+        memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
+        return gleam__spill_row(c, f, side, v->v, nk + c->row2.n);
+    }
+    if (gleam__vals_reserve(v, nk + 1)) return gleam__nomem(&c->op);
+    if (gleam__unpack_value(&p, p + e->len, &v->v[nk]) != GLEAM_OK) return gleam__nomem(&c->op);
+    return gleam__spill_row(c, f, side, v->v, nk + 1);
+}
+
+/* Write the table's contents to the files and empty it. */
+static gleam_result gleam__spill_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    int nk = s->key.n, k;
+    size_t i;
+    gleam_result r = c->sub ? GLEAM_OK : gleam__sub_open(c);
+    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+        char *e = c->table.slots[i].e;
+        int f = gleam__sub_of(c->table.slots[i].h);
+        if (!e) continue;
+        switch (s->kind) {
+        case GLEAM__REDUCE_BY:
+            if ((r = gleam__entry_row(op, e)) == GLEAM_OK) r = gleam__spill_row(c, f, 0, op->vals.v, op->vals.n);
+            break;
+        case GLEAM__DISTINCT: { /* keys already emitted: side 1, the key bytes as one value */
+            const char *key;
+            size_t klen = gleam__entry_key(e, &key);
+            gleam_value kv;
+            kv.type = GLEAM_BYTES;
+            kv.len = (uint32_t)klen;
+            kv.u.s = key;
+            r = gleam__spill_row(c, f, 1, &kv, 1);
+            break;
+        }
+        default: { /* group_by, cogroup: both lists; join: the build side */
+            gleam__elems *l = (gleam__elems *)gleam__entry_payload(e);
+            int lists = s->kind == GLEAM__COGROUP ? 2 : 1;
+            if (gleam__vals_reserve(&c->canon, nk + 1)) return gleam__nomem(op);
+            for (k = 0; k < lists && r == GLEAM_OK; k++) {
+                const gleam__elem *el;
+                for (el = l[k].first; el && r == GLEAM_OK; el = el->next) {
+                    gleam__key_values(e, c->canon.v, nk); /* again: unpacking an element may move canon */
+                    r = gleam__spill_elem(c, f, s->kind == GLEAM__JOIN ? 1 : k, nk, el);
+                }
+            }
+            break;
+        }
+        }
+    }
+    if (r != GLEAM_OK) return r;
+    gleam__table_free(&c->table);
+    return gleam__table_init(&c->table, 16) ? gleam__nomem(op) : GLEAM_OK;
+}
+
 /* Take one row from side `side` of the exchange. */
-static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n) {
+static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key) {
     gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
     gleam_result r;
@@ -752,34 +892,36 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
             op->key.len = 0;
             if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
-        } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
+        } else if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
+        if (c->sub && !c->replay) return gleam__spill_row(c, gleam__sub_of(h), 0, row, n);
         if (!gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
             return gleam__nomem(op);
         return made ? gleam__emit(op, row, n) : GLEAM_OK;
     case GLEAM__GROUP_BY:
     case GLEAM__COGROUP: {
         gleam__elems *l;
-        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+        if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
         l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 2 * sizeof *l, &made);
         if (!l) return gleam__nomem(op);
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
         return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
     }
     case GLEAM__JOIN: {
         gleam__elems *l;
         gleam__elem *e;
         int nk = s->key.n;
-        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-        if (gleam__value_fields(&s->key, row, n, &op->vals)) return gleam__nomem(op);
+        if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+        if (side == 0 && c->probing) return gleam__spill_canon(c, h, 0, row, n, key);
         if (side == 1) { /* build */
             l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, sizeof *l, &made);
             if (!l) return gleam__nomem(op);
             return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
         }
         if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
-        for (made = 0; made < nk; made++) c->acc.v[made] = row[s->key.f[made] - 1];
+        for (made = 0; made < nk; made++) c->acc.v[made] = row[key->f[made] - 1];
         l = (gleam__elems *)gleam__table_find(&c->table, h, op->key.p, (uint32_t)op->key.len);
         if (!l) {
             if (s->join != GLEAM_LEFT_OUTER) return GLEAM_OK;
@@ -810,12 +952,18 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     const char *p = b->data, *end = b->data + b->len;
     gleam__vals *rowv = &c->in;
     gleam_result r = GLEAM_OK;
+    if (b->side == 0 && c->sub && !c->probing && op->node->step->kind == GLEAM__JOIN) {
+        if ((r = gleam__spill_table(c)) != GLEAM_OK) return r; /* the build side, all on disk */
+        c->probing = 1;
+    }
     while (p < end) {
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
             r = gleam__nomem(op);
             break;
         }
-        r = op->done ? GLEAM_DONE : gleam__cons_take(c, b->side, rowv->v, rowv->n);
+        r = op->done ? GLEAM_DONE
+                     : gleam__cons_take(c, b->side, rowv->v, rowv->n,
+                                        op->node->step->kind == GLEAM__REDUCE_BY ? &c->lead : &op->node->step->key);
         if (r < 0) break;
         if (r == GLEAM_DONE) {
             op->done = 1;
@@ -823,6 +971,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
+    if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
     return r;
 }
 
@@ -844,18 +993,14 @@ static gleam_result gleam__merge_runs(gleam__cons *c) {
     return r;
 }
 
-static gleam_result gleam__cons_finish(gleam__op *op) {
-    gleam__cons *c = (gleam__cons *)op;
+/* Emit what the table holds at the end: folds, groups, a right outer join's unmatched rows. */
+static gleam_result gleam__cons_emit_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
     gleam_result r = GLEAM_OK;
     size_t i;
     int nk = s->key.n;
     switch (s->kind) {
-    case GLEAM__SORT: return gleam__merge_runs(c);
-    case GLEAM__TOP: return gleam__run_emit(op, c->run, &c->cmp, s->k);
-    case GLEAM__REDUCE:
-        if (c->have_acc) r = gleam__emit(op, c->acc.v, c->acc.n);
-        return r < 0 ? r : GLEAM_OK;
     case GLEAM__REDUCE_BY:
         for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
             char *e = c->table.slots[i].e;
@@ -908,8 +1053,73 @@ static gleam_result gleam__cons_finish(gleam__op *op) {
     }
 }
 
+/* Read the spilled rows back, one file at a time, into a fresh table, and emit it. */
+static gleam_result gleam__cons_unspill(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    int f;
+    if (s->kind != GLEAM__DISTINCT && !c->probing && (r = gleam__spill_table(c)) != GLEAM_OK) return r;
+    c->replay = 1;
+    for (f = 0; f < GLEAM__FANOUT && r == GLEAM_OK; f++) {
+        gleam__recs rd;
+        const char *p;
+        size_t n;
+        int got;
+        if (gleam__spill_end(&c->sub[f])) return gleam__spill_fail(op, "write");
+        gleam__table_free(&c->table);
+        if (gleam__table_init(&c->table, 16)) return gleam__nomem(op);
+        c->probing = 0;
+        gleam__recs_init(&rd, &c->sub[f], 0, c->sub[f].size);
+        while (r == GLEAM_OK && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
+            const char *q = p + 1;
+            int side;
+            if (got < 0 || n < 1 || gleam__unpack_row(&q, p + n, &c->in) != GLEAM_OK) {
+                r = got < 0 ? gleam__spill_fail(op, "read")
+                            : gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+                break;
+            }
+            side = (unsigned char)p[0];
+            if (s->kind == GLEAM__DISTINCT && side == 1) { /* a key emitted before the spill */
+                int made;
+                if (c->in.n != 1 || c->in.v[0].type != GLEAM_BYTES) { r = gleam__nomem(op); break; }
+                if (!gleam__table_upsert(&c->table, gleam__hash(c->in.v[0].u.s, c->in.v[0].len), c->in.v[0].u.s, c->in.v[0].len, 0, &made))
+                    r = gleam__nomem(op);
+                continue;
+            }
+            r = gleam__cons_take(c, side, c->in.v, c->in.n, s->kind == GLEAM__DISTINCT ? &s->key : &c->lead);
+        }
+        if (r == GLEAM_DONE) op->done = 1; /* nobody wants more rows */
+        gleam__recs_free(&rd);
+        gleam__spill_close(&c->sub[f]);
+        if (r == GLEAM_OK) r = gleam__cons_emit_table(c);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__cons_finish(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    switch (s->kind) {
+    case GLEAM__SORT: return gleam__merge_runs(c);
+    case GLEAM__TOP: return gleam__run_emit(op, c->run, &c->cmp, s->k);
+    case GLEAM__REDUCE:
+        if (c->have_acc) r = gleam__emit(op, c->acc.v, c->acc.n);
+        return r < 0 ? r : GLEAM_OK;
+    default: return c->sub ? gleam__cons_unspill(c) : gleam__cons_emit_table(c);
+    }
+}
+
 static void gleam__cons_free(gleam__op *op) {
     gleam__cons *c = (gleam__cons *)op;
+    int f;
+    if (c->sub) {
+        for (f = 0; f < GLEAM__FANOUT; f++) gleam__spill_close(&c->sub[f]);
+        gleam__free(c->sub);
+    }
+    gleam__buf_free(&c->rec);
+    gleam__vals_free(&c->canon);
     gleam__table_free(&c->table);
     gleam__run_free(c->run);
     gleam__vals_free(&c->acc);

@@ -342,6 +342,7 @@ struct gleam__xchg {
     gleam__part *parts;
     gleam__run **runs;      /* sort: one sorted run per producer */
     int nruns, capruns;
+    int ndisk;              /* sort: runs on disk, also those being merged into one */
     size_t *bounds;         /* sort: run r, partition j: rows [bounds[r*(P+1)+j], ..[j+1]) */
     gleam__srow *splits;    /* sort: partition j holds keys in [splits[j-1], splits[j]) */
 };

@@ -168,62 +168,73 @@ static int gleam__run_truncate(gleam__run *r, size_t k) {
 /* The bytes a run holds in memory. */
 static size_t gleam__run_bytes(const gleam__run *r) { return r->mem.used + r->n * sizeof(gleam__srow); }
 
+/* A new, empty run on disk in dir. NULL with errno set. */
+static gleam__run *gleam__disk_new(const char *dir) {
+    gleam__run *d = gleam__run_new();
+    int e;
+    if (!d || !(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
+        gleam__run_free(d);
+        errno = ENOMEM;
+        return NULL;
+    }
+    d->file->fd = -1;
+    if (gleam__spill_open(d->file, dir) == 0) return d;
+    e = errno;
+    gleam__run_free(d);
+    errno = e;
+    return NULL;
+}
+
+/* Append a row (in order) to run d on disk, indexing it about every 64 KB (d->cap counts
+   the index's room). 0, or -1 with errno set. */
+static int gleam__disk_add(gleam__run *d, uint64_t key, const char *row, size_t len) {
+    if (d->n == 0 || d->file->size >= d->offs[d->n - 1] + GLEAM__INDEX_EVERY) {
+        if (d->n == d->cap) {
+            size_t ncap = d->cap ? d->cap * 2 : 64;
+            gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
+            uint64_t *offs;
+            if (rows) d->rows = rows;
+            offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
+            if (!offs) {
+                errno = ENOMEM;
+                return -1;
+            }
+            d->offs = offs;
+            d->cap = ncap;
+        }
+        d->rows[d->n].key = key;
+        if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        d->offs[d->n++] = d->file->size;
+    }
+    return gleam__spill_record(d->file, row, len);
+}
+
 /* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
    emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
 static int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out) {
     gleam__run *d;
-    size_t i, cap = 0;
-    uint64_t mark = 0;
-    if (gleam__run_sort(r, c)) goto nomem;
-    if (!(d = gleam__run_new())) goto nomem;
-    if (!(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
-        gleam__run_free(d);
-        goto nomem;
+    size_t i;
+    int e;
+    if (gleam__run_sort(r, c)) {
+        errno = ENOMEM;
+        return -1;
     }
-    d->file->fd = -1;
-    if (gleam__spill_open(d->file, dir)) goto fail;
-    for (i = 0; i < r->n; i++) {
-        const char *row = r->rows[i].row;
-        size_t len = gleam__row_len(row);
-        if (d->file->size >= mark) { /* an index entry */
-            if (d->n == cap) {
-                size_t ncap = cap ? cap * 2 : 64;
-                gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
-                uint64_t *offs;
-                if (rows) d->rows = rows;
-                offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
-                if (!offs) {
-                    errno = ENOMEM;
-                    goto fail;
-                }
-                d->offs = offs;
-                cap = ncap;
-            }
-            d->rows[d->n].key = r->rows[i].key;
-            if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
-                errno = ENOMEM;
-                goto fail;
-            }
-            d->offs[d->n++] = d->file->size;
-            mark = d->file->size + GLEAM__INDEX_EVERY;
-        }
-        if (gleam__spill_record(d->file, row, len)) goto fail;
-    }
+    if (!(d = gleam__disk_new(dir))) return -1;
+    for (i = 0; i < r->n; i++)
+        if (gleam__disk_add(d, r->rows[i].key, r->rows[i].row, gleam__row_len(r->rows[i].row))) goto fail;
     if (gleam__spill_end(d->file)) goto fail;
-    d->cap = cap;
     r->n = 0;
     gleam__arena_reset(&r->mem);
     *out = d;
     return 0;
-nomem:
-    errno = ENOMEM;
-    return -1;
-fail: {
-    int e = errno;
+fail:
+    e = errno;
     gleam__run_free(d);
     errno = e;
     return -1;
-}
 }
 
 /* >>merging runs ---------------------------------------------------------------------------- */
@@ -281,17 +292,23 @@ static int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
 
 static void gleam__cursor_free(gleam__cursor *k) { gleam__recs_free(&k->recs); }
 
-/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
-static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+/* Where merged rows go: GLEAM_OK to go on, else the result to stop with. */
+typedef gleam_result (*gleam__merge_fn)(void *arg, const gleam__cursor *from);
+
+#define GLEAM__READ_FAILED (-1000) /* a cursor could not read its file (errno says why) */
+
+/* Hand the rows of n cursors (not yet started) to out in order, ties to the lower cursor.
+   GLEAM_OK, out's result, GLEAM_ERR_NOMEM or GLEAM__READ_FAILED. */
+static gleam_result gleam__heap_merge(gleam__cursor *cur, int n, const gleam__cmp *c, gleam__merge_fn out, void *arg) {
     int *heap, live = 0, i, rc;
     gleam_result r = GLEAM_OK;
-    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return gleam__nomem(op);
+    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return GLEAM_ERR_NOMEM;
 #define GLEAM__LESS(a, b)                                                                  \
     ((rc = gleam__srow_cmp(c, &cur[heap[a]].head, &cur[heap[b]].head)) < 0 ||             \
      (rc == 0 && heap[a] < heap[b]))
     for (i = 0; i < n && r == GLEAM_OK; i++) {
         int k;
-        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = gleam__spill_fail(op, "read");
+        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = GLEAM__READ_FAILED;
         if (rc <= 0) continue;
         heap[k = live++] = i;
         while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
@@ -303,15 +320,10 @@ static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const
     }
     while (live > 0 && r == GLEAM_OK) {
         gleam__cursor *top = &cur[heap[0]];
-        const char *p = top->head.row;
         int k = 0;
-        if (gleam__unpack_row(&p, top->run->file ? p + top->len : GLEAM__NOEND(p), &op->vals) != GLEAM_OK) {
-            r = gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
-            break;
-        }
-        if ((r = gleam__emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) break;
+        if ((r = out(arg, top)) != GLEAM_OK) break;
         if ((rc = gleam__cursor_next(top, c)) < 0) {
-            r = gleam__spill_fail(op, "read");
+            r = GLEAM__READ_FAILED;
             break;
         }
         if (rc == 0) heap[0] = heap[--live];
@@ -328,5 +340,58 @@ static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const
     }
 #undef GLEAM__LESS
     gleam__free(heap);
+    return r;
+}
+
+/* The packed bytes of a cursor's head row. */
+static size_t gleam__cursor_len(const gleam__cursor *k) { return k->run->file ? k->len : gleam__row_len(k->head.row); }
+
+static gleam_result gleam__merge_emit(void *arg, const gleam__cursor *from) {
+    gleam__op *op = (gleam__op *)arg;
+    const char *p = from->head.row;
+    if (gleam__unpack_row(&p, p + gleam__cursor_len(from), &op->vals) != GLEAM_OK)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+    return gleam__emit(op, op->vals.v, op->vals.n);
+}
+
+/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
+static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+    gleam_result r = gleam__heap_merge(cur, n, c, gleam__merge_emit, op);
+    if (r == GLEAM__READ_FAILED) return gleam__spill_fail(op, "read");
+    if (r == GLEAM_ERR_NOMEM) return gleam__nomem(op);
     return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__merge_write(void *arg, const gleam__cursor *from) {
+    return gleam__disk_add((gleam__run *)arg, from->head.key, from->head.row, gleam__cursor_len(from)) ? GLEAM_ERR_IO
+                                                                                                       : GLEAM_OK;
+}
+
+/* Most runs on disk one merge may read at once: each holds a descriptor and a buffer. */
+#define GLEAM__MERGE_WAY 32
+
+/* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
+   replaces them: fewer files open at the end, and fewer ways to merge. 0, or -1 with errno
+   set (the runs are then unchanged). */
+static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out) {
+    gleam__cursor cur[GLEAM__MERGE_WAY];
+    gleam__run *d = gleam__disk_new(dir);
+    gleam_result r;
+    int i, e = 0;
+    if (!d) return -1;
+    for (i = 0; i < n; i++) gleam__cursor_init(&cur[i], runs[i], 0, 0, NULL, NULL);
+    r = gleam__heap_merge(cur, n, c, gleam__merge_write, d);
+    if (r != GLEAM_OK) e = r == GLEAM_ERR_NOMEM ? ENOMEM : errno;
+    for (i = 0; i < n; i++) gleam__cursor_free(&cur[i]);
+    if (r == GLEAM_OK && gleam__spill_end(d->file)) {
+        r = GLEAM_ERR_IO;
+        e = errno;
+    }
+    if (r != GLEAM_OK) {
+        gleam__run_free(d);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    *out = d;
+    return 0;
 }
