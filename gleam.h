@@ -5228,11 +5228,26 @@ typedef struct gleam__acc {
     gleam_value v[1];
 } gleam__acc;
 
+/* Fold values v into table t under the packed key (hash h). */
+static gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
+                                       const gleam_value *v, int nv) {
+    int made;
+    gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
+    if (!a) return gleam__nomem(op);
+    if (made) {
+        a->n = (uint32_t)nv;
+        if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
+        if (gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
+        return GLEAM_OK;
+    }
+    if (a->n != (uint32_t)nv)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
+    return gleam__fold(op, a->v, v, nv, &t->mem);
+}
+
 /* Fold a row into table t under its `key` fields. */
 static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_fields *key, const gleam_value *row, int n) {
-    gleam__acc *a;
     uint64_t h;
-    int made;
     gleam_result r;
     const gleam_value *v;
     int nv;
@@ -5245,18 +5260,7 @@ static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_
         v = op->vals.v;
         nv = op->vals.n;
     }
-    a = (gleam__acc *)gleam__table_upsert(t, h, op->key.p, (uint32_t)op->key.len,
-                                          sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
-    if (!a) return gleam__nomem(op);
-    if (made) {
-        a->n = (uint32_t)nv;
-        if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
-        if (gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
-        return GLEAM_OK;
-    }
-    if (a->n != (uint32_t)nv)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
-    return gleam__fold(op, a->v, v, nv, &t->mem);
+    return gleam__fold_packed(op, t, h, op->key.p, (uint32_t)op->key.len, v, nv);
 }
 
 /* Rebuild the row of a fold-table entry (key fields first) into op->vals. */
@@ -5275,6 +5279,8 @@ static gleam_result gleam__entry_row(gleam__op *op, char *e) {
 
 /* >>producers ---------------------------------------------------------------------------- */
 
+#define GLEAM__BATCH 16
+
 typedef struct gleam__prod {
     gleam__op op;
     gleam__writer w;
@@ -5287,7 +5293,46 @@ typedef struct gleam__prod {
     int spilled;            /* sort: some runs went to disk */
     int64_t count;          /* limit */
     size_t combine_limit;
+    /* reduce_by: rows waiting to be folded, their table slots already being fetched */
+    struct gleam__pend {
+        uint64_t h, in_off;
+        size_t key;         /* offset in bkeys */
+        uint32_t klen;
+        int nv;
+    } pend[GLEAM__BATCH];
+    int npend;
+    gleam__buf bkeys;
+    gleam_value bvals[GLEAM__BATCH * 8];
 } gleam__prod;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GLEAM__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define GLEAM__PREFETCH(p) ((void)(p))
+#endif
+
+/* Fold the waiting rows: first fetch the entries their slots point to, then fold each. */
+static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
+    gleam__op *op = &p->op;
+    gleam__table *t = &p->table;
+    uint64_t in_off = op->task->in_off;
+    gleam_result r = GLEAM_OK;
+    int i, at = 0;
+    for (i = 0; i < p->npend; i++) {
+        const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
+        if (sl->e) GLEAM__PREFETCH(sl->e);
+    }
+    for (i = 0; i < p->npend && r == GLEAM_OK; i++) {
+        struct gleam__pend *q = &p->pend[i];
+        op->task->in_off = q->in_off; /* an error names this row's line */
+        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + at, q->nv);
+        at += q->nv;
+    }
+    op->task->in_off = in_off;
+    p->npend = 0;
+    p->bkeys.len = 0;
+    return r;
+}
 
 /* Hand a sorted run to the sort's exchange. */
 static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__run *run) {
@@ -5372,10 +5417,33 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     uint64_t h;
     int made;
     switch (s->kind) {
-    case GLEAM__REDUCE_BY:
-        if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
-        if (p->table.mem.bytes > p->combine_limit) return gleam__prod_flush_table(p);
+    case GLEAM__REDUCE_BY: {
+        int i, nv = n - 1, plain = s->key.n == 1 && s->key.f[0] == 1 && n >= 1 && n - 1 <= 8;
+        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
+        if (!plain) { /* values that point into the input: fold now */
+            if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+            if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
+        } else { /* keep the row (its key packed) and start fetching its slot */
+            struct gleam__pend *q = &p->pend[p->npend];
+            int at;
+            if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+            for (at = 0, i = 0; i < p->npend; i++) at += p->pend[i].nv;
+            q->h = h;
+            q->in_off = op->task->in_off;
+            q->key = p->bkeys.len;
+            q->klen = (uint32_t)op->key.len;
+            q->nv = nv;
+            if (gleam__buf_add(&p->bkeys, op->key.p, op->key.len)) return gleam__nomem(op);
+            memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
+            GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
+            if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        }
+        if (p->table.mem.bytes > p->combine_limit) {
+            if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+            return gleam__prod_flush_table(p);
+        }
         return GLEAM_OK;
+    }
     case GLEAM__REDUCE:
         if (!p->have_acc) {
             if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
@@ -5425,7 +5493,10 @@ static gleam_result gleam__prod_finish(gleam__op *op) {
     gleam_result r = GLEAM_OK;
     size_t i;
     switch (s->kind) {
-    case GLEAM__REDUCE_BY: r = gleam__prod_flush_table(p); break;
+    case GLEAM__REDUCE_BY:
+        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        r = gleam__prod_flush_table(p);
+        break;
     case GLEAM__REDUCE:
         if (p->have_acc) r = gleam__write_row(op, &p->w, 0, p->acc.v, p->acc.n);
         break;
@@ -5466,6 +5537,7 @@ static void gleam__prod_free(gleam__op *op) {
     gleam__run_free(p->run);
     gleam__vals_free(&p->acc);
     gleam__arena_free(&p->accmem);
+    gleam__buf_free(&p->bkeys);
 }
 
 static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
@@ -5524,6 +5596,7 @@ typedef struct gleam__cons {
     int probing;            /* join, spilled: left rows go to the files */
     int replay;             /* reading the files back */
     gleam__buf rec;         /* a record on its way to a file */
+    gleam__buf hs;          /* the key hashes of a block's rows */
     gleam__vals canon;
 } gleam__cons;
 
@@ -5787,16 +5860,59 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     }
 }
 
+/* Hash the key of every row of a block whose key is its leading fields (packed there as
+   the table packs keys) and start fetching their slots; the hashes go to c->hs. The
+   number of rows, or 0 when the rows do not qualify. */
+static size_t gleam__prefetch_block(gleam__cons *c, const char *p, const char *end) {
+    const gleam__step *s = c->op.node->step;
+    const gleam_fields *key = s->kind == GLEAM__REDUCE_BY ? &c->lead : &s->key;
+    size_t n = 0;
+    int k;
+    if (s->whole_row || c->sub) return 0;
+    for (k = 0; k < key->n; k++)
+        if (key->f[k] != k + 1) return 0;
+    while (p < end) {
+        const char *q = p, *kb;
+        uint32_t nf;
+        if (gleam__unpack_header(&q, end, &nf) != GLEAM_OK || nf < (uint32_t)key->n) return 0;
+        kb = q;
+        for (k = 0; k < key->n; k++)
+            if (gleam__skip_value(&q, end) != GLEAM_OK) return 0;
+        if (gleam__buf_reserve(&c->hs, (n + 1) * sizeof(uint64_t) - c->hs.len)) return 0;
+        ((uint64_t *)(void *)c->hs.p)[n] = gleam__hash(kb, (size_t)(q - kb));
+        c->hs.len = ++n * sizeof(uint64_t);
+        GLEAM__PREFETCH(&c->table.slots[((uint64_t *)(void *)c->hs.p)[n - 1] & c->table.mask]);
+        if (gleam__skip_value(&p, end) != GLEAM_OK) return 0;
+    }
+    return n;
+}
+
 static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     gleam__cons *c = (gleam__cons *)op;
     const char *p = b->data, *end = b->data + b->len;
     gleam__vals *rowv = &c->in;
     gleam_result r = GLEAM_OK;
+    size_t nh = 0, i = 0;
+    int probe = b->side == 0 && op->node->step->kind == GLEAM__JOIN;
     if (b->side == 0 && c->sub && !c->probing && op->node->step->kind == GLEAM__JOIN) {
         if ((r = gleam__spill_table(c)) != GLEAM_OK) return r; /* the build side, all on disk */
         c->probing = 1;
     }
+    c->hs.len = 0;
+    if (c->table.slots) nh = gleam__prefetch_block(c, p, end);
     while (p < end) {
+        if (i + 8 < nh) { /* the slot of row i+8 has arrived by now: fetch its entry */
+            const gleam__slot *sl = &c->table.slots[((const uint64_t *)(const void *)c->hs.p)[i + 8] & c->table.mask];
+            if (sl->e) GLEAM__PREFETCH(sl->e);
+        }
+        if (probe && i + 4 < nh) { /* and the entry of row i+4: fetch its first right row */
+            const gleam__slot *sl = &c->table.slots[((const uint64_t *)(const void *)c->hs.p)[i + 4] & c->table.mask];
+            if (sl->e) {
+                const gleam__elems *l = (const gleam__elems *)gleam__entry_payload(sl->e);
+                if (l->first) GLEAM__PREFETCH(l->first);
+            }
+        }
+        i++;
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
             r = gleam__nomem(op);
             break;
@@ -5959,6 +6075,7 @@ static void gleam__cons_free(gleam__op *op) {
         gleam__free(c->sub);
     }
     gleam__buf_free(&c->rec);
+    gleam__buf_free(&c->hs);
     gleam__vals_free(&c->canon);
     gleam__table_free(&c->table);
     gleam__run_free(c->run);

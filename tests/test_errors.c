@@ -378,6 +378,40 @@ static void test_mapper_returns_code(void) {
     free(p);
 }
 
+/* "row N" -> ("k", N): every row on one key */
+static gleam_result row_number(gleam_ctx *c, const gleam_value *row, int n) {
+    gleam_value v[2];
+    (void)n;
+    v[0] = gleam_str("k");
+    v[1] = gleam_int(atoi(row[0].u.s + 4));
+    return gleam_emit(c, v, 2);
+}
+
+static gleam_result fail_on_x537(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
+    (void)n;
+    if (x[0].u.i == 537) return gleam_fail(c, "cannot fold 537");
+    acc[0] = gleam_int(acc[0].u.i + x[0].u.i);
+    return GLEAM_OK;
+}
+
+/* The map-side fold may hold rows back to fetch their slots first: an error must still
+   name the line of the row being folded. */
+static void test_reducer_fails_names_line(void) {
+    char *p = rows_file("rows1000b.txt", 1000), tag[32];
+    int sh;
+    for (sh = 1; sh <= 4; sh *= 2) {
+        gleam_flow *f = gleam_flow_new("failing fold");
+        gleam_collect(gleam_reduce_by_key(gleam_map(gleam_read(f, gleam_txt(p, sh)), "rowNumber"), "failOnX537"));
+        CHECK_INT(run_threads(f, 2), GLEAM_ERR_USER);
+        CHECK_HAS(gleam_error(f), "cannot fold 537");
+        CHECK_HAS(gleam_error(f), "reduce_by(failOnX537)");
+        CHECK_HAS(gleam_error(f), p);
+        CHECK_HAS(gleam_error(f), line_tag(tag, sizeof tag, 537));
+        gleam_flow_free(f);
+    }
+    free(p);
+}
+
 static void test_reducer_fails(void) {
     static const char *const words[] = {"a", "b", "a", "c", "a", "b"};
     const char *many[200];
@@ -987,6 +1021,7 @@ int main(void) {
     if (gleam_register_mapper("failOn537", fail_on_537) || gleam_register_mapper("codeOn42", code_on_42) ||
         gleam_register_mapper("passRow", pass_row) || gleam_register_mapper("appendOne", append_one) ||
         gleam_register_mapper("emitShards", emit_shards) || gleam_register_mapper("failMid", fail_mid) ||
+        gleam_register_mapper("rowNumber", row_number) || gleam_register_reducer("failOnX537", fail_on_x537) ||
         gleam_register_reducer("sumOk", sum_ok) || gleam_register_reducer("sumFail50", sum_fail_50) ||
         gleam_register_reducer("sumCode", sum_code) || gleam_register_output("outFail100", out_fail_100) ||
         gleam_register_source("genFail", gen_fail) || gleam_register_source("genCode", gen_code) ||
@@ -1015,6 +1050,7 @@ int main(void) {
     TRUN(test_run_twice);
     TRUN(test_output_cannot_be_created);
     TRUN(test_output_is_an_input);
+    TRUN(test_reducer_fails_names_line);
     TRUN(test_flag_unknown);
     TRUN(test_flag_forms);
     TRUN(test_flag_double_dash);
