@@ -36,7 +36,8 @@
    OPTIONS (define before including the implementation)
    -------
    GLEAM_STATIC                    make every function static to the including file
-   GLEAM_MALLOC/REALLOC/FREE       your allocator (define all three or none)
+   GLEAM_MALLOC/REALLOC/FREE       your allocator (define all three or none); without them,
+                                   blocks of 2 MB and more come from mmap (huge pages)
    GLEAM_ASSERT(c)                 your assert (default: assert from <assert.h>)
 
    COMMAND-LINE FLAGS (taken out of argv by gleam_init)
@@ -417,6 +418,7 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt);
 #include <unistd.h>
 
 #if defined(GLEAM_MALLOC) && defined(GLEAM_REALLOC) && defined(GLEAM_FREE)
+#define GLEAM__USER_ALLOC 1 /* every allocation goes through them, big blocks too */
 #elif !defined(GLEAM_MALLOC) && !defined(GLEAM_REALLOC) && !defined(GLEAM_FREE)
 #define GLEAM_MALLOC(n) malloc(n)
 #define GLEAM_REALLOC(p, n) realloc(p, n)
@@ -994,7 +996,7 @@ static void gleam__buf_free(gleam__buf *b) {
 #define GLEAM__HUGE ((size_t)2 << 20)
 
 static void *gleam__big_alloc(size_t n) {
-#if defined(MAP_ANONYMOUS)
+#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
     if (n >= GLEAM__HUGE) {
         size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
         char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
@@ -1015,7 +1017,7 @@ static void *gleam__big_alloc(size_t n) {
 static void gleam__big_free(void *p, size_t n) {
     (void)n; /* without mmap, only free() */
     if (!p) return;
-#if defined(MAP_ANONYMOUS)
+#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
     if (n >= GLEAM__HUGE) {
         munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
         return;

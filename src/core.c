@@ -56,7 +56,7 @@ static void gleam__buf_free(gleam__buf *b) {
 #define GLEAM__HUGE ((size_t)2 << 20)
 
 static void *gleam__big_alloc(size_t n) {
-#if defined(MAP_ANONYMOUS)
+#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
     if (n >= GLEAM__HUGE) {
         size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
         char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
@@ -77,7 +77,7 @@ static void *gleam__big_alloc(size_t n) {
 static void gleam__big_free(void *p, size_t n) {
     (void)n; /* without mmap, only free() */
     if (!p) return;
-#if defined(MAP_ANONYMOUS)
+#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
     if (n >= GLEAM__HUGE) {
         munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
         return;

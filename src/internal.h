@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #if defined(GLEAM_MALLOC) && defined(GLEAM_REALLOC) && defined(GLEAM_FREE)
+#define GLEAM__USER_ALLOC 1 /* every allocation goes through them, big blocks too */
 #elif !defined(GLEAM_MALLOC) && !defined(GLEAM_REALLOC) && !defined(GLEAM_FREE)
 #define GLEAM_MALLOC(n) malloc(n)
 #define GLEAM_REALLOC(p, n) realloc(p, n)
