@@ -500,6 +500,7 @@ typedef struct gleam__spill {
 } gleam__spill;
 
 static int gleam__spill_open(gleam__spill *s, const char *dir);
+static int gleam__write_all(int fd, const char *p, size_t n);
 static int gleam__spill_write(gleam__spill *s, const void *p, size_t n);
 static int gleam__spill_record(gleam__spill *s, const void *p, size_t n);
 static int gleam__spill_end(gleam__spill *s);
@@ -1207,19 +1208,23 @@ static int gleam__spill_open(gleam__spill *s, const char *dir) {
     return s->fd >= 0 ? 0 : -1;
 }
 
-static int gleam__spill_flush(gleam__spill *s) {
-    const char *p = s->wbuf.p;
-    size_t len = s->wbuf.len;
-    while (len) {
-        ssize_t w = write(s->fd, p, len);
+/* Write all n bytes to fd. 0, or -1 with errno set (ENOSPC when nothing could be written). */
+static int gleam__write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             if (w == 0) errno = ENOSPC;
             return -1;
         }
         p += w;
-        len -= (size_t)w;
+        n -= (size_t)w;
     }
+    return 0;
+}
+
+static int gleam__spill_flush(gleam__spill *s) {
+    if (gleam__write_all(s->fd, s->wbuf.p, s->wbuf.len)) return -1;
     s->wbuf.len = 0;
     return 0;
 }
@@ -1227,22 +1232,12 @@ static int gleam__spill_flush(gleam__spill *s) {
 /* Append n bytes. 0, or -1 with errno set. */
 static int gleam__spill_write(gleam__spill *s, const void *p, size_t n) {
     if (s->wbuf.len + n > GLEAM__SPILL_WBUF && s->wbuf.len && gleam__spill_flush(s)) return -1;
-    if (n >= GLEAM__SPILL_WBUF) { /* large: straight through */
-        gleam__buf b;
-        int r;
-        b = s->wbuf;
-        s->wbuf.p = (char *)(uintptr_t)p;
-        s->wbuf.len = n;
-        r = gleam__spill_flush(s);
-        s->wbuf = b;
-        s->size += n;
-        return r;
-    }
+    s->size += n;
+    if (n >= GLEAM__SPILL_WBUF) return gleam__write_all(s->fd, (const char *)p, n); /* large: straight through */
     if (gleam__buf_add(&s->wbuf, p, n)) {
         errno = ENOMEM;
         return -1;
     }
-    s->size += n;
     return 0;
 }
 
@@ -3284,8 +3279,8 @@ static gleam_result gleam__merge_write(void *arg, const gleam__cursor *from) {
 #define GLEAM__MERGE_WAY 32
 
 /* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
-   replaces them: fewer files open at the end, and fewer ways to merge. 0, or -1 with errno
-   set (the runs are then unchanged). */
+   replaces them: fewer files open at the end, and fewer ways to merge. The runs are freed,
+   also on failure. 0, or -1 with errno set. */
 static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out) {
     gleam__cursor cur[GLEAM__MERGE_WAY];
     gleam__run *d = gleam__disk_new(dir);
@@ -3295,7 +3290,10 @@ static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, co
     for (i = 0; i < n; i++) gleam__cursor_init(&cur[i], runs[i], 0, 0, NULL, NULL);
     r = gleam__heap_merge(cur, n, c, gleam__merge_write, d);
     if (r != GLEAM_OK) e = r == GLEAM_ERR_NOMEM ? ENOMEM : errno;
-    for (i = 0; i < n; i++) gleam__cursor_free(&cur[i]);
+    for (i = 0; i < n; i++) {
+        gleam__cursor_free(&cur[i]);
+        gleam__run_free(runs[i]);
+    }
     if (r == GLEAM_OK && gleam__spill_end(d->file)) {
         r = GLEAM_ERR_IO;
         e = errno;
@@ -4768,13 +4766,11 @@ static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int
     if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
     s->disk[s->ndisk++] = d;
     if (s->ndisk == 2 * GLEAM__MERGE_WAY) { /* the oldest runs into one, first: ties keep input order */
-        int i;
-        if (gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d))
-            return gleam__spill_fail(op, "merge");
-        for (i = 0; i < GLEAM__MERGE_WAY; i++) gleam__run_free(s->disk[i]);
+        int failed = gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d);
+        s->ndisk -= GLEAM__MERGE_WAY - !failed; /* the merged runs are gone; their merge takes the first place */
+        memmove(s->disk + !failed, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
+        if (failed) return gleam__spill_fail(op, "merge");
         s->disk[0] = d;
-        memmove(s->disk + 1, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
-        s->ndisk = GLEAM__MERGE_WAY + 1;
     }
     return GLEAM_OK;
 }
@@ -5300,7 +5296,7 @@ typedef struct gleam__prod {
         uint64_t h, in_off;
         size_t key;         /* offset in bkeys */
         uint32_t klen;
-        int nv;
+        int val, nv;        /* bvals[val .. val+nv) */
     } pend[GLEAM__BATCH];
     int npend;
     gleam__buf bkeys;
@@ -5319,7 +5315,7 @@ static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
     gleam__table *t = &p->table;
     uint64_t in_off = op->task->in_off;
     gleam_result r = GLEAM_OK;
-    int i, at = 0;
+    int i;
     for (i = 0; i < p->npend; i++) {
         const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
         if (sl->e) GLEAM__PREFETCH(sl->e);
@@ -5327,8 +5323,7 @@ static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
     for (i = 0; i < p->npend && r == GLEAM_OK; i++) {
         struct gleam__pend *q = &p->pend[i];
         op->task->in_off = q->in_off; /* an error names this row's line */
-        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + at, q->nv);
-        at += q->nv;
+        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
     }
     op->task->in_off = in_off;
     p->npend = 0;
@@ -5376,7 +5371,6 @@ static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gle
     if (!n) return GLEAM_OK;
     failed = gleam__runs_compact(batch, n, cmp, op->task->job->opt.tmpdir, &d);
     e = errno;
-    for (i = 0; i < n; i++) gleam__run_free(batch[i]);
     pthread_mutex_lock(&x->mu);
     x->ndisk -= n;
     pthread_mutex_unlock(&x->mu);
@@ -5429,8 +5423,9 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
             struct gleam__pend *q = &p->pend[p->npend];
             int at;
             if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-            for (at = 0, i = 0; i < p->npend; i++) at += p->pend[i].nv;
+            at = p->npend ? q[-1].val + q[-1].nv : 0;
             q->h = h;
+            q->val = at;
             q->in_off = op->task->in_off;
             q->key = p->bkeys.len;
             q->klen = (uint32_t)op->key.len;
@@ -6387,15 +6382,9 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
         gleam__vals_free(&v);
         return r < 0 ? r : GLEAM_OK;
     }
-    while (len) {
-        ssize_t w = write(s->fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0)
-            return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
-                               strerror(w < 0 ? errno : EIO));
-        p += w;
-        len -= (size_t)w;
-    }
+    if (gleam__write_all(s->fd, p, len))
+        return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
+                           strerror(errno));
     return GLEAM_OK;
 }
 

@@ -458,7 +458,7 @@ typedef struct gleam__prod {
         uint64_t h, in_off;
         size_t key;         /* offset in bkeys */
         uint32_t klen;
-        int nv;
+        int val, nv;        /* bvals[val .. val+nv) */
     } pend[GLEAM__BATCH];
     int npend;
     gleam__buf bkeys;
@@ -477,7 +477,7 @@ static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
     gleam__table *t = &p->table;
     uint64_t in_off = op->task->in_off;
     gleam_result r = GLEAM_OK;
-    int i, at = 0;
+    int i;
     for (i = 0; i < p->npend; i++) {
         const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
         if (sl->e) GLEAM__PREFETCH(sl->e);
@@ -485,8 +485,7 @@ static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
     for (i = 0; i < p->npend && r == GLEAM_OK; i++) {
         struct gleam__pend *q = &p->pend[i];
         op->task->in_off = q->in_off; /* an error names this row's line */
-        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + at, q->nv);
-        at += q->nv;
+        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
     }
     op->task->in_off = in_off;
     p->npend = 0;
@@ -534,7 +533,6 @@ static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gle
     if (!n) return GLEAM_OK;
     failed = gleam__runs_compact(batch, n, cmp, op->task->job->opt.tmpdir, &d);
     e = errno;
-    for (i = 0; i < n; i++) gleam__run_free(batch[i]);
     pthread_mutex_lock(&x->mu);
     x->ndisk -= n;
     pthread_mutex_unlock(&x->mu);
@@ -587,8 +585,9 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
             struct gleam__pend *q = &p->pend[p->npend];
             int at;
             if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-            for (at = 0, i = 0; i < p->npend; i++) at += p->pend[i].nv;
+            at = p->npend ? q[-1].val + q[-1].nv : 0;
             q->h = h;
+            q->val = at;
             q->in_off = op->task->in_off;
             q->key = p->bkeys.len;
             q->klen = (uint32_t)op->key.len;

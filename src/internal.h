@@ -102,6 +102,7 @@ typedef struct gleam__spill {
 } gleam__spill;
 
 static int gleam__spill_open(gleam__spill *s, const char *dir);
+static int gleam__write_all(int fd, const char *p, size_t n);
 static int gleam__spill_write(gleam__spill *s, const void *p, size_t n);
 static int gleam__spill_record(gleam__spill *s, const void *p, size_t n);
 static int gleam__spill_end(gleam__spill *s);

@@ -78,13 +78,11 @@ static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int
     if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
     s->disk[s->ndisk++] = d;
     if (s->ndisk == 2 * GLEAM__MERGE_WAY) { /* the oldest runs into one, first: ties keep input order */
-        int i;
-        if (gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d))
-            return gleam__spill_fail(op, "merge");
-        for (i = 0; i < GLEAM__MERGE_WAY; i++) gleam__run_free(s->disk[i]);
+        int failed = gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d);
+        s->ndisk -= GLEAM__MERGE_WAY - !failed; /* the merged runs are gone; their merge takes the first place */
+        memmove(s->disk + !failed, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
+        if (failed) return gleam__spill_fail(op, "merge");
         s->disk[0] = d;
-        memmove(s->disk + 1, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
-        s->ndisk = GLEAM__MERGE_WAY + 1;
     }
     return GLEAM_OK;
 }

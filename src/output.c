@@ -272,15 +272,9 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
         gleam__vals_free(&v);
         return r < 0 ? r : GLEAM_OK;
     }
-    while (len) {
-        ssize_t w = write(s->fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0)
-            return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
-                               strerror(w < 0 ? errno : EIO));
-        p += w;
-        len -= (size_t)w;
-    }
+    if (gleam__write_all(s->fd, p, len))
+        return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
+                           strerror(errno));
     return GLEAM_OK;
 }
 

@@ -371,8 +371,8 @@ static gleam_result gleam__merge_write(void *arg, const gleam__cursor *from) {
 #define GLEAM__MERGE_WAY 32
 
 /* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
-   replaces them: fewer files open at the end, and fewer ways to merge. 0, or -1 with errno
-   set (the runs are then unchanged). */
+   replaces them: fewer files open at the end, and fewer ways to merge. The runs are freed,
+   also on failure. 0, or -1 with errno set. */
 static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out) {
     gleam__cursor cur[GLEAM__MERGE_WAY];
     gleam__run *d = gleam__disk_new(dir);
@@ -382,7 +382,10 @@ static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, co
     for (i = 0; i < n; i++) gleam__cursor_init(&cur[i], runs[i], 0, 0, NULL, NULL);
     r = gleam__heap_merge(cur, n, c, gleam__merge_write, d);
     if (r != GLEAM_OK) e = r == GLEAM_ERR_NOMEM ? ENOMEM : errno;
-    for (i = 0; i < n; i++) gleam__cursor_free(&cur[i]);
+    for (i = 0; i < n; i++) {
+        gleam__cursor_free(&cur[i]);
+        gleam__run_free(runs[i]);
+    }
     if (r == GLEAM_OK && gleam__spill_end(d->file)) {
         r = GLEAM_ERR_IO;
         e = errno;

@@ -31,19 +31,23 @@ static int gleam__spill_open(gleam__spill *s, const char *dir) {
     return s->fd >= 0 ? 0 : -1;
 }
 
-static int gleam__spill_flush(gleam__spill *s) {
-    const char *p = s->wbuf.p;
-    size_t len = s->wbuf.len;
-    while (len) {
-        ssize_t w = write(s->fd, p, len);
+/* Write all n bytes to fd. 0, or -1 with errno set (ENOSPC when nothing could be written). */
+static int gleam__write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             if (w == 0) errno = ENOSPC;
             return -1;
         }
         p += w;
-        len -= (size_t)w;
+        n -= (size_t)w;
     }
+    return 0;
+}
+
+static int gleam__spill_flush(gleam__spill *s) {
+    if (gleam__write_all(s->fd, s->wbuf.p, s->wbuf.len)) return -1;
     s->wbuf.len = 0;
     return 0;
 }
@@ -51,22 +55,12 @@ static int gleam__spill_flush(gleam__spill *s) {
 /* Append n bytes. 0, or -1 with errno set. */
 static int gleam__spill_write(gleam__spill *s, const void *p, size_t n) {
     if (s->wbuf.len + n > GLEAM__SPILL_WBUF && s->wbuf.len && gleam__spill_flush(s)) return -1;
-    if (n >= GLEAM__SPILL_WBUF) { /* large: straight through */
-        gleam__buf b;
-        int r;
-        b = s->wbuf;
-        s->wbuf.p = (char *)(uintptr_t)p;
-        s->wbuf.len = n;
-        r = gleam__spill_flush(s);
-        s->wbuf = b;
-        s->size += n;
-        return r;
-    }
+    s->size += n;
+    if (n >= GLEAM__SPILL_WBUF) return gleam__write_all(s->fd, (const char *)p, n); /* large: straight through */
     if (gleam__buf_add(&s->wbuf, p, n)) {
         errno = ENOMEM;
         return -1;
     }
-    s->size += n;
     return 0;
 }
 
