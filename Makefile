@@ -8,7 +8,7 @@ LDLIBS = -pthread -lm
 SAN_ADDR = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_THREAD = -fsanitize=thread
 
-EXAMPLES = word_count join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join
+EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join
 SRC = $(wildcard src/*.c src/*.h)
 UNIT = $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 

@@ -63,6 +63,7 @@ GLEAM_API void gleam_flow_free(gleam_flow *f) {
     for (i = 0; i < f->nsteps; i++) {
         gleam__step *s = f->steps[i];
         gleam__free(s->fn_name);
+        gleam__free(s->command);
         for (j = 0; j < s->npaths; j++) gleam__free(s->paths[j]);
         gleam__free(s->paths);
         gleam__buf_free(&s->values);
@@ -321,6 +322,21 @@ GLEAM_API gleam_dataset *gleam_generate(gleam_flow *f, const char *source_fn, in
 
 GLEAM_API gleam_dataset *gleam_map(gleam_dataset *d, const char *mapper) {
     return gleam__out(gleam__with_fn(gleam__on(GLEAM__MAP, d, NULL), mapper));
+}
+
+/* A pipe step: `name` labels it, `command` runs under sh -c. */
+static gleam_dataset *gleam__pipe_step(int kind, gleam_dataset *d, const char *name, const char *command) {
+    gleam__step *s = gleam__with_fn(gleam__on(kind, d, NULL), name);
+    if (!s) return NULL;
+    if (!command || !*command) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: no command given", s->id, gleam__kind_names[kind]);
+    else if (!(s->command = gleam__strdup(command))) gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
+    return s->out;
+}
+GLEAM_API gleam_dataset *gleam_pipe(gleam_dataset *d, const char *name, const char *command) {
+    return gleam__pipe_step(GLEAM__PIPE, d, name, command);
+}
+GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, const char *command) {
+    return gleam__pipe_step(GLEAM__PIPE_ARGS, d, name, command);
 }
 
 GLEAM_API gleam_dataset *gleam_select(gleam_dataset *d, gleam_fields fields) {

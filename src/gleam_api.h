@@ -108,6 +108,7 @@ typedef struct gleam_dataset gleam_dataset;
     X(GLEAM_ERR_INPUT, -11, "malformed input")                                           \
     X(GLEAM_ERR_VALUE, -12, "value of the wrong type")                                   \
     X(GLEAM_ERR_USER, -13, "a user function failed")                                     \
+    X(GLEAM_ERR_COMMAND, -14, "a piped command failed")                                  \
     X(GLEAM_ERR_INTERNAL, -20, "internal error")
 
 typedef enum gleam_result {
@@ -302,6 +303,19 @@ GLEAM_API gleam_dataset *gleam_local_sort(gleam_dataset *d, gleam_order order);
 GLEAM_API gleam_dataset *gleam_local_top(gleam_dataset *d, int64_t k, gleam_order order);
 /* All rows of a and b; the shards of a then those of b. Keeps order if both are ordered. */
 GLEAM_API gleam_dataset *gleam_union(gleam_dataset *a, gleam_dataset *b);
+
+/* Shell commands as narrow steps (Gleam's Pipe and PipeAsArgs). `name` labels the step in
+   plans, statistics and errors; `command` runs under /bin/sh -c. Rows go to the command
+   as text, one line per row, fields separated by tabs, every value as %v prints it
+   (bytes as they are: a tab or newline inside a value splits it); each line the command
+   prints comes back as a row of bytes fields split on tabs. A command that exits non-zero
+   or is killed fails the job with its status and the end of its stderr (which is also
+   passed on to ours); one whose rows are no longer wanted (a limit was reached) is killed. */
+/* One process per shard, fed all the shard's rows; a slow command slows its producer. */
+GLEAM_API gleam_dataset *gleam_pipe(gleam_dataset *d, const char *name, const char *command);
+/* One process per row, its stdin empty: $1 .. $N (or ${N}) in command become the row's
+   fields, each single-quoted for the shell, so that no value can run as code. */
+GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, const char *command);
 
 /* Wide steps: rows move between shards. */
 /* Fold the value fields of rows with equal key fields (key: field 1, or `key`), with

@@ -8,8 +8,10 @@
 #include <glob.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(GLEAM_MALLOC) && defined(GLEAM_REALLOC) && defined(GLEAM_FREE)
@@ -169,6 +172,8 @@ enum { GLEAM__SOURCE, GLEAM__NARROW, GLEAM__WIDE, GLEAM__OUTPUT };
     X(LOCAL_SORT, "local_sort", GLEAM__NARROW, -1)                                        \
     X(LOCAL_TOP, "local_top", GLEAM__NARROW, -1)                                          \
     X(UNION, "union", GLEAM__NARROW, -1)                                                  \
+    X(PIPE, "pipe", GLEAM__NARROW, -1)                                                    \
+    X(PIPE_ARGS, "pipe_as_args", GLEAM__NARROW, -1)                                       \
     X(REDUCE_BY, "reduce_by", GLEAM__WIDE, GLEAM__FN_REDUCER)                             \
     X(REDUCE, "reduce", GLEAM__WIDE, GLEAM__FN_REDUCER)                                   \
     X(GROUP_BY, "group_by", GLEAM__WIDE, -1)                                              \
@@ -208,7 +213,8 @@ struct gleam__step {
     gleam_dataset *in[2];
     int nin;
     gleam_dataset *out;     /* NULL for outputs */
-    char *fn_name;          /* registered function */
+    char *fn_name;          /* registered function; a pipe's name */
+    char *command;          /* pipe, pipe_as_args: the shell command */
     const gleam__fn *fn;    /* resolved when planning */
     void *user;             /* gleam_set_ctx */
     gleam_fields key;       /* key fields (n >= 1 once made) */
@@ -503,6 +509,7 @@ static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam_
 
 /* Operators by role (ops.c, exchange.c, source.c, output.c). */
 static gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node);
+static gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node); /* pipe.c */
 static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node);
 static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node);
 static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node);

@@ -141,6 +141,9 @@ static gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node) {
             return NULL;
         }
         return op;
+    case GLEAM__PIPE:
+    case GLEAM__PIPE_ARGS:
+        return gleam__make_pipe(t, node);
     default: /* union */
         if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__pass_push;
         return op;

@@ -242,6 +242,18 @@ static const gleam__stage *gleam__consumer_stage(const gleam__plan *p, const gle
     return p->xchgs[s->id] ? p->xchgs[s->id]->stage : NULL;
 }
 
+/* " text", in double quotes, with tabs, newlines, quotes and backslashes escaped. */
+static void gleam__print_quoted(FILE *out, const char *text) {
+    const char *c;
+    fprintf(out, " \"");
+    for (c = text; *c; c++)
+        if (*c == '\t') fprintf(out, "\\t");
+        else if (*c == '\n') fprintf(out, "\\n");
+        else if (*c == '"' || *c == '\\') fprintf(out, "\\%c", *c);
+        else fputc(*c, out);
+    fputc('"', out);
+}
+
 /* What a node does, in a few words. */
 static void gleam__print_node(FILE *out, const gleam__plan *p, const gleam__node *n, int is_root) {
     const gleam__step *s = n->step;
@@ -264,16 +276,10 @@ static void gleam__print_node(FILE *out, const gleam__plan *p, const gleam__node
         break;
     case GLEAM__LIMIT: fprintf(out, " %lld", (long long)s->k); break;
     case GLEAM__PRINTF:
-        fprintf(out, " \"");
-        {
-            const char *c;
-            for (c = s->format_text; *c; c++)
-                if (*c == '\t') fprintf(out, "\\t");
-                else if (*c == '\n') fprintf(out, "\\n");
-                else fputc(*c, out);
-        }
-        fprintf(out, "\"%s%s", s->path ? " to " : "", s->path ? s->path : "");
+        gleam__print_quoted(out, s->format_text);
+        fprintf(out, "%s%s", s->path ? " to " : "", s->path ? s->path : "");
         break;
+    case GLEAM__PIPE: case GLEAM__PIPE_ARGS: gleam__print_quoted(out, s->command); break;
     case GLEAM__WRITE_TSV: case GLEAM__WRITE_CSV: fprintf(out, " to %s", s->path ? s->path : "stdout"); break;
     default: break;
     }
