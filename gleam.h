@@ -46,11 +46,15 @@
    -gleam.explain       print the fused plan to stderr instead of running the flow
    -gleam.memory=MB     memory the wide steps may hold (see gleam_options)
    -gleam.tmpdir=DIR    where spill files go (default $TMPDIR, else /tmp)
+   -gleam.dot=FILE      also write the fused plan as Graphviz DOT to FILE
+   -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
+   -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
+                        the job runs over a second); -gleam.quiet: never
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
    --------
-   >>results  >>values  >>functions  >>flow  >>sources  >>steps  >>outputs  >>running
+   >>results  >>values  >>functions  >>flow  >>sources  >>steps  >>outputs  >>running  >>stats
 
    ROWS
    ----
@@ -392,6 +396,10 @@ typedef struct gleam_options {
     int explain;          /* print the plan to stderr and do not run */
     size_t memory_mb;     /* 0: -gleam.memory, else a quarter of physical memory */
     const char *tmpdir;   /* NULL: -gleam.tmpdir, else $TMPDIR, else /tmp */
+    const char *dot;      /* NULL: -gleam.dot; else write the plan as Graphviz DOT to this file */
+    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal;
+                             1: a progress line on stderr; -1: none */
+    int stats;            /* 0: -gleam.stats; 1: print each step's statistics to stderr at the end */
 } gleam_options;
 
 /* Take the -gleam.* flags out of argv (see the top of this file). Unknown -gleam.* flags
@@ -400,6 +408,37 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv);
 /* Run the flow with the options of gleam_init, or with opt. A flow can be run once. */
 GLEAM_API gleam_result gleam_run(gleam_flow *f);
 GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt);
+
+/* >>stats: what a run did (after gleam_run; also printed by -gleam.stats) ---------- */
+
+/* One step's figures. Fused steps run in the same tasks, so they share their time. */
+typedef struct gleam_step_stats {
+    int step;             /* the step's number, as -gleam.explain and error messages give it */
+    const char *kind;     /* "read", "map", "pipe", "reduce_by", ... */
+    const char *name;     /* its function or pipe name; "" when it has none */
+    uint64_t rows_in;     /* rows that reached it (0 for sources) */
+    uint64_t rows_out;    /* rows it made (0 for outputs) */
+    uint64_t bytes;       /* sources: read; wide steps: sent between shards; pipes: written to
+                             the commands; outputs: written */
+    uint64_t peak_bytes;  /* memory its tables and runs held at the most, summed over shards */
+    double seconds;       /* wall time from the start of its first task to the end of its last */
+} gleam_step_stats;
+
+/* The whole run's figures. */
+typedef struct gleam_job_stats {
+    double seconds;       /* wall time of gleam_run */
+    int steps;            /* number of steps: gleam_stats_step takes 1 to steps */
+    int threads;          /* worker threads used */
+    uint64_t rows_read;   /* rows made by the sources */
+    uint64_t bytes_read;  /* bytes read from input files */
+    uint64_t bytes_written; /* bytes written by the outputs */
+    uint64_t peak_rss;    /* the process's peak resident memory, bytes (0 if unknown) */
+} gleam_job_stats;
+
+/* The run's figures, or NULL when the flow has not run (or only explained its plan). */
+GLEAM_API const gleam_job_stats *gleam_stats(const gleam_flow *f);
+/* Step `step`'s figures (1 to gleam_stats(f)->steps), or NULL. */
+GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step);
 
 #ifdef __cplusplus
 }
@@ -428,7 +467,9 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -672,6 +713,9 @@ struct gleam_flow {
     int nsteps, capsteps;
     gleam_dataset **ds;
     int nds, capds;
+    gleam_step_stats *stats; /* after a run: by step id */
+    gleam_job_stats jstats;
+    int has_stats;
     gleam_result err;       /* first builder error, or the run's result */
     char errmsg[GLEAM__ERRMAX];
     int ran;
@@ -844,7 +888,15 @@ struct gleam__op {
     gleam_ctx ctx;
     gleam__vals vals;       /* scratch row */
     gleam__buf key;         /* scratch packed key */
+    uint64_t nin, nout;     /* rows pushed into it, rows it emitted (statistics) */
+    uint64_t bytes;         /* read, sent, piped or written: see gleam_step_stats */
+    size_t peak;            /* the most memory its tables or runs held */
 };
+#define GLEAM__NOTE_PEAK(op, n)                                                           \
+    do {                                                                                  \
+        size_t gleam__n = (n);                                                            \
+        if (gleam__n > (op)->peak) (op)->peak = gleam__n;                                 \
+    } while (0)
 
 struct gleam__task {
     gleam__job *job;
@@ -857,6 +909,7 @@ struct gleam__task {
     int in_stream;          /* a pipe: no line number can be looked up afterwards */
     char usermsg[GLEAM__ERRMAX]; /* gleam_fail */
     int has_usermsg;
+    double t0;              /* when it began work (0: not yet) */
 };
 
 typedef struct gleam__work {
@@ -880,6 +933,16 @@ struct gleam__job {
     size_t part_cap;        /* bytes a partition queue holds before producers wait */
     size_t share;           /* bytes one operator may hold before it spills */
     size_t block_size;
+    /* statistics and progress, under smu */
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    gleam_step_stats *stats; /* by step id */
+    double *span;           /* by step id: when its first task began, when its last ended */
+    int *stage_left;        /* tasks of each stage not yet finished */
+    uint64_t rows_read, bytes_read;
+    char *step_busy;        /* scratch for the progress line, by step id */
+    int stop_progress;
+    double t_start;
 };
 
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n);
@@ -900,7 +963,12 @@ static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int
 /* gleam__fail with GLEAM_ERR_NOMEM at op. Rows we packed ourselves can only fail to unpack
    for want of memory, so this also serves there. */
 static gleam_result gleam__nomem(gleam__op *op);
-/* Free a finished task's operators (its memory), keeping the task itself. */
+/* Seconds on a monotonic clock. */
+static double gleam__now(void);
+/* Publish rows and bytes read by a source, for the progress line. */
+static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
+/* Free a finished task's operators (its memory), keeping the task itself; their
+   statistics go to the job first. */
 static void gleam__task_release(gleam__task *t);
 static int gleam__aborted(gleam__job *job);
 static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i);
@@ -952,6 +1020,7 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
 static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out);
 static void gleam__plan_free(gleam__plan *p);
 static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FILE *out);
+static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE *out);
 
 /* Options (run.c). */
 static gleam_options gleam__opts;
@@ -2082,6 +2151,7 @@ GLEAM_API void gleam_flow_free(gleam_flow *f) {
         gleam__rows_free(s->rows);
         gleam__free(s);
     }
+    gleam__free(f->stats);
     for (i = 0; i < f->nds; i++) gleam__free(f->ds[i]);
     gleam__free(f->steps);
     gleam__free(f->ds);
@@ -2947,6 +3017,76 @@ static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FI
         gleam__print_tree(out, p, st->nodes[0], 0);
     }
 }
+
+/* >>dot: the plan as a Graphviz graph ----------------------------------------------------- */
+
+/* Write text as the inside of a DOT string. */
+static void gleam__dot_text(FILE *out, const char *text, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = text[i];
+        if (c == '"' || c == '\\') fputc('\\', out);
+        if (c == '\n') fputs("\\n", out);
+        else fputc(c, out);
+    }
+}
+
+/* A node's label: what -gleam.explain says of it. */
+static void gleam__dot_label(FILE *out, const gleam__plan *p, const gleam__node *n, int is_root) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        fputs(gleam__step_kind_name(n->step->kind), out);
+        return;
+    }
+    fprintf(mem, "%d: ", n->step->id);
+    gleam__print_node(mem, p, n, is_root);
+    fclose(mem);
+    gleam__dot_text(out, text, len);
+    free(text); /* open_memstream's buffer comes from malloc, whatever GLEAM_MALLOC is */
+}
+
+/* Task groups are clusters of their fused steps; a wide step is an edge from the step
+   feeding it to the group that consumes it. */
+static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE *out) {
+    int i, k;
+    fputs("digraph \"", out);
+    gleam__dot_text(out, p->flow->name, strlen(p->flow->name));
+    fprintf(out, "\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n"
+                 "  edge [fontname=\"Helvetica\", fontsize=9];\n  label=\"%d task group%s, %d thread%s\";\n",
+            p->nstages, p->nstages == 1 ? "" : "s", opt->threads, opt->threads == 1 ? "" : "s");
+    for (i = 0; i < p->nstages; i++) {
+        const gleam__stage *st = p->stages[i];
+        fprintf(out, "  subgraph cluster_%d {\n    label=\"group %d, %d shard%s\";\n    style=rounded;\n", st->id, st->id,
+                st->nshards, st->nshards == 1 ? "" : "s");
+        for (k = 0; k < st->nnodes; k++) {
+            const gleam__node *n = st->nodes[k];
+            if (k > 0 && gleam__step_class(n->step->kind) == GLEAM__WIDE) continue; /* an edge, below */
+            fprintf(out, "    g%d_%d [label=\"", st->id, k);
+            gleam__dot_label(out, p, n, k == 0);
+            fprintf(out, "\"%s];\n", gleam__step_class(n->step->kind) == GLEAM__OUTPUT ? ", shape=note" : "");
+        }
+        for (k = 1; k < st->nnodes; k++) {
+            const gleam__node *n = st->nodes[k];
+            if (gleam__step_class(n->step->kind) != GLEAM__WIDE)
+                fprintf(out, "    g%d_%d -> g%d_%d;\n", st->id, n->parent->index, st->id, k);
+        }
+        fputs("  }\n", out);
+    }
+    for (i = 0; i < p->nstages; i++) { /* wide steps: between groups */
+        const gleam__stage *st = p->stages[i];
+        for (k = 1; k < st->nnodes; k++) {
+            const gleam__node *n = st->nodes[k];
+            const gleam__stage *to;
+            if (gleam__step_class(n->step->kind) != GLEAM__WIDE || !(to = gleam__consumer_stage(p, n->step))) continue;
+            fprintf(out, "  g%d_%d -> g%d_0 [style=bold, label=\"", st->id, n->parent->index, to->id);
+            gleam__dot_label(out, p, n, 0);
+            fputs("\"];\n", out);
+        }
+    }
+    fputs("}\n", out);
+}
 /* ==== End file src/plan.c ==== */
 
 /* ==== Begin file src/sort.c ==== */
@@ -3493,10 +3633,12 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 /* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     int i;
+    op->nout++;
     if (op->nkids == 1) { /* the usual case: a chain of fused steps */
         gleam__op *k = op->kids[0];
         gleam_result r;
         if (k->done) return GLEAM_DONE;
+        k->nin++;
         if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
         if (r < 0) return r;
         k->done = 1;
@@ -3507,6 +3649,7 @@ static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
         gleam__op *k = op->kids[i];
         gleam_result r;
         if (k->done) continue;
+        k->nin++;
         r = k->push(k, row, n);
         if (r != GLEAM_OK) {
             if (r < 0) return r;
@@ -3761,8 +3904,10 @@ static gleam_result gleam__finish_task(gleam__task *t) {
 
 static void gleam__source_work(gleam__job *job, void *arg, int i) {
     gleam__task *t = (gleam__task *)arg;
-    gleam_result r = gleam__run_source(t);
+    gleam_result r;
     (void)i;
+    t->t0 = gleam__now();
+    r = gleam__run_source(t);
     t->in_path = NULL;
     if (r >= 0) r = gleam__finish_task(t);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
@@ -3770,9 +3915,36 @@ static void gleam__source_work(gleam__job *job, void *arg, int i) {
     gleam__task_done(job);
 }
 
+/* Add a finished task's figures to its steps'. */
+static void gleam__stats_take(gleam__task *t) {
+    gleam__job *job = t->job;
+    const gleam__stage *st = t->stage;
+    double t1 = gleam__now(), t0 = t->t0 ? t->t0 : t1;
+    int i;
+    if (!job->stats) return;
+    pthread_mutex_lock(&job->smu);
+    for (i = 0; i < st->nnodes; i++) {
+        const gleam__op *op = t->ops[i];
+        const gleam__step *s = st->nodes[i]->step;
+        gleam_step_stats *ss = &job->stats[s->id];
+        int cls = gleam__step_class(s->kind);
+        if (!op) continue;
+        if (cls == GLEAM__SOURCE) job->rows_read += op->nout & 4095; /* what the progress line has not seen */
+        if (cls != GLEAM__SOURCE && !(cls == GLEAM__WIDE && i == 0)) ss->rows_in += op->nin;
+        if (!(cls == GLEAM__WIDE && i > 0)) ss->rows_out += op->nout;
+        ss->bytes += op->bytes;
+        ss->peak_bytes += op->peak;
+        if (!job->span[2 * s->id] || t0 < job->span[2 * s->id]) job->span[2 * s->id] = t0;
+        if (t1 > job->span[2 * s->id + 1]) job->span[2 * s->id + 1] = t1;
+    }
+    job->stage_left[st->id - 1]--;
+    pthread_mutex_unlock(&job->smu);
+}
+
 static void gleam__task_release(gleam__task *t) {
     int i;
     if (!t->ops) return;
+    gleam__stats_take(t);
     for (i = 0; i < t->stage->nnodes; i++) {
         gleam__op *op = t->ops[i];
         if (!op) continue;
@@ -3836,6 +4008,152 @@ static int gleam__feeds_build_side(const gleam__stage *st) {
     return 0;
 }
 
+/* >>progress and statistics --------------------------------------------------------------- */
+
+static double gleam__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes) {
+    pthread_mutex_lock(&job->smu);
+    job->rows_read += rows;
+    job->bytes_read += bytes;
+    pthread_mutex_unlock(&job->smu);
+}
+
+/* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" */
+static const char *gleam__fmt_bytes(char *buf, size_t cap, double x) {
+    if (x < 1024) gleam__fmt_into(buf, cap, "%.0f B", x);
+    else if (x < 1024.0 * 1024) gleam__fmt_into(buf, cap, "%.1f KB", x / 1024);
+    else if (x < 1024.0 * 1024 * 1024) gleam__fmt_into(buf, cap, "%.1f MB", x / (1024.0 * 1024));
+    else gleam__fmt_into(buf, cap, "%.2f GB", x / (1024.0 * 1024 * 1024));
+    return buf;
+}
+
+/* "950", "12.3 k", "4.56 M" */
+static const char *gleam__fmt_count(char *buf, size_t cap, double x) {
+    if (x < 1e4) gleam__fmt_into(buf, cap, "%.0f", x);
+    else if (x < 1e6) gleam__fmt_into(buf, cap, "%.1f k", x / 1e3);
+    else if (x < 1e9) gleam__fmt_into(buf, cap, "%.2f M", x / 1e6);
+    else gleam__fmt_into(buf, cap, "%.2f G", x / 1e9);
+    return buf;
+}
+
+/* The progress line (under smu): steps done, rows and bytes read, rate, elapsed. */
+static void gleam__progress_line(gleam__job *job, char *line, size_t cap) {
+    const gleam__plan *p = job->plan;
+    int nsteps = p->flow->nsteps, done = 0, s, i;
+    double el = gleam__now() - job->t_start;
+    char rows[32], bytes[32], rate[32];
+    memset(job->step_busy, 0, (size_t)nsteps + 1);
+    for (s = 0; s < p->nstages; s++)
+        if (job->stage_left[s] > 0)
+            for (i = 0; i < p->stages[s]->nnodes; i++) job->step_busy[p->stages[s]->nodes[i]->step->id] = 1;
+    for (i = 1; i <= nsteps; i++) done += !job->step_busy[i];
+    gleam__fmt_into(line, cap, "gleam: %d/%d steps done, %s rows and %s read (%s/s), %.1f s", done, nsteps,
+                    gleam__fmt_count(rows, sizeof rows, (double)job->rows_read),
+                    gleam__fmt_bytes(bytes, sizeof bytes, (double)job->bytes_read),
+                    gleam__fmt_bytes(rate, sizeof rate, el > 0 ? (double)job->bytes_read / el : 0), el);
+}
+
+/* The progress thread: on a terminal, one line redrawn four times a second once the job
+   has run a second (cleared at the end); forced on (-gleam.progress), from the start, a
+   line a second when stderr is not a terminal, and a last line at the end. */
+static void *gleam__progress_main(void *arg) {
+    gleam__job *job = (gleam__job *)arg;
+    int tty = isatty(2), forced = job->opt.progress == 1, shown = 0;
+    char line[256];
+    pthread_mutex_lock(&job->smu);
+    while (!job->stop_progress) {
+        struct timespec ts;
+        long step = tty ? 250000000L : 1000000000L;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += step;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&job->scv, &job->smu, &ts);
+        if (job->stop_progress) break;
+        if (!forced && gleam__now() - job->t_start < 1.0) continue;
+        gleam__progress_line(job, line, sizeof line);
+        pthread_mutex_unlock(&job->smu);
+        fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
+        shown = 1;
+        pthread_mutex_lock(&job->smu);
+    }
+    if (forced) gleam__progress_line(job, line, sizeof line);
+    pthread_mutex_unlock(&job->smu);
+    if (forced) fprintf(stderr, tty ? "\r%s\033[K\n" : "%s\n", line);
+    else if (shown) fprintf(stderr, "\r\033[K");
+    return NULL;
+}
+
+/* Move the run's figures into the flow. */
+static void gleam__stats_keep(gleam_flow *f, gleam__job *job) {
+    gleam_job_stats *js = &f->jstats;
+    struct rusage ru;
+    int i;
+    if (!job->stats) return;
+    gleam__free(f->stats);
+    f->stats = job->stats;
+    job->stats = NULL;
+    memset(js, 0, sizeof *js);
+    for (i = 1; i <= f->nsteps; i++) {
+        gleam_step_stats *ss = &f->stats[i];
+        const gleam__step *s = f->steps[i - 1];
+        int cls = gleam__step_class(s->kind);
+        ss->step = i;
+        ss->kind = gleam__step_kind_name(s->kind);
+        ss->name = s->fn_name ? s->fn_name : "";
+        ss->seconds = job->span[2 * i + 1] > job->span[2 * i] ? job->span[2 * i + 1] - job->span[2 * i] : 0;
+        if (cls == GLEAM__SOURCE) {
+            js->rows_read += ss->rows_out;
+            js->bytes_read += ss->bytes;
+        } else if (cls == GLEAM__OUTPUT) {
+            js->bytes_written += ss->bytes;
+        }
+    }
+    js->seconds = gleam__now() - job->t_start;
+    js->steps = f->nsteps;
+    js->threads = job->opt.threads;
+    if (!getrusage(RUSAGE_SELF, &ru))
+#ifdef __APPLE__
+        js->peak_rss = (uint64_t)ru.ru_maxrss;
+#else
+        js->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+#endif
+    f->has_stats = 1;
+}
+
+/* -gleam.stats: the table of the run's figures. */
+static void gleam__stats_print(const gleam_flow *f, FILE *out) {
+    const gleam_job_stats *js = &f->jstats;
+    char a[32], b[32], c[32], d[32];
+    int i;
+    fprintf(out, "stats of flow \"%s\": %.3f s on %d thread%s; read %s rows, %s; wrote %s; peak RSS %s\n", f->name,
+            js->seconds, js->threads, js->threads == 1 ? "" : "s", gleam__fmt_count(a, sizeof a, (double)js->rows_read),
+            gleam__fmt_bytes(b, sizeof b, (double)js->bytes_read), gleam__fmt_bytes(c, sizeof c, (double)js->bytes_written),
+            js->peak_rss ? gleam__fmt_bytes(d, sizeof d, (double)js->peak_rss) : "unknown");
+    fprintf(out, "%5s  %-28s %14s %14s %11s %9s %11s\n", "step", "what", "rows in", "rows out", "bytes", "time", "peak mem");
+    for (i = 1; i <= js->steps; i++) {
+        const gleam_step_stats *ss = &f->stats[i];
+        char what[64];
+        if (*ss->name) gleam__fmt_into(what, sizeof what, "%s(%s)", ss->kind, ss->name);
+        else gleam__fmt_into(what, sizeof what, "%s", ss->kind);
+        fprintf(out, "%5d  %-28.28s %14llu %14llu %11s %8.3fs %11s\n", ss->step, what, (unsigned long long)ss->rows_in,
+                (unsigned long long)ss->rows_out, ss->bytes ? gleam__fmt_bytes(a, sizeof a, (double)ss->bytes) : "-",
+                ss->seconds, ss->peak_bytes ? gleam__fmt_bytes(b, sizeof b, (double)ss->peak_bytes) : "-");
+    }
+}
+
+GLEAM_API const gleam_job_stats *gleam_stats(const gleam_flow *f) { return f && f->has_stats ? &f->jstats : NULL; }
+
+GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step) {
+    if (!f || !f->has_stats || step < 1 || step > f->jstats.steps) return NULL;
+    return &f->stats[step];
+}
+
 /* >>run ------------------------------------------------------------------------------------ */
 
 static void gleam__job_free(gleam__job *job) {
@@ -3849,16 +4167,28 @@ static void gleam__job_free(gleam__job *job) {
         gleam__free(job->tasks);
     }
     gleam__free(job->q);
+    gleam__free(job->stats);
+    gleam__free(job->span);
+    gleam__free(job->stage_left);
+    gleam__free(job->step_busy);
     pthread_mutex_destroy(&job->mu);
     pthread_cond_destroy(&job->cv);
+    pthread_mutex_destroy(&job->smu);
+    pthread_cond_destroy(&job->scv);
 }
 
 static gleam_result gleam__job_run(gleam__job *job) {
     gleam__plan *p = job->plan;
-    pthread_t *threads = NULL;
-    int s, j, started = 0, pass;
+    pthread_t *threads = NULL, progress;
+    int s, j, started = 0, pass, has_progress = 0, nsteps = p->flow->nsteps;
     gleam_result r = GLEAM_OK;
     if (!(job->tasks = (gleam__task ***)gleam__calloc((size_t)p->nstages, sizeof *job->tasks))) goto nomem;
+    if (!(job->stats = (gleam_step_stats *)gleam__calloc((size_t)nsteps + 1, sizeof *job->stats)) ||
+        !(job->span = (double *)gleam__calloc(2 * ((size_t)nsteps + 1), sizeof *job->span)) ||
+        !(job->stage_left = (int *)gleam__calloc((size_t)p->nstages, sizeof *job->stage_left)) ||
+        !(job->step_busy = (char *)gleam__calloc((size_t)nsteps + 1, 1)))
+        goto nomem;
+    for (s = 0; s < p->nstages; s++) job->stage_left[s] = p->stages[s]->nshards;
     for (s = 0; s < p->nstages; s++) {
         gleam__stage *st = p->stages[s];
         if (!(job->tasks[s] = (gleam__task **)gleam__calloc((size_t)st->nshards, sizeof **job->tasks))) goto nomem;
@@ -3894,7 +4224,15 @@ static gleam_result gleam__job_run(gleam__job *job) {
         r = GLEAM_ERR_INTERNAL;
         goto out;
     }
+    if (job->opt.progress > 0) has_progress = !pthread_create(&progress, NULL, gleam__progress_main, job);
     for (j = 0; j < started; j++) pthread_join(threads[j], NULL);
+    if (has_progress) {
+        pthread_mutex_lock(&job->smu);
+        job->stop_progress = 1;
+        pthread_cond_broadcast(&job->scv);
+        pthread_mutex_unlock(&job->smu);
+        pthread_join(progress, NULL);
+    }
     if (job->stalled && job->err == GLEAM_OK) {
         job->err = GLEAM_ERR_INTERNAL;
         gleam__fmt_into(job->errmsg, sizeof job->errmsg, "the plan stalled with %d task%s left", job->remaining,
@@ -3926,6 +4264,10 @@ static gleam_options gleam__resolve(const gleam_options *opt) {
         o.memory_mb = pages > 0 && size > 0 ? (size_t)pages / 4 * (size_t)size >> 20 : 1024;
         if (o.memory_mb < 64) o.memory_mb = 64;
     }
+    if (!o.dot) o.dot = gleam__opts.dot;
+    if (!o.stats) o.stats = gleam__opts.stats;
+    if (!o.progress) o.progress = gleam__opts.progress;
+    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on, after a second */
     if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
     if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
     if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
@@ -3951,6 +4293,20 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
         return f->err;
     }
     if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
+    if (job.opt.dot) {
+        FILE *out = fopen(job.opt.dot, "w");
+        int bad = !out;
+        if (out) {
+            gleam__plan_dot(p, &job.opt, out);
+            bad = ferror(out);
+            bad |= fclose(out) != 0;
+        }
+        if (bad) {
+            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, strerror(errno));
+            gleam__plan_free(p);
+            return f->err;
+        }
+    }
     if (job.opt.explain) {
         gleam__plan_print(p, &job.opt, stderr);
         gleam__plan_free(p);
@@ -3959,6 +4315,9 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
     fflush(stdout); /* what the program printed before comes before the flow's output */
     pthread_mutex_init(&job.mu, NULL);
     pthread_cond_init(&job.cv, NULL);
+    pthread_mutex_init(&job.smu, NULL);
+    pthread_cond_init(&job.scv, NULL);
+    job.t_start = gleam__now();
     job.flow = f;
     job.plan = p;
     job.block_size = 64 * 1024;
@@ -3972,6 +4331,8 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
                 r = GLEAM_ERR_NOMEM;
                 gleam__fmt_into(job.errmsg, sizeof job.errmsg, "collect: out of memory");
             }
+    gleam__stats_keep(f, &job);
+    if (job.opt.stats && f->has_stats) gleam__stats_print(f, stderr);
     if (r != GLEAM_OK) {
         f->err = r;
         gleam__fmt_into(f->errmsg, sizeof f->errmsg, "flow \"%s\": %s", f->name, job.errmsg[0] ? job.errmsg : gleam_result_str(r));
@@ -3985,8 +4346,19 @@ GLEAM_API gleam_result gleam_run(gleam_flow *f) { return gleam_run_with(f, NULL)
 
 /* >>flags ---------------------------------------------------------------------------------- */
 
-static const char gleam__known_flags[] =
-    "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR";
+static const char gleam__known_flags[] = "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR, "
+                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet";
+
+/* A true/false flag: no value, or true/false/1/0. */
+static gleam_result gleam__flag_bool(const char *name, const char *v, int *out) {
+    if (!v || !strcmp(v, "true") || !strcmp(v, "1")) *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0")) *out = 0;
+    else {
+        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.%s: \"%s\" is not true or false", name, v);
+        return GLEAM_ERR_FLAG;
+    }
+    return GLEAM_OK;
+}
 
 static gleam_result gleam__flag_int(const char *name, const char *v, long lo, long hi, long *out) {
     char *end;
@@ -4011,16 +4383,16 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
     gleam_result r;
     *used_next = 0;
 #define GLEAM__IS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
-    if (GLEAM__IS("explain")) {
-        if (!v || !strcmp(v, "true") || !strcmp(v, "1")) gleam__opts.explain = 1;
-        else if (!strcmp(v, "false") || !strcmp(v, "0")) gleam__opts.explain = 0;
-        else {
-            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.explain: \"%s\" is not true or false", v);
-            return GLEAM_ERR_FLAG;
-        }
+    if (GLEAM__IS("explain")) return gleam__flag_bool("explain", v, &gleam__opts.explain);
+    if (GLEAM__IS("stats")) return gleam__flag_bool("stats", v, &gleam__opts.stats);
+    if (GLEAM__IS("progress") || GLEAM__IS("quiet")) {
+        int on;
+        if ((r = gleam__flag_bool(GLEAM__IS("quiet") ? "quiet" : "progress", v, &on)) != GLEAM_OK) return r;
+        if (GLEAM__IS("quiet")) gleam__opts.progress = on ? -1 : 0; /* quiet=false: the default again */
+        else gleam__opts.progress = on ? 1 : -1;
         return GLEAM_OK;
     }
-    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir")) {
+    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot")) {
         gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "unknown flag %.*s; the known flags are %s",
                         (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
         return GLEAM_ERR_FLAG;
@@ -4039,6 +4411,12 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
     } else if (GLEAM__IS("memory")) {
         if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
         gleam__opts.memory_mb = (size_t)x;
+    } else if (GLEAM__IS("dot")) {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.dot needs a file name");
+            return GLEAM_ERR_FLAG;
+        }
+        gleam__opts.dot = v;
     } else {
         if (!*v) {
             gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.tmpdir needs a directory");
@@ -4355,6 +4733,8 @@ static gleam_result gleam__prepare_sources(gleam__job *job) {
 /* >>reading: a window of a file ----------------------------------------------------------- */
 
 typedef struct gleam__reader {
+    gleam__op *op;          /* the source reading (its byte count and the progress line) */
+    uint64_t counted, limit; /* bytes of the segment counted up to `counted`, which stops at limit */
     int fd, stream, eof;
     uint64_t base;          /* file offset of buf[0] */
     char *buf;
@@ -4385,6 +4765,14 @@ static int gleam__reader_fill(gleam__reader *rd, size_t keep) {
     if (got < 0) return errno;
     if (got == 0) rd->eof = 1;
     rd->len += (size_t)got;
+    if (got > 0 && rd->op) { /* count the segment's bytes once, not what is read past its end */
+        uint64_t to = GLEAM__MIN(rd->base + rd->len, rd->limit);
+        if (to > rd->counted) {
+            rd->op->bytes += to - rd->counted;
+            gleam__progress_add(rd->op->task->job, 0, to - rd->counted);
+            rd->counted = to;
+        }
+    }
     return 0;
 }
 
@@ -4402,13 +4790,16 @@ static void gleam__source_free(gleam__op *op) {
 
 static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__source));
-    if (op) op->free = gleam__source_free;
+    if (!op) return NULL;
+    op->free = gleam__source_free;
+    ((gleam__source *)op)->rd.op = op;
     return op;
 }
 
 /* Emit one row from the source; DONE or errors end the reading. */
 static gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(op, row, n);
+    if (!(op->nout & 4095)) gleam__progress_add(op->task->job, 4096, 0);
     if (r < 0 && !gleam__aborted(op->task->job))
         return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
     return r;
@@ -4672,6 +5063,8 @@ static gleam_result gleam__run_files(gleam__source *src) {
         if (fd < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         src->rd.fd = fd;
         src->rd.stream = sg->stream;
+        src->rd.counted = sg->stream ? 0 : sg->start;
+        src->rd.limit = sg->stream ? (uint64_t)-1 : sg->end;
         src->rd.eof = 0;
         src->rd.len = 0;
         t->in_stream = sg->stream;
@@ -5063,6 +5456,7 @@ static gleam_result gleam__pipe_stop(gleam__pipeop *po) {
 static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__pipeop *po = (gleam__pipeop *)op;
     gleam__buf *b = &po->pr.wbuf;
+    size_t before = b->len;
     gleam_result r;
     int i;
     if (!po->started && (r = gleam__pipe_start(po)) != GLEAM_OK) return r;
@@ -5070,6 +5464,7 @@ static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int 
     for (i = 0; i < n; i++)
         if ((i && gleam__buf_add(b, "\t", 1)) || gleam__value_text(b, row[i])) return gleam__nomem(op);
     if (gleam__buf_add(b, "\n", 1)) return gleam__nomem(op);
+    op->bytes += b->len - before;
     if (b->len - po->pr.woff < GLEAM__PIPE_WBUF) return GLEAM_OK;
     r = gleam__proc_pump(op, &po->pr, GLEAM__UNTIL_ROOM);
     if (r == GLEAM_DONE) return gleam__pipe_stop(po);
@@ -5256,6 +5651,7 @@ static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int
     gleam_result r;
     if (op->node->step->kind == GLEAM__LOCAL_TOP) return gleam__run_push(op, s->run, &s->cmp, op->node->step->k, row, n);
     if ((r = gleam__run_push(op, s->run, &s->cmp, -1, row, n)) != GLEAM_OK) return r;
+    GLEAM__NOTE_PEAK(op, gleam__run_bytes(s->run));
     if (gleam__run_bytes(s->run) <= op->task->job->share) return GLEAM_OK;
     if (!(v = (gleam__run **)gleam__realloc(s->disk, (size_t)(s->ndisk + 1) * sizeof *v))) return gleam__nomem(op);
     s->disk = v;
@@ -5437,6 +5833,7 @@ static gleam__block *gleam__take(gleam__part *pt, int side) {
 static gleam_result gleam__absorb_list(gleam__part *pt, gleam__block *b) {
     gleam__op *root = pt->task->ops[0];
     gleam_result r = GLEAM_OK;
+    if (!pt->task->t0 && b) pt->task->t0 = gleam__now();
     while (b) {
         gleam__block *n = b->next;
         if (r >= 0) r = root->absorb(root, b);
@@ -5451,6 +5848,7 @@ static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, 
     gleam__part *pt = &x->parts[part];
     gleam_result r = GLEAM_OK;
     int side = b->side;
+    from->bytes += b->len;
     pthread_mutex_lock(&pt->mu);
     gleam__enqueue(pt, b);
     for (;;) {
@@ -5605,6 +6003,7 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     else gleam__blocks_free(b1);
     if (r >= 0) r = gleam__absorb_list(pt, b0);
     else gleam__blocks_free(b0);
+    if (!pt->task->t0) pt->task->t0 = gleam__now();
     if (r >= 0) r = gleam__finish_task(pt->task);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
     gleam__task_release(pt->task);
@@ -5884,6 +6283,7 @@ static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gle
 static gleam_result gleam__prod_spill(gleam__prod *p) {
     gleam__run *d;
     gleam_result r;
+    p->op.bytes += p->run->mem.used;
     if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
     p->spilled = 1;
     if ((r = gleam__xchg_add_run(&p->op, p->w.x, d)) != GLEAM_OK) return r;
@@ -5934,6 +6334,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
             GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
             if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
         }
+        GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
         if (p->table.mem.bytes > p->combine_limit) {
             if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
             return gleam__prod_flush_table(p);
@@ -5953,6 +6354,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         return gleam__fold(op, p->acc.v, row, n, &p->accmem);
     case GLEAM__SORT:
         if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
+        GLEAM__NOTE_PEAK(op, gleam__run_bytes(p->run));
         return gleam__run_bytes(p->run) > op->task->job->share ? gleam__prod_spill(p) : GLEAM_OK;
     case GLEAM__TOP:
         return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
@@ -6010,6 +6412,7 @@ static gleam_result gleam__prod_finish(gleam__op *op) {
             break;
         }
         if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
+        op->bytes += p->run->mem.used;
         if ((r = gleam__xchg_add_run(op, p->w.x, p->run)) != GLEAM_OK) {
             p->run = NULL;
             return r;
@@ -6423,6 +6826,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
+    if (c->table.slots) GLEAM__NOTE_PEAK(op, gleam__table_bytes(&c->table));
     if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
     return r;
 }
@@ -6942,6 +7346,7 @@ static gleam_result gleam__out_flush(gleam__outop *o) {
     int shard = op->task->shard + op->node->offset;
     gleam_result r = GLEAM_OK;
     if (!o->buf.len) return GLEAM_OK;
+    if (op->node->step->kind != GLEAM__COLLECT && op->node->step->kind != GLEAM__OUTPUT_ROW) op->bytes += o->buf.len;
     pthread_mutex_lock(&s->mu);
     if (!s->ordered || shard == s->next) r = gleam__deliver(op, s, o->buf.p, o->buf.len);
     else r = gleam__park(op, s, shard, o->buf.p, o->buf.len);

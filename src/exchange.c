@@ -100,6 +100,7 @@ static gleam__block *gleam__take(gleam__part *pt, int side) {
 static gleam_result gleam__absorb_list(gleam__part *pt, gleam__block *b) {
     gleam__op *root = pt->task->ops[0];
     gleam_result r = GLEAM_OK;
+    if (!pt->task->t0 && b) pt->task->t0 = gleam__now();
     while (b) {
         gleam__block *n = b->next;
         if (r >= 0) r = root->absorb(root, b);
@@ -114,6 +115,7 @@ static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, 
     gleam__part *pt = &x->parts[part];
     gleam_result r = GLEAM_OK;
     int side = b->side;
+    from->bytes += b->len;
     pthread_mutex_lock(&pt->mu);
     gleam__enqueue(pt, b);
     for (;;) {
@@ -268,6 +270,7 @@ static void gleam__part_finish(gleam__job *job, void *arg, int j) {
     else gleam__blocks_free(b1);
     if (r >= 0) r = gleam__absorb_list(pt, b0);
     else gleam__blocks_free(b0);
+    if (!pt->task->t0) pt->task->t0 = gleam__now();
     if (r >= 0) r = gleam__finish_task(pt->task);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
     gleam__task_release(pt->task);
@@ -547,6 +550,7 @@ static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gle
 static gleam_result gleam__prod_spill(gleam__prod *p) {
     gleam__run *d;
     gleam_result r;
+    p->op.bytes += p->run->mem.used;
     if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
     p->spilled = 1;
     if ((r = gleam__xchg_add_run(&p->op, p->w.x, d)) != GLEAM_OK) return r;
@@ -597,6 +601,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
             GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
             if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
         }
+        GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
         if (p->table.mem.bytes > p->combine_limit) {
             if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
             return gleam__prod_flush_table(p);
@@ -616,6 +621,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         return gleam__fold(op, p->acc.v, row, n, &p->accmem);
     case GLEAM__SORT:
         if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
+        GLEAM__NOTE_PEAK(op, gleam__run_bytes(p->run));
         return gleam__run_bytes(p->run) > op->task->job->share ? gleam__prod_spill(p) : GLEAM_OK;
     case GLEAM__TOP:
         return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
@@ -673,6 +679,7 @@ static gleam_result gleam__prod_finish(gleam__op *op) {
             break;
         }
         if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
+        op->bytes += p->run->mem.used;
         if ((r = gleam__xchg_add_run(op, p->w.x, p->run)) != GLEAM_OK) {
             p->run = NULL;
             return r;
@@ -1086,6 +1093,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
+    if (c->table.slots) GLEAM__NOTE_PEAK(op, gleam__table_bytes(&c->table));
     if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
     return r;
 }

@@ -73,6 +73,7 @@ GLEAM_API void gleam_flow_free(gleam_flow *f) {
         gleam__rows_free(s->rows);
         gleam__free(s);
     }
+    gleam__free(f->stats);
     for (i = 0; i < f->nds; i++) gleam__free(f->ds[i]);
     gleam__free(f->steps);
     gleam__free(f->ds);

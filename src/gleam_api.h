@@ -45,11 +45,15 @@
    -gleam.explain       print the fused plan to stderr instead of running the flow
    -gleam.memory=MB     memory the wide steps may hold (see gleam_options)
    -gleam.tmpdir=DIR    where spill files go (default $TMPDIR, else /tmp)
+   -gleam.dot=FILE      also write the fused plan as Graphviz DOT to FILE
+   -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
+   -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
+                        the job runs over a second); -gleam.quiet: never
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
    --------
-   >>results  >>values  >>functions  >>flow  >>sources  >>steps  >>outputs  >>running
+   >>results  >>values  >>functions  >>flow  >>sources  >>steps  >>outputs  >>running  >>stats
 
    ROWS
    ----
@@ -391,6 +395,10 @@ typedef struct gleam_options {
     int explain;          /* print the plan to stderr and do not run */
     size_t memory_mb;     /* 0: -gleam.memory, else a quarter of physical memory */
     const char *tmpdir;   /* NULL: -gleam.tmpdir, else $TMPDIR, else /tmp */
+    const char *dot;      /* NULL: -gleam.dot; else write the plan as Graphviz DOT to this file */
+    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal;
+                             1: a progress line on stderr; -1: none */
+    int stats;            /* 0: -gleam.stats; 1: print each step's statistics to stderr at the end */
 } gleam_options;
 
 /* Take the -gleam.* flags out of argv (see the top of this file). Unknown -gleam.* flags
@@ -399,6 +407,37 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv);
 /* Run the flow with the options of gleam_init, or with opt. A flow can be run once. */
 GLEAM_API gleam_result gleam_run(gleam_flow *f);
 GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt);
+
+/* >>stats: what a run did (after gleam_run; also printed by -gleam.stats) ---------- */
+
+/* One step's figures. Fused steps run in the same tasks, so they share their time. */
+typedef struct gleam_step_stats {
+    int step;             /* the step's number, as -gleam.explain and error messages give it */
+    const char *kind;     /* "read", "map", "pipe", "reduce_by", ... */
+    const char *name;     /* its function or pipe name; "" when it has none */
+    uint64_t rows_in;     /* rows that reached it (0 for sources) */
+    uint64_t rows_out;    /* rows it made (0 for outputs) */
+    uint64_t bytes;       /* sources: read; wide steps: sent between shards; pipes: written to
+                             the commands; outputs: written */
+    uint64_t peak_bytes;  /* memory its tables and runs held at the most, summed over shards */
+    double seconds;       /* wall time from the start of its first task to the end of its last */
+} gleam_step_stats;
+
+/* The whole run's figures. */
+typedef struct gleam_job_stats {
+    double seconds;       /* wall time of gleam_run */
+    int steps;            /* number of steps: gleam_stats_step takes 1 to steps */
+    int threads;          /* worker threads used */
+    uint64_t rows_read;   /* rows made by the sources */
+    uint64_t bytes_read;  /* bytes read from input files */
+    uint64_t bytes_written; /* bytes written by the outputs */
+    uint64_t peak_rss;    /* the process's peak resident memory, bytes (0 if unknown) */
+} gleam_job_stats;
+
+/* The run's figures, or NULL when the flow has not run (or only explained its plan). */
+GLEAM_API const gleam_job_stats *gleam_stats(const gleam_flow *f);
+/* Step `step`'s figures (1 to gleam_stats(f)->steps), or NULL. */
+GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step);
 
 #ifdef __cplusplus
 }

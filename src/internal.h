@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -260,6 +262,9 @@ struct gleam_flow {
     int nsteps, capsteps;
     gleam_dataset **ds;
     int nds, capds;
+    gleam_step_stats *stats; /* after a run: by step id */
+    gleam_job_stats jstats;
+    int has_stats;
     gleam_result err;       /* first builder error, or the run's result */
     char errmsg[GLEAM__ERRMAX];
     int ran;
@@ -432,7 +437,15 @@ struct gleam__op {
     gleam_ctx ctx;
     gleam__vals vals;       /* scratch row */
     gleam__buf key;         /* scratch packed key */
+    uint64_t nin, nout;     /* rows pushed into it, rows it emitted (statistics) */
+    uint64_t bytes;         /* read, sent, piped or written: see gleam_step_stats */
+    size_t peak;            /* the most memory its tables or runs held */
 };
+#define GLEAM__NOTE_PEAK(op, n)                                                           \
+    do {                                                                                  \
+        size_t gleam__n = (n);                                                            \
+        if (gleam__n > (op)->peak) (op)->peak = gleam__n;                                 \
+    } while (0)
 
 struct gleam__task {
     gleam__job *job;
@@ -445,6 +458,7 @@ struct gleam__task {
     int in_stream;          /* a pipe: no line number can be looked up afterwards */
     char usermsg[GLEAM__ERRMAX]; /* gleam_fail */
     int has_usermsg;
+    double t0;              /* when it began work (0: not yet) */
 };
 
 typedef struct gleam__work {
@@ -468,6 +482,16 @@ struct gleam__job {
     size_t part_cap;        /* bytes a partition queue holds before producers wait */
     size_t share;           /* bytes one operator may hold before it spills */
     size_t block_size;
+    /* statistics and progress, under smu */
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    gleam_step_stats *stats; /* by step id */
+    double *span;           /* by step id: when its first task began, when its last ended */
+    int *stage_left;        /* tasks of each stage not yet finished */
+    uint64_t rows_read, bytes_read;
+    char *step_busy;        /* scratch for the progress line, by step id */
+    int stop_progress;
+    double t_start;
 };
 
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n);
@@ -488,7 +512,12 @@ static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int
 /* gleam__fail with GLEAM_ERR_NOMEM at op. Rows we packed ourselves can only fail to unpack
    for want of memory, so this also serves there. */
 static gleam_result gleam__nomem(gleam__op *op);
-/* Free a finished task's operators (its memory), keeping the task itself. */
+/* Seconds on a monotonic clock. */
+static double gleam__now(void);
+/* Publish rows and bytes read by a source, for the progress line. */
+static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
+/* Free a finished task's operators (its memory), keeping the task itself; their
+   statistics go to the job first. */
 static void gleam__task_release(gleam__task *t);
 static int gleam__aborted(gleam__job *job);
 static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i);
@@ -540,6 +569,7 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
 static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out);
 static void gleam__plan_free(gleam__plan *p);
 static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FILE *out);
+static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE *out);
 
 /* Options (run.c). */
 static gleam_options gleam__opts;

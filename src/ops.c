@@ -72,6 +72,7 @@ static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int
     gleam_result r;
     if (op->node->step->kind == GLEAM__LOCAL_TOP) return gleam__run_push(op, s->run, &s->cmp, op->node->step->k, row, n);
     if ((r = gleam__run_push(op, s->run, &s->cmp, -1, row, n)) != GLEAM_OK) return r;
+    GLEAM__NOTE_PEAK(op, gleam__run_bytes(s->run));
     if (gleam__run_bytes(s->run) <= op->task->job->share) return GLEAM_OK;
     if (!(v = (gleam__run **)gleam__realloc(s->disk, (size_t)(s->ndisk + 1) * sizeof *v))) return gleam__nomem(op);
     s->disk = v;

@@ -333,6 +333,7 @@ static gleam_result gleam__out_flush(gleam__outop *o) {
     int shard = op->task->shard + op->node->offset;
     gleam_result r = GLEAM_OK;
     if (!o->buf.len) return GLEAM_OK;
+    if (op->node->step->kind != GLEAM__COLLECT && op->node->step->kind != GLEAM__OUTPUT_ROW) op->bytes += o->buf.len;
     pthread_mutex_lock(&s->mu);
     if (!s->ordered || shard == s->next) r = gleam__deliver(op, s, o->buf.p, o->buf.len);
     else r = gleam__park(op, s, shard, o->buf.p, o->buf.len);

@@ -332,6 +332,7 @@ static gleam_result gleam__pipe_stop(gleam__pipeop *po) {
 static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__pipeop *po = (gleam__pipeop *)op;
     gleam__buf *b = &po->pr.wbuf;
+    size_t before = b->len;
     gleam_result r;
     int i;
     if (!po->started && (r = gleam__pipe_start(po)) != GLEAM_OK) return r;
@@ -339,6 +340,7 @@ static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int 
     for (i = 0; i < n; i++)
         if ((i && gleam__buf_add(b, "\t", 1)) || gleam__value_text(b, row[i])) return gleam__nomem(op);
     if (gleam__buf_add(b, "\n", 1)) return gleam__nomem(op);
+    op->bytes += b->len - before;
     if (b->len - po->pr.woff < GLEAM__PIPE_WBUF) return GLEAM_OK;
     r = gleam__proc_pump(op, &po->pr, GLEAM__UNTIL_ROOM);
     if (r == GLEAM_DONE) return gleam__pipe_stop(po);

@@ -351,3 +351,73 @@ static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FI
         gleam__print_tree(out, p, st->nodes[0], 0);
     }
 }
+
+/* >>dot: the plan as a Graphviz graph ----------------------------------------------------- */
+
+/* Write text as the inside of a DOT string. */
+static void gleam__dot_text(FILE *out, const char *text, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = text[i];
+        if (c == '"' || c == '\\') fputc('\\', out);
+        if (c == '\n') fputs("\\n", out);
+        else fputc(c, out);
+    }
+}
+
+/* A node's label: what -gleam.explain says of it. */
+static void gleam__dot_label(FILE *out, const gleam__plan *p, const gleam__node *n, int is_root) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        fputs(gleam__step_kind_name(n->step->kind), out);
+        return;
+    }
+    fprintf(mem, "%d: ", n->step->id);
+    gleam__print_node(mem, p, n, is_root);
+    fclose(mem);
+    gleam__dot_text(out, text, len);
+    free(text); /* open_memstream's buffer comes from malloc, whatever GLEAM_MALLOC is */
+}
+
+/* Task groups are clusters of their fused steps; a wide step is an edge from the step
+   feeding it to the group that consumes it. */
+static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE *out) {
+    int i, k;
+    fputs("digraph \"", out);
+    gleam__dot_text(out, p->flow->name, strlen(p->flow->name));
+    fprintf(out, "\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n"
+                 "  edge [fontname=\"Helvetica\", fontsize=9];\n  label=\"%d task group%s, %d thread%s\";\n",
+            p->nstages, p->nstages == 1 ? "" : "s", opt->threads, opt->threads == 1 ? "" : "s");
+    for (i = 0; i < p->nstages; i++) {
+        const gleam__stage *st = p->stages[i];
+        fprintf(out, "  subgraph cluster_%d {\n    label=\"group %d, %d shard%s\";\n    style=rounded;\n", st->id, st->id,
+                st->nshards, st->nshards == 1 ? "" : "s");
+        for (k = 0; k < st->nnodes; k++) {
+            const gleam__node *n = st->nodes[k];
+            if (k > 0 && gleam__step_class(n->step->kind) == GLEAM__WIDE) continue; /* an edge, below */
+            fprintf(out, "    g%d_%d [label=\"", st->id, k);
+            gleam__dot_label(out, p, n, k == 0);
+            fprintf(out, "\"%s];\n", gleam__step_class(n->step->kind) == GLEAM__OUTPUT ? ", shape=note" : "");
+        }
+        for (k = 1; k < st->nnodes; k++) {
+            const gleam__node *n = st->nodes[k];
+            if (gleam__step_class(n->step->kind) != GLEAM__WIDE)
+                fprintf(out, "    g%d_%d -> g%d_%d;\n", st->id, n->parent->index, st->id, k);
+        }
+        fputs("  }\n", out);
+    }
+    for (i = 0; i < p->nstages; i++) { /* wide steps: between groups */
+        const gleam__stage *st = p->stages[i];
+        for (k = 1; k < st->nnodes; k++) {
+            const gleam__node *n = st->nodes[k];
+            const gleam__stage *to;
+            if (gleam__step_class(n->step->kind) != GLEAM__WIDE || !(to = gleam__consumer_stage(p, n->step))) continue;
+            fprintf(out, "  g%d_%d -> g%d_0 [style=bold, label=\"", st->id, n->parent->index, to->id);
+            gleam__dot_label(out, p, n, 0);
+            fputs("\"];\n", out);
+        }
+    }
+    fputs("}\n", out);
+}

@@ -45,10 +45,12 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 /* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     int i;
+    op->nout++;
     if (op->nkids == 1) { /* the usual case: a chain of fused steps */
         gleam__op *k = op->kids[0];
         gleam_result r;
         if (k->done) return GLEAM_DONE;
+        k->nin++;
         if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
         if (r < 0) return r;
         k->done = 1;
@@ -59,6 +61,7 @@ static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
         gleam__op *k = op->kids[i];
         gleam_result r;
         if (k->done) continue;
+        k->nin++;
         r = k->push(k, row, n);
         if (r != GLEAM_OK) {
             if (r < 0) return r;
@@ -313,8 +316,10 @@ static gleam_result gleam__finish_task(gleam__task *t) {
 
 static void gleam__source_work(gleam__job *job, void *arg, int i) {
     gleam__task *t = (gleam__task *)arg;
-    gleam_result r = gleam__run_source(t);
+    gleam_result r;
     (void)i;
+    t->t0 = gleam__now();
+    r = gleam__run_source(t);
     t->in_path = NULL;
     if (r >= 0) r = gleam__finish_task(t);
     if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
@@ -322,9 +327,36 @@ static void gleam__source_work(gleam__job *job, void *arg, int i) {
     gleam__task_done(job);
 }
 
+/* Add a finished task's figures to its steps'. */
+static void gleam__stats_take(gleam__task *t) {
+    gleam__job *job = t->job;
+    const gleam__stage *st = t->stage;
+    double t1 = gleam__now(), t0 = t->t0 ? t->t0 : t1;
+    int i;
+    if (!job->stats) return;
+    pthread_mutex_lock(&job->smu);
+    for (i = 0; i < st->nnodes; i++) {
+        const gleam__op *op = t->ops[i];
+        const gleam__step *s = st->nodes[i]->step;
+        gleam_step_stats *ss = &job->stats[s->id];
+        int cls = gleam__step_class(s->kind);
+        if (!op) continue;
+        if (cls == GLEAM__SOURCE) job->rows_read += op->nout & 4095; /* what the progress line has not seen */
+        if (cls != GLEAM__SOURCE && !(cls == GLEAM__WIDE && i == 0)) ss->rows_in += op->nin;
+        if (!(cls == GLEAM__WIDE && i > 0)) ss->rows_out += op->nout;
+        ss->bytes += op->bytes;
+        ss->peak_bytes += op->peak;
+        if (!job->span[2 * s->id] || t0 < job->span[2 * s->id]) job->span[2 * s->id] = t0;
+        if (t1 > job->span[2 * s->id + 1]) job->span[2 * s->id + 1] = t1;
+    }
+    job->stage_left[st->id - 1]--;
+    pthread_mutex_unlock(&job->smu);
+}
+
 static void gleam__task_release(gleam__task *t) {
     int i;
     if (!t->ops) return;
+    gleam__stats_take(t);
     for (i = 0; i < t->stage->nnodes; i++) {
         gleam__op *op = t->ops[i];
         if (!op) continue;
@@ -388,6 +420,152 @@ static int gleam__feeds_build_side(const gleam__stage *st) {
     return 0;
 }
 
+/* >>progress and statistics --------------------------------------------------------------- */
+
+static double gleam__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes) {
+    pthread_mutex_lock(&job->smu);
+    job->rows_read += rows;
+    job->bytes_read += bytes;
+    pthread_mutex_unlock(&job->smu);
+}
+
+/* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" */
+static const char *gleam__fmt_bytes(char *buf, size_t cap, double x) {
+    if (x < 1024) gleam__fmt_into(buf, cap, "%.0f B", x);
+    else if (x < 1024.0 * 1024) gleam__fmt_into(buf, cap, "%.1f KB", x / 1024);
+    else if (x < 1024.0 * 1024 * 1024) gleam__fmt_into(buf, cap, "%.1f MB", x / (1024.0 * 1024));
+    else gleam__fmt_into(buf, cap, "%.2f GB", x / (1024.0 * 1024 * 1024));
+    return buf;
+}
+
+/* "950", "12.3 k", "4.56 M" */
+static const char *gleam__fmt_count(char *buf, size_t cap, double x) {
+    if (x < 1e4) gleam__fmt_into(buf, cap, "%.0f", x);
+    else if (x < 1e6) gleam__fmt_into(buf, cap, "%.1f k", x / 1e3);
+    else if (x < 1e9) gleam__fmt_into(buf, cap, "%.2f M", x / 1e6);
+    else gleam__fmt_into(buf, cap, "%.2f G", x / 1e9);
+    return buf;
+}
+
+/* The progress line (under smu): steps done, rows and bytes read, rate, elapsed. */
+static void gleam__progress_line(gleam__job *job, char *line, size_t cap) {
+    const gleam__plan *p = job->plan;
+    int nsteps = p->flow->nsteps, done = 0, s, i;
+    double el = gleam__now() - job->t_start;
+    char rows[32], bytes[32], rate[32];
+    memset(job->step_busy, 0, (size_t)nsteps + 1);
+    for (s = 0; s < p->nstages; s++)
+        if (job->stage_left[s] > 0)
+            for (i = 0; i < p->stages[s]->nnodes; i++) job->step_busy[p->stages[s]->nodes[i]->step->id] = 1;
+    for (i = 1; i <= nsteps; i++) done += !job->step_busy[i];
+    gleam__fmt_into(line, cap, "gleam: %d/%d steps done, %s rows and %s read (%s/s), %.1f s", done, nsteps,
+                    gleam__fmt_count(rows, sizeof rows, (double)job->rows_read),
+                    gleam__fmt_bytes(bytes, sizeof bytes, (double)job->bytes_read),
+                    gleam__fmt_bytes(rate, sizeof rate, el > 0 ? (double)job->bytes_read / el : 0), el);
+}
+
+/* The progress thread: on a terminal, one line redrawn four times a second once the job
+   has run a second (cleared at the end); forced on (-gleam.progress), from the start, a
+   line a second when stderr is not a terminal, and a last line at the end. */
+static void *gleam__progress_main(void *arg) {
+    gleam__job *job = (gleam__job *)arg;
+    int tty = isatty(2), forced = job->opt.progress == 1, shown = 0;
+    char line[256];
+    pthread_mutex_lock(&job->smu);
+    while (!job->stop_progress) {
+        struct timespec ts;
+        long step = tty ? 250000000L : 1000000000L;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += step;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&job->scv, &job->smu, &ts);
+        if (job->stop_progress) break;
+        if (!forced && gleam__now() - job->t_start < 1.0) continue;
+        gleam__progress_line(job, line, sizeof line);
+        pthread_mutex_unlock(&job->smu);
+        fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
+        shown = 1;
+        pthread_mutex_lock(&job->smu);
+    }
+    if (forced) gleam__progress_line(job, line, sizeof line);
+    pthread_mutex_unlock(&job->smu);
+    if (forced) fprintf(stderr, tty ? "\r%s\033[K\n" : "%s\n", line);
+    else if (shown) fprintf(stderr, "\r\033[K");
+    return NULL;
+}
+
+/* Move the run's figures into the flow. */
+static void gleam__stats_keep(gleam_flow *f, gleam__job *job) {
+    gleam_job_stats *js = &f->jstats;
+    struct rusage ru;
+    int i;
+    if (!job->stats) return;
+    gleam__free(f->stats);
+    f->stats = job->stats;
+    job->stats = NULL;
+    memset(js, 0, sizeof *js);
+    for (i = 1; i <= f->nsteps; i++) {
+        gleam_step_stats *ss = &f->stats[i];
+        const gleam__step *s = f->steps[i - 1];
+        int cls = gleam__step_class(s->kind);
+        ss->step = i;
+        ss->kind = gleam__step_kind_name(s->kind);
+        ss->name = s->fn_name ? s->fn_name : "";
+        ss->seconds = job->span[2 * i + 1] > job->span[2 * i] ? job->span[2 * i + 1] - job->span[2 * i] : 0;
+        if (cls == GLEAM__SOURCE) {
+            js->rows_read += ss->rows_out;
+            js->bytes_read += ss->bytes;
+        } else if (cls == GLEAM__OUTPUT) {
+            js->bytes_written += ss->bytes;
+        }
+    }
+    js->seconds = gleam__now() - job->t_start;
+    js->steps = f->nsteps;
+    js->threads = job->opt.threads;
+    if (!getrusage(RUSAGE_SELF, &ru))
+#ifdef __APPLE__
+        js->peak_rss = (uint64_t)ru.ru_maxrss;
+#else
+        js->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+#endif
+    f->has_stats = 1;
+}
+
+/* -gleam.stats: the table of the run's figures. */
+static void gleam__stats_print(const gleam_flow *f, FILE *out) {
+    const gleam_job_stats *js = &f->jstats;
+    char a[32], b[32], c[32], d[32];
+    int i;
+    fprintf(out, "stats of flow \"%s\": %.3f s on %d thread%s; read %s rows, %s; wrote %s; peak RSS %s\n", f->name,
+            js->seconds, js->threads, js->threads == 1 ? "" : "s", gleam__fmt_count(a, sizeof a, (double)js->rows_read),
+            gleam__fmt_bytes(b, sizeof b, (double)js->bytes_read), gleam__fmt_bytes(c, sizeof c, (double)js->bytes_written),
+            js->peak_rss ? gleam__fmt_bytes(d, sizeof d, (double)js->peak_rss) : "unknown");
+    fprintf(out, "%5s  %-28s %14s %14s %11s %9s %11s\n", "step", "what", "rows in", "rows out", "bytes", "time", "peak mem");
+    for (i = 1; i <= js->steps; i++) {
+        const gleam_step_stats *ss = &f->stats[i];
+        char what[64];
+        if (*ss->name) gleam__fmt_into(what, sizeof what, "%s(%s)", ss->kind, ss->name);
+        else gleam__fmt_into(what, sizeof what, "%s", ss->kind);
+        fprintf(out, "%5d  %-28.28s %14llu %14llu %11s %8.3fs %11s\n", ss->step, what, (unsigned long long)ss->rows_in,
+                (unsigned long long)ss->rows_out, ss->bytes ? gleam__fmt_bytes(a, sizeof a, (double)ss->bytes) : "-",
+                ss->seconds, ss->peak_bytes ? gleam__fmt_bytes(b, sizeof b, (double)ss->peak_bytes) : "-");
+    }
+}
+
+GLEAM_API const gleam_job_stats *gleam_stats(const gleam_flow *f) { return f && f->has_stats ? &f->jstats : NULL; }
+
+GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step) {
+    if (!f || !f->has_stats || step < 1 || step > f->jstats.steps) return NULL;
+    return &f->stats[step];
+}
+
 /* >>run ------------------------------------------------------------------------------------ */
 
 static void gleam__job_free(gleam__job *job) {
@@ -401,16 +579,28 @@ static void gleam__job_free(gleam__job *job) {
         gleam__free(job->tasks);
     }
     gleam__free(job->q);
+    gleam__free(job->stats);
+    gleam__free(job->span);
+    gleam__free(job->stage_left);
+    gleam__free(job->step_busy);
     pthread_mutex_destroy(&job->mu);
     pthread_cond_destroy(&job->cv);
+    pthread_mutex_destroy(&job->smu);
+    pthread_cond_destroy(&job->scv);
 }
 
 static gleam_result gleam__job_run(gleam__job *job) {
     gleam__plan *p = job->plan;
-    pthread_t *threads = NULL;
-    int s, j, started = 0, pass;
+    pthread_t *threads = NULL, progress;
+    int s, j, started = 0, pass, has_progress = 0, nsteps = p->flow->nsteps;
     gleam_result r = GLEAM_OK;
     if (!(job->tasks = (gleam__task ***)gleam__calloc((size_t)p->nstages, sizeof *job->tasks))) goto nomem;
+    if (!(job->stats = (gleam_step_stats *)gleam__calloc((size_t)nsteps + 1, sizeof *job->stats)) ||
+        !(job->span = (double *)gleam__calloc(2 * ((size_t)nsteps + 1), sizeof *job->span)) ||
+        !(job->stage_left = (int *)gleam__calloc((size_t)p->nstages, sizeof *job->stage_left)) ||
+        !(job->step_busy = (char *)gleam__calloc((size_t)nsteps + 1, 1)))
+        goto nomem;
+    for (s = 0; s < p->nstages; s++) job->stage_left[s] = p->stages[s]->nshards;
     for (s = 0; s < p->nstages; s++) {
         gleam__stage *st = p->stages[s];
         if (!(job->tasks[s] = (gleam__task **)gleam__calloc((size_t)st->nshards, sizeof **job->tasks))) goto nomem;
@@ -446,7 +636,15 @@ static gleam_result gleam__job_run(gleam__job *job) {
         r = GLEAM_ERR_INTERNAL;
         goto out;
     }
+    if (job->opt.progress > 0) has_progress = !pthread_create(&progress, NULL, gleam__progress_main, job);
     for (j = 0; j < started; j++) pthread_join(threads[j], NULL);
+    if (has_progress) {
+        pthread_mutex_lock(&job->smu);
+        job->stop_progress = 1;
+        pthread_cond_broadcast(&job->scv);
+        pthread_mutex_unlock(&job->smu);
+        pthread_join(progress, NULL);
+    }
     if (job->stalled && job->err == GLEAM_OK) {
         job->err = GLEAM_ERR_INTERNAL;
         gleam__fmt_into(job->errmsg, sizeof job->errmsg, "the plan stalled with %d task%s left", job->remaining,
@@ -478,6 +676,10 @@ static gleam_options gleam__resolve(const gleam_options *opt) {
         o.memory_mb = pages > 0 && size > 0 ? (size_t)pages / 4 * (size_t)size >> 20 : 1024;
         if (o.memory_mb < 64) o.memory_mb = 64;
     }
+    if (!o.dot) o.dot = gleam__opts.dot;
+    if (!o.stats) o.stats = gleam__opts.stats;
+    if (!o.progress) o.progress = gleam__opts.progress;
+    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on, after a second */
     if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
     if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
     if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
@@ -503,6 +705,20 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
         return f->err;
     }
     if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
+    if (job.opt.dot) {
+        FILE *out = fopen(job.opt.dot, "w");
+        int bad = !out;
+        if (out) {
+            gleam__plan_dot(p, &job.opt, out);
+            bad = ferror(out);
+            bad |= fclose(out) != 0;
+        }
+        if (bad) {
+            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, strerror(errno));
+            gleam__plan_free(p);
+            return f->err;
+        }
+    }
     if (job.opt.explain) {
         gleam__plan_print(p, &job.opt, stderr);
         gleam__plan_free(p);
@@ -511,6 +727,9 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
     fflush(stdout); /* what the program printed before comes before the flow's output */
     pthread_mutex_init(&job.mu, NULL);
     pthread_cond_init(&job.cv, NULL);
+    pthread_mutex_init(&job.smu, NULL);
+    pthread_cond_init(&job.scv, NULL);
+    job.t_start = gleam__now();
     job.flow = f;
     job.plan = p;
     job.block_size = 64 * 1024;
@@ -524,6 +743,8 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
                 r = GLEAM_ERR_NOMEM;
                 gleam__fmt_into(job.errmsg, sizeof job.errmsg, "collect: out of memory");
             }
+    gleam__stats_keep(f, &job);
+    if (job.opt.stats && f->has_stats) gleam__stats_print(f, stderr);
     if (r != GLEAM_OK) {
         f->err = r;
         gleam__fmt_into(f->errmsg, sizeof f->errmsg, "flow \"%s\": %s", f->name, job.errmsg[0] ? job.errmsg : gleam_result_str(r));
@@ -537,8 +758,19 @@ GLEAM_API gleam_result gleam_run(gleam_flow *f) { return gleam_run_with(f, NULL)
 
 /* >>flags ---------------------------------------------------------------------------------- */
 
-static const char gleam__known_flags[] =
-    "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR";
+static const char gleam__known_flags[] = "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR, "
+                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet";
+
+/* A true/false flag: no value, or true/false/1/0. */
+static gleam_result gleam__flag_bool(const char *name, const char *v, int *out) {
+    if (!v || !strcmp(v, "true") || !strcmp(v, "1")) *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0")) *out = 0;
+    else {
+        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.%s: \"%s\" is not true or false", name, v);
+        return GLEAM_ERR_FLAG;
+    }
+    return GLEAM_OK;
+}
 
 static gleam_result gleam__flag_int(const char *name, const char *v, long lo, long hi, long *out) {
     char *end;
@@ -563,16 +795,16 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
     gleam_result r;
     *used_next = 0;
 #define GLEAM__IS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
-    if (GLEAM__IS("explain")) {
-        if (!v || !strcmp(v, "true") || !strcmp(v, "1")) gleam__opts.explain = 1;
-        else if (!strcmp(v, "false") || !strcmp(v, "0")) gleam__opts.explain = 0;
-        else {
-            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.explain: \"%s\" is not true or false", v);
-            return GLEAM_ERR_FLAG;
-        }
+    if (GLEAM__IS("explain")) return gleam__flag_bool("explain", v, &gleam__opts.explain);
+    if (GLEAM__IS("stats")) return gleam__flag_bool("stats", v, &gleam__opts.stats);
+    if (GLEAM__IS("progress") || GLEAM__IS("quiet")) {
+        int on;
+        if ((r = gleam__flag_bool(GLEAM__IS("quiet") ? "quiet" : "progress", v, &on)) != GLEAM_OK) return r;
+        if (GLEAM__IS("quiet")) gleam__opts.progress = on ? -1 : 0; /* quiet=false: the default again */
+        else gleam__opts.progress = on ? 1 : -1;
         return GLEAM_OK;
     }
-    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir")) {
+    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot")) {
         gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "unknown flag %.*s; the known flags are %s",
                         (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
         return GLEAM_ERR_FLAG;
@@ -591,6 +823,12 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
     } else if (GLEAM__IS("memory")) {
         if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
         gleam__opts.memory_mb = (size_t)x;
+    } else if (GLEAM__IS("dot")) {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.dot needs a file name");
+            return GLEAM_ERR_FLAG;
+        }
+        gleam__opts.dot = v;
     } else {
         if (!*v) {
             gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.tmpdir needs a directory");

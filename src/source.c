@@ -275,6 +275,8 @@ static gleam_result gleam__prepare_sources(gleam__job *job) {
 /* >>reading: a window of a file ----------------------------------------------------------- */
 
 typedef struct gleam__reader {
+    gleam__op *op;          /* the source reading (its byte count and the progress line) */
+    uint64_t counted, limit; /* bytes of the segment counted up to `counted`, which stops at limit */
     int fd, stream, eof;
     uint64_t base;          /* file offset of buf[0] */
     char *buf;
@@ -305,6 +307,14 @@ static int gleam__reader_fill(gleam__reader *rd, size_t keep) {
     if (got < 0) return errno;
     if (got == 0) rd->eof = 1;
     rd->len += (size_t)got;
+    if (got > 0 && rd->op) { /* count the segment's bytes once, not what is read past its end */
+        uint64_t to = GLEAM__MIN(rd->base + rd->len, rd->limit);
+        if (to > rd->counted) {
+            rd->op->bytes += to - rd->counted;
+            gleam__progress_add(rd->op->task->job, 0, to - rd->counted);
+            rd->counted = to;
+        }
+    }
     return 0;
 }
 
@@ -322,13 +332,16 @@ static void gleam__source_free(gleam__op *op) {
 
 static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__source));
-    if (op) op->free = gleam__source_free;
+    if (!op) return NULL;
+    op->free = gleam__source_free;
+    ((gleam__source *)op)->rd.op = op;
     return op;
 }
 
 /* Emit one row from the source; DONE or errors end the reading. */
 static gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(op, row, n);
+    if (!(op->nout & 4095)) gleam__progress_add(op->task->job, 4096, 0);
     if (r < 0 && !gleam__aborted(op->task->job))
         return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
     return r;
@@ -592,6 +605,8 @@ static gleam_result gleam__run_files(gleam__source *src) {
         if (fd < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         src->rd.fd = fd;
         src->rd.stream = sg->stream;
+        src->rd.counted = sg->stream ? 0 : sg->start;
+        src->rd.limit = sg->stream ? (uint64_t)-1 : sg->end;
         src->rd.eof = 0;
         src->rd.len = 0;
         t->in_stream = sg->stream;
