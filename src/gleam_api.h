@@ -169,10 +169,12 @@ GLEAM_API gleam_value gleam_str(const char *s);
    other (doubles truncate toward zero), bools are 0 or 1, bytes are parsed as decimal text
    (0 when they are not a number), nil and lists are 0. */
 GLEAM_API int64_t gleam_to_int64(gleam_value v);
+/* v as a double, by the same rules. */
 GLEAM_API double gleam_to_double(gleam_value v);
 /* Strict parse: GLEAM_OK and *out set when v is an int, or bytes holding a whole decimal
    integer in range (surrounding spaces allowed); GLEAM_ERR_VALUE otherwise. */
 GLEAM_API gleam_result gleam_parse_int64(gleam_value v, int64_t *out);
+/* The same for a double (any strtod form, whole). */
 GLEAM_API gleam_result gleam_parse_double(gleam_value v, double *out);
 /* The text form of v into buf (as the %v conversion prints it), NUL-terminated and cut to
    cap bytes; returns the full length, as snprintf does. */
@@ -186,7 +188,9 @@ typedef struct gleam_list_iter {
     const char *p, *end;
     uint32_t left;
 } gleam_list_iter;
+/* The number of elements of a list value (0 for other values). */
 GLEAM_API uint32_t gleam_list_len(gleam_value list);
+/* An iterator at the first element of a list value. */
 GLEAM_API gleam_list_iter gleam_list_begin(gleam_value list);
 /* Sets *out to the next element and returns 1, or returns 0 at the end. */
 GLEAM_API int gleam_list_next(gleam_list_iter *it, gleam_value *out);
@@ -209,9 +213,13 @@ typedef gleam_result (*gleam_source_fn)(gleam_ctx *c, int shard, int nshards);
 /* Register a function under a name; steps refer to it by that name, so a plan can name it
    in another process of the same binary. Register before gleam_init. Registering a name
    again with the same function is a no-op; with another function it is GLEAM_ERR_ARG. */
+/* A mapper, for gleam_map. */
 GLEAM_API gleam_result gleam_register_mapper(const char *name, gleam_row_fn fn);
+/* A reducer, for gleam_reduce_by_key, gleam_reduce_by and gleam_reduce. */
 GLEAM_API gleam_result gleam_register_reducer(const char *name, gleam_reducer_fn fn);
+/* An output callback, for gleam_output_row. */
 GLEAM_API gleam_result gleam_register_output(const char *name, gleam_row_fn fn);
+/* A generator, for gleam_generate. */
 GLEAM_API gleam_result gleam_register_source(const char *name, gleam_source_fn fn);
 
 /* Emit one row of n values downstream. Returns GLEAM_OK, GLEAM_DONE when no more rows are
@@ -231,8 +239,9 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...)
     ;
 /* The context pointer of the step (gleam_set_ctx), or NULL. */
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c);
-/* The shard this call works on, and how many shards the step has. */
+/* The shard this call works on. */
 GLEAM_API int gleam_ctx_shard(gleam_ctx *c);
+/* How many shards the step has. */
 GLEAM_API int gleam_ctx_shards(gleam_ctx *c);
 /* n bytes of memory valid until the user function returns; NULL when out of memory. */
 GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n);
@@ -260,7 +269,9 @@ typedef struct gleam_order {
     int n;
     struct { int field; gleam_dir dir; } by[GLEAM_MAX_FIELDS];
 } gleam_order;
+/* An order on one field. */
 GLEAM_API gleam_order gleam_order_by(int field, gleam_dir dir);
+/* Order o, then `field` for rows that o finds equal. */
 GLEAM_API gleam_order gleam_then_by(gleam_order o, int field, gleam_dir dir);
 
 /* >>sources ------------------------------------------------------------------------- */
@@ -283,8 +294,11 @@ typedef struct gleam_source_desc {
     char delimiter;            /* CSV: field separator, 0 for ',' */
 } gleam_source_desc;
 
+/* Text lines of path (a file or a glob), in `shards` shards (0: one per thread). */
 GLEAM_API gleam_source_desc gleam_txt(const char *path, int shards);
+/* CSV rows of path; set .header = 1 to skip a header line, .delimiter for ';' and the like. */
 GLEAM_API gleam_source_desc gleam_csv(const char *path, int shards);
+/* TSV rows of path (fields split on tabs). */
 GLEAM_API gleam_source_desc gleam_tsv(const char *path, int shards);
 /* Read files. Files that are missing or unreadable make gleam_run fail with their name. */
 GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src);
@@ -301,9 +315,13 @@ GLEAM_API gleam_dataset *gleam_generate(gleam_flow *f, const char *source_fn, in
 /* >>steps --------------------------------------------------------------------------- */
 
 /* Narrow steps: rows stay in their shard, and consecutive narrow steps run fused. */
+/* Call a registered mapper on every row: it emits any number of rows (map, flat_map, filter). */
 GLEAM_API gleam_dataset *gleam_map(gleam_dataset *d, const char *mapper);
+/* Keep the given fields, in the given order (GLEAM_FIELDS(2, 1) swaps two). */
 GLEAM_API gleam_dataset *gleam_select(gleam_dataset *d, gleam_fields fields);
+/* Sort each shard on its own (spilling past the memory share). */
 GLEAM_API gleam_dataset *gleam_local_sort(gleam_dataset *d, gleam_order order);
+/* The first k rows of each shard by order. */
 GLEAM_API gleam_dataset *gleam_local_top(gleam_dataset *d, int64_t k, gleam_order order);
 /* All rows of a and b; the shards of a then those of b. Keeps order if both are ordered. */
 GLEAM_API gleam_dataset *gleam_union(gleam_dataset *a, gleam_dataset *b);
@@ -325,38 +343,46 @@ GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, 
 /* Fold the value fields of rows with equal key fields (key: field 1, or `key`), with
    map-side combining before the shuffle. Output rows: key fields, then folded values. */
 GLEAM_API gleam_dataset *gleam_reduce_by_key(gleam_dataset *d, const char *reducer);
+/* The same on the key fields given. */
 GLEAM_API gleam_dataset *gleam_reduce_by(gleam_dataset *d, const char *reducer, gleam_fields key);
 /* Fold all rows (every field) into one row. */
 GLEAM_API gleam_dataset *gleam_reduce(gleam_dataset *d, const char *reducer);
 /* Rows with equal keys become one row: key fields, then a list of the other fields (a list
    of values when there is one other field, else a list of lists). */
 GLEAM_API gleam_dataset *gleam_group_by_key(gleam_dataset *d);
+/* The same on the key fields given. */
 GLEAM_API gleam_dataset *gleam_group_by(gleam_dataset *d, gleam_fields key);
 /* Total order across shards (a parallel sort: shard i holds a key range before shard i+1). */
 GLEAM_API gleam_dataset *gleam_sort(gleam_dataset *d, gleam_order order);
 /* The k first rows by `order`, in that order, in one shard. */
 GLEAM_API gleam_dataset *gleam_top(gleam_dataset *d, int64_t k, gleam_order order);
-/* Each distinct row once; or the first row seen of each distinct key. */
+/* Each distinct row once. */
 GLEAM_API gleam_dataset *gleam_distinct(gleam_dataset *d);
+/* The first row seen of each distinct key. */
 GLEAM_API gleam_dataset *gleam_distinct_by(gleam_dataset *d, gleam_fields key);
 /* At most n rows, in one shard; the first n in order if d is ordered. */
 GLEAM_API gleam_dataset *gleam_limit(gleam_dataset *d, int64_t n);
-/* Hash-partition rows by key into `shards` shards. */
+/* Hash-partition rows by field 1 into `shards` shards. */
 GLEAM_API gleam_dataset *gleam_partition(gleam_dataset *d, int shards);
+/* The same on the key fields given. */
 GLEAM_API gleam_dataset *gleam_partition_by(gleam_dataset *d, int shards, gleam_fields key);
 
 typedef enum gleam_join_kind { GLEAM_INNER = 0, GLEAM_LEFT_OUTER, GLEAM_RIGHT_OUTER } gleam_join_kind;
 /* Join a and b on equal key fields (the same field numbers on both sides). Output rows:
    the key fields, a's other fields, b's other fields. In an outer join a missing side gives
    as many nils as that side's widest row has other fields (none if that side is empty:
-   rows carry no schema). */
+   rows carry no schema). An inner join: */
 GLEAM_API gleam_dataset *gleam_join(gleam_dataset *a, gleam_dataset *b);
+/* Every row of a, padded with nils where b has no match. */
 GLEAM_API gleam_dataset *gleam_left_outer_join(gleam_dataset *a, gleam_dataset *b);
+/* Every row of b, padded with nils where a has no match. */
 GLEAM_API gleam_dataset *gleam_right_outer_join(gleam_dataset *a, gleam_dataset *b);
+/* A join of any kind on the key fields given. */
 GLEAM_API gleam_dataset *gleam_join_by(gleam_dataset *a, gleam_dataset *b, gleam_join_kind kind,
                                        gleam_fields key);
 /* For each key in a or b: key fields, the list of a's other fields, the list of b's. */
 GLEAM_API gleam_dataset *gleam_cogroup(gleam_dataset *a, gleam_dataset *b);
+/* The same on the key fields given. */
 GLEAM_API gleam_dataset *gleam_cogroup_by(gleam_dataset *a, gleam_dataset *b, gleam_fields key);
 
 /* Give the step that made d a context pointer, which its function reads with
@@ -373,8 +399,9 @@ GLEAM_API int gleam_shards(const gleam_dataset *d);
 GLEAM_API void gleam_printlnf(gleam_dataset *d, const char *format);
 /* The same into a file (created or truncated). */
 GLEAM_API void gleam_fprintlnf(gleam_dataset *d, const char *path, const char *format);
-/* Rows as TSV or CSV (RFC 4180 quoting) lines into a file; path "-" is standard output. */
+/* Rows as TSV lines into a file; path "-" is standard output. CSV quotes as RFC 4180. */
 GLEAM_API void gleam_write_tsv(gleam_dataset *d, const char *path);
+/* The same as CSV. */
 GLEAM_API void gleam_write_csv(gleam_dataset *d, const char *path);
 /* Call a registered output function with every row, one call at a time (in order when d
    is ordered). */
@@ -382,7 +409,9 @@ GLEAM_API void gleam_output_row(gleam_dataset *d, const char *output_fn);
 
 /* Rows collected into memory: available after gleam_run, owned by the flow. */
 typedef struct gleam_rows gleam_rows;
+/* Keep d's rows in memory; read them after gleam_run. */
 GLEAM_API gleam_rows *gleam_collect(gleam_dataset *d);
+/* How many rows were collected (0 before the run). */
 GLEAM_API size_t gleam_rows_count(const gleam_rows *r);
 /* Row i: its values, and their number in *n. NULL when i is out of range. */
 GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *n);
@@ -404,8 +433,9 @@ typedef struct gleam_options {
 /* Take the -gleam.* flags out of argv (see the top of this file). Unknown -gleam.* flags
    are GLEAM_ERR_FLAG, with a message listing the known ones in gleam_error(NULL). */
 GLEAM_API gleam_result gleam_init(int *argc, char ***argv);
-/* Run the flow with the options of gleam_init, or with opt. A flow can be run once. */
+/* Run the flow with the options of gleam_init. A flow can be run once. */
 GLEAM_API gleam_result gleam_run(gleam_flow *f);
+/* Run the flow with the options given (zero fields: those of gleam_init). */
 GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt);
 
 /* >>stats: what a run did (after gleam_run; also printed by -gleam.stats) ---------- */

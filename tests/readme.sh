@@ -23,3 +23,11 @@ fi
 "$tmp/wc" -gleam.explain 2> "$tmp/plan" > /dev/null
 grep -q 'map(tokenize) -> map(appendOne) -> reduce_by(sum)' "$tmp/plan" || { echo "FAIL readme: the explained plan does not fuse the maps"; cat "$tmp/plan"; exit 1; }
 echo "ok readme: -gleam.explain shows the maps fused into the reading group"
+# The plan shown under "Seeing what a job does" is what the program prints.
+awk '/^plan of flow "word count": /{on = 1} on && /^```/{exit} on' README.md > "$tmp/plan_readme"
+build/word_count -gleam.threads=2 -gleam.explain -top 10 examples/data/flow.txt 2> "$tmp/plan_now" > /dev/null
+if [ -s "$tmp/plan_readme" ] && cmp -s "$tmp/plan_readme" "$tmp/plan_now"; then
+    echo "ok readme: the explained plan in the README is the one the program prints"
+else
+    echo "FAIL readme: the README's plan differs from build/word_count -gleam.explain:"; diff "$tmp/plan_readme" "$tmp/plan_now"; exit 1
+fi
