@@ -5355,11 +5355,48 @@ static gleam_result gleam__pipe_line(gleam__op *op, const char *p, size_t len) {
     return gleam__emit(op, op->vals.v, n);
 }
 
+static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int n);
+static gleam_result gleam__pipe_feed(gleam__op *op, const char *p, size_t len, int add_nl);
+
+/* Lines for a pipe step right after this one go on as bytes: cutting them into rows and
+   printing the rows again would give the same bytes. */
+static gleam_result gleam__pipe_forward(gleam__op *op, gleam__proc *pr, size_t scan_from, int eof) {
+    gleam__op *k = op->kids[0];
+    char *p = pr->rbuf.p, *end = p + pr->rbuf.len, *last = end, *q;
+    uint64_t lines = 0;
+    int add_nl;
+    gleam_result r;
+    while (last > p + scan_from && last[-1] != '\n') last--; /* what came before has no newline */
+    if (last == p + scan_from) last = p;                        /* no complete line yet */
+    if (eof) last = end;
+    add_nl = eof && last > p && last[-1] != '\n';
+    for (q = p; q < last && (q = (char *)memchr(q, '\n', (size_t)(last - q))) != NULL; q++) lines++;
+    lines += (uint64_t)add_nl;
+    if (lines) {
+        if (k->done) return GLEAM_DONE;
+        op->nout += lines;
+        k->nin += lines;
+        if ((r = gleam__pipe_feed(k, p, (size_t)(last - p), add_nl)) != GLEAM_OK) {
+            if (r < 0) return r;
+            k->done = 1;
+            op->ndone = 1;
+            return GLEAM_DONE;
+        }
+    }
+    pr->rbuf.len = (size_t)(end - last);
+    if (last > p && pr->rbuf.len) memmove(p, last, pr->rbuf.len);
+    if (pr->rbuf.len > GLEAM__PIPE_MAXLINE)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "the command printed a line of more than %u MB",
+                           GLEAM__PIPE_MAXLINE >> 20);
+    return GLEAM_OK;
+}
+
 /* Cut the complete lines out of the read buffer and emit them; at the end of the output
    (eof), the last line too even without its newline. */
 static gleam_result gleam__pipe_lines(gleam__op *op, gleam__proc *pr, size_t scan_from, int eof) {
     char *p = pr->rbuf.p, *end = p + pr->rbuf.len, *nl, *line = p;
     gleam_result r = GLEAM_OK;
+    if (op->nkids == 1 && op->kids[0]->push == gleam__pipe_push) return gleam__pipe_forward(op, pr, scan_from, eof);
     for (nl = p + scan_from; r == GLEAM_OK && (nl = (char *)memchr(nl, '\n', (size_t)(end - nl))) != NULL; line = ++nl)
         r = gleam__pipe_line(op, line, (size_t)(nl - line));
     if (r == GLEAM_OK && eof && line < end) {
@@ -5483,6 +5520,16 @@ static gleam_result gleam__pipe_stop(gleam__pipeop *po) {
     return GLEAM_DONE;
 }
 
+/* Past GLEAM__PIPE_WBUF bytes waiting, write until there is room again. */
+static gleam_result gleam__pipe_room(gleam__pipeop *po) {
+    gleam_result r;
+    if (po->pr.wbuf.len - po->pr.woff < GLEAM__PIPE_WBUF) return GLEAM_OK;
+    r = gleam__proc_pump(&po->op, &po->pr, GLEAM__UNTIL_ROOM);
+    if (r == GLEAM_DONE) return gleam__pipe_stop(po);
+    if (r == GLEAM_OK && po->pr.in < 0) return GLEAM_DONE;
+    return r;
+}
+
 static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__pipeop *po = (gleam__pipeop *)op;
     gleam__buf *b = &po->pr.wbuf;
@@ -5495,11 +5542,18 @@ static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int 
         if ((i && gleam__buf_add(b, "\t", 1)) || gleam__value_text(b, row[i])) return gleam__nomem(op);
     if (gleam__buf_add(b, "\n", 1)) return gleam__nomem(op);
     op->bytes += b->len - before;
-    if (b->len - po->pr.woff < GLEAM__PIPE_WBUF) return GLEAM_OK;
-    r = gleam__proc_pump(op, &po->pr, GLEAM__UNTIL_ROOM);
-    if (r == GLEAM_DONE) return gleam__pipe_stop(po);
-    if (r == GLEAM_OK && po->pr.in < 0) return GLEAM_DONE;
-    return r;
+    return gleam__pipe_room(po);
+}
+
+/* Whole lines of text for the command, as from gleam__pipe_forward. */
+static gleam_result gleam__pipe_feed(gleam__op *op, const char *p, size_t len, int add_nl) {
+    gleam__pipeop *po = (gleam__pipeop *)op;
+    gleam_result r;
+    if (!po->started && (r = gleam__pipe_start(po)) != GLEAM_OK) return r;
+    if (po->pr.in < 0) return GLEAM_DONE;
+    if (gleam__buf_add(&po->pr.wbuf, p, len) || (add_nl && gleam__buf_add(&po->pr.wbuf, "\n", 1))) return gleam__nomem(op);
+    op->bytes += len + (size_t)add_nl;
+    return gleam__pipe_room(po);
 }
 
 static gleam_result gleam__pipe_finish(gleam__op *op) {
