@@ -919,6 +919,7 @@ struct gleam__op {
     gleam__vals vals;       /* scratch row */
     gleam__buf key;         /* scratch packed key */
     uint64_t nin, nout;     /* rows pushed into it, rows it emitted (statistics) */
+    uint64_t published;     /* sources: rows already counted on the progress line */
     uint64_t bytes;         /* read, sent, piped or written: see gleam_step_stats */
     size_t peak;            /* the most memory its tables or runs held */
 };
@@ -3624,13 +3625,20 @@ static void gleam__table_free(gleam__table *t) {
 /* >>context: what user functions see --------------------------------------------------- */
 
 GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    gleam_result r;
     int i;
     if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
     for (i = 0; i < n; i++)
         if ((unsigned)row[i].type > GLEAM_LIST)
             return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
                                   "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
-    return gleam__emit(c->op, row, n);
+    if (c->op->node->step->kind != GLEAM__GENERATE) return gleam__emit(c->op, row, n);
+    r = gleam__emit(c->op, row, n); /* a generator's rows: count them on the progress line */
+    if (c->op->nout - c->op->published >= 4096) {
+        gleam__progress_add(c->task->job, c->op->nout - c->op->published, 0);
+        c->op->published = c->op->nout;
+    }
+    return r;
 }
 
 GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
@@ -3959,7 +3967,7 @@ static void gleam__stats_take(gleam__task *t) {
         gleam_step_stats *ss = &job->stats[s->id];
         int cls = gleam__step_class(s->kind);
         if (!op) continue;
-        if (cls == GLEAM__SOURCE) job->rows_read += op->nout & 4095; /* what the progress line has not seen */
+        if (cls == GLEAM__SOURCE) job->rows_read += op->nout - op->published; /* what the progress line has not seen */
         if (cls != GLEAM__SOURCE && !(cls == GLEAM__WIDE && i == 0)) ss->rows_in += op->nin;
         if (!(cls == GLEAM__WIDE && i > 0)) ss->rows_out += op->nout;
         ss->bytes += op->bytes;
@@ -4829,7 +4837,10 @@ static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
 /* Emit one row from the source; DONE or errors end the reading. */
 static gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(op, row, n);
-    if (!(op->nout & 4095)) gleam__progress_add(op->task->job, 4096, 0);
+    if (op->nout - op->published >= 4096) {
+        gleam__progress_add(op->task->job, op->nout - op->published, 0);
+        op->published = op->nout;
+    }
     if (r < 0 && !gleam__aborted(op->task->job))
         return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
     return r;
@@ -5453,7 +5464,13 @@ static gleam_result gleam__proc_pump(gleam__op *op, gleam__proc *pr, int until) 
             ssize_t w = gleam__write_nosigpipe(pr->in, pr->wbuf.p + pr->woff, unwritten);
             if (w > 0) {
                 pr->woff += (size_t)w;
-                if (pr->woff == pr->wbuf.len) pr->woff = pr->wbuf.len = 0;
+                if (pr->woff == pr->wbuf.len) {
+                    pr->woff = pr->wbuf.len = 0;
+                } else if (pr->woff >= GLEAM__PIPE_WBUF) { /* drop what is written: the buffer stays small */
+                    memmove(pr->wbuf.p, pr->wbuf.p + pr->woff, pr->wbuf.len - pr->woff);
+                    pr->wbuf.len -= pr->woff;
+                    pr->woff = 0;
+                }
             } else if (w < 0 && errno == EPIPE) { /* it stopped reading: the rest of its input is not needed */
                 gleam__close_fd(&pr->in);
                 pr->woff = pr->wbuf.len = 0;

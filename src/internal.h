@@ -438,6 +438,7 @@ struct gleam__op {
     gleam__vals vals;       /* scratch row */
     gleam__buf key;         /* scratch packed key */
     uint64_t nin, nout;     /* rows pushed into it, rows it emitted (statistics) */
+    uint64_t published;     /* sources: rows already counted on the progress line */
     uint64_t bytes;         /* read, sent, piped or written: see gleam_step_stats */
     size_t peak;            /* the most memory its tables or runs held */
 };

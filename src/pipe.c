@@ -299,7 +299,13 @@ static gleam_result gleam__proc_pump(gleam__op *op, gleam__proc *pr, int until) 
             ssize_t w = gleam__write_nosigpipe(pr->in, pr->wbuf.p + pr->woff, unwritten);
             if (w > 0) {
                 pr->woff += (size_t)w;
-                if (pr->woff == pr->wbuf.len) pr->woff = pr->wbuf.len = 0;
+                if (pr->woff == pr->wbuf.len) {
+                    pr->woff = pr->wbuf.len = 0;
+                } else if (pr->woff >= GLEAM__PIPE_WBUF) { /* drop what is written: the buffer stays small */
+                    memmove(pr->wbuf.p, pr->wbuf.p + pr->woff, pr->wbuf.len - pr->woff);
+                    pr->wbuf.len -= pr->woff;
+                    pr->woff = 0;
+                }
             } else if (w < 0 && errno == EPIPE) { /* it stopped reading: the rest of its input is not needed */
                 gleam__close_fd(&pr->in);
                 pr->woff = pr->wbuf.len = 0;

@@ -6,13 +6,20 @@
 /* >>context: what user functions see --------------------------------------------------- */
 
 GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    gleam_result r;
     int i;
     if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
     for (i = 0; i < n; i++)
         if ((unsigned)row[i].type > GLEAM_LIST)
             return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
                                   "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
-    return gleam__emit(c->op, row, n);
+    if (c->op->node->step->kind != GLEAM__GENERATE) return gleam__emit(c->op, row, n);
+    r = gleam__emit(c->op, row, n); /* a generator's rows: count them on the progress line */
+    if (c->op->nout - c->op->published >= 4096) {
+        gleam__progress_add(c->task->job, c->op->nout - c->op->published, 0);
+        c->op->published = c->op->nout;
+    }
+    return r;
 }
 
 GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
@@ -341,7 +348,7 @@ static void gleam__stats_take(gleam__task *t) {
         gleam_step_stats *ss = &job->stats[s->id];
         int cls = gleam__step_class(s->kind);
         if (!op) continue;
-        if (cls == GLEAM__SOURCE) job->rows_read += op->nout & 4095; /* what the progress line has not seen */
+        if (cls == GLEAM__SOURCE) job->rows_read += op->nout - op->published; /* what the progress line has not seen */
         if (cls != GLEAM__SOURCE && !(cls == GLEAM__WIDE && i == 0)) ss->rows_in += op->nin;
         if (!(cls == GLEAM__WIDE && i > 0)) ss->rows_out += op->nout;
         ss->bytes += op->bytes;
