@@ -48,8 +48,8 @@
    -gleam.tmpdir=DIR    where spill files go (default $TMPDIR, else /tmp)
    -gleam.dot=FILE      also write the fused plan as Graphviz DOT to FILE
    -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
-   -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
-                        the job runs over a second); -gleam.quiet: never
+   -gleam.progress      a progress line on stderr (default: when stderr is a terminal, stdout
+                        is not, and the job runs over a second); -gleam.quiet: never
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -336,8 +336,10 @@ GLEAM_API gleam_dataset *gleam_union(gleam_dataset *a, gleam_dataset *b);
    passed on to ours); one whose rows are no longer wanted (a limit was reached) is killed. */
 /* One process per shard, fed all the shard's rows; a slow command slows its producer. */
 GLEAM_API gleam_dataset *gleam_pipe(gleam_dataset *d, const char *name, const char *command);
-/* One process per row, its stdin empty: $1 .. $N (or ${N}) in command become the row's
-   fields, each single-quoted for the shell, so that no value can run as code. */
+/* One process per row, its stdin empty, the row's fields (as %v prints them) its positional
+   parameters: $1 .. $9, ${10}. A bare $N is read as "$N", one word however many spaces or
+   quotes the value holds, and a value never becomes part of the script, so it cannot run
+   as code. Inside single quotes $N stays text ('{print $2}' for awk). */
 GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, const char *command);
 
 /* Wide steps: rows move between shards. */
@@ -419,15 +421,16 @@ GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *
 
 /* >>running ------------------------------------------------------------------------- */
 
-/* How to run; zero fields mean the default. */
+/* How to run; zero fields mean the default. Start from all zeros (memset, or a copy of a
+   static gleam_options): later versions may add fields. */
 typedef struct gleam_options {
     int threads;          /* 0: -gleam.threads, else the online CPUs */
     int explain;          /* print the plan to stderr and do not run */
     size_t memory_mb;     /* 0: -gleam.memory, else a quarter of physical memory */
     const char *tmpdir;   /* NULL: -gleam.tmpdir, else $TMPDIR, else /tmp */
     const char *dot;      /* NULL: -gleam.dot; else write the plan as Graphviz DOT to this file */
-    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal;
-                             1: a progress line on stderr; -1: none */
+    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal
+                             and stdout is not; 1: a progress line on stderr; -1: none */
     int stats;            /* 0: -gleam.stats; 1: print each step's statistics to stderr at the end */
 } gleam_options;
 
@@ -2255,7 +2258,8 @@ static gleam_dataset *gleam__out(gleam__step *s) { return s ? s->out : NULL; }
 static gleam__step *gleam__with_fn(gleam__step *s, const char *fn) {
     if (!s) return NULL;
     if (!fn || !*fn) {
-        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no function name given", s->id, gleam__kind_names[s->kind]);
+        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no %s given", s->id, gleam__kind_names[s->kind],
+                         s->kind == GLEAM__PIPE || s->kind == GLEAM__PIPE_ARGS ? "name" : "function name");
         return s;
     }
     if (!(s->fn_name = gleam__strdup(fn))) gleam__flow_fail(s->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
@@ -2646,7 +2650,7 @@ GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *
 
 /* Decode the collected rows once the run is over; -1 when out of memory. */
 static int gleam__rows_index(gleam_rows *r) {
-    const char *p = r->data.p, *end = r->data.p + r->data.len;
+    const char *p = r->data.p, *end = r->data.p ? r->data.p + r->data.len : NULL; /* no rows: no buffer */
     size_t nvals = 0, i;
     gleam__vals tmp = {0, 0, 0};
     r->count = 0;
@@ -3671,11 +3675,11 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 /* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     int i;
-    op->nout++;
     if (op->nkids == 1) { /* the usual case: a chain of fused steps */
         gleam__op *k = op->kids[0];
         gleam_result r;
         if (k->done) return GLEAM_DONE;
+        op->nout++; /* rows delivered, for the statistics */
         k->nin++;
         if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
         if (r < 0) return r;
@@ -3683,6 +3687,7 @@ static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
         op->ndone = 1;
         return GLEAM_DONE;
     }
+    if (op->ndone < op->nkids) op->nout++;
     for (i = 0; i < op->nkids; i++) {
         gleam__op *k = op->kids[i];
         gleam_result r;
@@ -3790,7 +3795,7 @@ static int gleam__aborted(gleam__job *job) {
 static uint64_t gleam__line_of(const char *path, uint64_t off) {
     char buf[65536];
     uint64_t line = 1, pos = 0;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     while (pos < off) {
         size_t want = (size_t)GLEAM__MIN((uint64_t)sizeof buf, off - pos);
@@ -3968,6 +3973,8 @@ static void gleam__stats_take(gleam__task *t) {
         int cls = gleam__step_class(s->kind);
         if (!op) continue;
         if (cls == GLEAM__SOURCE) job->rows_read += op->nout - op->published; /* what the progress line has not seen */
+        /* A wide step has two halves: its producers (a stage's later nodes) take rows in,
+           its consumer (the root of the next stage) gives rows out. */
         if (cls != GLEAM__SOURCE && !(cls == GLEAM__WIDE && i == 0)) ss->rows_in += op->nin;
         if (!(cls == GLEAM__WIDE && i > 0)) ss->rows_out += op->nout;
         ss->bytes += op->bytes;
@@ -4132,7 +4139,7 @@ static void gleam__stats_keep(gleam_flow *f, gleam__job *job) {
     gleam_job_stats *js = &f->jstats;
     struct rusage ru;
     int i;
-    if (!job->stats) return;
+    if (!job->stats || !job->span) return;
     gleam__free(f->stats);
     f->stats = job->stats;
     job->stats = NULL;
@@ -4305,7 +4312,9 @@ static gleam_options gleam__resolve(const gleam_options *opt) {
     if (!o.dot) o.dot = gleam__opts.dot;
     if (!o.stats) o.stats = gleam__opts.stats;
     if (!o.progress) o.progress = gleam__opts.progress;
-    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on, after a second */
+    /* 2: on after a second, when stderr shows it and stdout does not (the job's output on
+       the same terminal would break into the line) */
+    if (!o.progress) o.progress = isatty(2) && !isatty(1) ? 2 : -1;
     if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
     if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
     if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
@@ -4333,14 +4342,18 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
     if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
     if (job.opt.dot) {
         FILE *out = fopen(job.opt.dot, "w");
-        int bad = !out;
+        int bad = !out, e = errno;
         if (out) {
             gleam__plan_dot(p, &job.opt, out);
             bad = ferror(out);
-            bad |= fclose(out) != 0;
+            e = bad ? errno : 0;
+            if (fclose(out) && !bad) {
+                bad = 1;
+                e = errno;
+            }
         }
         if (bad) {
-            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, strerror(errno));
+            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, e ? strerror(e) : "write error");
             gleam__plan_free(p);
             return f->err;
         }
@@ -4436,7 +4449,7 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
         return GLEAM_ERR_FLAG;
     }
     if (!v) {
-        if (!next) {
+        if (!next || !strncmp(next, "-gleam.", 7) || !strncmp(next, "--gleam.", 8)) { /* not a value: a flag */
             gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag %s needs a value", arg);
             return GLEAM_ERR_FLAG;
         }
@@ -4588,7 +4601,7 @@ static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, siz
         for (k = 0; k < fs->nsegs[sh]; k++)
             if (fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0) starts[n++] = fs->segs[sh][k].start;
     qsort(starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
-    if ((fd = open(fs->paths[file], O_RDONLY)) < 0) {
+    if ((fd = open(fs->paths[file], O_RDONLY | O_CLOEXEC)) < 0) {
         gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[file], strerror(errno));
         gleam__free(starts);
         return GLEAM_ERR_IO;
@@ -4681,7 +4694,7 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
             fs->stream[i] = 1;
             continue;
         }
-        if ((fd = open(fs->paths[i], O_RDONLY)) < 0) {
+        if ((fd = open(fs->paths[i], O_RDONLY | O_CLOEXEC)) < 0) {
             gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
             return GLEAM_ERR_IO;
         }
@@ -5100,7 +5113,7 @@ static gleam_result gleam__run_files(gleam__source *src) {
         const gleam__seg *sg = &fs->segs[t->shard][k];
         const char *path = fs->paths[sg->file];
         gleam_result r;
-        int fd = open(path, O_RDONLY);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         src->rd.fd = fd;
         src->rd.stream = sg->stream;
@@ -5166,8 +5179,8 @@ static gleam_result gleam__run_source(gleam__task *t) {
 /* ==== Begin file src/pipe.c ==== */
 /* pipe.c: shell commands as steps. gleam_pipe gives each shard its own `sh -c` process:
    rows go to its stdin as TSV lines, and the lines of its stdout come back as rows of
-   bytes split on tabs. gleam_pipe_as_args runs one command per row, the row's fields
-   quoted into it. One thread drives a process with poll(): it writes while the command
+   bytes split on tabs. gleam_pipe_as_args runs one command per row with the row's fields
+   as its positional parameters ($1, $2, ...): a value is never part of the script's text. One thread drives a process with poll(): it writes while the command
    reads and reads while it writes, so neither side can wait on the other forever, and
    a command that reads slowly slows its producer down (at most GLEAM__PIPE_WBUF bytes
    wait in between). A command that fails stops the job with its status and the end of
@@ -5179,7 +5192,13 @@ static gleam_result gleam__run_source(gleam__task *t) {
 #define GLEAM__PIPE_MAXLINE (1u << 30)  /* the longest line a command may print */
 #define GLEAM__PIPE_TAIL 1024           /* the end of its stderr kept for the error */
 
+#ifdef __APPLE__
+#include <crt_externs.h>
+#define gleam__environ (*_NSGetEnviron())
+#else
 extern char **environ;
+#define gleam__environ environ
+#endif
 
 typedef struct gleam__proc {
     pid_t pid;              /* 0: not running */
@@ -5196,7 +5215,11 @@ typedef struct gleam__pipeop {
     gleam__proc pr;
     int started;            /* gleam_pipe: the shard's process was started */
     int stopped;            /* the rows after it want no more: its process was killed */
-    gleam__buf cmd;         /* gleam_pipe_as_args: the command of the current row */
+    /* gleam_pipe_as_args */
+    char *script;           /* the command with each bare $N made "$N" */
+    int maxref;             /* the highest field it names */
+    gleam__buf args;        /* the current row's fields as text, NUL after each */
+    char **argv;            /* sh -c script sh field... */
 } gleam__pipeop;
 
 /* Only one thread makes pipes and processes at a time: a process started by another
@@ -5215,6 +5238,7 @@ static int gleam__pipe_fds(int fds[2]) {
                 int e = errno;
                 close(fds[0]);
                 close(fds[1]);
+                fds[0] = fds[1] = -1;
                 errno = e;
                 return -1;
             }
@@ -5232,19 +5256,15 @@ static void gleam__close_fd(int *fd) {
     *fd = -1;
 }
 
-/* Start `sh -c cmd` with its stdin from a pipe (from /dev/null without one), its stdout and
-   stderr into pipes, the default SIGPIPE action and no blocked signals, in a process group
-   of its own (so that stopping it stops the commands it started). 0, or an errno value. */
-static int gleam__proc_start(gleam__proc *pr, const char *cmd, int with_stdin) {
+/* Start /bin/sh with argv (sh -c command ...) with its stdin from a pipe (from /dev/null
+   without one), its stdout and stderr into pipes, the default SIGPIPE action and no
+   blocked signals, in a process group of its own (so that stopping it stops the commands
+   it started). 0, or an errno value. */
+static int gleam__proc_start(gleam__proc *pr, char *const *argv, int with_stdin) {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, e = 0, i;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, dflt;
-    char *argv[4];
-    argv[0] = (char *)"sh";
-    argv[1] = (char *)"-c";
-    argv[2] = (char *)cmd;
-    argv[3] = NULL;
     pr->in = pr->out = pr->err = -1;
     pthread_mutex_lock(&gleam__spawn_mu);
     if ((with_stdin && gleam__pipe_fds(pin)) || gleam__pipe_fds(pout) || gleam__pipe_fds(perr)) {
@@ -5263,7 +5283,7 @@ static int gleam__proc_start(gleam__proc *pr, const char *cmd, int with_stdin) {
             if (!e) e = posix_spawnattr_setpgroup(&at, 0);
             if (!e)
                 e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-            if (!e) e = posix_spawn(&pr->pid, "/bin/sh", &fa, &at, argv, environ);
+            if (!e) e = posix_spawn(&pr->pid, "/bin/sh", &fa, &at, argv, gleam__environ);
             posix_spawnattr_destroy(&at);
         }
         posix_spawn_file_actions_destroy(&fa);
@@ -5289,29 +5309,45 @@ static int gleam__proc_start(gleam__proc *pr, const char *cmd, int with_stdin) {
     return 0;
 }
 
-/* Close our ends, kill the process group when `kill_it`, and reap the command. Its wait
-   status, or -1 when none was running. */
-static int gleam__proc_end(gleam__proc *pr, int kill_it) {
-    int st = 0;
+static void gleam__proc_kill(gleam__proc *pr) {
+    kill(-pr->pid, SIGKILL);
+    kill(pr->pid, SIGKILL);
+}
+
+/* Close our ends, kill the process group when `kill_it` (or when the job stops while the
+   command lingers), and reap the command. Its wait status, or -1 when none was running. */
+static int gleam__proc_end(gleam__proc *pr, int kill_it, gleam__job *job) {
+    int st = 0, killed = kill_it;
+    long nap = 100000; /* ns: a command usually exits as it closes its output */
+    pid_t got;
     gleam__close_fd(&pr->in);
     gleam__close_fd(&pr->out);
     gleam__close_fd(&pr->err);
     if (!pr->pid) return -1;
-    if (kill_it) {
-        kill(-pr->pid, SIGKILL);
-        kill(pr->pid, SIGKILL);
-    }
-    while (waitpid(pr->pid, &st, 0) < 0)
-        if (errno != EINTR) {
+    if (kill_it) gleam__proc_kill(pr);
+    while ((got = waitpid(pr->pid, &st, killed ? 0 : WNOHANG)) <= 0) {
+        struct timespec ts;
+        if (got < 0 && errno != EINTR) {
             st = -1;
             break;
         }
+        if (got < 0) continue;
+        if (job && gleam__aborted(job)) { /* it closed its output but runs on: stop it */
+            gleam__proc_kill(pr);
+            killed = 1;
+            continue;
+        }
+        ts.tv_sec = 0;
+        ts.tv_nsec = nap;
+        nanosleep(&ts, NULL);
+        if (nap < 50000000L) nap *= 2;
+    }
     pr->pid = 0;
     return st;
 }
 
 static void gleam__proc_free(gleam__proc *pr) {
-    if (pr->pid) gleam__proc_end(pr, 1);
+    if (pr->pid) gleam__proc_end(pr, 1, NULL);
     gleam__buf_free(&pr->wbuf);
     gleam__buf_free(&pr->rbuf);
 }
@@ -5338,9 +5374,16 @@ static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n) {
 }
 
 /* Keep the last bytes of the command's stderr, and pass them on to ours. */
+static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n);
+
 static void gleam__proc_stderr(gleam__proc *pr, const char *p, size_t n) {
-    size_t keep;
-    (void)gleam__write_all(2, p, n);
+    size_t keep, off = 0;
+    while (off < n) { /* our stderr may be a closed pipe: that must not kill the job */
+        ssize_t w = gleam__write_nosigpipe(2, p + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
     if (n >= GLEAM__PIPE_TAIL) {
         memcpy(pr->tail, p + n - GLEAM__PIPE_TAIL, GLEAM__PIPE_TAIL);
         pr->ntail = GLEAM__PIPE_TAIL;
@@ -5369,6 +5412,16 @@ static gleam_result gleam__pipe_line(gleam__op *op, const char *p, size_t len) {
 static gleam_result gleam__pipe_push(gleam__op *op, const gleam_value *row, int n);
 static gleam_result gleam__pipe_feed(gleam__op *op, const char *p, size_t len, int add_nl);
 
+/* Keep the read buffer from `from` on (the start of an unfinished line), moved to the front. */
+static gleam_result gleam__pipe_keep(gleam__op *op, gleam__proc *pr, const char *from) {
+    pr->rbuf.len = (size_t)(pr->rbuf.p + pr->rbuf.len - from);
+    if (from > pr->rbuf.p && pr->rbuf.len) memmove(pr->rbuf.p, from, pr->rbuf.len);
+    if (pr->rbuf.len > GLEAM__PIPE_MAXLINE)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "the command printed a line of more than %u MB",
+                           GLEAM__PIPE_MAXLINE >> 20);
+    return GLEAM_OK;
+}
+
 /* Lines for a pipe step right after this one go on as bytes: cutting them into rows and
    printing the rows again would give the same bytes. */
 static gleam_result gleam__pipe_forward(gleam__op *op, gleam__proc *pr, size_t scan_from, int eof) {
@@ -5394,12 +5447,7 @@ static gleam_result gleam__pipe_forward(gleam__op *op, gleam__proc *pr, size_t s
             return GLEAM_DONE;
         }
     }
-    pr->rbuf.len = (size_t)(end - last);
-    if (last > p && pr->rbuf.len) memmove(p, last, pr->rbuf.len);
-    if (pr->rbuf.len > GLEAM__PIPE_MAXLINE)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "the command printed a line of more than %u MB",
-                           GLEAM__PIPE_MAXLINE >> 20);
-    return GLEAM_OK;
+    return gleam__pipe_keep(op, pr, last);
 }
 
 /* Cut the complete lines out of the read buffer and emit them; at the end of the output
@@ -5407,7 +5455,8 @@ static gleam_result gleam__pipe_forward(gleam__op *op, gleam__proc *pr, size_t s
 static gleam_result gleam__pipe_lines(gleam__op *op, gleam__proc *pr, size_t scan_from, int eof) {
     char *p = pr->rbuf.p, *end = p + pr->rbuf.len, *nl, *line = p;
     gleam_result r = GLEAM_OK;
-    if (op->nkids == 1 && op->kids[0]->push == gleam__pipe_push) return gleam__pipe_forward(op, pr, scan_from, eof);
+    if (op->nkids == 1 && op->kids[0]->push == gleam__pipe_push) /* the only next step is a pipe */
+        return gleam__pipe_forward(op, pr, scan_from, eof);
     for (nl = p + scan_from; r == GLEAM_OK && (nl = (char *)memchr(nl, '\n', (size_t)(end - nl))) != NULL; line = ++nl)
         r = gleam__pipe_line(op, line, (size_t)(nl - line));
     if (r == GLEAM_OK && eof && line < end) {
@@ -5415,12 +5464,7 @@ static gleam_result gleam__pipe_lines(gleam__op *op, gleam__proc *pr, size_t sca
         line = end;
     }
     if (r != GLEAM_OK) return r;
-    pr->rbuf.len = (size_t)(end - line);
-    if (line > p && pr->rbuf.len) memmove(p, line, pr->rbuf.len);
-    if (pr->rbuf.len > GLEAM__PIPE_MAXLINE)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "the command printed a line of more than %u MB",
-                           GLEAM__PIPE_MAXLINE >> 20);
-    return GLEAM_OK;
+    return gleam__pipe_keep(op, pr, line);
 }
 
 enum { GLEAM__UNTIL_ROOM, GLEAM__UNTIL_WRITTEN, GLEAM__UNTIL_EOF };
@@ -5495,11 +5539,11 @@ static gleam_result gleam__proc_pump(gleam__op *op, gleam__proc *pr, int until) 
 
 /* A failed command's status in words, with the last lines of its stderr. */
 static gleam_result gleam__proc_check(gleam__op *op, gleam__proc *pr, const char *cmd, int st) {
-    char how[96], tail[GLEAM__PIPE_TAIL + 16] = "";
+    char how[96], tail[GLEAM__ERRMAX / 2] = "";
     size_t end = pr->ntail, start;
     int lines = 0;
     if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) return GLEAM_OK;
-    if (st == -1) gleam__fmt_into(how, sizeof how, "could not be waited for");
+    if (st == -1) gleam__fmt_into(how, sizeof how, "ended with an unknown status (is SIGCHLD ignored?)");
     else if (WIFEXITED(st))
         gleam__fmt_into(how, sizeof how, "exited with status %d%s", WEXITSTATUS(st),
                         WEXITSTATUS(st) == 127 ? " (not found)" : WEXITSTATUS(st) == 126 ? " (cannot run)" : "");
@@ -5508,6 +5552,7 @@ static gleam_result gleam__proc_check(gleam__op *op, gleam__proc *pr, const char
     while (end && pr->tail[end - 1] == '\n') end--;
     for (start = end; start && lines < 3; start--)
         if (pr->tail[start - 1] == '\n' && ++lines == 3) break;
+    if (end - start > sizeof tail - 16) start = end - (sizeof tail - 16); /* the end matters most */
     if (end > start) {
         size_t i, k = 0;
         memcpy(tail, "; stderr: ", 10);
@@ -5515,25 +5560,30 @@ static gleam_result gleam__proc_check(gleam__op *op, gleam__proc *pr, const char
         for (i = start; i < end; i++) tail[k++] = pr->tail[i] == '\n' ? '|' : pr->tail[i];
         tail[k] = 0;
     }
-    return gleam__fail(op->task, op->node, GLEAM_ERR_COMMAND, "command \"%s\" %s%s", cmd, how, tail);
+    return gleam__fail(op->task, op->node, GLEAM_ERR_COMMAND, "command \"%.200s%s\" %s%s", cmd, strlen(cmd) > 200 ? "..." : "",
+                       how, tail);
 }
 
 /* >>pipe: one process per shard ------------------------------------------------------ */
 
 static gleam_result gleam__pipe_start(gleam__pipeop *po) {
     gleam__op *op = &po->op;
-    const char *cmd = op->node->step->command;
+    char *argv[4];
     int e;
+    argv[0] = (char *)"sh";
+    argv[1] = (char *)"-c";
+    argv[2] = op->node->step->command;
+    argv[3] = NULL;
     po->started = 1;
-    if ((e = gleam__proc_start(&po->pr, cmd, 1)) != 0)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_COMMAND, "cannot start command \"%s\": %s", cmd, strerror(e));
+    if ((e = gleam__proc_start(&po->pr, argv, 1)) != 0)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_COMMAND, "cannot start command \"%.200s\": %s", argv[2], strerror(e));
     return GLEAM_OK;
 }
 
 /* The rows after the step want no more: stop the command. */
 static gleam_result gleam__pipe_stop(gleam__pipeop *po) {
     po->stopped = 1;
-    gleam__proc_end(&po->pr, 1);
+    gleam__proc_end(&po->pr, 1, NULL);
     return GLEAM_DONE;
 }
 
@@ -5586,81 +5636,109 @@ static gleam_result gleam__pipe_finish(gleam__op *op) {
         return GLEAM_OK;
     }
     if (r != GLEAM_OK) return r;
-    return gleam__proc_check(op, &po->pr, op->node->step->command, gleam__proc_end(&po->pr, 0));
+    return gleam__proc_check(op, &po->pr, op->node->step->command, gleam__proc_end(&po->pr, 0, op->task->job));
 }
 
 static void gleam__pipe_free(gleam__op *op) {
     gleam__pipeop *po = (gleam__pipeop *)op;
     gleam__proc_free(&po->pr);
-    gleam__buf_free(&po->cmd);
+    gleam__free(po->script);
+    gleam__buf_free(&po->args);
+    gleam__free(po->argv);
 }
 
 /* >>pipe_as_args: one process per row ------------------------------------------------ */
 
-/* Append the text of v quoted for sh: in single quotes, each ' written as '\''. */
-static int gleam__shell_quote(gleam__buf *b, gleam_value v) {
-    size_t from = b->len, i, n;
-    if (gleam__buf_add(b, "'", 1) || gleam__value_text(b, v)) return -1;
-    n = b->len;
-    for (i = from + 1; i < n; i++) /* quote the quotes, from the end so positions hold */
-        if (b->p[i] == '\'') {
-            if (gleam__buf_reserve(b, 3)) return -1;
-            memmove(b->p + i + 4, b->p + i + 1, b->len - i - 1);
-            memcpy(b->p + i, "'\\''", 4);
-            b->len += 3;
-            n += 3;
-            i += 3;
+/* The command with each $N or ${N} outside quotes written "$N" or "${N}", so that the
+   shell hands field N on as one word, never split or globbed; inside double quotes the
+   shell does that already, and inside single quotes $N is text (an awk program's $2).
+   As in sh, $12 is ${1} then "2". *maxref: the highest N named. NULL when out of memory. */
+static char *gleam__args_script(const char *c, int *maxref) {
+    gleam__buf b = {NULL, 0, 0};
+    int sq = 0, dq = 0, bad = 0;
+    *maxref = 0;
+    while (*c && !bad) {
+        const char *d = c + 1;
+        long ref = 0;
+        int brace = *d == '{';
+        if (sq) {
+            sq = *c != '\'';
+        } else if (*c == '\\' && c[1]) { /* an escaped character, whatever it is */
+            bad |= gleam__buf_add(&b, c, 2);
+            c += 2;
+            continue;
+        } else if (*c == '\'' && !dq) {
+            sq = 1;
+        } else if (*c == '"') {
+            dq = !dq;
+        } else if (*c == '$' && d[brace] >= '1' && d[brace] <= '9') {
+            d += brace;
+            if (brace)
+                while (*d >= '0' && *d <= '9' && ref < 1000000) ref = ref * 10 + (*d++ - '0');
+            else ref = *d++ - '0';
+            if (!brace || *d == '}') {
+                d += brace;
+                if (ref > *maxref) *maxref = (int)ref;
+                bad |= (!dq && gleam__buf_add(&b, "\"", 1)) || gleam__buf_add(&b, c, (size_t)(d - c)) ||
+                       (!dq && gleam__buf_add(&b, "\"", 1));
+                c = d;
+                continue;
+            }
         }
-    return gleam__buf_add(b, "'", 1);
+        bad |= gleam__buf_add(&b, c++, 1);
+    }
+    if (bad || gleam__buf_add(&b, "", 1)) {
+        gleam__buf_free(&b);
+        return NULL;
+    }
+    return b.p;
 }
 
-/* The command with $N and ${N} replaced by field N of the row, quoted. */
-static gleam_result gleam__args_command(gleam__pipeop *po, const gleam_value *row, int n) {
+/* argv for the row: sh -c script sh field1 ... fieldN, each field as %v prints it. */
+static gleam_result gleam__args_argv(gleam__pipeop *po, const gleam_value *row, int n) {
     gleam__op *op = &po->op;
-    const char *c = op->node->step->command;
-    gleam__buf *b = &po->cmd;
-    b->len = 0;
-    while (*c) {
-        const char *d;
-        long field = 0;
-        int brace = c[0] == '$' && c[1] == '{';
-        if (c[0] != '$' || c[1 + brace] < '1' || c[1 + brace] > '9') { /* plain text */
-            if (gleam__buf_add(b, c++, 1)) return gleam__nomem(op);
-            continue;
-        }
-        d = c + 1 + brace;
-        while (*d >= '0' && *d <= '9' && field < 100000) field = field * 10 + (*d++ - '0');
-        if (brace && *d != '}') { /* "${1x": not a field, so the text as it is */
-            if (gleam__buf_add(b, c++, 1)) return gleam__nomem(op);
-            continue;
-        }
-        if (field > n)
-            return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; the command needs $%ld", n,
-                               n == 1 ? "" : "s", field);
-        if (row[field - 1].type == GLEAM_BYTES && row[field - 1].len && memchr(row[field - 1].u.s, 0, row[field - 1].len))
-            return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "field %ld holds a NUL byte, which no command argument can",
-                               field);
-        if (gleam__shell_quote(b, row[field - 1])) return gleam__nomem(op);
-        c = d + brace;
+    size_t off;
+    int i;
+    if (n < po->maxref)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; the command needs $%d", n,
+                           n == 1 ? "" : "s", po->maxref);
+    po->args.len = 0;
+    for (i = 0; i < n; i++) {
+        size_t from = po->args.len;
+        if (gleam__value_text(&po->args, row[i]) || gleam__buf_add(&po->args, "", 1)) return gleam__nomem(op);
+        if (strlen(po->args.p + from) != po->args.len - from - 1)
+            return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT,
+                               "field %d holds a NUL byte, which no command argument can", i + 1);
     }
-    if (gleam__buf_add(b, "", 1)) return gleam__nomem(op);
+    if (!(po->argv = (char **)gleam__realloc(po->argv, ((size_t)n + 5) * sizeof *po->argv))) return gleam__nomem(op);
+    po->argv[0] = (char *)"sh";
+    po->argv[1] = (char *)"-c";
+    po->argv[2] = po->script;
+    po->argv[3] = (char *)"sh"; /* $0 */
+    for (i = 0, off = 0; i < n; i++) {
+        po->argv[4 + i] = po->args.p + off;
+        off += strlen(po->args.p + off) + 1;
+    }
+    po->argv[4 + n] = NULL;
     return GLEAM_OK;
 }
 
 static gleam_result gleam__args_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__pipeop *po = (gleam__pipeop *)op;
+    const char *cmd = op->node->step->command;
     gleam_result r;
     int e;
-    if ((r = gleam__args_command(po, row, n)) != GLEAM_OK) return r;
+    if (!po->script && !(po->script = gleam__args_script(cmd, &po->maxref))) return gleam__nomem(op);
+    if ((r = gleam__args_argv(po, row, n)) != GLEAM_OK) return r;
     po->pr.ntail = 0;
-    if ((e = gleam__proc_start(&po->pr, po->cmd.p, 0)) != 0)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_COMMAND, "cannot start command \"%s\": %s", po->cmd.p, strerror(e));
+    if ((e = gleam__proc_start(&po->pr, po->argv, 0)) != 0)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_COMMAND, "cannot start command \"%.200s\": %s", cmd, strerror(e));
     r = gleam__proc_pump(op, &po->pr, GLEAM__UNTIL_EOF);
     if (r != GLEAM_OK) {
-        gleam__proc_end(&po->pr, 1);
+        gleam__proc_end(&po->pr, 1, NULL);
         return r;
     }
-    return gleam__proc_check(op, &po->pr, po->cmd.p, gleam__proc_end(&po->pr, 0));
+    return gleam__proc_check(op, &po->pr, cmd, gleam__proc_end(&po->pr, 0, op->task->job));
 }
 
 static gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node) {
@@ -7329,7 +7407,7 @@ static gleam_result gleam__sinks_open(gleam__job *job) {
                 job->err = GLEAM_ERR_ARG;
                 return GLEAM_ERR_ARG;
             }
-            s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+            s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (s->fd < 0) {
                 gleam__step_label(st, label, sizeof label);
                 gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: cannot create %s: %s", label, st->path, strerror(errno));

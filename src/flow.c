@@ -146,7 +146,8 @@ static gleam_dataset *gleam__out(gleam__step *s) { return s ? s->out : NULL; }
 static gleam__step *gleam__with_fn(gleam__step *s, const char *fn) {
     if (!s) return NULL;
     if (!fn || !*fn) {
-        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no function name given", s->id, gleam__kind_names[s->kind]);
+        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no %s given", s->id, gleam__kind_names[s->kind],
+                         s->kind == GLEAM__PIPE || s->kind == GLEAM__PIPE_ARGS ? "name" : "function name");
         return s;
     }
     if (!(s->fn_name = gleam__strdup(fn))) gleam__flow_fail(s->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
@@ -537,7 +538,7 @@ GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *
 
 /* Decode the collected rows once the run is over; -1 when out of memory. */
 static int gleam__rows_index(gleam_rows *r) {
-    const char *p = r->data.p, *end = r->data.p + r->data.len;
+    const char *p = r->data.p, *end = r->data.p ? r->data.p + r->data.len : NULL; /* no rows: no buffer */
     size_t nvals = 0, i;
     gleam__vals tmp = {0, 0, 0};
     r->count = 0;

@@ -47,8 +47,8 @@
    -gleam.tmpdir=DIR    where spill files go (default $TMPDIR, else /tmp)
    -gleam.dot=FILE      also write the fused plan as Graphviz DOT to FILE
    -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
-   -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
-                        the job runs over a second); -gleam.quiet: never
+   -gleam.progress      a progress line on stderr (default: when stderr is a terminal, stdout
+                        is not, and the job runs over a second); -gleam.quiet: never
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -335,8 +335,10 @@ GLEAM_API gleam_dataset *gleam_union(gleam_dataset *a, gleam_dataset *b);
    passed on to ours); one whose rows are no longer wanted (a limit was reached) is killed. */
 /* One process per shard, fed all the shard's rows; a slow command slows its producer. */
 GLEAM_API gleam_dataset *gleam_pipe(gleam_dataset *d, const char *name, const char *command);
-/* One process per row, its stdin empty: $1 .. $N (or ${N}) in command become the row's
-   fields, each single-quoted for the shell, so that no value can run as code. */
+/* One process per row, its stdin empty, the row's fields (as %v prints them) its positional
+   parameters: $1 .. $9, ${10}. A bare $N is read as "$N", one word however many spaces or
+   quotes the value holds, and a value never becomes part of the script, so it cannot run
+   as code. Inside single quotes $N stays text ('{print $2}' for awk). */
 GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, const char *command);
 
 /* Wide steps: rows move between shards. */
@@ -418,15 +420,16 @@ GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *
 
 /* >>running ------------------------------------------------------------------------- */
 
-/* How to run; zero fields mean the default. */
+/* How to run; zero fields mean the default. Start from all zeros (memset, or a copy of a
+   static gleam_options): later versions may add fields. */
 typedef struct gleam_options {
     int threads;          /* 0: -gleam.threads, else the online CPUs */
     int explain;          /* print the plan to stderr and do not run */
     size_t memory_mb;     /* 0: -gleam.memory, else a quarter of physical memory */
     const char *tmpdir;   /* NULL: -gleam.tmpdir, else $TMPDIR, else /tmp */
     const char *dot;      /* NULL: -gleam.dot; else write the plan as Graphviz DOT to this file */
-    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal;
-                             1: a progress line on stderr; -1: none */
+    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal
+                             and stdout is not; 1: a progress line on stderr; -1: none */
     int stats;            /* 0: -gleam.stats; 1: print each step's statistics to stderr at the end */
 } gleam_options;
 

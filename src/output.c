@@ -215,7 +215,7 @@ static gleam_result gleam__sinks_open(gleam__job *job) {
                 job->err = GLEAM_ERR_ARG;
                 return GLEAM_ERR_ARG;
             }
-            s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+            s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (s->fd < 0) {
                 gleam__step_label(st, label, sizeof label);
                 gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: cannot create %s: %s", label, st->path, strerror(errno));

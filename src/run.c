@@ -52,11 +52,11 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 /* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
 static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     int i;
-    op->nout++;
     if (op->nkids == 1) { /* the usual case: a chain of fused steps */
         gleam__op *k = op->kids[0];
         gleam_result r;
         if (k->done) return GLEAM_DONE;
+        op->nout++; /* rows delivered, for the statistics */
         k->nin++;
         if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
         if (r < 0) return r;
@@ -64,6 +64,7 @@ static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
         op->ndone = 1;
         return GLEAM_DONE;
     }
+    if (op->ndone < op->nkids) op->nout++;
     for (i = 0; i < op->nkids; i++) {
         gleam__op *k = op->kids[i];
         gleam_result r;
@@ -171,7 +172,7 @@ static int gleam__aborted(gleam__job *job) {
 static uint64_t gleam__line_of(const char *path, uint64_t off) {
     char buf[65536];
     uint64_t line = 1, pos = 0;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     while (pos < off) {
         size_t want = (size_t)GLEAM__MIN((uint64_t)sizeof buf, off - pos);
@@ -349,6 +350,8 @@ static void gleam__stats_take(gleam__task *t) {
         int cls = gleam__step_class(s->kind);
         if (!op) continue;
         if (cls == GLEAM__SOURCE) job->rows_read += op->nout - op->published; /* what the progress line has not seen */
+        /* A wide step has two halves: its producers (a stage's later nodes) take rows in,
+           its consumer (the root of the next stage) gives rows out. */
         if (cls != GLEAM__SOURCE && !(cls == GLEAM__WIDE && i == 0)) ss->rows_in += op->nin;
         if (!(cls == GLEAM__WIDE && i > 0)) ss->rows_out += op->nout;
         ss->bytes += op->bytes;
@@ -513,7 +516,7 @@ static void gleam__stats_keep(gleam_flow *f, gleam__job *job) {
     gleam_job_stats *js = &f->jstats;
     struct rusage ru;
     int i;
-    if (!job->stats) return;
+    if (!job->stats || !job->span) return;
     gleam__free(f->stats);
     f->stats = job->stats;
     job->stats = NULL;
@@ -686,7 +689,9 @@ static gleam_options gleam__resolve(const gleam_options *opt) {
     if (!o.dot) o.dot = gleam__opts.dot;
     if (!o.stats) o.stats = gleam__opts.stats;
     if (!o.progress) o.progress = gleam__opts.progress;
-    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on, after a second */
+    /* 2: on after a second, when stderr shows it and stdout does not (the job's output on
+       the same terminal would break into the line) */
+    if (!o.progress) o.progress = isatty(2) && !isatty(1) ? 2 : -1;
     if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
     if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
     if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
@@ -714,14 +719,18 @@ GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
     if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
     if (job.opt.dot) {
         FILE *out = fopen(job.opt.dot, "w");
-        int bad = !out;
+        int bad = !out, e = errno;
         if (out) {
             gleam__plan_dot(p, &job.opt, out);
             bad = ferror(out);
-            bad |= fclose(out) != 0;
+            e = bad ? errno : 0;
+            if (fclose(out) && !bad) {
+                bad = 1;
+                e = errno;
+            }
         }
         if (bad) {
-            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, strerror(errno));
+            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, e ? strerror(e) : "write error");
             gleam__plan_free(p);
             return f->err;
         }
@@ -817,7 +826,7 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
         return GLEAM_ERR_FLAG;
     }
     if (!v) {
-        if (!next) {
+        if (!next || !strncmp(next, "-gleam.", 7) || !strncmp(next, "--gleam.", 8)) { /* not a value: a flag */
             gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag %s needs a value", arg);
             return GLEAM_ERR_FLAG;
         }

@@ -92,7 +92,7 @@ static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, siz
         for (k = 0; k < fs->nsegs[sh]; k++)
             if (fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0) starts[n++] = fs->segs[sh][k].start;
     qsort(starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
-    if ((fd = open(fs->paths[file], O_RDONLY)) < 0) {
+    if ((fd = open(fs->paths[file], O_RDONLY | O_CLOEXEC)) < 0) {
         gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[file], strerror(errno));
         gleam__free(starts);
         return GLEAM_ERR_IO;
@@ -185,7 +185,7 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
             fs->stream[i] = 1;
             continue;
         }
-        if ((fd = open(fs->paths[i], O_RDONLY)) < 0) {
+        if ((fd = open(fs->paths[i], O_RDONLY | O_CLOEXEC)) < 0) {
             gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
             return GLEAM_ERR_IO;
         }
@@ -604,7 +604,7 @@ static gleam_result gleam__run_files(gleam__source *src) {
         const gleam__seg *sg = &fs->segs[t->shard][k];
         const char *path = fs->paths[sg->file];
         gleam_result r;
-        int fd = open(path, O_RDONLY);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         src->rd.fd = fd;
         src->rd.stream = sg->stream;

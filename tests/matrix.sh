@@ -74,7 +74,8 @@ static int check_flow(const char *path) {
     static const char *const lines[] = { "b a", "c b", "b", "d a" };
     static const char *const want_word[] = { "a", "b", "c", "d" };
     static const int64_t want_count[] = { 2, 3, 1, 1 };
-    gleam_options opt = { 2, 0, 0, NULL };
+    static const gleam_options defaults; /* every field zero: the defaults, whatever fields come later */
+    gleam_options opt = defaults;
     gleam_flow *f;
     gleam_dataset *d;
     gleam_rows *rows;
@@ -86,6 +87,7 @@ static int check_flow(const char *path) {
         fprintf(stderr, "register: %s\n", gleam_error(NULL));
         return 1;
     }
+    opt.threads = 2;
     if (!(f = gleam_flow_new("matrix"))) return 1;
     d = path ? gleam_read(f, gleam_txt(path, 3)) : gleam_from_strings(f, lines, 4, 2);
     d = gleam_reduce_by_key(gleam_map(d, "splitWords"), "add");

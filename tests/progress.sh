@@ -1,5 +1,6 @@
-# progress.sh: the progress line. On a terminal (faked with script(1)) a job that runs over
-# a second shows "gleam: N/M steps done, ..." redrawn in place and cleared at the end;
+# progress.sh: the progress line. With stderr on a terminal (faked with script(1)) and
+# stdout elsewhere, a job that runs over a second shows "gleam: N/M steps done, ..."
+# redrawn in place and cleared at the end;
 # -gleam.quiet hides it; stderr that is not a terminal gets none unless -gleam.progress
 # forces it, and then a last line with every step done.
 set -u
@@ -43,15 +44,18 @@ esc=$(printf '\033')
 cr=$(printf '\r')
 
 if command -v script > /dev/null 2>&1; then
-    # A terminal: the line appears after a second, is redrawn with \r, and is cleared.
-    script -qec "$tmp/slow $tmp/in.txt 'sleep 1.6; cat'" /dev/null > "$tmp/tty.out" 2>&1
+    # stderr on a terminal, stdout not: the line appears after a second, is redrawn with
+    # \r, and is cleared.
+    script -qec "$tmp/slow $tmp/in.txt 'sleep 1.6; cat' > $tmp/stdout.txt" /dev/null > "$tmp/tty.out" 2>&1
     check "the job on a terminal succeeds" test $? -eq 0
     check "a progress line on a terminal" grep -q 'gleam: [0-9]*/3 steps done, .* rows and .* read (.*/s), [0-9.]* s' "$tmp/tty.out"
     check "the line is redrawn in place" grep -q "${cr}gleam: " "$tmp/tty.out"
     check "the line is cleared at the end" sh -c "tail -c 4 '$tmp/tty.out' | grep -q '${cr}${esc}\\[K'"
-    script -qec "$tmp/slow -gleam.quiet $tmp/in.txt 'sleep 1.6; cat'" /dev/null > "$tmp/quiet.out" 2>&1
+    script -qec "$tmp/slow -gleam.quiet $tmp/in.txt 'sleep 1.6; cat' > $tmp/stdout.txt" /dev/null > "$tmp/quiet.out" 2>&1
     check "-gleam.quiet: no progress on a terminal" sh -c "! grep -q 'steps done' '$tmp/quiet.out'"
-    script -qec "$tmp/slow $tmp/in.txt cat" /dev/null > "$tmp/fast.out" 2>&1
+    script -qec "$tmp/slow $tmp/in.txt 'sleep 1.6; cat'" /dev/null > "$tmp/both.out" 2>&1
+    check "stdout on the terminal too: no line to break the output" sh -c "! grep -q 'steps done' '$tmp/both.out'"
+    script -qec "$tmp/slow $tmp/in.txt cat > $tmp/stdout.txt" /dev/null > "$tmp/fast.out" 2>&1
     check "a job under a second shows no line" sh -c "! grep -q 'steps done' '$tmp/fast.out'"
 else
     echo "progress: script(1) is missing: the terminal checks are skipped"
