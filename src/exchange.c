@@ -357,14 +357,18 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
     return 0;
 }
 
-/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem. */
-static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem) {
+/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
+   *plain says that acc holds no bytes or lists, before the call (then nothing needs
+   remembering) and after it (the usual fold of numbers). */
+static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                int *plain) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
-    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
-    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, was_plain = *plain;
+    if (!was_plain)
+        for (i = 0; i < m; i++) old[i] = acc[i].u.s;
     op->ctx.in_call = 1;
     t->has_usermsg = 0;
     r = s->fn->u.reducer(&op->ctx, acc, x, n);
@@ -372,10 +376,20 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
         else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
     }
+    if (r == GLEAM_OK && op->ctx.in_call == 1) {
+        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+        }
+        if (i == n) { /* numbers in, numbers out */
+            *plain = 1;
+            op->ctx.in_call = 0;
+            return GLEAM_OK;
+        }
+    }
+    *plain = 0;
     if (r >= 0)
         for (i = 0; i < n; i++) {
             gleam_value *a = &acc[i];
-            if (a->type >= GLEAM_BYTES && a->len && (i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
+            if (a->type >= GLEAM_BYTES && a->len && (was_plain || i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
                 r = gleam__nomem(op);
                 break;
             }
@@ -387,7 +401,8 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
 
 /* An entry of a fold table: the number of values, then the values. */
 typedef struct gleam__acc {
-    uint32_t n, pad;
+    uint32_t n;
+    int plain;              /* no bytes or lists among the values */
     gleam_value v[1];
 } gleam__acc;
 
@@ -399,13 +414,14 @@ static gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t 
     if (!a) return gleam__nomem(op);
     if (made) {
         a->n = (uint32_t)nv;
+        a->plain = 0; /* found out by the first fold */
         if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
         if (gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (a->n != (uint32_t)nv)
         return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
-    return gleam__fold(op, a->v, v, nv, &t->mem);
+    return gleam__fold(op, a->v, v, nv, &t->mem, &a->plain);
 }
 
 /* Fold a row into table t under its `key` fields. */
@@ -452,7 +468,7 @@ typedef struct gleam__prod {
     gleam__cmp cmp;
     gleam__vals acc;        /* reduce */
     gleam__arena accmem;
-    int have_acc;
+    int have_acc, acc_plain;
     int spilled;            /* sort: some runs went to disk */
     int64_t count;          /* limit */
     size_t combine_limit;
@@ -587,17 +603,29 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
             if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
         } else { /* keep the row (its key packed) and start fetching its slot */
             struct gleam__pend *q = &p->pend[p->npend];
-            int at;
-            if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-            at = p->npend ? q[-1].val + q[-1].nv : 0;
+            int at = p->npend ? q[-1].val + q[-1].nv : 0;
+            q->key = p->bkeys.len;
+            if (row[0].type == GLEAM_BYTES && row[0].len < 32) { /* the usual key: packed straight into bkeys */
+                unsigned char *k;
+                if (p->bkeys.cap - p->bkeys.len < 32 && gleam__buf_reserve(&p->bkeys, 32)) return gleam__nomem(op);
+                k = (unsigned char *)p->bkeys.p + p->bkeys.len;
+                k[0] = (unsigned char)(0xa0 | row[0].len); /* as gleam__put_value packs it */
+                if (row[0].len) memcpy(k + 1, row[0].u.s, row[0].len);
+                q->klen = row[0].len + 1;
+                h = gleam__hash(k, q->klen);
+            } else {
+                if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
+                if (gleam__buf_add(&p->bkeys, op->key.p, op->key.len)) return gleam__nomem(op);
+                p->bkeys.len -= op->key.len;
+                q->klen = (uint32_t)op->key.len;
+            }
+            p->bkeys.len += q->klen;
             q->h = h;
             q->val = at;
             q->in_off = op->task->in_off;
-            q->key = p->bkeys.len;
-            q->klen = (uint32_t)op->key.len;
             q->nv = nv;
-            if (gleam__buf_add(&p->bkeys, op->key.p, op->key.len)) return gleam__nomem(op);
-            memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
+            if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
+            else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
             GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
             if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
         }
@@ -618,7 +646,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         }
         if (n != p->acc.n)
             return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
-        return gleam__fold(op, p->acc.v, row, n, &p->accmem);
+        return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain);
     case GLEAM__SORT:
         if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
         GLEAM__NOTE_PEAK(op, gleam__run_bytes(p->run));
@@ -755,7 +783,7 @@ typedef struct gleam__cons {
     gleam__vals acc, row2, in;
     gleam_fields lead;      /* fields 1..k: where a reduce_by's key is after the shuffle */
     gleam__arena accmem;
-    int have_acc;
+    int have_acc, acc_plain;
     int64_t count;
     gleam__buf tmp;
     gleam__spill *sub;      /* past its share: GLEAM__FANOUT files of rows, by key hash */
@@ -958,7 +986,7 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
             return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
         }
         if (n != c->acc.n) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, n);
-        return gleam__fold(op, c->acc.v, row, n, &c->accmem);
+        return gleam__fold(op, c->acc.v, row, n, &c->accmem, &c->acc_plain);
     case GLEAM__TOP: return gleam__run_push(op, c->run, &c->cmp, s->k, row, n);
     case GLEAM__LIMIT:
         if (c->count >= s->k) return GLEAM_DONE;
