@@ -48,8 +48,8 @@
    -gleam.tmpdir=DIR    where spill files go (default $TMPDIR, else /tmp)
    -gleam.dot=FILE      also write the fused plan as Graphviz DOT to FILE
    -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
-   -gleam.progress      a progress line on stderr (default: when stderr is a terminal, stdout
-                        is not, and the job runs over a second); -gleam.quiet: never
+   -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
+                        the job runs over a second); -gleam.quiet: never
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -429,8 +429,8 @@ typedef struct gleam_options {
     size_t memory_mb;     /* 0: -gleam.memory, else a quarter of physical memory */
     const char *tmpdir;   /* NULL: -gleam.tmpdir, else $TMPDIR, else /tmp */
     const char *dot;      /* NULL: -gleam.dot; else write the plan as Graphviz DOT to this file */
-    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal
-                             and stdout is not; 1: a progress line on stderr; -1: none */
+    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal;
+                             1: a progress line on stderr; -1: none */
     int stats;            /* 0: -gleam.stats; 1: print each step's statistics to stderr at the end */
 } gleam_options;
 
@@ -975,6 +975,9 @@ struct gleam__job {
     int *stage_left;        /* tasks of each stage not yet finished */
     uint64_t rows_read, bytes_read;
     char *step_busy;        /* scratch for the progress line, by step id */
+    int progress_tty;       /* the progress line is redrawn in place on a terminal */
+    int out_tty;            /* standard output is a terminal too */
+    int drawn;              /* the progress line is on the screen now */
     int stop_progress;
     double t_start;
 };
@@ -999,6 +1002,11 @@ static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int
 static gleam_result gleam__nomem(gleam__op *op);
 /* Seconds on a monotonic clock. */
 static double gleam__now(void);
+/* Write to fd (1 or 2) without breaking into the progress line: it is cleared first when
+   it is on the same terminal. 0, or -1 with errno set. */
+static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n);
+/* Under smu: take the progress line off the terminal if it is on it. */
+static void gleam__progress_erase(gleam__job *job);
 /* Publish rows and bytes read by a source, for the progress line. */
 static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
 /* Free a finished task's operators (its memory), keeping the task itself; their
@@ -4103,13 +4111,32 @@ static void gleam__progress_line(gleam__job *job, char *line, size_t cap) {
                     gleam__fmt_bytes(rate, sizeof rate, el > 0 ? (double)job->bytes_read / el : 0), el);
 }
 
+/* Under smu: take the progress line off the screen, if it is on it. */
+static void gleam__progress_erase(gleam__job *job) {
+    if (job->drawn) (void)gleam__write_all(2, "\r\033[K", 4);
+    job->drawn = 0;
+}
+
+static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n) {
+    int r;
+    if (!job->progress_tty || (fd != 2 && !(fd == 1 && job->out_tty))) return gleam__write_all(fd, p, n);
+    pthread_mutex_lock(&job->smu); /* the line is redrawn at the next tick */
+    gleam__progress_erase(job);
+    r = gleam__write_all(fd, p, n);
+    pthread_mutex_unlock(&job->smu);
+    return r;
+}
+
 /* The progress thread: on a terminal, one line redrawn four times a second once the job
-   has run a second (cleared at the end); forced on (-gleam.progress), from the start, a
-   line a second when stderr is not a terminal, and a last line at the end. */
+   has run a second (taken off while the job writes to the terminal, cleared at the end);
+   forced on (-gleam.progress), from the start, and when stderr is not a terminal a line a
+   second; forced, a last line at the end. Lines are written under smu, so that they never
+   cut into the job's own output. */
 static void *gleam__progress_main(void *arg) {
     gleam__job *job = (gleam__job *)arg;
-    int tty = isatty(2), forced = job->opt.progress == 1, shown = 0;
-    char line[256];
+    int tty = job->progress_tty, forced = job->opt.progress == 1;
+    char line[256], out[300];
+    int n;
     pthread_mutex_lock(&job->smu);
     while (!job->stop_progress) {
         struct timespec ts;
@@ -4122,15 +4149,18 @@ static void *gleam__progress_main(void *arg) {
         if (job->stop_progress) break;
         if (!forced && gleam__now() - job->t_start < 1.0) continue;
         gleam__progress_line(job, line, sizeof line);
-        pthread_mutex_unlock(&job->smu);
-        fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
-        shown = 1;
-        pthread_mutex_lock(&job->smu);
+        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K" : "%s\n", line);
+        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
+        job->drawn = tty;
     }
-    if (forced) gleam__progress_line(job, line, sizeof line);
+    if (forced) {
+        gleam__progress_line(job, line, sizeof line);
+        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K\n" : "%s\n", line);
+        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
+        job->drawn = 0;
+    }
+    gleam__progress_erase(job);
     pthread_mutex_unlock(&job->smu);
-    if (forced) fprintf(stderr, tty ? "\r%s\033[K\n" : "%s\n", line);
-    else if (shown) fprintf(stderr, "\r\033[K");
     return NULL;
 }
 
@@ -4262,6 +4292,10 @@ static gleam_result gleam__job_run(gleam__job *job) {
             if (st->in || gleam__feeds_build_side(st) != (pass == 0)) continue;
             for (j = 0; j < st->nshards; j++) gleam__schedule(job, gleam__source_work, job->tasks[s][j], j);
         }
+    if (job->opt.progress > 0) { /* before any worker writes */
+        job->progress_tty = isatty(2);
+        job->out_tty = isatty(1);
+    }
     for (started = 0; started < job->opt.threads; started++)
         if (pthread_create(&threads[started], NULL, gleam__worker, job)) break;
     if (started == 0) {
@@ -4312,9 +4346,7 @@ static gleam_options gleam__resolve(const gleam_options *opt) {
     if (!o.dot) o.dot = gleam__opts.dot;
     if (!o.stats) o.stats = gleam__opts.stats;
     if (!o.progress) o.progress = gleam__opts.progress;
-    /* 2: on after a second, when stderr shows it and stdout does not (the job's output on
-       the same terminal would break into the line) */
-    if (!o.progress) o.progress = isatty(2) && !isatty(1) ? 2 : -1;
+    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on when the job has run a second */
     if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
     if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
     if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
@@ -5376,14 +5408,19 @@ static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n) {
 /* Keep the last bytes of the command's stderr, and pass them on to ours. */
 static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n);
 
-static void gleam__proc_stderr(gleam__proc *pr, const char *p, size_t n) {
+static void gleam__proc_stderr(gleam__job *job, gleam__proc *pr, const char *p, size_t n) {
     size_t keep, off = 0;
+    if (job->progress_tty) { /* not into the progress line */
+        pthread_mutex_lock(&job->smu);
+        gleam__progress_erase(job);
+    }
     while (off < n) { /* our stderr may be a closed pipe: that must not kill the job */
         ssize_t w = gleam__write_nosigpipe(2, p + off, n - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) break;
         off += (size_t)w;
     }
+    if (job->progress_tty) pthread_mutex_unlock(&job->smu);
     if (n >= GLEAM__PIPE_TAIL) {
         memcpy(pr->tail, p + n - GLEAM__PIPE_TAIL, GLEAM__PIPE_TAIL);
         pr->ntail = GLEAM__PIPE_TAIL;
@@ -5501,7 +5538,7 @@ static gleam_result gleam__proc_pump(gleam__op *op, gleam__proc *pr, int until) 
         if (werr >= 0 && fds[werr].revents) {
             char buf[4096];
             ssize_t got = read(pr->err, buf, sizeof buf);
-            if (got > 0) gleam__proc_stderr(pr, buf, (size_t)got);
+            if (got > 0) gleam__proc_stderr(op->task->job, pr, buf, (size_t)got);
             else if (got == 0 || (errno != EAGAIN && errno != EINTR)) gleam__close_fd(&pr->err);
         }
         if (win >= 0 && fds[win].revents) {
@@ -7492,7 +7529,7 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
         gleam__vals_free(&v);
         return r < 0 ? r : GLEAM_OK;
     }
-    if (gleam__write_all(s->fd, p, len))
+    if (gleam__term_write(op->task->job, s->fd, p, len))
         return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
                            strerror(errno));
     return GLEAM_OK;

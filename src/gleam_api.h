@@ -47,8 +47,8 @@
    -gleam.tmpdir=DIR    where spill files go (default $TMPDIR, else /tmp)
    -gleam.dot=FILE      also write the fused plan as Graphviz DOT to FILE
    -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
-   -gleam.progress      a progress line on stderr (default: when stderr is a terminal, stdout
-                        is not, and the job runs over a second); -gleam.quiet: never
+   -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
+                        the job runs over a second); -gleam.quiet: never
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -428,8 +428,8 @@ typedef struct gleam_options {
     size_t memory_mb;     /* 0: -gleam.memory, else a quarter of physical memory */
     const char *tmpdir;   /* NULL: -gleam.tmpdir, else $TMPDIR, else /tmp */
     const char *dot;      /* NULL: -gleam.dot; else write the plan as Graphviz DOT to this file */
-    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal
-                             and stdout is not; 1: a progress line on stderr; -1: none */
+    int progress;         /* 0: -gleam.progress/-gleam.quiet, else on when stderr is a terminal;
+                             1: a progress line on stderr; -1: none */
     int stats;            /* 0: -gleam.stats; 1: print each step's statistics to stderr at the end */
 } gleam_options;
 

@@ -491,6 +491,9 @@ struct gleam__job {
     int *stage_left;        /* tasks of each stage not yet finished */
     uint64_t rows_read, bytes_read;
     char *step_busy;        /* scratch for the progress line, by step id */
+    int progress_tty;       /* the progress line is redrawn in place on a terminal */
+    int out_tty;            /* standard output is a terminal too */
+    int drawn;              /* the progress line is on the screen now */
     int stop_progress;
     double t_start;
 };
@@ -515,6 +518,11 @@ static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int
 static gleam_result gleam__nomem(gleam__op *op);
 /* Seconds on a monotonic clock. */
 static double gleam__now(void);
+/* Write to fd (1 or 2) without breaking into the progress line: it is cleared first when
+   it is on the same terminal. 0, or -1 with errno set. */
+static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n);
+/* Under smu: take the progress line off the terminal if it is on it. */
+static void gleam__progress_erase(gleam__job *job);
 /* Publish rows and bytes read by a source, for the progress line. */
 static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
 /* Free a finished task's operators (its memory), keeping the task itself; their

@@ -272,7 +272,7 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
         gleam__vals_free(&v);
         return r < 0 ? r : GLEAM_OK;
     }
-    if (gleam__write_all(s->fd, p, len))
+    if (gleam__term_write(op->task->job, s->fd, p, len))
         return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot write %s: %s", st->path ? st->path : "standard output",
                            strerror(errno));
     return GLEAM_OK;

@@ -198,14 +198,19 @@ static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n) {
 /* Keep the last bytes of the command's stderr, and pass them on to ours. */
 static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n);
 
-static void gleam__proc_stderr(gleam__proc *pr, const char *p, size_t n) {
+static void gleam__proc_stderr(gleam__job *job, gleam__proc *pr, const char *p, size_t n) {
     size_t keep, off = 0;
+    if (job->progress_tty) { /* not into the progress line */
+        pthread_mutex_lock(&job->smu);
+        gleam__progress_erase(job);
+    }
     while (off < n) { /* our stderr may be a closed pipe: that must not kill the job */
         ssize_t w = gleam__write_nosigpipe(2, p + off, n - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) break;
         off += (size_t)w;
     }
+    if (job->progress_tty) pthread_mutex_unlock(&job->smu);
     if (n >= GLEAM__PIPE_TAIL) {
         memcpy(pr->tail, p + n - GLEAM__PIPE_TAIL, GLEAM__PIPE_TAIL);
         pr->ntail = GLEAM__PIPE_TAIL;
@@ -323,7 +328,7 @@ static gleam_result gleam__proc_pump(gleam__op *op, gleam__proc *pr, int until) 
         if (werr >= 0 && fds[werr].revents) {
             char buf[4096];
             ssize_t got = read(pr->err, buf, sizeof buf);
-            if (got > 0) gleam__proc_stderr(pr, buf, (size_t)got);
+            if (got > 0) gleam__proc_stderr(op->task->job, pr, buf, (size_t)got);
             else if (got == 0 || (errno != EAGAIN && errno != EINTR)) gleam__close_fd(&pr->err);
         }
         if (win >= 0 && fds[win].revents) {

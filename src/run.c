@@ -480,13 +480,32 @@ static void gleam__progress_line(gleam__job *job, char *line, size_t cap) {
                     gleam__fmt_bytes(rate, sizeof rate, el > 0 ? (double)job->bytes_read / el : 0), el);
 }
 
+/* Under smu: take the progress line off the screen, if it is on it. */
+static void gleam__progress_erase(gleam__job *job) {
+    if (job->drawn) (void)gleam__write_all(2, "\r\033[K", 4);
+    job->drawn = 0;
+}
+
+static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n) {
+    int r;
+    if (!job->progress_tty || (fd != 2 && !(fd == 1 && job->out_tty))) return gleam__write_all(fd, p, n);
+    pthread_mutex_lock(&job->smu); /* the line is redrawn at the next tick */
+    gleam__progress_erase(job);
+    r = gleam__write_all(fd, p, n);
+    pthread_mutex_unlock(&job->smu);
+    return r;
+}
+
 /* The progress thread: on a terminal, one line redrawn four times a second once the job
-   has run a second (cleared at the end); forced on (-gleam.progress), from the start, a
-   line a second when stderr is not a terminal, and a last line at the end. */
+   has run a second (taken off while the job writes to the terminal, cleared at the end);
+   forced on (-gleam.progress), from the start, and when stderr is not a terminal a line a
+   second; forced, a last line at the end. Lines are written under smu, so that they never
+   cut into the job's own output. */
 static void *gleam__progress_main(void *arg) {
     gleam__job *job = (gleam__job *)arg;
-    int tty = isatty(2), forced = job->opt.progress == 1, shown = 0;
-    char line[256];
+    int tty = job->progress_tty, forced = job->opt.progress == 1;
+    char line[256], out[300];
+    int n;
     pthread_mutex_lock(&job->smu);
     while (!job->stop_progress) {
         struct timespec ts;
@@ -499,15 +518,18 @@ static void *gleam__progress_main(void *arg) {
         if (job->stop_progress) break;
         if (!forced && gleam__now() - job->t_start < 1.0) continue;
         gleam__progress_line(job, line, sizeof line);
-        pthread_mutex_unlock(&job->smu);
-        fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
-        shown = 1;
-        pthread_mutex_lock(&job->smu);
+        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K" : "%s\n", line);
+        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
+        job->drawn = tty;
     }
-    if (forced) gleam__progress_line(job, line, sizeof line);
+    if (forced) {
+        gleam__progress_line(job, line, sizeof line);
+        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K\n" : "%s\n", line);
+        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
+        job->drawn = 0;
+    }
+    gleam__progress_erase(job);
     pthread_mutex_unlock(&job->smu);
-    if (forced) fprintf(stderr, tty ? "\r%s\033[K\n" : "%s\n", line);
-    else if (shown) fprintf(stderr, "\r\033[K");
     return NULL;
 }
 
@@ -639,6 +661,10 @@ static gleam_result gleam__job_run(gleam__job *job) {
             if (st->in || gleam__feeds_build_side(st) != (pass == 0)) continue;
             for (j = 0; j < st->nshards; j++) gleam__schedule(job, gleam__source_work, job->tasks[s][j], j);
         }
+    if (job->opt.progress > 0) { /* before any worker writes */
+        job->progress_tty = isatty(2);
+        job->out_tty = isatty(1);
+    }
     for (started = 0; started < job->opt.threads; started++)
         if (pthread_create(&threads[started], NULL, gleam__worker, job)) break;
     if (started == 0) {
@@ -689,9 +715,7 @@ static gleam_options gleam__resolve(const gleam_options *opt) {
     if (!o.dot) o.dot = gleam__opts.dot;
     if (!o.stats) o.stats = gleam__opts.stats;
     if (!o.progress) o.progress = gleam__opts.progress;
-    /* 2: on after a second, when stderr shows it and stdout does not (the job's output on
-       the same terminal would break into the line) */
-    if (!o.progress) o.progress = isatty(2) && !isatty(1) ? 2 : -1;
+    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on when the job has run a second */
     if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
     if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
     if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";

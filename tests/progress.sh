@@ -1,6 +1,6 @@
-# progress.sh: the progress line. With stderr on a terminal (faked with script(1)) and
-# stdout elsewhere, a job that runs over a second shows "gleam: N/M steps done, ..."
-# redrawn in place and cleared at the end;
+# progress.sh: the progress line. With stderr on a terminal (faked with script(1)), a job
+# that runs over a second shows "gleam: N/M steps done, ..." redrawn in place, taken off
+# before the job's own lines reach the same terminal, and cleared at the end;
 # -gleam.quiet hides it; stderr that is not a terminal gets none unless -gleam.progress
 # forces it, and then a last line with every step done.
 set -u
@@ -22,16 +22,18 @@ cat > "$tmp/slow.c" <<'PROG'
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include <stdio.h>
-/* usage: slow FILE COMMAND: FILE's lines through COMMAND, written nowhere */
+/* usage: slow FILE COMMAND [print]: FILE's lines through COMMAND, written nowhere (or to
+   standard output) */
 int main(int argc, char **argv) {
     gleam_flow *f;
     gleam_dataset *d;
     gleam_result r;
-    if (gleam_init(&argc, &argv) != GLEAM_OK || argc != 3) return 2;
+    if (gleam_init(&argc, &argv) != GLEAM_OK || argc < 3 || argc > 4) return 2;
     f = gleam_flow_new("slow");
     d = gleam_read(f, gleam_txt(argv[1], 2));
     d = gleam_pipe(d, "slow", argv[2]);
-    gleam_write_tsv(d, "/dev/null");
+    if (argc == 4) gleam_printlnf(d, "%s");
+    else gleam_write_tsv(d, "/dev/null");
     r = gleam_run(f);
     if (r != GLEAM_OK) fprintf(stderr, "slow: %s\n", gleam_error(f));
     gleam_flow_free(f);
@@ -53,8 +55,14 @@ if command -v script > /dev/null 2>&1; then
     check "the line is cleared at the end" sh -c "tail -c 4 '$tmp/tty.out' | grep -q '${cr}${esc}\\[K'"
     script -qec "$tmp/slow -gleam.quiet $tmp/in.txt 'sleep 1.6; cat' > $tmp/stdout.txt" /dev/null > "$tmp/quiet.out" 2>&1
     check "-gleam.quiet: no progress on a terminal" sh -c "! grep -q 'steps done' '$tmp/quiet.out'"
-    script -qec "$tmp/slow $tmp/in.txt 'sleep 1.6; cat'" /dev/null > "$tmp/both.out" 2>&1
-    check "stdout on the terminal too: no line to break the output" sh -c "! grep -q 'steps done' '$tmp/both.out'"
+    # The job's lines on the same terminal: each shows whole, the progress line taken off
+    # before it (what a terminal shows of a line is what follows its last \r).
+    script -qec "$tmp/slow $tmp/in.txt 'sleep 1.6; cat' print" /dev/null > "$tmp/both.out" 2>&1
+    check "the job printing to the terminal succeeds" test $? -eq 0
+    check "the progress line showed while it ran" grep -q 'steps done' "$tmp/both.out"
+    # (the terminal turns each \n into \r\n: that last \r is dropped first)
+    awk '{ sub(/\r$/, ""); n = split($0, part, "\r"); line = part[n]; gsub(/\033\[K/, "", line); if (line != "") print line }' "$tmp/both.out" > "$tmp/both.seen"
+    check "every printed line whole, none run into the progress line" sh -c "sort -n '$tmp/both.seen' | cmp -s - '$tmp/in.txt'"
     script -qec "$tmp/slow $tmp/in.txt cat > $tmp/stdout.txt" /dev/null > "$tmp/fast.out" 2>&1
     check "a job under a second shows no line" sh -c "! grep -q 'steps done' '$tmp/fast.out'"
 else
