@@ -459,6 +459,9 @@ static gleam_result gleam__entry_row(gleam__op *op, char *e) {
 /* >>producers ---------------------------------------------------------------------------- */
 
 #define GLEAM__BATCH 16
+#ifndef GLEAM__COMBINE_MAX
+#define GLEAM__COMBINE_MAX (64u << 20) /* bytes a map-side combine table holds before it is sent on */
+#endif
 
 typedef struct gleam__prod {
     gleam__op op;
@@ -745,7 +748,7 @@ static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
     p->w.x = t->job->plan->xchgs[s->id];
     p->w.side = node->side;
     p->w.producer = t->shard + node->offset;
-    p->combine_limit = GLEAM__MIN((size_t)64 << 20, t->job->share / 2);
+    p->combine_limit = GLEAM__MIN((size_t)GLEAM__COMBINE_MAX, t->job->share / 2);
     p->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
     if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;
