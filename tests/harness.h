@@ -62,6 +62,41 @@ TH_FN void th_failf(const char *file, int line, const char *fmt, ...) {
             th_failf(__FILE__, __LINE__, "\"%s\" should contain \"%s\"", th_h ? th_h : "(null)", th_n); \
     } while (0)
 
+/* A growable text buffer, always NUL-terminated; exits on out of memory. */
+typedef struct th_buf {
+    char *p;
+    size_t len, cap;
+} th_buf;
+
+TH_FN void th_buf_add(th_buf *b, const void *p, size_t n) {
+    if (b->cap - b->len < n + 1) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap - b->len < n + 1) cap *= 2;
+        b->p = (char *)realloc(b->p, cap);
+        if (!b->p) exit(2);
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+TH_FN void th_buf_str(th_buf *b, const char *s) { th_buf_add(b, s, strlen(s)); }
+TH_FN void th_buf_ch(th_buf *b, char c) { th_buf_add(b, &c, 1); }
+/* printf into the buffer (at most 511 bytes at a time). */
+TH_FN void th_buf_fmt(th_buf *b, const char *fmt, ...) {
+    char tmp[512];
+    int n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) th_buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+TH_FN void th_buf_free(th_buf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
 #define RUN(fn) th_run(#fn, fn)
 
 TH_FN void th_run(const char *name, void (*fn)(void)) {

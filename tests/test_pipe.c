@@ -15,40 +15,18 @@
 
 /* >>helpers: text buffers, lists of lines ------------------------------------------------ */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const void *p, size_t n) {
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < n + 1) cap *= 2;
-        b->p = (char *)realloc(b->p, cap);
-        if (!b->p) exit(2);
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-static void sb_free(sbuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 /* The text of v as gleam_to_string prints it, appended to b. */
-static void sb_value(sbuf *b, gleam_value v) {
+static void sb_value(th_buf *b, gleam_value v) {
     char small[64];
     size_t n = gleam_to_string(v, small, sizeof small);
     if (n < sizeof small) {
-        sb_add(b, small, n);
+        th_buf_add(b, small, n);
     } else {
         char *big = (char *)malloc(n + 1);
         if (!big) exit(2);
         gleam_to_string(v, big, n + 1);
-        sb_add(b, big, n);
+        th_buf_add(b, big, n);
         free(big);
     }
 }
@@ -87,48 +65,48 @@ static void ln_sort(lines *l) {
    gleam_to_string prints them, tabs between, a newline after each row), that text cut back
    into its lines. Each line is one row the step must give back, split on its tabs. */
 static void model_lines(lines *out, const gleam_value *vals, size_t rows, int cols) {
-    sbuf t = {0, 0, 0};
+    th_buf t = {0, 0, 0};
     size_t r, i, start = 0;
     int c;
     for (r = 0; r < rows; r++) {
         for (c = 0; c < cols; c++) {
-            if (c) sb_add(&t, "\t", 1);
+            if (c) th_buf_add(&t, "\t", 1);
             sb_value(&t, vals[r * (size_t)cols + (size_t)c]);
         }
-        sb_add(&t, "\n", 1);
+        th_buf_add(&t, "\n", 1);
     }
     for (i = 0; i < t.len; i++)
         if (t.p[i] == '\n') {
             ln_add(out, t.p + start, i - start);
             start = i + 1;
         }
-    sb_free(&t);
+    th_buf_free(&t);
 }
 
 /* The collected rows as lines: fields joined by tabs. A field that is not bytes, or that
    holds a tab or a newline (which the step should have split on), is a failure. */
 static void rows_lines_at(const char *file, int line, lines *out, const gleam_rows *rows) {
     size_t i, count = gleam_rows_count(rows);
-    sbuf t = {0, 0, 0};
+    th_buf t = {0, 0, 0};
     int bad = 0;
     for (i = 0; i < count; i++) {
         int n, k;
         const gleam_value *v = gleam_rows_get(rows, i, &n);
         t.len = 0;
-        sb_add(&t, "", 0);
+        th_buf_add(&t, "", 0);
         for (k = 0; k < n; k++) {
-            if (k) sb_add(&t, "\t", 1);
+            if (k) th_buf_add(&t, "\t", 1);
             if (v[k].type != GLEAM_BYTES) {
                 if (!bad++) th_failf(file, line, "row %zu field %d has type %d, not bytes", i, k + 1, (int)v[k].type);
                 continue;
             }
             if (v[k].len && (memchr(v[k].u.s, '\t', v[k].len) || memchr(v[k].u.s, '\n', v[k].len)))
                 if (!bad++) th_failf(file, line, "row %zu field %d holds a tab or newline: it was not split", i, k + 1);
-            sb_add(&t, v[k].u.s, v[k].len);
+            th_buf_add(&t, v[k].u.s, v[k].len);
         }
         ln_add(out, t.p, t.len);
     }
-    sb_free(&t);
+    th_buf_free(&t);
 }
 #define ROWS_LINES(out, rows) rows_lines_at(__FILE__, __LINE__, out, rows)
 
@@ -1183,7 +1161,7 @@ static void test_as_args_fields(void) {
     }
     {   /* values of every type, as gleam_to_string prints them */
         gleam_value v[5];
-        sbuf exp = {0, 0, 0};
+        th_buf exp = {0, 0, 0};
         gleam_flow *f = gleam_flow_new("typed args");
         gleam_rows *out;
         int i;
@@ -1193,14 +1171,14 @@ static void test_as_args_fields(void) {
         v[3] = gleam_nil();
         v[4] = gleam_int(INT64_MIN);
         for (i = 0; i < 5; i++) {
-            if (i) sb_add(&exp, "|", 1);
+            if (i) th_buf_add(&exp, "|", 1);
             sb_value(&exp, v[i]);
         }
         out = gleam_collect(gleam_pipe_as_args(gleam_from_values(f, v, 1, 5, 1), "typed", "printf '%s|%s|%s|%s|%s\\n' $1 $2 $3 $4 $5"));
         CHECK_INT(run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 1);
         CHECK(row_field_is(out, 0, 0, exp.p));
-        sb_free(&exp);
+        th_buf_free(&exp);
         gleam_flow_free(f);
     }
     {   /* stdin is empty; each command's lines are rows, split on tabs */
@@ -1278,14 +1256,14 @@ static void test_as_args_no_injection(void) {
         gleam_result r = run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         for (i = 0; i < n; i++) {
-            sbuf b = {0, 0, 0};
-            sb_str(&b, "x");
-            sb_str(&b, strs[i]);
-            sb_str(&b, "|");
-            sb_str(&b, strs[i]);
-            sb_str(&b, "y");
+            th_buf b = {0, 0, 0};
+            th_buf_str(&b, "x");
+            th_buf_str(&b, strs[i]);
+            th_buf_str(&b, "|");
+            th_buf_str(&b, strs[i]);
+            th_buf_str(&b, "y");
             ln_str(&exp, b.p);
-            sb_free(&b);
+            th_buf_free(&b);
         }
         ROWS_LINES(&act, out);
         ln_sort(&exp);

@@ -12,25 +12,7 @@
 /* >>rows: encoded rows and multisets of them ------------------------------------------ */
 
 /* A growable byte buffer. */
-typedef struct dbuf {
-    char *p;
-    size_t len, cap;
-} dbuf;
 
-static void db_add(dbuf *b, const void *p, size_t n) {
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < n + 1) cap *= 2;
-        b->p = (char *)realloc(b->p, cap);
-        if (!b->p) exit(2);
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void db_str(dbuf *b, const char *s) { db_add(b, s, strlen(s)); }
-static void db_ch(dbuf *b, char c) { db_add(b, &c, 1); }
 
 /* A row encoded as "len:bytes" per field, so that rows compare as byte strings. */
 typedef struct rec {
@@ -51,15 +33,15 @@ static void recs_free(recs *r) {
 
 /* Add the row of nf fields f[i] (lens l[i]). */
 static void recs_add(recs *r, const char *const *f, const size_t *l, int nf) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     int i;
     for (i = 0; i < nf; i++) {
         char num[32];
         snprintf(num, sizeof num, "%zu:", l[i]);
-        db_str(&b, num);
-        db_add(&b, f[i], l[i]);
+        th_buf_str(&b, num);
+        th_buf_add(&b, f[i], l[i]);
     }
-    if (!b.p) db_add(&b, "", 0);
+    if (!b.p) th_buf_add(&b, "", 0);
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 64;
         r->v = (rec *)realloc(r->v, r->cap * sizeof *r->v);
@@ -224,7 +206,7 @@ static void ref_tsv(const char *d, size_t n, int header, recs *out) {
 static void ref_csv(const char *d, size_t n, char delim, int header, recs *out) {
     size_t pos = 0;
     int nrec = 0;
-    dbuf fields[64];
+    th_buf fields[64];
     memset(fields, 0, sizeof fields);
     while (pos < n) {
         int nf = 0, k;
@@ -237,27 +219,27 @@ static void ref_csv(const char *d, size_t n, char delim, int header, recs *out) 
             continue;
         }
         for (;;) {
-            dbuf *fb = &fields[nf++];
+            th_buf *fb = &fields[nf++];
             fb->len = 0;
-            db_add(fb, "", 0);
+            th_buf_add(fb, "", 0);
             if (pos < n && d[pos] == '"') {
                 pos++;
                 for (;;) {
                     if (pos >= n) break; /* not well formed: never generated */
                     if (d[pos] == '"') {
                         if (pos + 1 < n && d[pos + 1] == '"') {
-                            db_ch(fb, '"');
+                            th_buf_ch(fb, '"');
                             pos += 2;
                             continue;
                         }
                         pos++;
                         break;
                     }
-                    db_ch(fb, d[pos++]);
+                    th_buf_ch(fb, d[pos++]);
                 }
                 if (pos + 1 < n && d[pos] == '\r' && d[pos + 1] == '\n') pos++;
             } else {
-                while (pos < n && d[pos] != delim && d[pos] != '\n') db_ch(fb, d[pos++]);
+                while (pos < n && d[pos] != delim && d[pos] != '\n') th_buf_ch(fb, d[pos++]);
                 if (pos < n && d[pos] == '\n' && fb->len > 0 && fb->p[fb->len - 1] == '\r') fb->p[--fb->len] = 0;
             }
             if (pos < n && d[pos] == delim) {
@@ -401,20 +383,20 @@ static void test_empty_file(void) {
 }
 
 static void test_empty_lines(void) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     recs want = {0, 0, 0};
     const char *p;
     int i, sh;
     for (i = 0; i < 3000; i++) {
         int k = (int)rnd_to(5);
-        if (k < 2) db_ch(&b, '\n'); /* runs of empty lines */
+        if (k < 2) th_buf_ch(&b, '\n'); /* runs of empty lines */
         else {
             char line[32];
             snprintf(line, sizeof line, "L%d\n", i % 97);
-            db_str(&b, line);
+            th_buf_str(&b, line);
         }
     }
-    db_str(&b, "\n\n\n");
+    th_buf_str(&b, "\n\n\n");
     p = th_write("empties.txt", b.p, b.len);
     ref_text(b.p, b.len, &want);
     CHECK_READ("empty lines", gleam_txt(p, 1), 1, &want, 1);
@@ -431,9 +413,9 @@ static void test_empty_lines(void) {
 }
 
 /* A line of n bytes, none a '\n', its bytes depending on seed. */
-static void add_line_bytes(dbuf *b, size_t n, unsigned seed) {
+static void add_line_bytes(th_buf *b, size_t n, unsigned seed) {
     size_t i, at = b->len;
-    db_add(b, NULL, 0);
+    th_buf_add(b, NULL, 0);
     if (b->cap - b->len < n + 2) {
         b->cap = b->len + n + 2;
         b->p = (char *)realloc(b->p, b->cap);
@@ -448,14 +430,14 @@ static void add_line_bytes(dbuf *b, size_t n, unsigned seed) {
 }
 
 static void test_long_line(void) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     recs want = {0, 0, 0};
     const char *p;
     static const int shards[] = {1, 2, 3, 5};
     size_t i;
-    db_str(&b, "first\n");
+    th_buf_str(&b, "first\n");
     add_line_bytes(&b, 10u << 20, 1); /* 10 MB */
-    db_str(&b, "\nmiddle\n");
+    th_buf_str(&b, "\nmiddle\n");
     add_line_bytes(&b, (3u << 20) + 17, 2); /* the last line, no '\n' */
     p = th_write("long.txt", b.p, b.len);
     ref_text(b.p, b.len, &want);
@@ -471,7 +453,7 @@ static void test_long_line(void) {
 static void test_buffer_boundary(void) {
     static const long delta[] = {-2, -1, 0, 1, 2};
     recs want = {0, 0, 0};
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     size_t i;
     for (i = 0; i < sizeof delta / sizeof *delta; i++) {
         const char *p;
@@ -479,12 +461,12 @@ static void test_buffer_boundary(void) {
         b.len = 0;
         /* the first line's '\n' lands at 1 MB + delta; then lines to cross 2 MB the same way */
         add_line_bytes(&b, (size_t)((1L << 20) + delta[i] - 1), 3);
-        db_ch(&b, '\n');
+        th_buf_ch(&b, '\n');
         add_line_bytes(&b, 100, 4);
-        db_ch(&b, '\n');
+        th_buf_ch(&b, '\n');
         add_line_bytes(&b, (size_t)((2L << 20) + delta[i] - 1) - b.len, 5);
-        db_ch(&b, '\n');
-        db_str(&b, "tail\n");
+        th_buf_ch(&b, '\n');
+        th_buf_str(&b, "tail\n");
         snprintf(name, sizeof name, "edge%zu.txt", i);
         p = th_write(name, b.p, b.len);
         ref_text(b.p, b.len, &want);
@@ -499,7 +481,7 @@ static void test_buffer_boundary(void) {
         while (b.len < (3u << 20) + 500000) {
             size_t n = rnd_to(8) == 0 ? rnd_to(200000) : rnd_to(3000);
             add_line_bytes(&b, n, (unsigned)b.len);
-            db_ch(&b, '\n');
+            th_buf_ch(&b, '\n');
         }
         p = th_write("random-lengths.txt", b.p, b.len);
         ref_text(b.p, b.len, &want);
@@ -534,7 +516,7 @@ static void test_binary_bytes(void) {
 
 /* Every shard count from 1 to 17 reads the same multiset of lines. */
 static void test_every_shard_count(void) {
-    dbuf dup = {0, 0, 0}, uniq = {0, 0, 0};
+    th_buf dup = {0, 0, 0}, uniq = {0, 0, 0};
     recs want_dup = {0, 0, 0}, want_uniq = {0, 0, 0};
     const char *pd, *pu;
     char pdup[512];
@@ -545,13 +527,13 @@ static void test_every_shard_count(void) {
         if (k % 7 == 0) len = 0;
         memset(line + len, '.', (size_t)(k % 50));
         line[len + k % 50] = '\n';
-        db_add(&dup, line, (size_t)(len + k % 50 + 1));
+        th_buf_add(&dup, line, (size_t)(len + k % 50 + 1));
     }
-    db_str(&dup, "no newline at the end");
+    th_buf_str(&dup, "no newline at the end");
     for (i = 0; i < 15000; i++) { /* every line different */
         char line[80];
         int len = snprintf(line, sizeof line, "line %d %.*s\n", i, (int)(i * 13 % 40), "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH");
-        db_add(&uniq, line, (size_t)len);
+        th_buf_add(&uniq, line, (size_t)len);
     }
     pd = th_write("dups.txt", dup.p, dup.len);
     snprintf(pdup, sizeof pdup, "%s", pd);
@@ -763,7 +745,7 @@ static void fifo_case(const char *name, gleam_format fmt, const char *data, size
 }
 
 static void test_named_pipe(void) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     int i;
     /* small: one write, well under the pipe's buffer */
     fifo_case("small.fifo", GLEAM_FORMAT_TEXT, "p1\np2\n\np4", 9, 1);
@@ -771,7 +753,7 @@ static void test_named_pipe(void) {
     for (i = 0; i < 40000; i++) {
         char line[64];
         int n = snprintf(line, sizeof line, "pipe line %d\n", i);
-        db_add(&b, line, (size_t)n);
+        th_buf_add(&b, line, (size_t)n);
     }
     fifo_case("big.fifo", GLEAM_FORMAT_TEXT, b.p, b.len, 3);
     fifo_case("csv.fifo", GLEAM_FORMAT_CSV, "a,\"b\nc\"\nd,e\n", 13, 2);
@@ -799,7 +781,7 @@ static void *pipe_writer(void *arg) {
 
 /* An anonymous pipe opened by its /dev/fd name, as a shell's <(command) passes it. */
 static void test_anonymous_pipe(void) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     recs got = {0, 0, 0}, want = {0, 0, 0};
     pipe_job j;
     pthread_t w;
@@ -809,7 +791,7 @@ static void test_anonymous_pipe(void) {
     for (i = 0; i < 30000; i++) {
         char line[64];
         int n = snprintf(line, sizeof line, "%d,\"anon\n%d\"\n", i, i * 7);
-        db_add(&b, line, (size_t)n);
+        th_buf_add(&b, line, (size_t)n);
     }
     if (pipe(fds)) {
         th_failf(__FILE__, __LINE__, "pipe: %s", strerror(errno));
@@ -951,63 +933,63 @@ static void test_csv_delimiter(void) {
 }
 
 /* A random field: plain, empty, quoted with commas, doubled quotes, newlines or CRLF. */
-static void gen_field(dbuf *b) {
+static void gen_field(th_buf *b) {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789 ";
     size_t k = rnd_to(10), n, i;
     switch (k) {
     case 0: break; /* empty */
     case 1: case 2: case 3:
         n = 1 + rnd_to(12);
-        for (i = 0; i < n; i++) db_ch(b, alnum[rnd_to(sizeof alnum - 1)]);
+        for (i = 0; i < n; i++) th_buf_ch(b, alnum[rnd_to(sizeof alnum - 1)]);
         break;
     default:
-        db_ch(b, '"');
+        th_buf_ch(b, '"');
         n = rnd_to(40);
         for (i = 0; i < n; i++) {
             size_t c = rnd_to(12);
-            if (c == 0) db_str(b, "\"\"");
-            else if (c == 1) db_ch(b, '\n');
-            else if (c == 2) db_str(b, "\r\n");
-            else if (c == 3) db_ch(b, ',');
-            else if (c == 4) db_str(b, "\n\n");
-            else db_ch(b, alnum[rnd_to(sizeof alnum - 1)]);
+            if (c == 0) th_buf_str(b, "\"\"");
+            else if (c == 1) th_buf_ch(b, '\n');
+            else if (c == 2) th_buf_str(b, "\r\n");
+            else if (c == 3) th_buf_ch(b, ',');
+            else if (c == 4) th_buf_str(b, "\n\n");
+            else th_buf_ch(b, alnum[rnd_to(sizeof alnum - 1)]);
         }
-        db_ch(b, '"');
+        th_buf_ch(b, '"');
     }
 }
 
-static void gen_csv(dbuf *b, int records) {
+static void gen_csv(th_buf *b, int records) {
     int r;
     for (r = 0; r < records; r++) {
         int nf = 1 + (int)rnd_to(5), k;
         for (k = 0; k < nf; k++) {
-            if (k) db_ch(b, ',');
+            if (k) th_buf_ch(b, ',');
             gen_field(b);
         }
         if (r == records / 2) { /* a big quoted field full of newlines and record-like lines */
             size_t i;
-            db_str(b, ",\"");
+            th_buf_str(b, ",\"");
             for (i = 0; i < 3000; i++) {
                 char line[64];
                 snprintf(line, sizeof line, "in,quotes,%zu,\"\"x\"\"\n", i);
-                db_str(b, line);
+                th_buf_str(b, line);
             }
-            db_ch(b, '"');
+            th_buf_ch(b, '"');
         }
-        db_str(b, rnd_to(4) == 0 ? "\r\n" : "\n");
-        if (rnd_to(20) == 0) db_ch(b, '\n'); /* a blank line */
+        th_buf_str(b, rnd_to(4) == 0 ? "\r\n" : "\n");
+        if (rnd_to(20) == 0) th_buf_ch(b, '\n'); /* a blank line */
     }
 }
 
 /* CSV cut into 1..17 shards: many cuts fall inside quoted fields holding newlines, and
    the quote parity must put each record in exactly one shard. */
 static void test_csv_shards_quoted_newlines(void) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     recs want = {0, 0, 0};
     const char *p;
     int sh;
     gen_csv(&b, 4000);
-    db_str(&b, "last,\"record\nwithout newline\"");
+    th_buf_str(&b, "last,\"record\nwithout newline\"");
     p = th_write("quoted.csv", b.p, b.len);
     ref_csv(b.p, b.len, ',', 0, &want);
     CHECK(want.n > 3500); /* a record of one empty field is a blank line */
@@ -1017,13 +999,13 @@ static void test_csv_shards_quoted_newlines(void) {
     {   /* one record whose quoted field is most of the file: every cut is inside it */
         size_t i;
         b.len = 0;
-        db_str(&b, "h1,h2\nstart,\"");
+        th_buf_str(&b, "h1,h2\nstart,\"");
         for (i = 0; i < 20000; i++) {
             char line[64];
             snprintf(line, sizeof line, "%s%zu,\"\"%zu\"\"\n", i % 3 ? "" : "\"\"", i, i);
-            db_str(&b, line);
+            th_buf_str(&b, line);
         }
-        db_str(&b, "\",end\nafter,1\n");
+        th_buf_str(&b, "\",end\nafter,1\n");
         p = th_write("one-big-field.csv", b.p, b.len);
         ref_csv(b.p, b.len, ',', 1, &want);
         CHECK_INT(want.n, 2);
@@ -1039,9 +1021,9 @@ static void test_csv_shards_quoted_newlines(void) {
         b.len = 0;
         for (i = 0; i < 5; i++) {
             size_t k;
-            db_str(&b, "x,\"");
-            for (k = 0; k < 300000 + i * 1000; k++) db_ch(&b, k % 1000 == 999 ? '\n' : k % 777 == 0 ? ',' : (char)('a' + k % 26));
-            db_str(&b, "\"\"\",y\n");
+            th_buf_str(&b, "x,\"");
+            for (k = 0; k < 300000 + i * 1000; k++) th_buf_ch(&b, k % 1000 == 999 ? '\n' : k % 777 == 0 ? ',' : (char)('a' + k % 26));
+            th_buf_str(&b, "\"\"\",y\n");
         }
         p = th_write("big-fields.csv", b.p, b.len);
         ref_csv(b.p, b.len, ',', 0, &want);
@@ -1072,13 +1054,13 @@ static void test_tsv(void) {
     recs_free(&want);
     recs_free(&ref);
     {   /* a bigger TSV, all shard counts to 17 */
-        dbuf b = {0, 0, 0};
+        th_buf b = {0, 0, 0};
         int i;
-        db_str(&b, "k\tv\n");
+        th_buf_str(&b, "k\tv\n");
         for (i = 0; i < 5000; i++) {
             char line[64];
             int n = snprintf(line, sizeof line, "%d\t%s\t%d%s\n", i % 50, i % 9 ? "v" : "", i, i % 4 ? "" : "\r");
-            db_add(&b, line, (size_t)n);
+            th_buf_add(&b, line, (size_t)n);
         }
         p = th_write("big.tsv", b.p, b.len);
         ref_tsv(b.p, b.len, 1, &want);

@@ -19,36 +19,6 @@
 
 /* >>helpers: buffers, random numbers, rows ---------------------------------------------- */
 
-typedef struct dbuf {
-    char *p;
-    size_t len, cap;
-} dbuf;
-
-static void db_add(dbuf *b, const void *p, size_t n) {
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < n + 1) cap *= 2;
-        b->p = (char *)realloc(b->p, cap);
-        if (!b->p) exit(2);
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void db_fmt(dbuf *b, const char *fmt, ...) {
-    char tmp[512];
-    int n;
-    va_list ap;
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) db_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-static void db_free(dbuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 static uint64_t rng_state = 1;
 static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
@@ -701,7 +671,7 @@ static void test_local_sort_spill(void) {
 /* >>ordered outputs ---------------------------------------------------------------------------- */
 
 /* The file at path equals want[0..n) byte for byte. */
-static void check_file_at(int line, const char *what, int threads, const char *path, const dbuf *want) {
+static void check_file_at(int line, const char *what, int threads, const char *path, const th_buf *want) {
     size_t len = 0, i, lineno = 1;
     char *got = th_read(path, &len);
     if (!got) {
@@ -725,7 +695,7 @@ static void test_ordered_output(void) {
     char out1[PATH_MAX], out2[PATH_MAX];
     rowset rs = {0, 0, 0};
     gleam_order ord = gleam_then_by(gleam_order_by(1, GLEAM_ASC), 2, GLEAM_ASC);
-    dbuf want1 = {0, 0, 0}, want2 = {0, 0, 0};
+    th_buf want1 = {0, 0, 0}, want2 = {0, 0, 0};
     trow *exp;
     size_t i;
     int t;
@@ -734,10 +704,10 @@ static void test_ordered_output(void) {
     gen_random(&rs, NROWS, 4);
     exp = sorted_copy(&rs, ord);
     for (i = 0; i < rs.n; i++) {
-        db_add(&want1, exp[i].s, exp[i].len);
-        db_fmt(&want1, ",%lld\n", (long long)exp[i].v);
-        db_add(&want2, exp[i].s, exp[i].len);
-        db_fmt(&want2, "\t%lld\n", (long long)exp[i].v);
+        th_buf_add(&want1, exp[i].s, exp[i].len);
+        th_buf_fmt(&want1, ",%lld\n", (long long)exp[i].v);
+        th_buf_add(&want2, exp[i].s, exp[i].len);
+        th_buf_fmt(&want2, "\t%lld\n", (long long)exp[i].v);
     }
     for (t = 0; t < NTHREADS; t += 2) {
         /* shard 0 waits for the others: their output goes to disk until its turn */
@@ -808,8 +778,8 @@ static void test_ordered_output(void) {
         gleam_flow_free(f);
         CHECK_CLEAN(what, 4, dir);
     }
-    db_free(&want1);
-    db_free(&want2);
+    th_buf_free(&want1);
+    th_buf_free(&want2);
     free(exp);
     rows_free(&rs);
 }

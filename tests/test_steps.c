@@ -8,37 +8,6 @@
 
 /* >>helpers: buffers, random numbers, encoded rows ----------------------------------- */
 
-typedef struct dbuf {
-    char *p;
-    size_t len, cap;
-} dbuf;
-
-static void db_add(dbuf *b, const void *p, size_t n) {
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < n + 1) cap *= 2;
-        b->p = (char *)realloc(b->p, cap);
-        if (!b->p) exit(2);
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void db_str(dbuf *b, const char *s) { db_add(b, s, strlen(s)); }
-static void db_ch(dbuf *b, char c) { db_add(b, &c, 1); }
-static void db_fmt(dbuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    db_str(b, tmp);
-}
-static void db_free(dbuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 static uint64_t rng_state = 1;
 static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
@@ -122,28 +91,28 @@ static void rs_sort(rs *r) {
     if (r->n > 1) qsort(r->v, r->n, sizeof *r->v, enc_cmp);
 }
 
-static void enc_val(dbuf *b, gleam_value v, int sort_list);
+static void enc_val(th_buf *b, gleam_value v, int sort_list);
 
 /* Concatenate encoded elements as a list (sorted when sort != 0); consumes els. */
-static void enc_list_of(dbuf *b, rs *els, int sort) {
+static void enc_list_of(th_buf *b, rs *els, int sort) {
     size_t i;
     if (sort) rs_sort(els);
-    db_fmt(b, "L%zu[", els->n);
-    for (i = 0; i < els->n; i++) db_add(b, els->v[i].p, els->v[i].len);
-    db_ch(b, ']');
+    th_buf_fmt(b, "L%zu[", els->n);
+    for (i = 0; i < els->n; i++) th_buf_add(b, els->v[i].p, els->v[i].len);
+    th_buf_ch(b, ']');
     rs_free(els);
 }
 
-static void enc_val(dbuf *b, gleam_value v, int sort_list) {
+static void enc_val(th_buf *b, gleam_value v, int sort_list) {
     switch (v.type) {
-    case GLEAM_NIL: db_str(b, "N;"); break;
-    case GLEAM_BOOL: db_fmt(b, "B%d;", (int)v.u.i); break;
-    case GLEAM_INT: db_fmt(b, "I%lld;", (long long)v.u.i); break;
-    case GLEAM_DOUBLE: db_fmt(b, "D%a;", v.u.d); break;
+    case GLEAM_NIL: th_buf_str(b, "N;"); break;
+    case GLEAM_BOOL: th_buf_fmt(b, "B%d;", (int)v.u.i); break;
+    case GLEAM_INT: th_buf_fmt(b, "I%lld;", (long long)v.u.i); break;
+    case GLEAM_DOUBLE: th_buf_fmt(b, "D%a;", v.u.d); break;
     case GLEAM_BYTES:
-        db_fmt(b, "S%u:", (unsigned)v.len);
-        db_add(b, v.u.s, v.len);
-        db_ch(b, ';');
+        th_buf_fmt(b, "S%u:", (unsigned)v.len);
+        th_buf_add(b, v.u.s, v.len);
+        th_buf_ch(b, ';');
         break;
     case GLEAM_LIST: {
         rs els = {0, 0, 0};
@@ -151,31 +120,31 @@ static void enc_val(dbuf *b, gleam_value v, int sort_list) {
         gleam_value e;
         uint32_t count = 0;
         while (gleam_list_next(&it, &e)) {
-            dbuf eb = {0, 0, 0};
+            th_buf eb = {0, 0, 0};
             enc_val(&eb, e, 0);
             rs_push(&els, eb.p ? eb.p : "", eb.len);
-            db_free(&eb);
+            th_buf_free(&eb);
             count++;
         }
-        if (count != gleam_list_len(v)) db_str(b, "<list_len mismatch>");
+        if (count != gleam_list_len(v)) th_buf_str(b, "<list_len mismatch>");
         enc_list_of(b, &els, sort_list);
         break;
     }
-    default: db_fmt(b, "?%d;", (int)v.type); break;
+    default: th_buf_fmt(b, "?%d;", (int)v.type); break;
     }
 }
 
-static void enc_row(dbuf *b, const gleam_value *row, int n) {
+static void enc_row(th_buf *b, const gleam_value *row, int n) {
     int i;
-    db_fmt(b, "#%d|", n);
+    th_buf_fmt(b, "#%d|", n);
     for (i = 0; i < n; i++) enc_val(b, row[i], 1);
 }
 
 static void rs_add(rs *r, const gleam_value *row, int n) {
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     enc_row(&b, row, n);
     rs_push(r, b.p, b.len);
-    db_free(&b);
+    th_buf_free(&b);
 }
 
 static void rs_from_rows(rs *r, const gleam_rows *rows) {
@@ -863,32 +832,32 @@ static void ref_group_cb(const trow *rows, size_t n, const gleam_fields *key, vo
     gleam_value keys[MAXC], oth[MAXC];
     int nk, no = 0, i;
     size_t j;
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     rs els = {0, 0, 0};
     for (j = 0; j < n; j++) {
-        dbuf eb = {0, 0, 0};
+        th_buf eb = {0, 0, 0};
         no = split_row(&rows[j], key, keys, &nk, oth);
         if (no == 1) {
             enc_val(&eb, oth[0], 0);
         } else {
             rs inner = {0, 0, 0};
             for (i = 0; i < no; i++) {
-                dbuf ib = {0, 0, 0};
+                th_buf ib = {0, 0, 0};
                 enc_val(&ib, oth[i], 0);
                 rs_push(&inner, ib.p, ib.len);
-                db_free(&ib);
+                th_buf_free(&ib);
             }
             enc_list_of(&eb, &inner, 0);
         }
         rs_push(&els, eb.p, eb.len);
-        db_free(&eb);
+        th_buf_free(&eb);
     }
     split_row(&rows[0], key, keys, &nk, oth);
-    db_fmt(&b, "#%d|", nk + 1);
+    th_buf_fmt(&b, "#%d|", nk + 1);
     for (i = 0; i < nk; i++) enc_val(&b, keys[i], 1);
     enc_list_of(&b, &els, 1);
     rs_push(exp, b.p, b.len);
-    db_free(&b);
+    th_buf_free(&b);
 }
 
 static void test_group_by_key(void) {
@@ -977,7 +946,7 @@ static gleam_dataset *build_cogroup(gleam_flow *f, void *arg) {
     gleam_dataset *x = tb_dataset(f, &g_tb, 3), *y = tb_dataset(f, &g_tb2, 4);
     return a->key.n ? gleam_cogroup_by(x, y, a->key) : gleam_cogroup(x, y);
 }
-static void enc_others_list(dbuf *b, const table *t, gleam_value key, int keyfield) {
+static void enc_others_list(th_buf *b, const table *t, gleam_value key, int keyfield) {
     rs els = {0, 0, 0};
     size_t i;
     gleam_fields kf = {1, {0}};
@@ -985,22 +954,22 @@ static void enc_others_list(dbuf *b, const table *t, gleam_value key, int keyfie
     for (i = 0; i < t->n; i++) {
         gleam_value keys[MAXC], oth[MAXC];
         int nk, no, j;
-        dbuf eb = {0, 0, 0};
+        th_buf eb = {0, 0, 0};
         if (t->r[i].v[keyfield - 1].type != key.type || ref_cmp(t->r[i].v[keyfield - 1], key)) continue;
         no = split_row(&t->r[i], &kf, keys, &nk, oth);
         if (no == 1) enc_val(&eb, oth[0], 0);
         else {
             rs inner = {0, 0, 0};
             for (j = 0; j < no; j++) {
-                dbuf ib = {0, 0, 0};
+                th_buf ib = {0, 0, 0};
                 enc_val(&ib, oth[j], 0);
                 rs_push(&inner, ib.p, ib.len);
-                db_free(&ib);
+                th_buf_free(&ib);
             }
             enc_list_of(&eb, &inner, 0);
         }
         rs_push(&els, eb.p, eb.len);
-        db_free(&eb);
+        th_buf_free(&eb);
     }
     enc_list_of(b, &els, 1);
 }
@@ -1010,15 +979,15 @@ typedef struct cog_ctx {
 } cog_ctx;
 static void cog_key_cb(const trow *rows, size_t n, const gleam_fields *key, void *arg) {
     cog_ctx *c = (cog_ctx *)arg;
-    dbuf b = {0, 0, 0};
+    th_buf b = {0, 0, 0};
     (void)n;
     (void)key;
-    db_fmt(&b, "#3|");
+    th_buf_fmt(&b, "#3|");
     enc_val(&b, rows[0].v[0], 1);
     enc_others_list(&b, &g_tb, rows[0].v[0], c->keyfield);
     enc_others_list(&b, &g_tb2, rows[0].v[0], c->keyfield);
     rs_push(c->exp, b.p, b.len);
-    db_free(&b);
+    th_buf_free(&b);
 }
 /* Expected cogroup of g_tb and g_tb2 on field keyfield: one row per distinct key. */
 static void expect_cogroup(rs *exp, int keyfield) {
@@ -1276,13 +1245,13 @@ static void post_distinct_by(const char *file, int line, const char *what, int t
         int n;
         const gleam_value *r = gleam_rows_get(rows, i, &n);
         gleam_value k[2];
-        dbuf b = {0, 0, 0};
+        th_buf b = {0, 0, 0};
         enc e;
         enc_row(&b, r, n);
         e.p = b.p;
         e.len = b.len;
         if (!rs_has(&all, &e)) th_failf(file, line, "%s (threads=%d): row %s is no input row", what, threads, show(&e));
-        db_free(&b);
+        th_buf_free(&b);
         k[0] = r[a->key.f[0] - 1];
         k[1] = r[a->key.f[1] - 1];
         rs_add(&got, k, 2);
@@ -1718,32 +1687,32 @@ static int parse_csv(const char *p, size_t len, rs *out) {
     size_t i = 0;
     while (i < len) {
         gleam_value fields[MAXC];
-        dbuf fb[MAXC];
+        th_buf fb[MAXC];
         int nf = 0, k, end = 0;
         memset(fb, 0, sizeof fb);
         while (!end) {
             if (nf == MAXC) return 0;
-            db_add(&fb[nf], "", 0);
+            th_buf_add(&fb[nf], "", 0);
             if (i < len && p[i] == '"') {
                 i++;
                 for (;;) {
                     if (i >= len) return 0;
                     if (p[i] == '"') {
                         if (i + 1 < len && p[i + 1] == '"') {
-                            db_ch(&fb[nf], '"');
+                            th_buf_ch(&fb[nf], '"');
                             i += 2;
                         } else {
                             i++;
                             break;
                         }
                     } else {
-                        db_ch(&fb[nf], p[i++]);
+                        th_buf_ch(&fb[nf], p[i++]);
                     }
                 }
             } else {
                 while (i < len && p[i] != ',' && p[i] != '\n' && !(p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')) {
                     if (p[i] == '"') return 0;
-                    db_ch(&fb[nf], p[i++]);
+                    th_buf_ch(&fb[nf], p[i++]);
                 }
             }
             nf++;
@@ -1755,7 +1724,7 @@ static int parse_csv(const char *p, size_t len, rs *out) {
         }
         for (k = 0; k < nf; k++) fields[k] = gleam_bytes(fb[k].p, fb[k].len);
         rs_add(out, fields, nf);
-        for (k = 0; k < nf; k++) db_free(&fb[k]);
+        for (k = 0; k < nf; k++) th_buf_free(&fb[k]);
     }
     return 1;
 }
