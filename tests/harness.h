@@ -97,6 +97,27 @@ TH_FN void th_buf_free(th_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
+#ifdef GLEAM_H /* helpers for tests of the engine */
+/* gleam_init on a copy of args (n of them); the resulting argv in out (room for n + 1),
+   its count in *argc. */
+TH_FN gleam_result th_init_args(const char *const *args, int n, char **out, int *argc) {
+    char **av = out;
+    int i;
+    for (i = 0; i < n; i++) out[i] = (char *)args[i];
+    out[n] = NULL;
+    *argc = n;
+    return gleam_init(argc, &av);
+}
+
+/* Run f on `threads` threads, every other option the default. */
+TH_FN gleam_result th_run_threads(gleam_flow *f, int threads) {
+    gleam_options o;
+    memset(&o, 0, sizeof o);
+    o.threads = threads;
+    return gleam_run_with(f, &o);
+}
+#endif
+
 #define RUN(fn) th_run(#fn, fn)
 
 TH_FN void th_run(const char *name, void (*fn)(void)) {
@@ -153,6 +174,16 @@ TH_FN const char *th_path(const char *name) {
     which ^= 1;
     snprintf(buf[which], sizeof buf[which], "%s/%s", th_tmpdir(), name);
     return buf[which];
+}
+
+
+/* A copy of th_path(name), which the caller frees (th_path's buffers are reused). */
+TH_FN char *th_path_copy(const char *name) {
+    const char *p = th_path(name);
+    char *s = (char *)malloc(strlen(p) + 1);
+    if (!s) exit(2);
+    strcpy(s, p);
+    return s;
 }
 
 /* Write len bytes to the scratch file `name`; returns its path. */

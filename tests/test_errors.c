@@ -8,23 +8,12 @@
 
 /* >>helpers ---------------------------------------------------------------------------- */
 
-/* gleam_init on a copy of args (n of them); the resulting argv in out (NULL-terminated),
-   its count in *argc. */
-static gleam_result init_args(const char *const *args, int n, char **out, int *argc) {
-    char **av = out;
-    int i;
-    for (i = 0; i < n; i++) out[i] = (char *)args[i];
-    out[n] = NULL;
-    *argc = n;
-    return gleam_init(argc, &av);
-}
-
 /* Options are global: put back threads=2 and no explain before each test. */
 static void reset_flags(void) {
     static const char *const args[] = {"prog", "-gleam.threads=2", "-gleam.explain=false"};
     char *av[4];
     int ac;
-    if (init_args(args, 3, av, &ac) != GLEAM_OK || ac != 1) {
+    if (th_init_args(args, 3, av, &ac) != GLEAM_OK || ac != 1) {
         fprintf(stderr, "cannot reset the flags: %s\n", gleam_error(NULL));
         exit(2);
     }
@@ -35,13 +24,6 @@ static void run_test(const char *name, void (*fn)(void)) {
     th_run(name, fn);
 }
 #define TRUN(fn) run_test(#fn, fn)
-
-static gleam_result run_threads(gleam_flow *f, int threads) {
-    gleam_options o;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    return gleam_run_with(f, &o);
-}
 
 /* Run with standard error sent to /dev/null (explain mode prints the plan there). */
 static gleam_result run_quiet(gleam_flow *f) {
@@ -65,19 +47,10 @@ static gleam_result read_error(gleam_source_desc src, char *msg, size_t cap) {
     gleam_flow *f = gleam_flow_new("bad read");
     gleam_result r;
     gleam_collect(gleam_read(f, src));
-    r = run_threads(f, 3);
+    r = th_run_threads(f, 3);
     snprintf(msg, cap, "%s", gleam_error(f));
     gleam_flow_free(f);
     return r;
-}
-
-/* A copy of a path (th_path's buffers are reused). */
-static char *path_of(const char *name) {
-    const char *p = th_path(name);
-    char *s = (char *)malloc(strlen(p) + 1);
-    if (!s) exit(2);
-    strcpy(s, p);
-    return s;
 }
 
 /* A line number, as the message writes it: "line N:" (so "line 7" does not match 70). */
@@ -89,7 +62,7 @@ static const char *line_tag(char *buf, size_t cap, long n) {
 /* >>files ------------------------------------------------------------------------------ */
 
 static void test_missing_file(void) {
-    char msg[2048], *p = path_of("does-not-exist.txt"), *ok = path_of("exists.txt");
+    char msg[2048], *p = th_path_copy("does-not-exist.txt"), *ok = th_path_copy("exists.txt");
     int sh;
     th_write("exists.txt", "x\n", 2);
     for (sh = 1; sh <= 4; sh += 3) {
@@ -116,7 +89,7 @@ static void test_missing_file(void) {
         gleam_flow *f = gleam_flow_new("two reads");
         gleam_dataset *a = gleam_read(f, gleam_txt(ok, 1)), *b = gleam_read(f, gleam_txt(p, 1));
         gleam_collect(gleam_union(a, b));
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_IO);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_IO);
         CHECK_HAS(gleam_error(f), "step 2 read");
         CHECK_HAS(gleam_error(f), p);
         gleam_flow_free(f);
@@ -137,7 +110,7 @@ static void test_directory(void) {
 }
 
 static void test_glob_no_match(void) {
-    char msg[2048], *pat = path_of("nothing-here-*.txt");
+    char msg[2048], *pat = th_path_copy("nothing-here-*.txt");
     CHECK_INT(read_error(gleam_txt(pat, 2), msg, sizeof msg), GLEAM_ERR_IO);
     CHECK_HAS(msg, pat);
     CHECK_HAS(msg, "no file matches");
@@ -148,7 +121,7 @@ static void test_glob_no_match(void) {
 static void test_unreadable_file(void) {
     char msg[2048], *p;
     if (geteuid() == 0) return; /* root reads any file: nothing to check */
-    p = path_of("secret.txt");
+    p = th_path_copy("secret.txt");
     th_write("secret.txt", "hidden\n", 7);
     CHECK(chmod(p, 0) == 0);
     CHECK_INT(read_error(gleam_txt(p, 2), msg, sizeof msg), GLEAM_ERR_IO);
@@ -162,7 +135,7 @@ static void test_unreadable_file(void) {
 static void test_path_under_a_file(void) {
     char msg[2048], *p;
     th_write("plain-file", "x\n", 2);
-    p = path_of("plain-file/inside.txt");
+    p = th_path_copy("plain-file/inside.txt");
     CHECK_INT(read_error(gleam_txt(p, 2), msg, sizeof msg), GLEAM_ERR_IO);
     CHECK_HAS(msg, p);
     CHECK_HAS(msg, "Not a directory");
@@ -190,7 +163,7 @@ static char *bad_csv(const char *name, const char *bad, int after, int quotes_af
     th_write(name, b, n);
     if (len) *len = n;
     free(b);
-    return path_of(name);
+    return th_path_copy(name);
 }
 
 /* The message for reading p as CSV with `shards` shards must name the file, line 7, the
@@ -331,7 +304,7 @@ static char *rows_file(const char *name, int n) {
     for (i = 1; i <= n; i++) len += (size_t)snprintf(b + len, cap - len, "row %d\n", i);
     th_write(name, b, len);
     free(b);
-    return path_of(name);
+    return th_path_copy(name);
 }
 
 static void test_mapper_fails(void) {
@@ -341,7 +314,7 @@ static void test_mapper_fails(void) {
         gleam_flow *f = gleam_flow_new("failing mapper");
         char shards_of[32];
         gleam_collect(gleam_map(gleam_map(gleam_read(f, gleam_txt(p, sh)), "passRow"), "failOn537"));
-        CHECK_INT(run_threads(f, 3), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 3), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "cannot handle 'row 537'");
         CHECK_HAS(gleam_error(f), "step 3 map(failOn537)");
         CHECK_HAS(gleam_error(f), "shard ");
@@ -356,7 +329,7 @@ static void test_mapper_fails(void) {
         const char *strs[] = {"row 1", "row 537", "row 3"};
         gleam_flow *f = gleam_flow_new("failing mapper on strings");
         gleam_collect(gleam_map(gleam_from_strings(f, strs, 3, 1), "failOn537"));
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "cannot handle 'row 537'");
         CHECK_HAS(gleam_error(f), "step 2 map(failOn537), shard 1 of 1");
         gleam_flow_free(f);
@@ -368,7 +341,7 @@ static void test_mapper_returns_code(void) {
     char *p = rows_file("rows100.txt", 100), tag[32];
     gleam_flow *f = gleam_flow_new("mapper returning a code");
     gleam_collect(gleam_map(gleam_read(f, gleam_txt(p, 3)), "codeOn42"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_VALUE);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_VALUE);
     CHECK_HAS(gleam_error(f), "mapper \"codeOn42\" returned");
     CHECK_HAS(gleam_error(f), gleam_result_str(GLEAM_ERR_VALUE));
     CHECK_HAS(gleam_error(f), "step 2 map(codeOn42)");
@@ -402,7 +375,7 @@ static void test_reducer_fails_names_line(void) {
     for (sh = 1; sh <= 4; sh *= 2) {
         gleam_flow *f = gleam_flow_new("failing fold");
         gleam_collect(gleam_reduce_by_key(gleam_map(gleam_read(f, gleam_txt(p, sh)), "rowNumber"), "failOnX537"));
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "cannot fold 537");
         CHECK_HAS(gleam_error(f), "reduce_by(failOnX537)");
         CHECK_HAS(gleam_error(f), p);
@@ -421,7 +394,7 @@ static void test_reducer_fails(void) {
     /* "a" appears 100 times: its sum reaches 50 */
     f = gleam_flow_new("failing reducer");
     gleam_collect(gleam_reduce_by_key(gleam_map(gleam_from_strings(f, many, 200, 4), "appendOne"), "sumFail50"));
-    CHECK_INT(run_threads(f, 3), GLEAM_ERR_USER);
+    CHECK_INT(th_run_threads(f, 3), GLEAM_ERR_USER);
     CHECK_HAS(gleam_error(f), "sum reached ");
     CHECK_HAS(gleam_error(f), "reduce_by(sumFail50)");
     CHECK_HAS(gleam_error(f), "shard ");
@@ -429,7 +402,7 @@ static void test_reducer_fails(void) {
     /* a reducer returning a code, in a whole-dataset reduce */
     f = gleam_flow_new("reducer returning a code");
     gleam_collect(gleam_reduce(gleam_map(gleam_from_strings(f, many, 200, 4), "appendOne"), "sumCode"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_INTERNAL);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_INTERNAL);
     CHECK_HAS(gleam_error(f), "reducer \"sumCode\" returned");
     CHECK_HAS(gleam_error(f), "reduce(sumCode)");
     gleam_flow_free(f);
@@ -443,7 +416,7 @@ static void test_output_fails(void) {
         gleam_flow *f = gleam_flow_new("failing output");
         const char *msg, *at;
         gleam_output_row(gleam_read(f, gleam_txt(p, sh)), "outFail100");
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
         msg = gleam_error(f);
         CHECK_HAS(msg, "cannot store row 100");
         CHECK_HAS(msg, "output_row(outFail100)");
@@ -455,7 +428,7 @@ static void test_output_fails(void) {
     {   /* after a sort: no input line, still the step */
         gleam_flow *f = gleam_flow_new("failing output after sort");
         gleam_output_row(gleam_sort(gleam_read(f, gleam_txt(p, 3)), gleam_order_by(1, GLEAM_ASC)), "outFail100");
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "cannot store row 100");
         CHECK_HAS(gleam_error(f), "step 3 output_row(outFail100)");
         gleam_flow_free(f);
@@ -466,13 +439,13 @@ static void test_output_fails(void) {
 static void test_generator_fails(void) {
     gleam_flow *f = gleam_flow_new("failing generator");
     gleam_collect(gleam_generate(f, "genFail", 4));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_USER);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
     CHECK_HAS(gleam_error(f), "generator broke on shard 2 at 500");
     CHECK_HAS(gleam_error(f), "step 1 generate(genFail), shard 3 of 4");
     gleam_flow_free(f);
     f = gleam_flow_new("generator returning a code");
     gleam_collect(gleam_map(gleam_generate(f, "genCode", 3), "passRow"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_IO);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_IO);
     CHECK_HAS(gleam_error(f), "source \"genCode\" returned");
     CHECK_HAS(gleam_error(f), "step 1 generate(genCode), shard 2 of 3");
     gleam_flow_free(f);
@@ -485,7 +458,7 @@ static void test_unknown_function(void) {
     gleam_flow *f = gleam_flow_new("unknown mapper");
     gleam_rows *rows;
     rows = gleam_collect(gleam_map(gleam_from_strings(f, strs, 2, 1), "noSuchMapper"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 2 map(noSuchMapper)");
     CHECK_HAS(gleam_error(f), "no mapper is registered as \"noSuchMapper\"");
     CHECK_INT(gleam_rows_count(rows), 0);
@@ -493,20 +466,20 @@ static void test_unknown_function(void) {
 
     f = gleam_flow_new("unknown reducer");
     gleam_collect(gleam_reduce_by_key(gleam_map(gleam_from_strings(f, strs, 2, 1), "appendOne"), "noSuchReducer"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 3 reduce_by(noSuchReducer)");
     CHECK_HAS(gleam_error(f), "no reducer");
     gleam_flow_free(f);
 
     f = gleam_flow_new("unknown source and output");
     gleam_output_row(gleam_generate(f, "noSuchSource", 2), "noSuchOutput");
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 1 generate(noSuchSource)");
     gleam_flow_free(f);
 
     f = gleam_flow_new("unknown output");
     gleam_output_row(gleam_from_strings(f, strs, 2, 1), "noSuchOutput");
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 2 output_row(noSuchOutput)");
     gleam_flow_free(f);
 }
@@ -515,21 +488,21 @@ static void test_wrong_kind(void) {
     static const char *const strs[] = {"x", "y"};
     gleam_flow *f = gleam_flow_new("reducer used as a mapper");
     gleam_collect(gleam_map(gleam_from_strings(f, strs, 2, 1), "sumOk"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 2 map(sumOk)");
     CHECK_HAS(gleam_error(f), "registered as a reducer, not a mapper");
     gleam_flow_free(f);
 
     f = gleam_flow_new("mapper used as a reducer");
     gleam_collect(gleam_reduce_by_key(gleam_map(gleam_from_strings(f, strs, 2, 1), "appendOne"), "appendOne"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 3 reduce_by(appendOne)");
     CHECK_HAS(gleam_error(f), "registered as a mapper, not a reducer");
     gleam_flow_free(f);
 
     f = gleam_flow_new("mapper used as an output");
     gleam_output_row(gleam_from_strings(f, strs, 2, 1), "passRow");
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 2 output_row(passRow)");
     CHECK_HAS(gleam_error(f), "registered as a mapper");
     gleam_flow_free(f);
@@ -538,11 +511,11 @@ static void test_wrong_kind(void) {
 static void test_field_beyond_row(void) {
     char tag[32];
     const char *p = th_write("two-fields.csv", "a,b\nc,d\n", 8);
-    char *path = path_of("two-fields.csv");
+    char *path = th_path_copy("two-fields.csv");
     gleam_flow *f = gleam_flow_new("select beyond the row");
     (void)p;
     gleam_collect(gleam_select(gleam_read(f, gleam_csv(path, 1)), GLEAM_FIELDS(1, 9)));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_INPUT);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_INPUT);
     CHECK_HAS(gleam_error(f), "step 2 select");
     CHECK_HAS(gleam_error(f), "field 9");
     CHECK_HAS(gleam_error(f), "2 fields");
@@ -557,7 +530,7 @@ static void test_field_beyond_row(void) {
         vals[3] = gleam_int(2);
         f = gleam_flow_new("select beyond the row, in memory");
         gleam_collect(gleam_select(gleam_map(gleam_from_values(f, vals, 2, 2, 2), "passRow"), GLEAM_FIELDS(9)));
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_INPUT);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_INPUT);
         CHECK_HAS(gleam_error(f), "step 3 select");
         CHECK_HAS(gleam_error(f), "field 9");
         gleam_flow_free(f);
@@ -567,7 +540,7 @@ static void test_field_beyond_row(void) {
 
 static void test_bad_arguments(void) {
     static const char *const strs[] = {"a", "b"};
-    char *ok = path_of("args-ok.txt");
+    char *ok = th_path_copy("args-ok.txt");
     gleam_flow *f;
     gleam_source_desc s;
     gleam_options o;
@@ -577,7 +550,7 @@ static void test_bad_arguments(void) {
     f = gleam_flow_new("no file");
     memset(&s, 0, sizeof s);
     gleam_collect(gleam_read(f, s));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
     CHECK_HAS(gleam_error(f), "no file given");
     gleam_flow_free(f);
 
@@ -591,13 +564,13 @@ static void test_bad_arguments(void) {
         s.npaths = 2;
         gleam_collect(gleam_read(f, s));
     }
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
     CHECK_HAS(gleam_error(f), "path 2 is NULL");
     gleam_flow_free(f);
 
     f = gleam_flow_new("negative shards");
     gleam_collect(gleam_read(f, gleam_txt(ok, -1)));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
     CHECK_HAS(gleam_error(f), "-1 shards");
     gleam_flow_free(f);
 
@@ -605,7 +578,7 @@ static void test_bad_arguments(void) {
     s = gleam_txt(ok, 1);
     s.format = (gleam_format)99;
     gleam_collect(gleam_read(f, s));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
     CHECK_HAS(gleam_error(f), "unknown format 99");
     gleam_flow_free(f);
 
@@ -619,21 +592,21 @@ static void test_bad_arguments(void) {
 
     f = gleam_flow_new("field -1");
     gleam_collect(gleam_select(gleam_from_strings(f, strs, 2, 1), GLEAM_FIELDS(1, -1)));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 2 select");
     CHECK_HAS(gleam_error(f), "field -1");
     gleam_flow_free(f);
 
     f = gleam_flow_new("order field 0");
     gleam_collect(gleam_sort(gleam_from_strings(f, strs, 2, 1), gleam_order_by(0, GLEAM_ASC)));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
     CHECK_HAS(gleam_error(f), "step 2 sort");
     CHECK_HAS(gleam_error(f), "order field 0");
     gleam_flow_free(f);
 
     f = gleam_flow_new("sort by a missing field");
     gleam_collect(gleam_sort(gleam_from_strings(f, strs, 2, 2), gleam_order_by(3, GLEAM_ASC)));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_INPUT);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_INPUT);
     CHECK_HAS(gleam_error(f), "step 2 sort");
     CHECK_HAS(gleam_error(f), "field 3");
     gleam_flow_free(f);
@@ -665,7 +638,7 @@ static void test_register_twice(void) {
     /* the first registration still holds */
     f = gleam_flow_new("dup");
     rows = gleam_collect(gleam_map(gleam_from_strings(f, strs, 1, 1), "dupName"));
-    CHECK_INT(run_threads(f, 1), GLEAM_OK);
+    CHECK_INT(th_run_threads(f, 1), GLEAM_OK);
     CHECK_INT(gleam_rows_count(rows), 1);
     if (gleam_rows_count(rows) == 1) {
         int n;
@@ -680,10 +653,10 @@ static void test_run_twice(void) {
     static const char *const strs[] = {"a", "b", "c"};
     gleam_flow *f = gleam_flow_new("twice");
     gleam_rows *rows = gleam_collect(gleam_from_strings(f, strs, 3, 2));
-    CHECK_INT(run_threads(f, 2), GLEAM_OK);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
     CHECK_STR(gleam_error(f), "");
     CHECK_INT(gleam_rows_count(rows), 3);
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
     CHECK_HAS(gleam_error(f), "twice");
     CHECK_HAS(gleam_error(f), "run");
     CHECK_INT(gleam_rows_count(rows), 3); /* the first run's rows are still there */
@@ -692,29 +665,29 @@ static void test_run_twice(void) {
     /* a failed flow stays failed */
     f = gleam_flow_new("failed twice");
     gleam_collect(gleam_map(gleam_from_strings(f, strs, 3, 1), "noSuchMapper"));
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_PLAN);
-    CHECK(run_threads(f, 2) != GLEAM_OK);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_PLAN);
+    CHECK(th_run_threads(f, 2) != GLEAM_OK);
     gleam_flow_free(f);
 }
 
 static void test_output_cannot_be_created(void) {
     static const char *const strs[] = {"a", "b"};
-    char *out = path_of("missing-dir/sub/out.tsv");
+    char *out = th_path_copy("missing-dir/sub/out.tsv");
     gleam_flow *f = gleam_flow_new("bad output path");
     gleam_write_tsv(gleam_from_strings(f, strs, 2, 2), out);
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_IO);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_IO);
     CHECK_HAS(gleam_error(f), out);
     CHECK_HAS(gleam_error(f), "step 2 write_tsv");
     CHECK_HAS(gleam_error(f), "No such file");
     gleam_flow_free(f);
     f = gleam_flow_new("bad output path, printlnf");
     gleam_fprintlnf(gleam_from_strings(f, strs, 2, 1), out, "%s");
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_IO);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_IO);
     CHECK_HAS(gleam_error(f), out);
     gleam_flow_free(f);
     f = gleam_flow_new("bad output path, csv");
     gleam_write_csv(gleam_from_strings(f, strs, 2, 1), out);
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_IO);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_IO);
     CHECK_HAS(gleam_error(f), out);
     gleam_flow_free(f);
     free(out);
@@ -722,11 +695,11 @@ static void test_output_cannot_be_created(void) {
 
 /* Writing over a file the flow reads would truncate it before it is read: refused. */
 static void test_output_is_an_input(void) {
-    char *in = path_of("in-and-out.txt"), *got;
+    char *in = th_path_copy("in-and-out.txt"), *got;
     gleam_flow *f = gleam_flow_new("output over input");
     th_write("in-and-out.txt", "b\na\n", 4);
     gleam_write_tsv(gleam_read(f, gleam_txt(in, 2)), in);
-    CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
     CHECK_HAS(gleam_error(f), "is also an input");
     CHECK_HAS(gleam_error(f), "step 2 write_tsv");
     gleam_flow_free(f);
@@ -791,7 +764,7 @@ static void test_flag_unknown(void) {
     int ac;
     {
         static const char *const args[] = {"prog", "-gleam.x=1"};
-        CHECK_INT(init_args(args, 2, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 2, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "-gleam.x");
         CHECK_HAS(gleam_error(NULL), "-gleam.threads");
         CHECK_HAS(gleam_error(NULL), "-gleam.explain");
@@ -800,13 +773,13 @@ static void test_flag_unknown(void) {
     }
     {
         static const char *const args[] = {"prog", "a", "--gleam.bogus", "b"};
-        CHECK_INT(init_args(args, 4, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 4, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "gleam.bogus");
         CHECK_HAS(gleam_error(NULL), "-gleam.threads");
     }
     {
         static const char *const args[] = {"prog", "-gleam.thread=2"}; /* a typo */
-        CHECK_INT(init_args(args, 2, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 2, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "-gleam.thread");
     }
     /* after a success the message is gone */
@@ -820,58 +793,58 @@ static void test_flag_forms(void) {
     CHECK_INT(shards_seen(), 2); /* reset_flags set 2 */
     {
         static const char *const args[] = {"prog", "a", "-gleam.threads=3", "b"};
-        CHECK_INT(init_args(args, 4, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 4, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "a", "b");
         CHECK_INT(shards_seen(), 3);
     }
     {
         static const char *const args[] = {"prog", "--gleam.threads=4", "a"};
-        CHECK_INT(init_args(args, 3, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 3, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "a");
         CHECK_INT(shards_seen(), 4);
     }
     {
         static const char *const args[] = {"prog", "-x", "-gleam.threads", "5", "-y", "z"};
-        CHECK_INT(init_args(args, 6, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 6, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "-x", "-y", "z");
         CHECK_INT(shards_seen(), 5);
     }
     {
         static const char *const args[] = {"prog", "--gleam.threads", "2"};
-        CHECK_INT(init_args(args, 3, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 3, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog");
         CHECK_INT(shards_seen(), 2);
     }
     CHECK_INT(flow_runs(), 1);
     {   /* -gleam.explain takes no value: the next argument is the program's */
         static const char *const args[] = {"prog", "-gleam.explain", "false", "x"};
-        CHECK_INT(init_args(args, 4, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 4, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "false", "x");
         CHECK_INT(flow_runs(), 0);
     }
     {
         static const char *const args[] = {"prog", "one", "-gleam.explain=false", "two"};
-        CHECK_INT(init_args(args, 4, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 4, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "one", "two");
         CHECK_INT(flow_runs(), 1);
     }
     {
         static const char *const args[] = {"prog", "--gleam.explain=true"};
-        CHECK_INT(init_args(args, 2, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 2, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog");
         CHECK_INT(flow_runs(), 0);
     }
     {   /* all at once, in any order, with the program's arguments in between */
         static const char *const args[] = {"prog", "-gleam.explain=false", "in.txt", "--gleam.threads", "3",
                                            "-n", "10", "-gleam.explain", "-gleam.explain=0", "out.txt"};
-        CHECK_INT(init_args(args, 10, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 10, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "in.txt", "-n", "10", "out.txt");
         CHECK_INT(flow_runs(), 1);
         CHECK_INT(shards_seen(), 3);
     }
     {   /* nothing to take */
         static const char *const args[] = {"prog", "gleam.threads=2", "-gleamthreads=2"};
-        CHECK_INT(init_args(args, 3, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 3, av, &ac), GLEAM_OK);
         CHECK_ARGV(av, ac, "prog", "gleam.threads=2", "-gleamthreads=2");
     }
 }
@@ -880,7 +853,7 @@ static void test_flag_double_dash(void) {
     char *av[16];
     int ac;
     static const char *const args[] = {"prog", "a", "-gleam.threads=3", "--", "-gleam.threads=5", "-gleam.x", "b"};
-    CHECK_INT(init_args(args, 7, av, &ac), GLEAM_OK);
+    CHECK_INT(th_init_args(args, 7, av, &ac), GLEAM_OK);
     /* "--" itself may stay for the program's parser or go; what follows stays, in order */
     if (ac == 6) CHECK_ARGV(av, ac, "prog", "a", "--", "-gleam.threads=5", "-gleam.x", "b");
     else CHECK_ARGV(av, ac, "prog", "a", "-gleam.threads=5", "-gleam.x", "b");
@@ -907,25 +880,25 @@ static void test_flag_bad_values(void) {
         args[0] = "prog";
         args[1] = cases[i][0];
         args[2] = "keep";
-        if (init_args(args, 3, av, &ac) != GLEAM_ERR_FLAG) th_failf(__FILE__, __LINE__, "%s was accepted", cases[i][0]);
+        if (th_init_args(args, 3, av, &ac) != GLEAM_ERR_FLAG) th_failf(__FILE__, __LINE__, "%s was accepted", cases[i][0]);
         CHECK_HAS(gleam_error(NULL), cases[i][1]);
         CHECK_HAS(gleam_error(NULL), cases[i][2]);
         reset_flags();
     }
     {   /* a flag that needs a value, at the end */
         static const char *const args[] = {"prog", "x", "-gleam.threads"};
-        CHECK_INT(init_args(args, 3, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 3, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "-gleam.threads");
         CHECK_HAS(gleam_error(NULL), "needs a value");
     }
     {
         static const char *const args[] = {"prog", "--gleam.tmpdir"};
-        CHECK_INT(init_args(args, 2, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 2, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "needs a value");
     }
     {   /* the separate value is checked too */
         static const char *const args[] = {"prog", "-gleam.threads", "many", "x"};
-        CHECK_INT(init_args(args, 4, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 4, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "\"many\"");
     }
     reset_flags();
@@ -962,13 +935,13 @@ static void test_big_failing_flow(void) {
         for (i = 0; i < 500000; i++) len += (size_t)snprintf(b + len, cap - len, "n%d\n", i);
         th_write("n500k.txt", b, len);
         free(b);
-        p = path_of("n500k.txt");
+        p = th_path_copy("n500k.txt");
     }
     {   /* read -> map (fails) -> reduce_by -> sort -> collect */
         gleam_flow *f = gleam_flow_new("big failing flow");
         gleam_dataset *d = gleam_map(gleam_map(gleam_read(f, gleam_txt(p, 8)), "failMid"), "appendOne");
         gleam_collect(gleam_sort(gleam_reduce_by_key(d, "sumOk"), gleam_order_by(2, GLEAM_DESC)));
-        CHECK_INT(run_threads(f, 8), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 8), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "row n250000 is the bad one");
         CHECK_HAS(gleam_error(f), "step 2 map(failMid)");
         CHECK_HAS(gleam_error(f), " of 8");
@@ -980,7 +953,7 @@ static void test_big_failing_flow(void) {
         gleam_dataset *a = gleam_map(gleam_generate(f, "gen500k", 8), "failMid");
         gleam_dataset *b = gleam_generate(f, "gen500k", 8);
         gleam_collect(gleam_sort(gleam_join(a, gleam_partition(b, 8)), gleam_order_by(1, GLEAM_ASC)));
-        CHECK_INT(run_threads(f, 4), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 4), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "value 250000 is the bad one");
         CHECK_HAS(gleam_error(f), "map(failMid)");
         gleam_flow_free(f);
@@ -990,7 +963,7 @@ static void test_big_failing_flow(void) {
         gleam_dataset *a = gleam_generate(f, "gen500k", 8);
         gleam_dataset *b = gleam_map(gleam_generate(f, "gen500k", 8), "failMid");
         gleam_collect(gleam_distinct(gleam_join(a, b)));
-        CHECK_INT(run_threads(f, 8), GLEAM_ERR_USER);
+        CHECK_INT(th_run_threads(f, 8), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), "value 250000 is the bad one");
         gleam_flow_free(f);
     }
@@ -1004,9 +977,9 @@ static void test_big_failing_flow(void) {
             len += (size_t)snprintf(b + len, cap - len, i == 150000 ? "%d,x\"y\"\n" : "%d,\"v\n%d\"\n", i, i);
         th_write("big-bad.csv", b, len);
         free(b);
-        q = path_of("big-bad.csv");
+        q = th_path_copy("big-bad.csv");
         gleam_collect(gleam_sort(gleam_read(f, gleam_csv(q, 8)), gleam_order_by(2, GLEAM_ASC)));
-        CHECK_INT(run_threads(f, 8), GLEAM_ERR_INPUT);
+        CHECK_INT(th_run_threads(f, 8), GLEAM_ERR_INPUT);
         /* record i starts on line 2i-1 */
         CHECK_HAS(gleam_error(f), line_tag(tag, sizeof tag, 2 * 150000 - 1));
         CHECK_HAS(gleam_error(f), q);

@@ -131,13 +131,6 @@ static int row_field_is(const gleam_rows *rows, size_t i, int k, const char *tex
 
 /* >>helpers: running, capturing stderr, processes ---------------------------------------- */
 
-static gleam_result run_threads(gleam_flow *f, int threads) {
-    gleam_options o;
-    memset(&o, 0, sizeof o);
-    o.threads = threads;
-    return gleam_run_with(f, &o);
-}
-
 /* Run f with standard error going to a scratch file; *err gets its text (free it). The
    commands' stderr is passed on to ours, and explain prints the plan there. */
 static gleam_result run_captured(gleam_flow *f, int threads, int explain, char **err) {
@@ -235,15 +228,6 @@ static void check_groups_gone_at(const char *file, int line, const char *pidfile
     free(text);
 }
 #define CHECK_GROUPS_GONE(pidfile, min) check_groups_gone_at(__FILE__, __LINE__, pidfile, min)
-
-/* A copy of a scratch path (th_path's buffers are reused). */
-static char *path_of(const char *name) {
-    const char *p = th_path(name);
-    char *s = (char *)malloc(strlen(p) + 1);
-    if (!s) exit(2);
-    strcpy(s, p);
-    return s;
-}
 
 static int file_exists(const char *path) {
     struct stat st;
@@ -373,7 +357,7 @@ static void test_cat_values(void) {
             gleam_rows *out = gleam_collect(gleam_pipe(gleam_from_values(f, vals, rows, cols, shards), "cat", "cat"));
             lines exp = {0, 0, 0}, act = {0, 0, 0};
             char what[64];
-            gleam_result r = run_threads(f, 2);
+            gleam_result r = th_run_threads(f, 2);
             CHECK_INT(r, GLEAM_OK);
             if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
             model_lines(&exp, vals, rows, cols);
@@ -418,7 +402,7 @@ static void test_cat_long_value(void) {
     v[0] = gleam_bytes(big, len);
     v[1] = gleam_str("after");
     out = gleam_collect(gleam_pipe(gleam_from_values(f, v, 2, 1, 1), "cat", "cat"));
-    r = run_threads(f, 2);
+    r = th_run_threads(f, 2);
     CHECK_INT(r, GLEAM_OK);
     CHECK_INT(gleam_rows_count(out), 2);
     row = gleam_rows_get(out, 0, &n);
@@ -458,7 +442,7 @@ static void test_sort_shards(void) {
         lines exp = {0, 0, 0}, act = {0, 0, 0};
         const char *last[4] = {NULL, NULL, NULL, NULL};
         size_t k, unsorted = 0, moved = 0, malformed = 0;
-        gleam_result r = run_threads(f, threads);
+        gleam_result r = th_run_threads(f, threads);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         CHECK_INT(gleam_rows_count(out), NROWS);
@@ -515,7 +499,7 @@ static void test_more_lines_than_read(void) {
         lines model = {0, 0, 0}, exp = {0, 0, 0}, act = {0, 0, 0};
         size_t k;
         int t;
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         char what[64];
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
@@ -545,7 +529,7 @@ static void test_last_line_without_newline(void) {
         gleam_rows *out =
             gleam_collect(gleam_pipe(gleam_from_strings(f, strs, 10, 3), "xy", "cat >/dev/null; printf 'x\\ty'"));
         size_t k;
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 3); /* one per shard */
         for (k = 0; k < gleam_rows_count(out); k++) {
             int n;
@@ -560,7 +544,7 @@ static void test_last_line_without_newline(void) {
         gleam_flow *f = gleam_flow_new("empty line");
         gleam_rows *out = gleam_collect(gleam_pipe(gleam_from_strings(f, strs, 1, 1), "abc", "cat >/dev/null; printf 'a\\n\\nb\\n'"));
         int n = -1;
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 3);
         CHECK(row_field_is(out, 0, 0, "a"));
         gleam_rows_get(out, 1, &n);
@@ -576,7 +560,7 @@ static void test_last_line_without_newline(void) {
         int n = 0;
         const gleam_value *v;
         size_t k, notx = 0;
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 1);
         v = gleam_rows_get(out, 0, &n);
         CHECK(v && n == 1 && v[0].type == GLEAM_BYTES && v[0].len == 1048576);
@@ -595,7 +579,7 @@ static void test_wide_line(void) {
                                                "cat >/dev/null; awk 'BEGIN { for (i = 1; i < 1000; i++) printf \"f%d\\t\", i; print \"f1000\" }'"));
     const gleam_value *v;
     int n = 0, k, wrong = 0;
-    CHECK_INT(run_threads(f, 2), GLEAM_OK);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
     CHECK_INT(gleam_rows_count(out), 1);
     v = gleam_rows_get(out, 0, &n);
     CHECK_INT(n, 1000);
@@ -614,7 +598,7 @@ static void test_empty_shards(void) {
     gleam_flow *f = gleam_flow_new("empty shards");
     gleam_rows *out = gleam_collect(gleam_pipe(gleam_map(gleam_from_strings(f, strs, 6, 3), "dropAll"), "count", "wc -l | tr -d ' '"));
     size_t k;
-    CHECK_INT(run_threads(f, 2), GLEAM_OK);
+    CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
     CHECK_INT(gleam_rows_count(out), 3);
     for (k = 0; k < gleam_rows_count(out); k++) CHECK(row_field_is(out, k, 0, "0"));
     gleam_flow_free(f);
@@ -646,7 +630,7 @@ static void test_chain(void) {
     d = gleam_pipe(d, "twice", "awk '{print; print}'");
     d = gleam_pipe(d, "sort", "LC_ALL=C sort");
     out = gleam_collect(gleam_pipe(d, "count", "uniq -c"));
-    r = run_threads(f, 2);
+    r = th_run_threads(f, 2);
     CHECK_INT(r, GLEAM_OK);
     if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
     for (k = 0; k < gleam_rows_count(out); k++) {
@@ -683,7 +667,7 @@ static void test_pipe_into_pipe(void) {
         gleam_rows *out = gleam_collect(gleam_pipe(d, "second", "cat"));
         lines exp = {0, 0, 0}, act = {0, 0, 0};
         int k;
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         for (k = 0; k < 3; k++) { /* each shard's */
@@ -704,7 +688,7 @@ static void test_pipe_into_pipe(void) {
         gleam_dataset *d =
             gleam_pipe(gleam_from_strings(f, strs, 1, 1), "mb", "cat >/dev/null; head -c 1048576 /dev/zero | tr '\\000' x");
         gleam_rows *out = gleam_collect(gleam_pipe(d, "len", "awk '{ print length($0) }'"));
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 1);
         CHECK(row_field_is(out, 0, 0, "1048576"));
         gleam_flow_free(f);
@@ -717,7 +701,7 @@ static void test_pipe_into_pipe(void) {
         lines exp = {0, 0, 0}, act = {0, 0, 0};
         size_t k;
         long total = 0;
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         for (k = 0; k < 6; k++) {
             char up[2] = {(char)(strs[k][0] - 'a' + 'A'), 0};
             ln_str(&exp, up);
@@ -744,7 +728,7 @@ static void test_pipe_into_pipe(void) {
             gleam_flow *f = gleam_flow_new("failure in a chain");
             gleam_dataset *d = gleam_pipe(gleam_from_strings(f, strs, 6, 2), "first", which ? "exit 6" : "cat");
             gleam_collect(gleam_pipe(d, "second", which ? "cat" : "exit 5"));
-            CHECK_INT(run_threads(f, 2), GLEAM_ERR_COMMAND);
+            CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_COMMAND);
             CHECK_HAS(gleam_error(f), which ? "pipe(first)" : "pipe(second)");
             CHECK_HAS(gleam_error(f), which ? "status 6" : "status 5");
             gleam_flow_free(f);
@@ -755,7 +739,7 @@ static void test_pipe_into_pipe(void) {
         gleam_dataset *d = gleam_pipe(gleam_pipe(gleam_from_strings(f, strs, 2, 2), "yes", "yes"), "cat", "cat");
         gleam_rows *out = gleam_collect(gleam_limit(d, 5));
         double t0 = now_s(), took;
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         size_t k;
         took = now_s() - t0;
         CHECK_INT(r, GLEAM_OK);
@@ -782,7 +766,7 @@ static void test_closed_std_fds(void) {
     if (in < 0 || outfd < 0) exit(2);
     close(0);
     close(1);
-    r = run_threads(f, 2);
+    r = th_run_threads(f, 2);
     dup2(in, 0);
     dup2(outfd, 1);
     close(in);
@@ -823,7 +807,7 @@ static void test_no_descriptor_leak(void) {
             if (fd != dirfd(d) && fd < (int)sizeof open_before) open_before[fd] = 1;
         }
     closedir(d);
-    r = run_threads(f, 2);
+    r = th_run_threads(f, 2);
     CHECK_INT(r, GLEAM_OK);
     if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
     CHECK(gleam_rows_count(out) >= 4 * 3);
@@ -858,7 +842,7 @@ static void test_exit_status(void) {
         gleam_result r;
         if (variant == 2) d = gleam_partition(d, 3);
         gleam_collect(gleam_pipe(d, "three", "exit 3"));
-        r = run_threads(f, 2);
+        r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_ERR_COMMAND);
         CHECK_HAS(gleam_error(f), "pipe(three)");
         CHECK_HAS(gleam_error(f), variant == 2 ? "step 3 pipe(three)" : "step 2 pipe(three)");
@@ -940,7 +924,7 @@ static void test_killed_by_signal(void) {
     gleam_flow *f = gleam_flow_new("signal");
     gleam_result r;
     gleam_collect(gleam_pipe(gleam_from_strings(f, strs, 3, 1), "suicide", "kill -9 $$"));
-    r = run_threads(f, 2);
+    r = th_run_threads(f, 2);
     CHECK_INT(r, GLEAM_ERR_COMMAND);
     CHECK_HAS(gleam_error(f), "pipe(suicide)");
     CHECK_HAS(gleam_error(f), "kill -9 $$");
@@ -955,7 +939,7 @@ static void test_killed_by_signal(void) {
    command with the processes it started. */
 static void test_yes_limit(void) {
     static const char *const strs[] = {"a", "b", "c"};
-    char *pids = path_of("yes-pids.txt"), cmd[700];
+    char *pids = th_path_copy("yes-pids.txt"), cmd[700];
     int variant;
     for (variant = 0; variant < 3; variant++) {
         gleam_flow *f = gleam_flow_new("yes");
@@ -969,7 +953,7 @@ static void test_yes_limit(void) {
         else snprintf(cmd, sizeof cmd, "echo $$ >> '%s'; yes; true", pids);
         out = gleam_collect(gleam_limit(gleam_pipe(d, "yes", cmd), 5));
         t0 = now_s();
-        r = run_threads(f, 2);
+        r = th_run_threads(f, 2);
         took = now_s() - t0;
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
@@ -988,7 +972,7 @@ static void test_yes_limit(void) {
         gleam_flow *f = gleam_flow_new("yes per row");
         gleam_rows *out = gleam_collect(gleam_limit(gleam_pipe_as_args(gleam_from_strings(f, strs, 3, 1), "yes", "yes $1"), 4));
         double t0 = now_s(), took;
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         size_t k;
         took = now_s() - t0;
         CHECK_INT(r, GLEAM_OK);
@@ -1009,7 +993,7 @@ static void test_stops_reading(void) {
         gleam_flow *f = gleam_flow_new("cat limit");
         gleam_rows *out = gleam_collect(gleam_limit(gleam_pipe(gleam_generate(f, "genRows", 4), "cat", "cat"), 3));
         size_t k;
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 3);
         for (k = 0; k < gleam_rows_count(out); k++) {
@@ -1029,7 +1013,7 @@ static void test_stops_reading(void) {
         gleam_flow *f = gleam_flow_new("head");
         gleam_rows *out = gleam_collect(gleam_pipe(gleam_generate(f, "genRows", 4), "first", "head -n 1"));
         lines exp = {0, 0, 0}, act = {0, 0, 0};
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         ln_str(&exp, "0:0");
@@ -1049,7 +1033,7 @@ static void test_stops_reading(void) {
             gleam_collect(gleam_pipe(gleam_pipe(gleam_generate(f, "genRows", 4), "cat", "cat"), "first2", "head -n 2"));
         lines exp = {0, 0, 0}, act = {0, 0, 0};
         int s;
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         for (s = 0; s < 4; s++) {
@@ -1070,7 +1054,7 @@ static void test_stops_reading(void) {
     {   /* the same after a partition: the step runs in the second task group */
         gleam_flow *f = gleam_flow_new("head after partition");
         gleam_rows *out = gleam_collect(gleam_pipe(gleam_partition(gleam_generate(f, "genRows", 4), 2), "first", "head -n 1"));
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         CHECK_INT(gleam_rows_count(out), 2);
@@ -1079,7 +1063,7 @@ static void test_stops_reading(void) {
     {
         gleam_flow *f = gleam_flow_new("true");
         gleam_rows *out = gleam_collect(gleam_pipe(gleam_generate(f, "genRows", 4), "nothing", "true"));
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         CHECK_INT(gleam_rows_count(out), 0);
@@ -1092,14 +1076,14 @@ static void test_stops_reading(void) {
    waiting for them: the job fails promptly and every command, with the processes it
    started, is killed and reaped. */
 static void test_failure_kills_commands(void) {
-    char *pids = path_of("abort-pids.txt"), cmd[700];
+    char *pids = th_path_copy("abort-pids.txt"), cmd[700];
     gleam_flow *f = gleam_flow_new("abort");
     double t0, took;
     gleam_result r;
     snprintf(cmd, sizeof cmd, "echo $$ >> '%s'; read x; echo \"$x\"; sleep 20; cat", pids);
     gleam_collect(gleam_map(gleam_pipe(gleam_generate(f, "genBad", 3), "sleepy", cmd), "failOnBad"));
     t0 = now_s();
-    r = run_threads(f, 2);
+    r = th_run_threads(f, 2);
     took = now_s() - t0;
     CHECK_INT(r, GLEAM_ERR_USER);
     CHECK_HAS(gleam_error(f), "saw the bad row");
@@ -1124,7 +1108,7 @@ static void test_as_args_fields(void) {
         v[4] = gleam_str("1");
         v[5] = gleam_str("2");
         out = gleam_collect(gleam_pipe_as_args(gleam_from_values(f, v, 3, 2, 1), "swap", "echo $2-$1"));
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 3);
         CHECK(row_field_is(out, 0, 0, "b-a"));
         CHECK(row_field_is(out, 1, 0, "right-left"));
@@ -1142,7 +1126,7 @@ static void test_as_args_fields(void) {
             v[i] = gleam_str(txt[i]);
         }
         out = gleam_collect(gleam_pipe_as_args(gleam_from_values(f, v, 1, 12, 1), "braces", "echo ${1}x ${2}${1} $12 ${12} ${11}"));
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 1);
         CHECK(row_field_is(out, 0, 0, "aax bbaa aa2 ll kk"));
         gleam_flow_free(f);
@@ -1153,7 +1137,7 @@ static void test_as_args_fields(void) {
         gleam_flow *f = gleam_flow_new("quotes");
         gleam_rows *out = gleam_collect(gleam_pipe_as_args(gleam_from_strings(f, strs, 1, 1), "awk",
                                                            "echo 'p q r' | awk '{print $3}'; printf '<%s>' $1; echo"));
-        CHECK_INT(run_threads(f, 1), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 1), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 2);
         CHECK(row_field_is(out, 0, 0, "r"));
         CHECK(row_field_is(out, 1, 0, "<x  *  y>"));
@@ -1175,7 +1159,7 @@ static void test_as_args_fields(void) {
             sb_value(&exp, v[i]);
         }
         out = gleam_collect(gleam_pipe_as_args(gleam_from_values(f, v, 1, 5, 1), "typed", "printf '%s|%s|%s|%s|%s\\n' $1 $2 $3 $4 $5"));
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 1);
         CHECK(row_field_is(out, 0, 0, exp.p));
         th_buf_free(&exp);
@@ -1188,7 +1172,7 @@ static void test_as_args_fields(void) {
                                                            "printf '%s\\t%s\\n' $1 \"$(wc -c | tr -d ' ')\"; echo end"));
         lines exp = {0, 0, 0}, act = {0, 0, 0};
         int i;
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         for (i = 0; i < 4; i++) {
             char line[16];
             snprintf(line, sizeof line, "%s\t0", strs[i]);
@@ -1217,7 +1201,7 @@ static void test_as_args_no_injection(void) {
     for (k = 0; k < NCANARY; k++) {
         char name[32];
         snprintf(name, sizeof name, "canary-%d", k);
-        canary[k] = path_of(name);
+        canary[k] = th_path_copy(name);
     }
     snprintf(text[n++], sizeof text[0], "with  two  spaces ");
     snprintf(text[n++], sizeof text[0], "it's");
@@ -1239,7 +1223,7 @@ static void test_as_args_no_injection(void) {
         gleam_flow *f = gleam_flow_new("injection");
         gleam_rows *out = gleam_collect(gleam_pipe_as_args(gleam_from_strings(f, strs, n, 1), "echo", "printf '%s\\n' $1"));
         lines exp = {0, 0, 0}, act = {0, 0, 0};
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         if (r != GLEAM_OK) fprintf(stderr, "  %s\n", gleam_error(f));
         for (i = 0; i < n; i++) ln_str(&exp, strs[i]);
@@ -1253,7 +1237,7 @@ static void test_as_args_no_injection(void) {
         gleam_flow *f = gleam_flow_new("injection twice");
         gleam_rows *out = gleam_collect(gleam_pipe_as_args(gleam_from_strings(f, strs, n, 2), "twice", "printf '%s|%s\\n' x$1 ${1}y"));
         lines exp = {0, 0, 0}, act = {0, 0, 0};
-        gleam_result r = run_threads(f, 2);
+        gleam_result r = th_run_threads(f, 2);
         CHECK_INT(r, GLEAM_OK);
         for (i = 0; i < n; i++) {
             th_buf b = {0, 0, 0};
@@ -1281,7 +1265,7 @@ static void test_as_args_no_injection(void) {
         snprintf(nl, sizeof nl, "first\n$(touch %s)", canary[0]);
         one[0] = nl;
         out = gleam_collect(gleam_pipe_as_args(gleam_from_strings(f, one, 1, 1), "nl", "printf '%s\\n' $1"));
-        CHECK_INT(run_threads(f, 2), GLEAM_OK);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_OK);
         CHECK_INT(gleam_rows_count(out), 2);
         CHECK(row_field_is(out, 0, 0, "first"));
         CHECK(row_field_is(out, 1, 0, strchr(nl, '\n') + 1));
@@ -1305,7 +1289,7 @@ static void test_as_args_errors(void) {
         a = gleam_from_values(f, v, 2, 3, 1);
         b = gleam_from_values(f, v, 1, 2, 1);
         gleam_collect(gleam_pipe_as_args(gleam_union(a, b), "three", "echo $1 $2 $3"));
-        r = run_threads(f, 2);
+        r = th_run_threads(f, 2);
         CHECK(r < 0);
         CHECK_HAS(gleam_error(f), "pipe_as_args(three)");
         CHECK_HAS(gleam_error(f), "$3");
@@ -1331,7 +1315,7 @@ static void test_as_args_errors(void) {
         static const char *const strs[] = {"x"};
         gleam_flow *f = gleam_flow_new("per row signal");
         gleam_collect(gleam_pipe_as_args(gleam_from_strings(f, strs, 1, 1), "killer", "kill -9 $$"));
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_COMMAND);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_COMMAND);
         CHECK_HAS(gleam_error(f), "signal 9");
         gleam_flow_free(f);
     }
@@ -1340,7 +1324,7 @@ static void test_as_args_errors(void) {
         gleam_flow *f = gleam_flow_new("nul field");
         v[0] = gleam_bytes("a\0b", 3);
         gleam_collect(gleam_pipe_as_args(gleam_from_values(f, v, 1, 1, 1), "nul", "echo $1"));
-        CHECK(run_threads(f, 2) < 0);
+        CHECK(th_run_threads(f, 2) < 0);
         CHECK_HAS(gleam_error(f), "NUL");
         gleam_flow_free(f);
     }
@@ -1358,7 +1342,7 @@ static void test_bad_arguments(void) {
         const char *cmd = k % 2 ? "" : NULL;
         d = k < 2 ? gleam_pipe(d, "p", cmd) : gleam_pipe_as_args(d, "p", cmd);
         gleam_collect(d);
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
         CHECK_HAS(gleam_error(f), "no command");
         CHECK_HAS(gleam_error(f), k < 2 ? "pipe" : "pipe_as_args");
         gleam_flow_free(f);
@@ -1366,7 +1350,7 @@ static void test_bad_arguments(void) {
     {   /* no name */
         gleam_flow *f = gleam_flow_new("no name");
         gleam_collect(gleam_pipe(gleam_from_strings(f, strs, 1, 1), NULL, "cat"));
-        CHECK_INT(run_threads(f, 2), GLEAM_ERR_ARG);
+        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
         gleam_flow_free(f);
     }
     CHECK(gleam_pipe(NULL, "p", "cat") == NULL);
@@ -1375,7 +1359,7 @@ static void test_bad_arguments(void) {
 
 static void test_explain(void) {
     static const char *const strs[] = {"x", "y"};
-    char *canary = path_of("explain-canary"), cmd[700], *err;
+    char *canary = th_path_copy("explain-canary"), cmd[700], *err;
     gleam_flow *f = gleam_flow_new("explain pipes");
     gleam_dataset *d = gleam_from_strings(f, strs, 2, 2);
     gleam_rows *out;

@@ -7,24 +7,13 @@
 
 /* >>helpers ---------------------------------------------------------------------------- */
 
-/* gleam_init on a copy of args (n of them); the resulting argv in out (NULL-terminated),
-   its count in *argc. */
-static gleam_result init_args(const char *const *args, int n, char **out, int *argc) {
-    char **av = out;
-    int i;
-    for (i = 0; i < n; i++) out[i] = (char *)args[i];
-    out[n] = NULL;
-    *argc = n;
-    return gleam_init(argc, &av);
-}
-
 /* Options are global: put back threads=2, no explain, no stats, the default progress. */
 static void reset_flags(void) {
     static const char *const args[] = {"prog", "-gleam.threads=2", "-gleam.explain=false", "-gleam.stats=false",
                                        "-gleam.quiet=false"};
     char *av[8];
     int ac;
-    if (init_args(args, 5, av, &ac) != GLEAM_OK || ac != 1) {
+    if (th_init_args(args, 5, av, &ac) != GLEAM_OK || ac != 1) {
         fprintf(stderr, "cannot reset the flags: %s\n", gleam_error(NULL));
         exit(2);
     }
@@ -37,7 +26,7 @@ static gleam_result set_flag(const char *flag) {
     int ac;
     args[0] = "prog";
     args[1] = flag;
-    return init_args(args, 2, av, &ac);
+    return th_init_args(args, 2, av, &ac);
 }
 
 static void run_test(const char *name, void (*fn)(void)) {
@@ -58,19 +47,10 @@ static gleam_result run_threads(gleam_flow *f, int threads) {
     return gleam_run_with(f, &o);
 }
 
-/* A copy of a path (th_path's buffers are reused). */
-static char *path_of(const char *name) {
-    const char *p = th_path(name);
-    char *s = (char *)malloc(strlen(p) + 1);
-    if (!s) exit(2);
-    strcpy(s, p);
-    return s;
-}
-
 /* Run f with opt (NULL: the flags) with standard error going to a scratch file; its text
    (free it) and the result in *r. */
 static char *run_capture(gleam_flow *f, const gleam_options *opt, gleam_result *r) {
-    char *path = path_of("stderr.txt"), *text;
+    char *path = th_path_copy("stderr.txt"), *text;
     int saved, fd;
     fflush(stderr);
     saved = dup(2);
@@ -235,7 +215,7 @@ static char *make_text(const char *name, long n, int width, int last_nl) {
     }
     th_write(name, b, len);
     free(b);
-    path = path_of(name);
+    path = th_path_copy(name);
     return path;
 }
 
@@ -445,7 +425,7 @@ static void test_limit(void) {
 
 /* read text (in `shards` shards) -> write_tsv: bytes in = the file, bytes out = the file written. */
 static void check_copy(const char *in, long nlines, int threads, int shards) {
-    char *out = path_of("copy.tsv");
+    char *out = th_path_copy("copy.tsv");
     gleam_flow *f = gleam_flow_new("copy");
     const gleam_step_stats *rd, *wr;
     const gleam_job_stats *js;
@@ -505,8 +485,8 @@ static void test_file_bytes(void) {
 /* Several files (by list and by glob), CSV with a header, CSV and printlnf outputs. */
 static void test_more_bytes(void) {
     char *a = make_text("many-1.txt", 1500, 40, 1), *b = make_text("many-2.txt", 2500, 70, 0);
-    char *c = make_text("many-3.txt", 10, 5, 1), *glob = path_of("many-*.txt");
-    char *csv_out = path_of("out.csv"), *txt_out = path_of("out.txt"), *csv_in;
+    char *c = make_text("many-3.txt", 10, 5, 1), *glob = th_path_copy("many-*.txt");
+    char *csv_out = th_path_copy("out.csv"), *txt_out = th_path_copy("out.txt"), *csv_in;
     long long sa = file_size(a), sb = file_size(b), sc = file_size(c);
     const char *paths[2];
     const gleam_step_stats *s;
@@ -554,7 +534,7 @@ static void test_more_bytes(void) {
             len += (size_t)snprintf(buf + len, cap - len, i % 3 == 0 ? "%d,\"a,\"\"b\"\"\nc\"\n" : "%d,plain %d\n", i, i);
         th_write("in.csv", buf, len);
         free(buf);
-        csv_in = path_of("in.csv");
+        csv_in = th_path_copy("in.csv");
         f = gleam_flow_new("csv");
         src = gleam_csv(csv_in, 3);
         src.header = 1;
@@ -855,7 +835,7 @@ static void test_bad_flags(void) {
         static const char *const args[] = {"prog", "x", "-gleam.dot"};
         char *av[4];
         int ac;
-        CHECK_INT(init_args(args, 3, av, &ac), GLEAM_ERR_FLAG);
+        CHECK_INT(th_init_args(args, 3, av, &ac), GLEAM_ERR_FLAG);
         CHECK_HAS(gleam_error(NULL), "-gleam.dot");
         CHECK_HAS(gleam_error(NULL), "needs a value");
     }
@@ -863,7 +843,7 @@ static void test_bad_flags(void) {
         static const char *const args[] = {"prog", "-gleam.stats", "false", "-gleam.quiet", "x"};
         char *av[6];
         int ac;
-        CHECK_INT(init_args(args, 5, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 5, av, &ac), GLEAM_OK);
         CHECK_INT(ac, 3);
         if (ac == 3) {
             CHECK_STR(av[1], "false");
@@ -970,7 +950,7 @@ static void make_join_values(gleam_value **va, gleam_value **vb, long *matches) 
 }
 
 static void test_dot(void) {
-    char *out = path_of("joined.txt"), *dot = path_of("plan.dot"), *text;
+    char *out = th_path_copy("joined.txt"), *dot = th_path_copy("plan.dot"), *text;
     gleam_value *va, *vb;
     long matches;
     int groups, nsteps = 5;
@@ -1013,7 +993,7 @@ static void test_dot(void) {
     }
     {   /* a DOT file that cannot be made: the run fails before it starts */
         gleam_options o = opts(2);
-        char *bad = path_of("no-such-dir/plan.dot"), *out2 = path_of("never.txt");
+        char *bad = th_path_copy("no-such-dir/plan.dot"), *out2 = th_path_copy("never.txt");
         o.dot = bad;
         f = join_flow(out2, va, vb);
         CHECK_INT(gleam_run_with(f, &o), GLEAM_ERR_IO);
@@ -1034,7 +1014,7 @@ static void test_dot(void) {
    last. */
 static void test_dot_flag(void) {
     static char arg[600], path2[600]; /* the flag keeps pointing at its value */
-    char *out = path_of("joined2.txt"), *dot = path_of("flag.dot"), *other = path_of("option.dot"), *text;
+    char *out = th_path_copy("joined2.txt"), *dot = th_path_copy("flag.dot"), *other = th_path_copy("option.dot"), *text;
     gleam_value *va, *vb;
     long matches;
     int groups;
@@ -1063,7 +1043,7 @@ static void test_dot_flag(void) {
         static const char *args[] = {"prog", "-gleam.dot", path2, "x"};
         char *av[6];
         int ac;
-        CHECK_INT(init_args(args, 4, av, &ac), GLEAM_OK);
+        CHECK_INT(th_init_args(args, 4, av, &ac), GLEAM_OK);
         CHECK_INT(ac, 2);
         unlink(out);
         f = join_flow(out, va, vb);
