@@ -903,6 +903,7 @@ struct gleam_ctx {
     int shard;              /* the shard (with union offsets) whose rows this call sees */
     gleam__arena scratch;
     int in_call;
+    int source;             /* the op is a source: its rows are counted as read */
 };
 
 /* An operator instance: one per node per task. Rows come in by push; finish marks the end
@@ -1009,6 +1010,8 @@ static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n);
 static void gleam__progress_erase(gleam__job *job);
 /* Publish rows and bytes read by a source, for the progress line. */
 static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
+/* The same for the rows a source op has emitted since it last did, every 4096. */
+static void gleam__progress_rows(gleam__op *op);
 /* Free a finished task's operators (its memory), keeping the task itself; their
    statistics go to the job first. */
 static void gleam__task_release(gleam__task *t);
@@ -3644,12 +3647,9 @@ GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
         if ((unsigned)row[i].type > GLEAM_LIST)
             return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
                                   "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
-    if (c->op->node->step->kind != GLEAM__GENERATE) return gleam__emit(c->op, row, n);
-    r = gleam__emit(c->op, row, n); /* a generator's rows: count them on the progress line */
-    if (c->op->nout - c->op->published >= 4096) {
-        gleam__progress_add(c->task->job, c->op->nout - c->op->published, 0);
-        c->op->published = c->op->nout;
-    }
+    if (!c->source) return gleam__emit(c->op, row, n);
+    r = gleam__emit(c->op, row, n); /* a generator's rows: counted on the progress line */
+    gleam__progress_rows(c->op);
     return r;
 }
 
@@ -3766,27 +3766,50 @@ static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
     return 0;
 }
 
-/* Pack the key fields of row into op->key and hash them. */
-static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
-                                    int n, uint64_t *h) {
+/* gleam__pack_key_to for any key but a short string. */
+static gleam_result gleam__pack_key_any(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                        gleam__buf *b, uint64_t *h) {
+    size_t from = b->len;
     int i;
-    if (key->n == 1 && key->f[0] <= n) { /* the usual case: one field, packed in place */
+    if (key->n == 1 && key->f[0] <= n) { /* one field, packed in place */
         gleam_value v = row[key->f[0] - 1];
         size_t need = gleam__packed_size(v);
-        op->key.len = 0;
-        if (gleam__buf_reserve(&op->key, need)) return gleam__nomem(op);
-        gleam__put_value((unsigned char *)op->key.p, v);
-        op->key.len = need;
-        *h = gleam__hash(op->key.p, need);
+        if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return gleam__nomem(op);
+        gleam__put_value((unsigned char *)b->p + from, v);
+        b->len += need;
+        *h = gleam__hash(b->p + from, need);
         return GLEAM_OK;
     }
     if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
-    op->key.len = 0;
     for (i = 0; i < key->n; i++)
-        if (gleam__pack_value(&op->key, row[key->f[i] - 1]))
+        if (gleam__pack_value(b, row[key->f[i] - 1]))
             return gleam__nomem(op);
-    *h = gleam__hash(op->key.p, op->key.len);
+    *h = gleam__hash(b->p + from, b->len - from);
     return GLEAM_OK;
+}
+
+/* Append the packed key fields of row to b and hash them (the bytes appended). The
+   commonest key, one short string, is packed here, inline, as gleam__put_value packs it. */
+static inline gleam_result gleam__pack_key_to(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                              gleam__buf *b, uint64_t *h) {
+    const gleam_value *v;
+    unsigned char *k;
+    if (key->n != 1 || key->f[0] > n || (v = &row[key->f[0] - 1])->type != GLEAM_BYTES || v->len >= 32)
+        return gleam__pack_key_any(op, key, row, n, b, h);
+    if (b->cap - b->len < 32 && gleam__buf_reserve(b, 32)) return gleam__nomem(op);
+    k = (unsigned char *)b->p + b->len;
+    k[0] = (unsigned char)(0xa0 | v->len);
+    if (v->len) memcpy(k + 1, v->u.s, v->len);
+    b->len += v->len + 1;
+    *h = gleam__hash(k, v->len + 1);
+    return GLEAM_OK;
+}
+
+/* Pack the key fields of row into op->key and hash them. */
+static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
+                                    int n, uint64_t *h) {
+    op->key.len = 0;
+    return gleam__pack_key_to(op, key, row, n, &op->key, h);
 }
 
 /* >>errors --------------------------------------------------------------------------------- */
@@ -4074,6 +4097,12 @@ static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes) 
     job->rows_read += rows;
     job->bytes_read += bytes;
     pthread_mutex_unlock(&job->smu);
+}
+
+static void gleam__progress_rows(gleam__op *op) {
+    if (op->nout - op->published < 4096) return;
+    gleam__progress_add(op->task->job, op->nout - op->published, 0);
+    op->published = op->nout;
 }
 
 /* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" */
@@ -4875,6 +4904,7 @@ static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__source));
     if (!op) return NULL;
     op->free = gleam__source_free;
+    op->ctx.source = 1; /* a generator's gleam_emit counts its rows as read */
     ((gleam__source *)op)->rd.op = op;
     return op;
 }
@@ -4882,10 +4912,7 @@ static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
 /* Emit one row from the source; DONE or errors end the reading. */
 static gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(op, row, n);
-    if (op->nout - op->published >= 4096) {
-        gleam__progress_add(op->task->job, op->nout - op->published, 0);
-        op->published = op->nout;
-    }
+    gleam__progress_rows(op);
     if (r < 0 && !gleam__aborted(op->task->job))
         return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
     return r;
@@ -6556,22 +6583,9 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         } else { /* keep the row (its key packed) and start fetching its slot */
             struct gleam__pend *q = &p->pend[p->npend];
             int at = p->npend ? q[-1].val + q[-1].nv : 0;
-            q->key = p->bkeys.len;
-            if (row[0].type == GLEAM_BYTES && row[0].len < 32) { /* the usual key: packed straight into bkeys */
-                unsigned char *k;
-                if (p->bkeys.cap - p->bkeys.len < 32 && gleam__buf_reserve(&p->bkeys, 32)) return gleam__nomem(op);
-                k = (unsigned char *)p->bkeys.p + p->bkeys.len;
-                k[0] = (unsigned char)(0xa0 | row[0].len); /* as gleam__put_value packs it */
-                if (row[0].len) memcpy(k + 1, row[0].u.s, row[0].len);
-                q->klen = row[0].len + 1;
-                h = gleam__hash(k, q->klen);
-            } else {
-                if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-                if (gleam__buf_add(&p->bkeys, op->key.p, op->key.len)) return gleam__nomem(op);
-                p->bkeys.len -= op->key.len;
-                q->klen = (uint32_t)op->key.len;
-            }
-            p->bkeys.len += q->klen;
+            q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
+            if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
+            q->klen = (uint32_t)(p->bkeys.len - q->key);
             q->h = h;
             q->val = at;
             q->in_off = op->task->in_off;

@@ -607,22 +607,9 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         } else { /* keep the row (its key packed) and start fetching its slot */
             struct gleam__pend *q = &p->pend[p->npend];
             int at = p->npend ? q[-1].val + q[-1].nv : 0;
-            q->key = p->bkeys.len;
-            if (row[0].type == GLEAM_BYTES && row[0].len < 32) { /* the usual key: packed straight into bkeys */
-                unsigned char *k;
-                if (p->bkeys.cap - p->bkeys.len < 32 && gleam__buf_reserve(&p->bkeys, 32)) return gleam__nomem(op);
-                k = (unsigned char *)p->bkeys.p + p->bkeys.len;
-                k[0] = (unsigned char)(0xa0 | row[0].len); /* as gleam__put_value packs it */
-                if (row[0].len) memcpy(k + 1, row[0].u.s, row[0].len);
-                q->klen = row[0].len + 1;
-                h = gleam__hash(k, q->klen);
-            } else {
-                if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-                if (gleam__buf_add(&p->bkeys, op->key.p, op->key.len)) return gleam__nomem(op);
-                p->bkeys.len -= op->key.len;
-                q->klen = (uint32_t)op->key.len;
-            }
-            p->bkeys.len += q->klen;
+            q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
+            if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
+            q->klen = (uint32_t)(p->bkeys.len - q->key);
             q->h = h;
             q->val = at;
             q->in_off = op->task->in_off;

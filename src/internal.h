@@ -419,6 +419,7 @@ struct gleam_ctx {
     int shard;              /* the shard (with union offsets) whose rows this call sees */
     gleam__arena scratch;
     int in_call;
+    int source;             /* the op is a source: its rows are counted as read */
 };
 
 /* An operator instance: one per node per task. Rows come in by push; finish marks the end
@@ -525,6 +526,8 @@ static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n);
 static void gleam__progress_erase(gleam__job *job);
 /* Publish rows and bytes read by a source, for the progress line. */
 static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
+/* The same for the rows a source op has emitted since it last did, every 4096. */
+static void gleam__progress_rows(gleam__op *op);
 /* Free a finished task's operators (its memory), keeping the task itself; their
    statistics go to the job first. */
 static void gleam__task_release(gleam__task *t);

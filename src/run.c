@@ -13,12 +13,9 @@ GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
         if ((unsigned)row[i].type > GLEAM_LIST)
             return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
                                   "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
-    if (c->op->node->step->kind != GLEAM__GENERATE) return gleam__emit(c->op, row, n);
-    r = gleam__emit(c->op, row, n); /* a generator's rows: count them on the progress line */
-    if (c->op->nout - c->op->published >= 4096) {
-        gleam__progress_add(c->task->job, c->op->nout - c->op->published, 0);
-        c->op->published = c->op->nout;
-    }
+    if (!c->source) return gleam__emit(c->op, row, n);
+    r = gleam__emit(c->op, row, n); /* a generator's rows: counted on the progress line */
+    gleam__progress_rows(c->op);
     return r;
 }
 
@@ -135,27 +132,50 @@ static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
     return 0;
 }
 
-/* Pack the key fields of row into op->key and hash them. */
-static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
-                                    int n, uint64_t *h) {
+/* gleam__pack_key_to for any key but a short string. */
+static gleam_result gleam__pack_key_any(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                        gleam__buf *b, uint64_t *h) {
+    size_t from = b->len;
     int i;
-    if (key->n == 1 && key->f[0] <= n) { /* the usual case: one field, packed in place */
+    if (key->n == 1 && key->f[0] <= n) { /* one field, packed in place */
         gleam_value v = row[key->f[0] - 1];
         size_t need = gleam__packed_size(v);
-        op->key.len = 0;
-        if (gleam__buf_reserve(&op->key, need)) return gleam__nomem(op);
-        gleam__put_value((unsigned char *)op->key.p, v);
-        op->key.len = need;
-        *h = gleam__hash(op->key.p, need);
+        if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return gleam__nomem(op);
+        gleam__put_value((unsigned char *)b->p + from, v);
+        b->len += need;
+        *h = gleam__hash(b->p + from, need);
         return GLEAM_OK;
     }
     if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
-    op->key.len = 0;
     for (i = 0; i < key->n; i++)
-        if (gleam__pack_value(&op->key, row[key->f[i] - 1]))
+        if (gleam__pack_value(b, row[key->f[i] - 1]))
             return gleam__nomem(op);
-    *h = gleam__hash(op->key.p, op->key.len);
+    *h = gleam__hash(b->p + from, b->len - from);
     return GLEAM_OK;
+}
+
+/* Append the packed key fields of row to b and hash them (the bytes appended). The
+   commonest key, one short string, is packed here, inline, as gleam__put_value packs it. */
+static inline gleam_result gleam__pack_key_to(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                              gleam__buf *b, uint64_t *h) {
+    const gleam_value *v;
+    unsigned char *k;
+    if (key->n != 1 || key->f[0] > n || (v = &row[key->f[0] - 1])->type != GLEAM_BYTES || v->len >= 32)
+        return gleam__pack_key_any(op, key, row, n, b, h);
+    if (b->cap - b->len < 32 && gleam__buf_reserve(b, 32)) return gleam__nomem(op);
+    k = (unsigned char *)b->p + b->len;
+    k[0] = (unsigned char)(0xa0 | v->len);
+    if (v->len) memcpy(k + 1, v->u.s, v->len);
+    b->len += v->len + 1;
+    *h = gleam__hash(k, v->len + 1);
+    return GLEAM_OK;
+}
+
+/* Pack the key fields of row into op->key and hash them. */
+static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
+                                    int n, uint64_t *h) {
+    op->key.len = 0;
+    return gleam__pack_key_to(op, key, row, n, &op->key, h);
 }
 
 /* >>errors --------------------------------------------------------------------------------- */
@@ -443,6 +463,12 @@ static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes) 
     job->rows_read += rows;
     job->bytes_read += bytes;
     pthread_mutex_unlock(&job->smu);
+}
+
+static void gleam__progress_rows(gleam__op *op) {
+    if (op->nout - op->published < 4096) return;
+    gleam__progress_add(op->task->job, op->nout - op->published, 0);
+    op->published = op->nout;
 }
 
 /* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" */

@@ -334,6 +334,7 @@ static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__source));
     if (!op) return NULL;
     op->free = gleam__source_free;
+    op->ctx.source = 1; /* a generator's gleam_emit counts its rows as read */
     ((gleam__source *)op)->rd.op = op;
     return op;
 }
@@ -341,10 +342,7 @@ static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
 /* Emit one row from the source; DONE or errors end the reading. */
 static gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(op, row, n);
-    if (op->nout - op->published >= 4096) {
-        gleam__progress_add(op->task->job, op->nout - op->published, 0);
-        op->published = op->nout;
-    }
+    gleam__progress_rows(op);
     if (r < 0 && !gleam__aborted(op->task->job))
         return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
     return r;
