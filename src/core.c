@@ -102,8 +102,10 @@ static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
     if (!c || c->cap - c->used < need) {
-        size_t cap = c ? c->cap * 2 : 64 * 1024;
-        if (cap > 16u << 20) cap = 16u << 20;
+        /* chunks of 64 KB doubling to 16 MB, header included, so a big chunk covers
+           whole huge pages and never touches one more for its last bytes */
+        size_t cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
+        if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
         if (cap < need) cap = need;
         c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
         if (!c) return NULL;

@@ -487,12 +487,6 @@ typedef struct gleam__prod {
     gleam_value bvals[GLEAM__BATCH * 8];
 } gleam__prod;
 
-#if defined(__GNUC__) || defined(__clang__)
-#define GLEAM__PREFETCH(p) __builtin_prefetch(p)
-#else
-#define GLEAM__PREFETCH(p) ((void)(p))
-#endif
-
 /* Fold the waiting rows: first fetch the entries their slots point to, then fold each. */
 static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
     gleam__op *op = &p->op;
@@ -582,6 +576,7 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
     gleam_result r;
     for (i = 0; i <= p->table.mask; i++) {
         char *e = p->table.slots[i].e;
+        GLEAM__TABLE_AHEAD(&p->table, i);
         if (!e) continue;
         if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
         if ((r = gleam__write_row(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), op->vals.v, op->vals.n)) < 0)
@@ -780,11 +775,20 @@ typedef struct gleam__cons {
     int probing;            /* join, spilled: left rows go to the files */
     int replay;             /* reading the files back */
     gleam__buf rec;         /* a record on its way to a file */
-    gleam__buf hs;          /* the key hashes of a block's rows */
+    gleam__buf hs;          /* the keys of a block's rows: gleam__bkey each */
+    const char *pk;         /* the key of the row being taken, packed, from its block */
+    uint32_t pklen;
+    uint64_t ph;
     gleam__vals canon;
 } gleam__cons;
 
 #define GLEAM__FANOUT 16
+/* How far ahead a consumer fetches, in rows of a block: the slot of row i+32, the entry of
+   row i+16 (its slot has arrived by then), a join's first right row of row i+8. Fetching
+   every slot of a block at once overflows the cache before the rows get there. */
+#define GLEAM__PF1 32
+#define GLEAM__PF2 16
+#define GLEAM__PF3 8
 static int gleam__sub_of(uint64_t h) { return (int)((h >> 20) & (GLEAM__FANOUT - 1)); }
 
 /* Append the value fields of a row to a key's list: the value itself when there is one,
@@ -922,6 +926,7 @@ static gleam_result gleam__spill_table(gleam__cons *c) {
     for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
         char *e = c->table.slots[i].e;
         int f = gleam__sub_of(c->table.slots[i].h);
+        GLEAM__TABLE_AHEAD(&c->table, i);
         if (!e) continue;
         switch (s->kind) {
         case GLEAM__REDUCE_BY:
@@ -957,15 +962,35 @@ static gleam_result gleam__spill_table(gleam__cons *c) {
     return gleam__table_init(&c->table, 16) ? gleam__nomem(op) : GLEAM_OK;
 }
 
+/* The packed key of the row being taken and its hash: as its block holds it, or packed
+   into op->key. */
+static gleam_result gleam__cons_key(gleam__cons *c, const gleam_fields *key, const gleam_value *row, int n,
+                                    const char **k, uint32_t *klen, uint64_t *h) {
+    gleam_result r;
+    if (c->pk) {
+        *k = c->pk;
+        *klen = c->pklen;
+        *h = c->ph;
+        return GLEAM_OK;
+    }
+    if ((r = gleam__pack_key(&c->op, key, row, n, h)) != GLEAM_OK) return r;
+    *k = c->op.key.p;
+    *klen = (uint32_t)c->op.key.len;
+    return GLEAM_OK;
+}
+
 /* Take one row from side `side` of the exchange. */
 static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key) {
     gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
     gleam_result r;
     uint64_t h;
+    const char *k;
+    uint32_t klen;
     int made;
     switch (s->kind) {
     case GLEAM__REDUCE_BY: /* partial folds arrive as key fields first, then values */
+        if (c->pk) return gleam__fold_packed(op, &c->table, c->ph, c->pk, c->pklen, row + c->lead.n, n - c->lead.n);
         return gleam__fold_row(op, &c->table, &c->lead, row, n);
     case GLEAM__REDUCE:
         if (!c->have_acc) {
@@ -989,18 +1014,20 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
             op->key.len = 0;
             if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
             h = gleam__hash(op->key.p, op->key.len);
-        } else if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) {
+            k = op->key.p;
+            klen = (uint32_t)op->key.len;
+        } else if ((r = gleam__cons_key(c, key, row, n, &k, &klen, &h)) != GLEAM_OK) {
             return r;
         }
         if (c->sub && !c->replay) return gleam__spill_row(c, gleam__sub_of(h), 0, row, n);
-        if (!gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
+        if (!gleam__table_upsert(&c->table, h, k, klen, 0, &made))
             return gleam__nomem(op);
         return made ? gleam__emit(op, row, n) : GLEAM_OK;
     case GLEAM__GROUP_BY:
     case GLEAM__COGROUP: {
         gleam__elems *l;
-        if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
-        l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, 2 * sizeof *l, &made);
+        if ((r = gleam__cons_key(c, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+        l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, 2 * sizeof *l, &made);
         if (!l) return gleam__nomem(op);
         if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
         return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
@@ -1009,17 +1036,17 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         gleam__elems *l;
         gleam__elem *e;
         int nk = s->key.n;
-        if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
+        if ((r = gleam__cons_key(c, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
         if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
         if (side == 0 && c->probing) return gleam__spill_canon(c, h, 0, row, n, key);
         if (side == 1) { /* build */
-            l = (gleam__elems *)gleam__table_upsert(&c->table, h, op->key.p, (uint32_t)op->key.len, sizeof *l, &made);
+            l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, sizeof *l, &made);
             if (!l) return gleam__nomem(op);
             return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
         }
         if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
         for (made = 0; made < nk; made++) c->acc.v[made] = row[key->f[made] - 1];
-        l = (gleam__elems *)gleam__table_find(&c->table, h, op->key.p, (uint32_t)op->key.len);
+        l = (gleam__elems *)gleam__table_find(&c->table, h, k, klen);
         if (!l) {
             if (s->join != GLEAM_LEFT_OUTER) return GLEAM_OK;
             return gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, NULL, GLEAM__MAX(c->x->width[1] - nk, 0));
@@ -1044,12 +1071,20 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     }
 }
 
-/* Hash the key of every row of a block whose key is its leading fields (packed there as
-   the table packs keys) and start fetching their slots; the hashes go to c->hs. The
-   number of rows, or 0 when the rows do not qualify. */
-static size_t gleam__prefetch_block(gleam__cons *c, const char *p, const char *end) {
+/* Where the packed key of each row of a block is, and its hash. */
+typedef struct gleam__bkey {
+    uint64_t h;
+    uint32_t off, len;
+} gleam__bkey;
+
+/* Find and hash the key of every row of a block whose key is its leading fields (packed
+   there as the table packs keys), into c->hs: the absorbing loop fetches ahead with the
+   hashes and hands each row its key. The number of rows, or 0 when the rows do not
+   qualify. */
+static size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) {
     const gleam__step *s = c->op.node->step;
     const gleam_fields *key = s->kind == GLEAM__REDUCE_BY ? &c->lead : &s->key;
+    const char *start = p;
     size_t n = 0;
     int k;
     if (s->whole_row || c->sub) return 0;
@@ -1058,14 +1093,17 @@ static size_t gleam__prefetch_block(gleam__cons *c, const char *p, const char *e
     while (p < end) {
         const char *q = p, *kb;
         uint32_t nf;
+        gleam__bkey *bk;
         if (gleam__unpack_header(&q, end, &nf) != GLEAM_OK || nf < (uint32_t)key->n) return 0;
         kb = q;
         for (k = 0; k < key->n; k++)
             if (gleam__skip_value(&q, end) != GLEAM_OK) return 0;
-        if (gleam__buf_reserve(&c->hs, (n + 1) * sizeof(uint64_t) - c->hs.len)) return 0;
-        ((uint64_t *)(void *)c->hs.p)[n] = gleam__hash(kb, (size_t)(q - kb));
-        c->hs.len = ++n * sizeof(uint64_t);
-        GLEAM__PREFETCH(&c->table.slots[((uint64_t *)(void *)c->hs.p)[n - 1] & c->table.mask]);
+        if (gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
+        bk = (gleam__bkey *)(void *)c->hs.p + n;
+        bk->h = gleam__hash(kb, (size_t)(q - kb));
+        bk->off = (uint32_t)(kb - start);
+        bk->len = (uint32_t)(q - kb);
+        c->hs.len = ++n * sizeof *bk;
         if (gleam__skip_value(&p, end) != GLEAM_OK) return 0;
     }
     return n;
@@ -1076,6 +1114,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     const char *p = b->data, *end = b->data + b->len;
     gleam__vals *rowv = &c->in;
     gleam_result r = GLEAM_OK;
+    const gleam__bkey *ks;
     size_t nh = 0, i = 0;
     int probe = b->side == 0 && op->node->step->kind == GLEAM__JOIN;
     if (b->side == 0 && c->sub && !c->probing && op->node->step->kind == GLEAM__JOIN) {
@@ -1083,18 +1122,28 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
         c->probing = 1;
     }
     c->hs.len = 0;
-    if (c->table.slots) nh = gleam__prefetch_block(c, p, end);
+    if (c->table.slots) nh = gleam__hash_block(c, p, end);
+    ks = (const gleam__bkey *)(const void *)c->hs.p;
+    for (i = 0; i < nh && i < GLEAM__PF1; i++) GLEAM__PREFETCH(&c->table.slots[ks[i].h & c->table.mask]);
+    i = 0;
     while (p < end) {
-        if (i + 8 < nh) { /* the slot of row i+8 has arrived by now: fetch its entry */
-            const gleam__slot *sl = &c->table.slots[((const uint64_t *)(const void *)c->hs.p)[i + 8] & c->table.mask];
+        ks = (const gleam__bkey *)(const void *)c->hs.p;
+        if (i + GLEAM__PF1 < nh) GLEAM__PREFETCH(&c->table.slots[ks[i + GLEAM__PF1].h & c->table.mask]);
+        if (i + GLEAM__PF2 < nh) { /* the slot of row i+PF2 has arrived by now: fetch its entry */
+            const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF2].h & c->table.mask];
             if (sl->e) GLEAM__PREFETCH(sl->e);
         }
-        if (probe && i + 4 < nh) { /* and the entry of row i+4: fetch its first right row */
-            const gleam__slot *sl = &c->table.slots[((const uint64_t *)(const void *)c->hs.p)[i + 4] & c->table.mask];
+        if (probe && i + GLEAM__PF3 < nh) { /* and the entry of row i+PF3: fetch its first right row */
+            const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF3].h & c->table.mask];
             if (sl->e) {
                 const gleam__elems *l = (const gleam__elems *)gleam__entry_payload(sl->e);
                 if (l->first) GLEAM__PREFETCH(l->first);
             }
+        }
+        if (i < nh) { /* the row's key, as found: no packing or hashing again */
+            c->pk = b->data + ks[i].off;
+            c->pklen = ks[i].len;
+            c->ph = ks[i].h;
         }
         i++;
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
@@ -1111,6 +1160,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
+    c->pk = NULL;
     if (c->table.slots) GLEAM__NOTE_PEAK(op, gleam__table_bytes(&c->table));
     if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
     return r;
@@ -1145,6 +1195,7 @@ static gleam_result gleam__cons_emit_table(gleam__cons *c) {
     case GLEAM__REDUCE_BY:
         for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
             char *e = c->table.slots[i].e;
+            GLEAM__TABLE_AHEAD(&c->table, i);
             if (!e) continue;
             if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
             r = gleam__emit(op, op->vals.v, op->vals.n);
@@ -1157,6 +1208,7 @@ static gleam_result gleam__cons_emit_table(gleam__cons *c) {
             char *e = c->table.slots[i].e;
             gleam__elems *l;
             size_t at[2];
+            GLEAM__TABLE_AHEAD(&c->table, i);
             if (!e) continue;
             l = (gleam__elems *)gleam__entry_payload(e);
             if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__nomem(op);
@@ -1178,6 +1230,7 @@ static gleam_result gleam__cons_emit_table(gleam__cons *c) {
             char *e = c->table.slots[i].e;
             gleam__elems *l;
             gleam__elem *el;
+            GLEAM__TABLE_AHEAD(&c->table, i);
             if (!e) continue;
             l = (gleam__elems *)gleam__entry_payload(e);
             if (l->matched) continue;
