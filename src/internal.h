@@ -380,6 +380,7 @@ struct gleam__run {
     gleam__srow *rows;
     size_t n, cap;
     gleam__arena mem;
+    struct gleam__run_part *parts; /* GLEAM__RUN_PARTS of them: rows by the top byte of their key */
     gleam__spill *file;
     uint64_t *offs;
 };
