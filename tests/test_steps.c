@@ -2060,6 +2060,28 @@ static void test_wide_long_keys(void) {
     tb_free(&g_tb2);
 }
 
+/* Keys whose first bytes take all 256 values and whose lengths run from 0 to 20 KB: sorted
+   runs keep rows in parts by their key's top byte, each part in growing blocks, so rows of
+   every size must land in every part and come back in order. */
+static void test_wide_mixed_sizes(void) {
+    int64_t i;
+    char *buf = (char *)malloc(20000);
+    if (!buf) exit(2);
+    g_tb.cols = 3;
+    g_tb2.cols = 2;
+    rng_seed(23);
+    for (i = 0; i < 6000; i++) {
+        size_t len = i % 97 == 0 ? 4000 + (size_t)rng_below(16000) : (size_t)rng_below(200), j;
+        for (j = 0; j < len; j++) buf[j] = (char)rng_below(256);
+        add_kv(&g_tb, tb_str(&g_tb, buf, len), i);
+        if (i % 7 == 0) add_kv(&g_tb2, tb_str(&g_tb2, buf, len), i);
+    }
+    free(buf);
+    CHECK_ALL_WIDE("mixed sizes", 5);
+    tb_free(&g_tb);
+    tb_free(&g_tb2);
+}
+
 /* A reducer building long bytes (a sorted concatenation) that must survive the shuffle. */
 static void test_reduce_built_bytes(void) {
     wide_arg a = {W_REDUCE_BY, 8, {0, {0}}, "mergeBytes"};
@@ -2489,6 +2511,7 @@ int main(void) {
     RUN(test_wide_many_shards);
     RUN(test_wide_binary_keys);
     RUN(test_wide_long_keys);
+    RUN(test_wide_mixed_sizes);
     RUN(test_reduce_built_bytes);
     RUN(test_wide_skewed);
     RUN(test_ctx);
