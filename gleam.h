@@ -168,8 +168,10 @@ GLEAM_API gleam_value gleam_str(const char *s);
 
 /* Conversions in the spirit of Gleam's ToInt64/ToFloat/ToString. Numbers convert to each
    other (doubles truncate toward zero), bools are 0 or 1, bytes are parsed as decimal text
-   (0 when they are not a number), nil and lists are 0. */
-GLEAM_API int64_t gleam_to_int64(gleam_value v);
+   (0 when they are not a number), nil and lists are 0. An int is returned in place; the
+   other types go through gleam_to_int64_any. */
+GLEAM_API int64_t gleam_to_int64_any(gleam_value v);
+static inline int64_t gleam_to_int64(gleam_value v) { return v.type == GLEAM_INT ? v.u.i : gleam_to_int64_any(v); }
 /* v as a double, by the same rules. */
 GLEAM_API double gleam_to_double(gleam_value v);
 /* Strict parse: GLEAM_OK and *out set when v is an int, or bytes holding a whole decimal
@@ -1246,10 +1248,11 @@ static void gleam__arena_free(gleam__arena *a) {
 
 /* >>hash ------------------------------------------------------------------------------- */
 
-static uint64_t gleam__rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-/* A 64-bit hash of n bytes: word-at-a-time multiply-rotate, then a full avalanche, so that
-   both the high bits (partitions) and the low bits (table slots) are well mixed. */
+/* A 64-bit hash of n bytes, in the manner of the multiply-and-fold hashes (wyhash): each 16
+   bytes are folded into the state by one 64x64->128-bit multiply whose halves are xored,
+   and the length and state get one more such multiply at the end, so both the high bits
+   (partitions) and the low bits (table slots) are well mixed. Keys of up to 16 bytes, the
+   common case, take two multiplies and no loop. */
 static uint64_t gleam__load64(const unsigned char *p) {
     uint64_t w;
     memcpy(&w, p, 8);
@@ -1262,27 +1265,52 @@ static uint64_t gleam__load32(const unsigned char *p) {
     return w;
 }
 
+/* The high and low halves of a * b, xored. */
+static uint64_t gleam__mix(uint64_t a, uint64_t b) {
+#if defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 gleam__u128;
+    gleam__u128 r = (gleam__u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | mid << 32, hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+#define GLEAM__H0 0xa0761d6478bd642full
+#define GLEAM__H1 0xe7037ed1a0b428dbull
+#define GLEAM__H2 0x8ebc6af09c88c6e3ull
+
 static uint64_t gleam__hash(const void *key, size_t n) {
     const unsigned char *p = (const unsigned char *)key;
-    uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
-    size_t left = n;
-    while (left > 8) {
-        h = gleam__rotl(h ^ (gleam__load64(p) * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
-        p += 8;
-        left -= 8;
+    uint64_t seed = GLEAM__H0, a, b;
+    if (n <= 16) {
+        if (n >= 8) {
+            a = gleam__load64(p);
+            b = gleam__load64(p + n - 8);
+        } else if (n >= 4) {
+            a = gleam__load32(p);
+            b = gleam__load32(p + n - 4);
+        } else if (n) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t left = n;
+        while (left > 16) {
+            seed = gleam__mix(gleam__load64(p) ^ GLEAM__H1, gleam__load64(p + 8) ^ seed);
+            p += 16;
+            left -= 16;
+        }
+        a = gleam__load64(p + left - 16); /* the last 16 bytes, overlapping earlier ones */
+        b = gleam__load64(p + left - 8);
     }
-    /* the last 1..8 bytes, by fixed-size loads (overlapping earlier bytes when n > 8) */
-    if (n >= 8) w = gleam__load64(p + left - 8);
-    else if (n >= 4) w = gleam__load32(p) << 32 | gleam__load32(p + n - 4);
-    else if (n) w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
-    else w = 0;
-    h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return gleam__mix(GLEAM__H1 ^ n, gleam__mix(a ^ GLEAM__H1, b ^ seed ^ GLEAM__H2));
 }
 
 /* >>text ------------------------------------------------------------------------------- */
@@ -1565,7 +1593,7 @@ GLEAM_API gleam_result gleam_parse_double(gleam_value v, double *out) {
     return r;
 }
 
-GLEAM_API int64_t gleam_to_int64(gleam_value v) {
+GLEAM_API int64_t gleam_to_int64_any(gleam_value v) {
     int64_t i;
     double d;
     switch (v.type) {
@@ -3629,10 +3657,19 @@ static int gleam__table_grow(gleam__table *t) {
     return 0;
 }
 
+/* n bytes at a and b are equal: up to 16 of them by two overlapping loads, no call. */
+static int gleam__same_bytes(const char *a, const char *b, size_t n) {
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    if (n > 16) return !memcmp(a, b, n);
+    if (n >= 8) return gleam__load64(x) == gleam__load64(y) && gleam__load64(x + n - 8) == gleam__load64(y + n - 8);
+    if (n >= 4) return gleam__load32(x) == gleam__load32(y) && gleam__load32(x + n - 4) == gleam__load32(y + n - 4);
+    return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
+
 static int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
     uint32_t k;
     memcpy(&k, e, 4);
-    return k == klen && !memcmp(e + GLEAM__ENTRY_HDR, key, klen);
+    return k == klen && gleam__same_bytes(e + GLEAM__ENTRY_HDR, key, klen);
 }
 
 static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen) {
@@ -6403,33 +6440,16 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
     return 0;
 }
 
-/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
-   *plain says that acc holds no bytes or lists, before the call (then nothing needs
-   remembering) and after it (the usual fold of numbers). */
-static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                int *plain) {
+/* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
+   (old: the pointers acc held before, unless was_plain). */
+static gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
+                                      gleam_result r, int was_plain, const char *const *old) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
-    const char *old[GLEAM_MAX_FIELDS];
-    gleam_result r;
-    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, was_plain = *plain;
-    if (!was_plain)
-        for (i = 0; i < m; i++) old[i] = acc[i].u.s;
-    op->ctx.in_call = 1;
-    t->has_usermsg = 0;
-    r = s->fn->u.reducer(&op->ctx, acc, x, n);
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
     if (r < 0 && !gleam__aborted(t->job)) {
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
         else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
-    }
-    if (r == GLEAM_OK && op->ctx.in_call == 1) {
-        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
-        }
-        if (i == n) { /* numbers in, numbers out */
-            *plain = 1;
-            op->ctx.in_call = 0;
-            return GLEAM_OK;
-        }
     }
     *plain = 0;
     if (r >= 0)
@@ -6443,6 +6463,50 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
     return r < 0 ? r : GLEAM_OK;
+}
+
+/* acc = reducer(acc, x) where acc held numbers only: the common case, kept short. */
+static gleam_result gleam__fold_plain(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain) {
+    gleam_result r;
+    int i;
+    op->ctx.in_call = 1;
+    op->task->has_usermsg = 0;
+    r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
+    if (r == GLEAM_OK && op->ctx.in_call == 1) {
+        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+        }
+        if (i == n) { /* numbers in, numbers out */
+            op->ctx.in_call = 0;
+            return GLEAM_OK;
+        }
+    }
+    return gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+}
+
+/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
+   *plain says that acc holds no bytes or lists, before the call (then nothing needs
+   remembering) and after it (the usual fold of numbers). */
+static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                int *plain) {
+    const char *old[GLEAM_MAX_FIELDS];
+    gleam_result r;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
+    if (*plain) return gleam__fold_plain(op, acc, x, n, mem, plain);
+    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
+    op->ctx.in_call = 1;
+    op->task->has_usermsg = 0;
+    r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
+    if (r == GLEAM_OK && op->ctx.in_call == 1) {
+        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+        }
+        if (i == n) { /* numbers out: from now on the fast path */
+            *plain = 1;
+            op->ctx.in_call = 0;
+            return GLEAM_OK;
+        }
+    }
+    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
 }
 
 /* An entry of a fold table: the number of values, then the values. */

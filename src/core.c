@@ -162,10 +162,11 @@ static void gleam__arena_free(gleam__arena *a) {
 
 /* >>hash ------------------------------------------------------------------------------- */
 
-static uint64_t gleam__rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-/* A 64-bit hash of n bytes: word-at-a-time multiply-rotate, then a full avalanche, so that
-   both the high bits (partitions) and the low bits (table slots) are well mixed. */
+/* A 64-bit hash of n bytes, in the manner of the multiply-and-fold hashes (wyhash): each 16
+   bytes are folded into the state by one 64x64->128-bit multiply whose halves are xored,
+   and the length and state get one more such multiply at the end, so both the high bits
+   (partitions) and the low bits (table slots) are well mixed. Keys of up to 16 bytes, the
+   common case, take two multiplies and no loop. */
 static uint64_t gleam__load64(const unsigned char *p) {
     uint64_t w;
     memcpy(&w, p, 8);
@@ -178,27 +179,52 @@ static uint64_t gleam__load32(const unsigned char *p) {
     return w;
 }
 
+/* The high and low halves of a * b, xored. */
+static uint64_t gleam__mix(uint64_t a, uint64_t b) {
+#if defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 gleam__u128;
+    gleam__u128 r = (gleam__u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | mid << 32, hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+#define GLEAM__H0 0xa0761d6478bd642full
+#define GLEAM__H1 0xe7037ed1a0b428dbull
+#define GLEAM__H2 0x8ebc6af09c88c6e3ull
+
 static uint64_t gleam__hash(const void *key, size_t n) {
     const unsigned char *p = (const unsigned char *)key;
-    uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
-    size_t left = n;
-    while (left > 8) {
-        h = gleam__rotl(h ^ (gleam__load64(p) * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
-        p += 8;
-        left -= 8;
+    uint64_t seed = GLEAM__H0, a, b;
+    if (n <= 16) {
+        if (n >= 8) {
+            a = gleam__load64(p);
+            b = gleam__load64(p + n - 8);
+        } else if (n >= 4) {
+            a = gleam__load32(p);
+            b = gleam__load32(p + n - 4);
+        } else if (n) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t left = n;
+        while (left > 16) {
+            seed = gleam__mix(gleam__load64(p) ^ GLEAM__H1, gleam__load64(p + 8) ^ seed);
+            p += 16;
+            left -= 16;
+        }
+        a = gleam__load64(p + left - 16); /* the last 16 bytes, overlapping earlier ones */
+        b = gleam__load64(p + left - 8);
     }
-    /* the last 1..8 bytes, by fixed-size loads (overlapping earlier bytes when n > 8) */
-    if (n >= 8) w = gleam__load64(p + left - 8);
-    else if (n >= 4) w = gleam__load32(p) << 32 | gleam__load32(p + n - 4);
-    else if (n) w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
-    else w = 0;
-    h = gleam__rotl(h ^ (w * 0x87c37b91114253d5ull), 31) * 0x4cf5ad432745937full;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return gleam__mix(GLEAM__H1 ^ n, gleam__mix(a ^ GLEAM__H1, b ^ seed ^ GLEAM__H2));
 }
 
 /* >>text ------------------------------------------------------------------------------- */

@@ -357,33 +357,16 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
     return 0;
 }
 
-/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
-   *plain says that acc holds no bytes or lists, before the call (then nothing needs
-   remembering) and after it (the usual fold of numbers). */
-static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                int *plain) {
+/* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
+   (old: the pointers acc held before, unless was_plain). */
+static gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
+                                      gleam_result r, int was_plain, const char *const *old) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
-    const char *old[GLEAM_MAX_FIELDS];
-    gleam_result r;
-    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, was_plain = *plain;
-    if (!was_plain)
-        for (i = 0; i < m; i++) old[i] = acc[i].u.s;
-    op->ctx.in_call = 1;
-    t->has_usermsg = 0;
-    r = s->fn->u.reducer(&op->ctx, acc, x, n);
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
     if (r < 0 && !gleam__aborted(t->job)) {
         if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
         else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
-    }
-    if (r == GLEAM_OK && op->ctx.in_call == 1) {
-        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
-        }
-        if (i == n) { /* numbers in, numbers out */
-            *plain = 1;
-            op->ctx.in_call = 0;
-            return GLEAM_OK;
-        }
     }
     *plain = 0;
     if (r >= 0)
@@ -397,6 +380,50 @@ static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_val
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
     return r < 0 ? r : GLEAM_OK;
+}
+
+/* acc = reducer(acc, x) where acc held numbers only: the common case, kept short. */
+static gleam_result gleam__fold_plain(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain) {
+    gleam_result r;
+    int i;
+    op->ctx.in_call = 1;
+    op->task->has_usermsg = 0;
+    r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
+    if (r == GLEAM_OK && op->ctx.in_call == 1) {
+        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+        }
+        if (i == n) { /* numbers in, numbers out */
+            op->ctx.in_call = 0;
+            return GLEAM_OK;
+        }
+    }
+    return gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+}
+
+/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
+   *plain says that acc holds no bytes or lists, before the call (then nothing needs
+   remembering) and after it (the usual fold of numbers). */
+static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                int *plain) {
+    const char *old[GLEAM_MAX_FIELDS];
+    gleam_result r;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
+    if (*plain) return gleam__fold_plain(op, acc, x, n, mem, plain);
+    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
+    op->ctx.in_call = 1;
+    op->task->has_usermsg = 0;
+    r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
+    if (r == GLEAM_OK && op->ctx.in_call == 1) {
+        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+        }
+        if (i == n) { /* numbers out: from now on the fast path */
+            *plain = 1;
+            op->ctx.in_call = 0;
+            return GLEAM_OK;
+        }
+    }
+    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
 }
 
 /* An entry of a fold table: the number of values, then the values. */

@@ -167,8 +167,10 @@ GLEAM_API gleam_value gleam_str(const char *s);
 
 /* Conversions in the spirit of Gleam's ToInt64/ToFloat/ToString. Numbers convert to each
    other (doubles truncate toward zero), bools are 0 or 1, bytes are parsed as decimal text
-   (0 when they are not a number), nil and lists are 0. */
-GLEAM_API int64_t gleam_to_int64(gleam_value v);
+   (0 when they are not a number), nil and lists are 0. An int is returned in place; the
+   other types go through gleam_to_int64_any. */
+GLEAM_API int64_t gleam_to_int64_any(gleam_value v);
+static inline int64_t gleam_to_int64(gleam_value v) { return v.type == GLEAM_INT ? v.u.i : gleam_to_int64_any(v); }
 /* v as a double, by the same rules. */
 GLEAM_API double gleam_to_double(gleam_value v);
 /* Strict parse: GLEAM_OK and *out set when v is an int, or bytes holding a whole decimal

@@ -61,7 +61,7 @@ GLEAM_API gleam_result gleam_parse_double(gleam_value v, double *out) {
     return r;
 }
 
-GLEAM_API int64_t gleam_to_int64(gleam_value v) {
+GLEAM_API int64_t gleam_to_int64_any(gleam_value v) {
     int64_t i;
     double d;
     switch (v.type) {
