@@ -6465,46 +6465,42 @@ static gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gl
     return r < 0 ? r : GLEAM_OK;
 }
 
-/* acc = reducer(acc, x) where acc held numbers only: the common case, kept short. */
-static gleam_result gleam__fold_plain(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain) {
+/* Call the step's reducer on acc and x. *plain_out: it succeeded and left numbers only. */
+static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, int *plain_out) {
     gleam_result r;
     int i;
     op->ctx.in_call = 1;
     op->task->has_usermsg = 0;
     r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
+    *plain_out = 0;
     if (r == GLEAM_OK && op->ctx.in_call == 1) {
         for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
         }
-        if (i == n) { /* numbers in, numbers out */
+        if (i == n) { /* numbers out */
+            *plain_out = 1;
             op->ctx.in_call = 0;
-            return GLEAM_OK;
         }
     }
-    return gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+    return r;
 }
 
 /* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
-   remembering) and after it (the usual fold of numbers). */
+   remembering: the short path) and after it (the usual fold of numbers). */
 static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
                                 int *plain) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
-    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
-    if (*plain) return gleam__fold_plain(op, acc, x, n, mem, plain);
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
+    if (*plain) {
+        r = gleam__reduce_call(op, acc, x, n, &now_plain);
+        return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+    }
     for (i = 0; i < m; i++) old[i] = acc[i].u.s;
-    op->ctx.in_call = 1;
-    op->task->has_usermsg = 0;
-    r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
-    if (r == GLEAM_OK && op->ctx.in_call == 1) {
-        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
-        }
-        if (i == n) { /* numbers out: from now on the fast path */
-            *plain = 1;
-            op->ctx.in_call = 0;
-            return GLEAM_OK;
-        }
+    r = gleam__reduce_call(op, acc, x, n, &now_plain);
+    if (now_plain) {
+        *plain = 1;
+        return GLEAM_OK;
     }
     return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
 }
@@ -6886,9 +6882,6 @@ typedef struct gleam__cons {
     int replay;             /* reading the files back */
     gleam__buf rec;         /* a record on its way to a file */
     gleam__buf hs;          /* the keys of a block's rows: gleam__bkey each */
-    const char *pk;         /* the key of the row being taken, packed, from its block */
-    uint32_t pklen;
-    uint64_t ph;
     gleam__vals canon;
 } gleam__cons;
 
@@ -7072,15 +7065,22 @@ static gleam_result gleam__spill_table(gleam__cons *c) {
     return gleam__table_init(&c->table, 16) ? gleam__nomem(op) : GLEAM_OK;
 }
 
-/* The packed key of the row being taken and its hash: as its block holds it, or packed
-   into op->key. */
-static gleam_result gleam__cons_key(gleam__cons *c, const gleam_fields *key, const gleam_value *row, int n,
-                                    const char **k, uint32_t *klen, uint64_t *h) {
+/* A row's packed key, as its block holds it, and the key's hash. */
+typedef struct gleam__bkey {
+    const char *p;
+    uint32_t len;
+    uint64_t h;
+} gleam__bkey;
+
+/* The packed key of a row and its hash: bk when its block gave it, else packed into
+   op->key. */
+static gleam_result gleam__cons_key(gleam__cons *c, const gleam__bkey *bk, const gleam_fields *key,
+                                    const gleam_value *row, int n, const char **k, uint32_t *klen, uint64_t *h) {
     gleam_result r;
-    if (c->pk) {
-        *k = c->pk;
-        *klen = c->pklen;
-        *h = c->ph;
+    if (bk) {
+        *k = bk->p;
+        *klen = bk->len;
+        *h = bk->h;
         return GLEAM_OK;
     }
     if ((r = gleam__pack_key(&c->op, key, row, n, h)) != GLEAM_OK) return r;
@@ -7089,8 +7089,9 @@ static gleam_result gleam__cons_key(gleam__cons *c, const gleam_fields *key, con
     return GLEAM_OK;
 }
 
-/* Take one row from side `side` of the exchange. */
-static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key) {
+/* Take one row from side `side` of the exchange (bk: its key from the block, or NULL). */
+static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
+                                     const gleam__bkey *bk) {
     gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
     gleam_result r;
@@ -7100,7 +7101,7 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     int made;
     switch (s->kind) {
     case GLEAM__REDUCE_BY: /* partial folds arrive as key fields first, then values */
-        if (c->pk) return gleam__fold_packed(op, &c->table, c->ph, c->pk, c->pklen, row + c->lead.n, n - c->lead.n);
+        if (bk) return gleam__fold_packed(op, &c->table, bk->h, bk->p, bk->len, row + c->lead.n, n - c->lead.n);
         return gleam__fold_row(op, &c->table, &c->lead, row, n);
     case GLEAM__REDUCE:
         if (!c->have_acc) {
@@ -7126,7 +7127,7 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
             h = gleam__hash(op->key.p, op->key.len);
             k = op->key.p;
             klen = (uint32_t)op->key.len;
-        } else if ((r = gleam__cons_key(c, key, row, n, &k, &klen, &h)) != GLEAM_OK) {
+        } else if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) {
             return r;
         }
         if (c->sub && !c->replay) return gleam__spill_row(c, gleam__sub_of(h), 0, row, n);
@@ -7136,7 +7137,7 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     case GLEAM__GROUP_BY:
     case GLEAM__COGROUP: {
         gleam__elems *l;
-        if ((r = gleam__cons_key(c, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+        if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
         l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, 2 * sizeof *l, &made);
         if (!l) return gleam__nomem(op);
         if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
@@ -7146,7 +7147,7 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
         gleam__elems *l;
         gleam__elem *e;
         int nk = s->key.n;
-        if ((r = gleam__cons_key(c, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+        if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
         if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
         if (side == 0 && c->probing) return gleam__spill_canon(c, h, 0, row, n, key);
         if (side == 1) { /* build */
@@ -7181,12 +7182,6 @@ static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value
     }
 }
 
-/* Where the packed key of each row of a block is, and its hash. */
-typedef struct gleam__bkey {
-    uint64_t h;
-    uint32_t off, len;
-} gleam__bkey;
-
 /* Find and hash the key of every row of a block whose key is its leading fields (packed
    there as the table packs keys), into c->hs: the absorbing loop fetches ahead with the
    hashes and hands each row its key. The number of rows, or 0 when the rows do not
@@ -7194,7 +7189,6 @@ typedef struct gleam__bkey {
 static size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) {
     const gleam__step *s = c->op.node->step;
     const gleam_fields *key = s->kind == GLEAM__REDUCE_BY ? &c->lead : &s->key;
-    const char *start = p;
     size_t n = 0;
     int k;
     if (s->whole_row || c->sub) return 0;
@@ -7210,9 +7204,9 @@ static size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) 
             if (gleam__skip_value(&q, end) != GLEAM_OK) return 0;
         if (gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
         bk = (gleam__bkey *)(void *)c->hs.p + n;
-        bk->h = gleam__hash(kb, (size_t)(q - kb));
-        bk->off = (uint32_t)(kb - start);
+        bk->p = kb;
         bk->len = (uint32_t)(q - kb);
+        bk->h = gleam__hash(kb, bk->len);
         c->hs.len = ++n * sizeof *bk;
         if (gleam__skip_value(&p, end) != GLEAM_OK) return 0;
     }
@@ -7237,7 +7231,6 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     for (i = 0; i < nh && i < GLEAM__PF1; i++) GLEAM__PREFETCH(&c->table.slots[ks[i].h & c->table.mask]);
     i = 0;
     while (p < end) {
-        ks = (const gleam__bkey *)(const void *)c->hs.p;
         if (i + GLEAM__PF1 < nh) GLEAM__PREFETCH(&c->table.slots[ks[i + GLEAM__PF1].h & c->table.mask]);
         if (i + GLEAM__PF2 < nh) { /* the slot of row i+PF2 has arrived by now: fetch its entry */
             const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF2].h & c->table.mask];
@@ -7250,11 +7243,6 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
                 if (l->first) GLEAM__PREFETCH(l->first);
             }
         }
-        if (i < nh) { /* the row's key, as found: no packing or hashing again */
-            c->pk = b->data + ks[i].off;
-            c->pklen = ks[i].len;
-            c->ph = ks[i].h;
-        }
         i++;
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
             r = gleam__nomem(op);
@@ -7262,7 +7250,8 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
         }
         r = op->done ? GLEAM_DONE
                      : gleam__cons_take(c, b->side, rowv->v, rowv->n,
-                                        op->node->step->kind == GLEAM__REDUCE_BY ? &c->lead : &op->node->step->key);
+                                        op->node->step->kind == GLEAM__REDUCE_BY ? &c->lead : &op->node->step->key,
+                                        i <= nh ? &ks[i - 1] : NULL); /* its key as found: not packed or hashed again */
         if (r < 0) break;
         if (r == GLEAM_DONE) {
             op->done = 1;
@@ -7270,7 +7259,6 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             break;
         }
     }
-    c->pk = NULL;
     if (c->table.slots) GLEAM__NOTE_PEAK(op, gleam__table_bytes(&c->table));
     if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
     return r;
@@ -7391,7 +7379,7 @@ static gleam_result gleam__cons_unspill(gleam__cons *c) {
                     r = gleam__nomem(op);
                 continue;
             }
-            r = gleam__cons_take(c, side, c->in.v, c->in.n, s->kind == GLEAM__DISTINCT ? &s->key : &c->lead);
+            r = gleam__cons_take(c, side, c->in.v, c->in.n, s->kind == GLEAM__DISTINCT ? &s->key : &c->lead, NULL);
         }
         if (r == GLEAM_DONE) op->done = 1; /* nobody wants more rows */
         gleam__recs_free(&rd);
