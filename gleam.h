@@ -524,6 +524,7 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #endif
 
 #define GLEAM__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GLEAM__MAX(a, b) ((a) > (b) ? (a) : (b))
 /* Start fetching the cache line at p (a hint: never faults). */
 #if defined(__GNUC__) || defined(__clang__)
 #define GLEAM__PREFETCH(p) __builtin_prefetch(p)
@@ -531,7 +532,6 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #define GLEAM__PREFETCH(p) ((void)(p))
 #endif
 
-#define GLEAM__MAX(a, b) ((a) > (b) ? (a) : (b))
 #define GLEAM__ERRMAX 1024
 
 typedef struct gleam__step gleam__step;
@@ -3721,9 +3721,7 @@ static void *gleam__entry_payload(char *e) {
 /* While walking the slots in order: start fetching the entry GLEAM__AHEAD slots on (entries
    sit in the order they were made, not in slot order), its first two lines. A macro: gcc
    drops a call to a function whose only effect is a prefetch. */
-#ifndef GLEAM__AHEAD
 #define GLEAM__AHEAD 32
-#endif
 #define GLEAM__TABLE_AHEAD(t, i)                                                              \
     do {                                                                                      \
         if ((i) + GLEAM__AHEAD <= (t)->mask && (t)->slots[(i) + GLEAM__AHEAD].e) {            \

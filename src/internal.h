@@ -38,6 +38,7 @@
 #endif
 
 #define GLEAM__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GLEAM__MAX(a, b) ((a) > (b) ? (a) : (b))
 /* Start fetching the cache line at p (a hint: never faults). */
 #if defined(__GNUC__) || defined(__clang__)
 #define GLEAM__PREFETCH(p) __builtin_prefetch(p)
@@ -45,7 +46,6 @@
 #define GLEAM__PREFETCH(p) ((void)(p))
 #endif
 
-#define GLEAM__MAX(a, b) ((a) > (b) ? (a) : (b))
 #define GLEAM__ERRMAX 1024
 
 typedef struct gleam__step gleam__step;

@@ -98,9 +98,7 @@ static void *gleam__entry_payload(char *e) {
 /* While walking the slots in order: start fetching the entry GLEAM__AHEAD slots on (entries
    sit in the order they were made, not in slot order), its first two lines. A macro: gcc
    drops a call to a function whose only effect is a prefetch. */
-#ifndef GLEAM__AHEAD
 #define GLEAM__AHEAD 32
-#endif
 #define GLEAM__TABLE_AHEAD(t, i)                                                              \
     do {                                                                                      \
         if ((i) + GLEAM__AHEAD <= (t)->mask && (t)->slots[(i) + GLEAM__AHEAD].e) {            \
