@@ -227,6 +227,61 @@ static uint64_t gleam__hash(const void *key, size_t n) {
     return gleam__mix(GLEAM__H1 ^ n, gleam__mix(a ^ GLEAM__H1, b ^ seed ^ GLEAM__H2));
 }
 
+static void gleam__store64(unsigned char *p, uint64_t w) { memcpy(p, &w, 8); }
+static void gleam__store32(unsigned char *p, uint64_t w) {
+    uint32_t x = (uint32_t)w;
+    memcpy(p, &x, 4);
+}
+
+/* Write the byte `tag` and then the len bytes at s (len < 32) to k, which has room for 32,
+   and return gleam__hash of those len + 1 bytes. The words the hash reads are assembled
+   from the loads of s instead of being read back from k: a load that spans the tag byte's
+   store and the copy's stores cannot be forwarded from them and waits until they reach
+   the cache, which cost more than the whole hash. */
+static inline uint64_t gleam__put_short(unsigned char *k, unsigned tag, const unsigned char *s, size_t len) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t t = tag, n = len + 1, a, b, seed = GLEAM__H0;
+    k[0] = (unsigned char)tag;
+    if (len >= 16) { /* 17 to 32 bytes: one round of the loop, then the last 16 */
+        uint64_t w0 = gleam__load64(s), w1 = gleam__load64(s + 8);
+        a = gleam__load64(s + len - 16);
+        b = gleam__load64(s + len - 8);
+        gleam__store64(k + 1, w0);
+        gleam__store64(k + 9, w1);
+        gleam__store64(k + len - 15, a);
+        gleam__store64(k + len - 7, b);
+        seed = gleam__mix((w0 << 8 | t) ^ GLEAM__H1, gleam__load64(s + 7) ^ seed);
+    } else if (len >= 8) {
+        uint64_t w = gleam__load64(s);
+        b = gleam__load64(s + len - 8);
+        gleam__store64(k + 1, w);
+        gleam__store64(k + len - 7, b);
+        a = w << 8 | t;
+    } else if (len >= 4) {
+        uint64_t w = gleam__load32(s), x = gleam__load32(s + len - 4);
+        gleam__store32(k + 1, w);
+        gleam__store32(k + len - 3, x);
+        if (len == 7) a = b = (w | x << 24) << 8 | t;  /* 8 bytes: both words are all of them */
+        else a = (w << 8 | t) & 0xffffffffu, b = x; /* 5 to 7 bytes */
+    } else if (len == 3) { /* 4 bytes */
+        k[1] = s[0], k[2] = s[1], k[3] = s[2];
+        a = b = (uint64_t)s[2] << 24 | (uint64_t)s[1] << 16 | (uint64_t)s[0] << 8 | t;
+    } else if (len) { /* 2 or 3 bytes */
+        k[1] = s[0], k[len] = s[len - 1];
+        a = t << 16 | (uint64_t)s[0] << 8 | s[len - 1];
+        b = 0;
+    } else {
+        a = t << 16 | t << 8 | t;
+        b = 0;
+    }
+    return gleam__mix(GLEAM__H1 ^ n, gleam__mix(a ^ GLEAM__H1, b ^ seed ^ GLEAM__H2));
+#else
+    k[0] = (unsigned char)tag;
+    if (len) memcpy(k + 1, s, len);
+    return gleam__hash(k, len + 1);
+#endif
+}
+
 /* >>text ------------------------------------------------------------------------------- */
 
 static int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap) {

@@ -164,10 +164,8 @@ static inline gleam_result gleam__pack_key_to(gleam__op *op, const gleam_fields 
         return gleam__pack_key_any(op, key, row, n, b, h);
     if (b->cap - b->len < 32 && gleam__buf_reserve(b, 32)) return gleam__nomem(op);
     k = (unsigned char *)b->p + b->len;
-    k[0] = (unsigned char)(0xa0 | v->len);
-    if (v->len) memcpy(k + 1, v->u.s, v->len);
+    *h = gleam__put_short(k, 0xa0 | v->len, (const unsigned char *)v->u.s, v->len);
     b->len += v->len + 1;
-    *h = gleam__hash(k, v->len + 1);
     return GLEAM_OK;
 }
 

@@ -290,6 +290,32 @@ static void test_hash_table(void) {
     gleam__table_free(&t);
 }
 
+/* gleam__put_short writes the tag and the bytes and returns the hash of what it wrote,
+   for every length it takes, whatever bytes lie around the source (it must not read them)
+   and wherever the source starts. */
+static void test_put_short(void) {
+    unsigned char src[64 + 40], out[40], want[40];
+    unsigned seed = 12345;
+    int len, round, off;
+    for (round = 0; round < 8; round++)
+        for (off = 0; off < 8; off++)
+            for (len = 0; len < 32; len++) {
+                int i;
+                uint64_t h;
+                for (i = 0; i < (int)sizeof src; i++) src[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+                memset(out, 0xee, sizeof out);
+                want[0] = (unsigned char)(0xa0 | len);
+                memcpy(want + 1, src + 16 + off, (size_t)len);
+                h = gleam__put_short(out, 0xa0u | (unsigned)len, src + 16 + off, (size_t)len);
+                CHECK(memcmp(out, want, (size_t)len + 1) == 0);
+                CHECK(h == gleam__hash(want, (size_t)len + 1));
+                /* bytes past the source's end change nothing */
+                for (i = 16 + off + len; i < (int)sizeof src; i++) src[i] ^= 0x5a;
+                for (i = 0; i < 16 + off; i++) src[i] ^= 0xa5;
+                CHECK(gleam__put_short(out, 0xa0u | (unsigned)len, src + 16 + off, (size_t)len) == h);
+            }
+}
+
 /* The radix sort of a run agrees with qsort by gleam_compare, asc and desc, with many
    equal prefixes. */
 static int cmp_values(const void *a, const void *b) { return gleam_compare(*(const gleam_value *)a, *(const gleam_value *)b); }
@@ -357,6 +383,7 @@ int main(void) {
     RUN(test_prefix_monotone);
     RUN(test_lists);
     RUN(test_hash_table);
+    RUN(test_put_short);
     RUN(test_run_sort);
     RUN(test_fields_and_orders);
     return th_done();
