@@ -532,6 +532,14 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #define GLEAM__PREFETCH(p) ((void)(p))
 #endif
 
+/* A small function on the path of every row, inlined even where the compiler's size
+   rules would call it; its rare cases are separate functions. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GLEAM__ROWPATH static inline __attribute__((always_inline))
+#else
+#define GLEAM__ROWPATH static inline
+#endif
+
 #define GLEAM__ERRMAX 1024
 
 typedef struct gleam__step gleam__step;
@@ -1174,39 +1182,42 @@ static void gleam__big_free(void *p, size_t n) {
 
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
 
-/* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
-static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
+/* gleam__arena_alloc when the newest chunk has no room: a new chunk, 64 KB doubling to
+   16 MB, header included, so a big chunk covers whole huge pages and never touches one
+   more for its last bytes. */
+static void *gleam__arena_grow(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
-    size_t need;
-    if (c && n <= c->cap - c->used && ((n + 7) & ~(size_t)7) <= c->cap - c->used) { /* fits: bump */
-        char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
-        need = (n + 7) & ~(size_t)7;
-        c->used += need;
-        a->used += need;
-        return p;
-    }
+    size_t need, cap;
+    char *p;
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
-    if (!c || c->cap - c->used < need) {
-        /* chunks of 64 KB doubling to 16 MB, header included, so a big chunk covers
-           whole huge pages and never touches one more for its last bytes */
-        size_t cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
-        if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
-        if (cap < need) cap = need;
-        c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
-        if (!c) return NULL;
-        c->cap = cap;
-        c->used = 0;
-        c->next = a->head;
-        a->head = c;
-        a->bytes += cap;
-    }
-    {
+    cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
+    if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
+    if (cap < need) cap = need;
+    c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
+    if (!c) return NULL;
+    c->cap = cap;
+    c->used = need;
+    c->next = a->head;
+    a->head = c;
+    a->bytes += cap;
+    a->used += need;
+    p = (char *)c + GLEAM__CHUNK_HDR;
+    return p;
+}
+
+/* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of
+   memory. The bump is inline; a new chunk is not. */
+static inline void *gleam__arena_alloc(gleam__arena *a, size_t n) {
+    gleam__chunk *c = a->head;
+    if (c && n <= c->cap - c->used && ((n + 7) & ~(size_t)7) <= c->cap - c->used) {
         char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
+        size_t need = (n + 7) & ~(size_t)7;
         c->used += need;
         a->used += need;
         return p;
     }
+    return gleam__arena_grow(a, n);
 }
 
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
@@ -1215,15 +1226,9 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
     return q;
 }
 
-/* Forget every allocation but keep the newest (largest) chunk for reuse. */
-static void gleam__arena_reset(gleam__arena *a) {
+/* gleam__arena_reset of an arena of more than one chunk. */
+static void gleam__arena_shrink(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
-    if (!c) return;
-    if (!c->next) { /* the usual case for scratch memory */
-        c->used = 0;
-        a->used = 0;
-        return;
-    }
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
         gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
@@ -1232,6 +1237,18 @@ static void gleam__arena_reset(gleam__arena *a) {
     c->next = NULL;
     c->used = 0;
     a->bytes = c->cap;
+    a->used = 0;
+}
+
+/* Forget every allocation but keep the newest (largest) chunk for reuse. */
+static inline void gleam__arena_reset(gleam__arena *a) {
+    gleam__chunk *c = a->head;
+    if (!c) return;
+    if (c->next) {
+        gleam__arena_shrink(a);
+        return;
+    }
+    c->used = 0; /* the usual case for scratch memory: one chunk */
     a->used = 0;
 }
 
@@ -3713,7 +3730,7 @@ static int gleam__table_grow(gleam__table *t) {
 }
 
 /* n bytes at a and b are equal: up to 16 of them by two overlapping loads, no call. */
-static int gleam__same_bytes(const char *a, const char *b, size_t n) {
+static inline int gleam__same_bytes(const char *a, const char *b, size_t n) {
     const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
     if (n > 16) return !memcmp(a, b, n);
     if (n >= 8) return gleam__load64(x) == gleam__load64(y) && gleam__load64(x + n - 8) == gleam__load64(y + n - 8);
@@ -3721,7 +3738,7 @@ static int gleam__same_bytes(const char *a, const char *b, size_t n) {
     return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
 }
 
-static int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
+static inline int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
     uint32_t k;
     memcpy(&k, e, 4);
     return k == klen && gleam__same_bytes(e + GLEAM__ENTRY_HDR, key, klen);
@@ -3735,14 +3752,10 @@ static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *ke
     return NULL;
 }
 
-static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
-                                 size_t payload, int *made) {
-    size_t i;
+/* gleam__table_upsert of a key not in the table: slot i ends its probe. */
+static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                 int *made) {
     char *e;
-    *made = 0;
-    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
-        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
-            return t->slots[i].e + gleam__payload_offset(klen);
     if ((t->count + 1) * 2 > t->mask + 1) {
         if (gleam__table_grow(t)) return NULL;
         for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
@@ -3758,6 +3771,18 @@ static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, u
     t->count++;
     *made = 1;
     return e + gleam__payload_offset(klen);
+}
+
+/* The payload of key, made (zeroed, *made = 1) if new. The probe is inline; the insert,
+   rarer by far in a fold, is not. */
+GLEAM__ROWPATH void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                        int *made) {
+    size_t i;
+    *made = 0;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    return gleam__table_insert(t, i, h, key, klen, payload, made);
 }
 
 static size_t gleam__entry_key(const char *e, const char **key) {
@@ -3799,18 +3824,28 @@ static void gleam__table_free(gleam__table *t) {
 
 /* >>context: what user functions see --------------------------------------------------- */
 
-GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
-    gleam_result r;
-    int i;
-    if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
-    for (i = 0; i < n; i++)
-        if ((unsigned)row[i].type > GLEAM_LIST)
-            return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
-                                  "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
-    if (!c->source) return gleam__emit(c->op, row, n);
-    r = gleam__emit(c->op, row, n); /* a generator's rows: counted on the progress line */
+/* gleam_emit's row has a value of no type: name it. */
+static gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
+    int i = 0;
+    while (i < n - 1 && (unsigned)row[i].type <= GLEAM_LIST) i++;
+    return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE, "value %d of an emitted row has no type (%d)",
+                          i + 1, (int)row[i].type);
+}
+
+/* A generator's row: counted on the progress line. */
+static gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
+    gleam_result r = gleam__emit(c->op, row, n);
     gleam__progress_rows(c->op);
     return r;
+}
+
+GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    int i, bad = 0;
+    if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
+    for (i = 0; i < n; i++) bad |= (unsigned)row[i].type > GLEAM_LIST;
+    if (bad) return gleam__emit_untyped(c, row, n);
+    if (c->source) return gleam__emit_generated(c, row, n);
+    return gleam__emit(c->op, row, n);
 }
 
 GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
@@ -3840,21 +3875,9 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
     return gleam__arena_alloc(&c->scratch, n ? n : 1);
 }
 
-/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
-static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
+/* gleam__emit to more than one child. */
+static gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n) {
     int i;
-    if (op->nkids == 1) { /* the usual case: a chain of fused steps */
-        gleam__op *k = op->kids[0];
-        gleam_result r;
-        if (k->done) return GLEAM_DONE;
-        op->nout++; /* rows delivered, for the statistics */
-        k->nin++;
-        if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
-        if (r < 0) return r;
-        k->done = 1;
-        op->ndone = 1;
-        return GLEAM_DONE;
-    }
     if (op->ndone < op->nkids) op->nout++;
     for (i = 0; i < op->nkids; i++) {
         gleam__op *k = op->kids[i];
@@ -3871,21 +3894,40 @@ static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     return op->ndone == op->nkids ? GLEAM_DONE : GLEAM_OK;
 }
 
-/* Call a mapper or output function on a row, turning its failure into the job's error. */
-static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
+/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
+static inline gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
+    gleam__op *k;
+    gleam_result r;
+    if (op->nkids != 1) return gleam__emit_all(op, row, n);
+    k = op->kids[0]; /* the usual case: a chain of fused steps */
+    if (k->done) return GLEAM_DONE;
+    op->nout++; /* rows delivered, for the statistics */
+    k->nin++;
+    if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
+    if (r < 0) return r;
+    k->done = 1;
+    op->ndone = 1;
+    return GLEAM_DONE;
+}
+
+/* A user function's failure (r < 0) as the job's error. */
+static gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
     gleam__task *t = op->task;
+    if (gleam__aborted(t->job)) return r;
+    if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
+    return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->node->step->fn->kind),
+                          op->node->step->fn_name, gleam_result_str(r));
+}
+
+/* Call a mapper or output function on a row, turning its failure into the job's error. */
+static inline gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
     gleam_result r;
     op->ctx.in_call = 1;
-    t->has_usermsg = 0;
+    op->task->has_usermsg = 0;
     r = fn(&op->ctx, row, n);
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
-    if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
-        return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s",
-                              gleam__fn_kind_name(op->node->step->fn->kind), op->node->step->fn_name, gleam_result_str(r));
-    }
-    return r;
+    return r < 0 ? gleam__user_failed(op, r) : r;
 }
 
 static gleam_result gleam__nomem(gleam__op *op) { return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory"); }
@@ -6538,15 +6580,24 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
 /* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
    remembering: the short path) and after it (the usual fold of numbers). */
-static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                int *plain) {
+static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain);
+
+static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                       int *plain) {
+    gleam_result r;
+    int now_plain;
+    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain);
+    r = gleam__reduce_call(op, acc, x, n, &now_plain);
+    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+}
+
+/* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
+static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
     int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
-    if (*plain) {
-        r = gleam__reduce_call(op, acc, x, n, &now_plain);
-        return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
-    }
     for (i = 0; i < m; i++) old[i] = acc[i].u.s;
     r = gleam__reduce_call(op, acc, x, n, &now_plain);
     if (now_plain) {
@@ -6564,7 +6615,7 @@ typedef struct gleam__acc {
 } gleam__acc;
 
 /* Fold values v into table t under the packed key (hash h). */
-static gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
+GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
     int made;
     gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
@@ -6632,6 +6683,7 @@ typedef struct gleam__prod {
     int spilled;            /* sort: some runs went to disk */
     int64_t count;          /* limit */
     size_t combine_limit;
+    int key_first;          /* reduce_by: the key is field 1 alone, the values follow it */
     /* reduce_by: rows waiting to be folded, their table slots already being fetched */
     struct gleam__pend {
         uint64_t h, in_off;
@@ -6743,6 +6795,40 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
     return gleam__table_init(&p->table, 1024) ? gleam__nomem(op) : GLEAM_OK;
 }
 
+/* reduce_by's producer: fold each row into the combine table, a batch at a time. */
+static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value *row, int n) {
+    gleam__prod *p = (gleam__prod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    uint64_t h;
+    int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
+    for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
+    if (!plain) { /* values that point into the input: fold now */
+        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
+    } else { /* keep the row (its key packed) and start fetching its slot */
+        struct gleam__pend *q = &p->pend[p->npend];
+        int at = p->npend ? q[-1].val + q[-1].nv : 0;
+        q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
+        if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
+        q->klen = (uint32_t)(p->bkeys.len - q->key);
+        q->h = h;
+        q->val = at;
+        q->in_off = op->task->in_off;
+        q->nv = nv;
+        if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
+        else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
+        GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
+        if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+    }
+    GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
+    if (p->table.mem.bytes > p->combine_limit) {
+        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        return gleam__prod_flush_table(p);
+    }
+    return GLEAM_OK;
+}
+
 static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__prod *p = (gleam__prod *)op;
     const gleam__step *s = op->node->step;
@@ -6750,34 +6836,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     uint64_t h;
     int made;
     switch (s->kind) {
-    case GLEAM__REDUCE_BY: {
-        int i, nv = n - 1, plain = s->key.n == 1 && s->key.f[0] == 1 && n >= 1 && n - 1 <= 8;
-        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
-        if (!plain) { /* values that point into the input: fold now */
-            if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
-            if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
-        } else { /* keep the row (its key packed) and start fetching its slot */
-            struct gleam__pend *q = &p->pend[p->npend];
-            int at = p->npend ? q[-1].val + q[-1].nv : 0;
-            q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
-            if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
-            q->klen = (uint32_t)(p->bkeys.len - q->key);
-            q->h = h;
-            q->val = at;
-            q->in_off = op->task->in_off;
-            q->nv = nv;
-            if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
-            else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
-            GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
-            if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
-        }
-        GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
-        if (p->table.mem.bytes > p->combine_limit) {
-            if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
-            return gleam__prod_flush_table(p);
-        }
-        return GLEAM_OK;
-    }
+    case GLEAM__REDUCE_BY: return gleam__prod_push_reduce_by(op, row, n);
     case GLEAM__REDUCE:
         if (!p->have_acc) {
             if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
@@ -6881,13 +6940,14 @@ static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
     gleam__step *s = node->step;
     int i;
     if (!p) return NULL;
-    p->op.push = gleam__prod_push;
+    p->op.push = s->kind == GLEAM__REDUCE_BY ? gleam__prod_push_reduce_by : gleam__prod_push;
     p->op.finish = gleam__prod_finish;
     p->op.free = gleam__prod_free;
     p->w.x = t->job->plan->xchgs[s->id];
     p->w.side = node->side;
     p->w.producer = t->shard + node->offset;
     p->combine_limit = GLEAM__MIN((size_t)GLEAM__COMBINE_MAX, t->job->share / 2);
+    p->key_first = s->key.n == 1 && s->key.f[0] == 1;
     p->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
     if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;

@@ -88,39 +88,42 @@ static void gleam__big_free(void *p, size_t n) {
 
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
 
-/* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of memory. */
-static void *gleam__arena_alloc(gleam__arena *a, size_t n) {
+/* gleam__arena_alloc when the newest chunk has no room: a new chunk, 64 KB doubling to
+   16 MB, header included, so a big chunk covers whole huge pages and never touches one
+   more for its last bytes. */
+static void *gleam__arena_grow(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
-    size_t need;
-    if (c && n <= c->cap - c->used && ((n + 7) & ~(size_t)7) <= c->cap - c->used) { /* fits: bump */
-        char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
-        need = (n + 7) & ~(size_t)7;
-        c->used += need;
-        a->used += need;
-        return p;
-    }
+    size_t need, cap;
+    char *p;
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
-    if (!c || c->cap - c->used < need) {
-        /* chunks of 64 KB doubling to 16 MB, header included, so a big chunk covers
-           whole huge pages and never touches one more for its last bytes */
-        size_t cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
-        if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
-        if (cap < need) cap = need;
-        c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
-        if (!c) return NULL;
-        c->cap = cap;
-        c->used = 0;
-        c->next = a->head;
-        a->head = c;
-        a->bytes += cap;
-    }
-    {
+    cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
+    if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
+    if (cap < need) cap = need;
+    c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
+    if (!c) return NULL;
+    c->cap = cap;
+    c->used = need;
+    c->next = a->head;
+    a->head = c;
+    a->bytes += cap;
+    a->used += need;
+    p = (char *)c + GLEAM__CHUNK_HDR;
+    return p;
+}
+
+/* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of
+   memory. The bump is inline; a new chunk is not. */
+static inline void *gleam__arena_alloc(gleam__arena *a, size_t n) {
+    gleam__chunk *c = a->head;
+    if (c && n <= c->cap - c->used && ((n + 7) & ~(size_t)7) <= c->cap - c->used) {
         char *p = (char *)c + GLEAM__CHUNK_HDR + c->used;
+        size_t need = (n + 7) & ~(size_t)7;
         c->used += need;
         a->used += need;
         return p;
     }
+    return gleam__arena_grow(a, n);
 }
 
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
@@ -129,15 +132,9 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
     return q;
 }
 
-/* Forget every allocation but keep the newest (largest) chunk for reuse. */
-static void gleam__arena_reset(gleam__arena *a) {
+/* gleam__arena_reset of an arena of more than one chunk. */
+static void gleam__arena_shrink(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
-    if (!c) return;
-    if (!c->next) { /* the usual case for scratch memory */
-        c->used = 0;
-        a->used = 0;
-        return;
-    }
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
         gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
@@ -146,6 +143,18 @@ static void gleam__arena_reset(gleam__arena *a) {
     c->next = NULL;
     c->used = 0;
     a->bytes = c->cap;
+    a->used = 0;
+}
+
+/* Forget every allocation but keep the newest (largest) chunk for reuse. */
+static inline void gleam__arena_reset(gleam__arena *a) {
+    gleam__chunk *c = a->head;
+    if (!c) return;
+    if (c->next) {
+        gleam__arena_shrink(a);
+        return;
+    }
+    c->used = 0; /* the usual case for scratch memory: one chunk */
     a->used = 0;
 }
 

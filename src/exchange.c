@@ -404,15 +404,24 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
 /* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
    remembering: the short path) and after it (the usual fold of numbers). */
-static gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                int *plain) {
+static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain);
+
+static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                       int *plain) {
+    gleam_result r;
+    int now_plain;
+    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain);
+    r = gleam__reduce_call(op, acc, x, n, &now_plain);
+    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+}
+
+/* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
+static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
     int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
-    if (*plain) {
-        r = gleam__reduce_call(op, acc, x, n, &now_plain);
-        return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
-    }
     for (i = 0; i < m; i++) old[i] = acc[i].u.s;
     r = gleam__reduce_call(op, acc, x, n, &now_plain);
     if (now_plain) {
@@ -430,7 +439,7 @@ typedef struct gleam__acc {
 } gleam__acc;
 
 /* Fold values v into table t under the packed key (hash h). */
-static gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
+GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
     int made;
     gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
@@ -498,6 +507,7 @@ typedef struct gleam__prod {
     int spilled;            /* sort: some runs went to disk */
     int64_t count;          /* limit */
     size_t combine_limit;
+    int key_first;          /* reduce_by: the key is field 1 alone, the values follow it */
     /* reduce_by: rows waiting to be folded, their table slots already being fetched */
     struct gleam__pend {
         uint64_t h, in_off;
@@ -609,6 +619,40 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
     return gleam__table_init(&p->table, 1024) ? gleam__nomem(op) : GLEAM_OK;
 }
 
+/* reduce_by's producer: fold each row into the combine table, a batch at a time. */
+static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value *row, int n) {
+    gleam__prod *p = (gleam__prod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    uint64_t h;
+    int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
+    for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
+    if (!plain) { /* values that point into the input: fold now */
+        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
+    } else { /* keep the row (its key packed) and start fetching its slot */
+        struct gleam__pend *q = &p->pend[p->npend];
+        int at = p->npend ? q[-1].val + q[-1].nv : 0;
+        q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
+        if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
+        q->klen = (uint32_t)(p->bkeys.len - q->key);
+        q->h = h;
+        q->val = at;
+        q->in_off = op->task->in_off;
+        q->nv = nv;
+        if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
+        else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
+        GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
+        if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+    }
+    GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
+    if (p->table.mem.bytes > p->combine_limit) {
+        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        return gleam__prod_flush_table(p);
+    }
+    return GLEAM_OK;
+}
+
 static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__prod *p = (gleam__prod *)op;
     const gleam__step *s = op->node->step;
@@ -616,34 +660,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     uint64_t h;
     int made;
     switch (s->kind) {
-    case GLEAM__REDUCE_BY: {
-        int i, nv = n - 1, plain = s->key.n == 1 && s->key.f[0] == 1 && n >= 1 && n - 1 <= 8;
-        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
-        if (!plain) { /* values that point into the input: fold now */
-            if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
-            if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
-        } else { /* keep the row (its key packed) and start fetching its slot */
-            struct gleam__pend *q = &p->pend[p->npend];
-            int at = p->npend ? q[-1].val + q[-1].nv : 0;
-            q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
-            if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
-            q->klen = (uint32_t)(p->bkeys.len - q->key);
-            q->h = h;
-            q->val = at;
-            q->in_off = op->task->in_off;
-            q->nv = nv;
-            if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
-            else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
-            GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
-            if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
-        }
-        GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
-        if (p->table.mem.bytes > p->combine_limit) {
-            if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
-            return gleam__prod_flush_table(p);
-        }
-        return GLEAM_OK;
-    }
+    case GLEAM__REDUCE_BY: return gleam__prod_push_reduce_by(op, row, n);
     case GLEAM__REDUCE:
         if (!p->have_acc) {
             if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
@@ -747,13 +764,14 @@ static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
     gleam__step *s = node->step;
     int i;
     if (!p) return NULL;
-    p->op.push = gleam__prod_push;
+    p->op.push = s->kind == GLEAM__REDUCE_BY ? gleam__prod_push_reduce_by : gleam__prod_push;
     p->op.finish = gleam__prod_finish;
     p->op.free = gleam__prod_free;
     p->w.x = t->job->plan->xchgs[s->id];
     p->w.side = node->side;
     p->w.producer = t->shard + node->offset;
     p->combine_limit = GLEAM__MIN((size_t)GLEAM__COMBINE_MAX, t->job->share / 2);
+    p->key_first = s->key.n == 1 && s->key.f[0] == 1;
     p->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
     if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;

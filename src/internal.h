@@ -46,6 +46,14 @@
 #define GLEAM__PREFETCH(p) ((void)(p))
 #endif
 
+/* A small function on the path of every row, inlined even where the compiler's size
+   rules would call it; its rare cases are separate functions. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GLEAM__ROWPATH static inline __attribute__((always_inline))
+#else
+#define GLEAM__ROWPATH static inline
+#endif
+
 #define GLEAM__ERRMAX 1024
 
 typedef struct gleam__step gleam__step;

@@ -5,18 +5,28 @@
 
 /* >>context: what user functions see --------------------------------------------------- */
 
-GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
-    gleam_result r;
-    int i;
-    if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
-    for (i = 0; i < n; i++)
-        if ((unsigned)row[i].type > GLEAM_LIST)
-            return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE,
-                                  "value %d of an emitted row has no type (%d)", i + 1, (int)row[i].type);
-    if (!c->source) return gleam__emit(c->op, row, n);
-    r = gleam__emit(c->op, row, n); /* a generator's rows: counted on the progress line */
+/* gleam_emit's row has a value of no type: name it. */
+static gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
+    int i = 0;
+    while (i < n - 1 && (unsigned)row[i].type <= GLEAM_LIST) i++;
+    return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE, "value %d of an emitted row has no type (%d)",
+                          i + 1, (int)row[i].type);
+}
+
+/* A generator's row: counted on the progress line. */
+static gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
+    gleam_result r = gleam__emit(c->op, row, n);
     gleam__progress_rows(c->op);
     return r;
+}
+
+GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
+    int i, bad = 0;
+    if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
+    for (i = 0; i < n; i++) bad |= (unsigned)row[i].type > GLEAM_LIST;
+    if (bad) return gleam__emit_untyped(c, row, n);
+    if (c->source) return gleam__emit_generated(c, row, n);
+    return gleam__emit(c->op, row, n);
 }
 
 GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
@@ -46,21 +56,9 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
     return gleam__arena_alloc(&c->scratch, n ? n : 1);
 }
 
-/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
-static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
+/* gleam__emit to more than one child. */
+static gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n) {
     int i;
-    if (op->nkids == 1) { /* the usual case: a chain of fused steps */
-        gleam__op *k = op->kids[0];
-        gleam_result r;
-        if (k->done) return GLEAM_DONE;
-        op->nout++; /* rows delivered, for the statistics */
-        k->nin++;
-        if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
-        if (r < 0) return r;
-        k->done = 1;
-        op->ndone = 1;
-        return GLEAM_DONE;
-    }
     if (op->ndone < op->nkids) op->nout++;
     for (i = 0; i < op->nkids; i++) {
         gleam__op *k = op->kids[i];
@@ -77,21 +75,40 @@ static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
     return op->ndone == op->nkids ? GLEAM_DONE : GLEAM_OK;
 }
 
-/* Call a mapper or output function on a row, turning its failure into the job's error. */
-static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
+/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
+static inline gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
+    gleam__op *k;
+    gleam_result r;
+    if (op->nkids != 1) return gleam__emit_all(op, row, n);
+    k = op->kids[0]; /* the usual case: a chain of fused steps */
+    if (k->done) return GLEAM_DONE;
+    op->nout++; /* rows delivered, for the statistics */
+    k->nin++;
+    if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
+    if (r < 0) return r;
+    k->done = 1;
+    op->ndone = 1;
+    return GLEAM_DONE;
+}
+
+/* A user function's failure (r < 0) as the job's error. */
+static gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
     gleam__task *t = op->task;
+    if (gleam__aborted(t->job)) return r;
+    if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
+    return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->node->step->fn->kind),
+                          op->node->step->fn_name, gleam_result_str(r));
+}
+
+/* Call a mapper or output function on a row, turning its failure into the job's error. */
+static inline gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
     gleam_result r;
     op->ctx.in_call = 1;
-    t->has_usermsg = 0;
+    op->task->has_usermsg = 0;
     r = fn(&op->ctx, row, n);
     if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
     op->ctx.in_call = 0;
-    if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
-        return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s",
-                              gleam__fn_kind_name(op->node->step->fn->kind), op->node->step->fn_name, gleam_result_str(r));
-    }
-    return r;
+    return r < 0 ? gleam__user_failed(op, r) : r;
 }
 
 static gleam_result gleam__nomem(gleam__op *op) { return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory"); }

@@ -35,7 +35,7 @@ static int gleam__table_grow(gleam__table *t) {
 }
 
 /* n bytes at a and b are equal: up to 16 of them by two overlapping loads, no call. */
-static int gleam__same_bytes(const char *a, const char *b, size_t n) {
+static inline int gleam__same_bytes(const char *a, const char *b, size_t n) {
     const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
     if (n > 16) return !memcmp(a, b, n);
     if (n >= 8) return gleam__load64(x) == gleam__load64(y) && gleam__load64(x + n - 8) == gleam__load64(y + n - 8);
@@ -43,7 +43,7 @@ static int gleam__same_bytes(const char *a, const char *b, size_t n) {
     return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
 }
 
-static int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
+static inline int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
     uint32_t k;
     memcpy(&k, e, 4);
     return k == klen && gleam__same_bytes(e + GLEAM__ENTRY_HDR, key, klen);
@@ -57,14 +57,10 @@ static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *ke
     return NULL;
 }
 
-static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
-                                 size_t payload, int *made) {
-    size_t i;
+/* gleam__table_upsert of a key not in the table: slot i ends its probe. */
+static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                 int *made) {
     char *e;
-    *made = 0;
-    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
-        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
-            return t->slots[i].e + gleam__payload_offset(klen);
     if ((t->count + 1) * 2 > t->mask + 1) {
         if (gleam__table_grow(t)) return NULL;
         for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
@@ -80,6 +76,18 @@ static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, u
     t->count++;
     *made = 1;
     return e + gleam__payload_offset(klen);
+}
+
+/* The payload of key, made (zeroed, *made = 1) if new. The probe is inline; the insert,
+   rarer by far in a fold, is not. */
+GLEAM__ROWPATH void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                        int *made) {
+    size_t i;
+    *made = 0;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    return gleam__table_insert(t, i, h, key, klen, payload, made);
 }
 
 static size_t gleam__entry_key(const char *e, const char **key) {
