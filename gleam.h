@@ -533,11 +533,14 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #endif
 
 /* A small function on the path of every row, inlined even where the compiler's size
-   rules would call it; its rare cases are separate functions. */
+   rules would call it; its rare cases are separate functions (OFFPATH: never inlined, so
+   the row path saves no registers for them). */
 #if defined(__GNUC__) || defined(__clang__)
 #define GLEAM__ROWPATH static inline __attribute__((always_inline))
+#define GLEAM__OFFPATH static __attribute__((noinline))
 #else
 #define GLEAM__ROWPATH static inline
+#define GLEAM__OFFPATH static
 #endif
 
 #define GLEAM__ERRMAX 1024
@@ -1185,7 +1188,7 @@ static void gleam__big_free(void *p, size_t n) {
 /* gleam__arena_alloc when the newest chunk has no room: a new chunk, 64 KB doubling to
    16 MB, header included, so a big chunk covers whole huge pages and never touches one
    more for its last bytes. */
-static void *gleam__arena_grow(gleam__arena *a, size_t n) {
+GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
     size_t need, cap;
     char *p;
@@ -1227,7 +1230,7 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
 }
 
 /* gleam__arena_reset of an arena of more than one chunk. */
-static void gleam__arena_shrink(gleam__arena *a) {
+GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
@@ -3753,7 +3756,7 @@ static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *ke
 }
 
 /* gleam__table_upsert of a key not in the table: slot i ends its probe. */
-static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                  int *made) {
     char *e;
     if ((t->count + 1) * 2 > t->mask + 1) {
@@ -3825,7 +3828,7 @@ static void gleam__table_free(gleam__table *t) {
 /* >>context: what user functions see --------------------------------------------------- */
 
 /* gleam_emit's row has a value of no type: name it. */
-static gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
+GLEAM__OFFPATH gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
     int i = 0;
     while (i < n - 1 && (unsigned)row[i].type <= GLEAM_LIST) i++;
     return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE, "value %d of an emitted row has no type (%d)",
@@ -3833,7 +3836,7 @@ static gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, in
 }
 
 /* A generator's row: counted on the progress line. */
-static gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
+GLEAM__OFFPATH gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(c->op, row, n);
     gleam__progress_rows(c->op);
     return r;
@@ -3876,7 +3879,7 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 }
 
 /* gleam__emit to more than one child. */
-static gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n) {
+GLEAM__OFFPATH gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n) {
     int i;
     if (op->ndone < op->nkids) op->nout++;
     for (i = 0; i < op->nkids; i++) {
@@ -3911,7 +3914,7 @@ static inline gleam_result gleam__emit(gleam__op *op, const gleam_value *row, in
 }
 
 /* A user function's failure (r < 0) as the job's error. */
-static gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
+GLEAM__OFFPATH gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
     gleam__task *t = op->task;
     if (gleam__aborted(t->job)) return r;
     if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
@@ -6535,7 +6538,7 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
 
 /* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
    (old: the pointers acc held before, unless was_plain). */
-static gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
+GLEAM__OFFPATH gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
                                       gleam_result r, int was_plain, const char *const *old) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
@@ -6580,7 +6583,7 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
 /* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
    remembering: the short path) and after it (the usual fold of numbers). */
-static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
                                       int *plain);
 
 static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
@@ -6593,7 +6596,7 @@ static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gl
 }
 
 /* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
-static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
                                       int *plain) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;

@@ -91,7 +91,7 @@ static void gleam__big_free(void *p, size_t n) {
 /* gleam__arena_alloc when the newest chunk has no room: a new chunk, 64 KB doubling to
    16 MB, header included, so a big chunk covers whole huge pages and never touches one
    more for its last bytes. */
-static void *gleam__arena_grow(gleam__arena *a, size_t n) {
+GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
     gleam__chunk *c = a->head;
     size_t need, cap;
     char *p;
@@ -133,7 +133,7 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
 }
 
 /* gleam__arena_reset of an arena of more than one chunk. */
-static void gleam__arena_shrink(gleam__arena *a) {
+GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;

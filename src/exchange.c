@@ -359,7 +359,7 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
 
 /* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
    (old: the pointers acc held before, unless was_plain). */
-static gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
+GLEAM__OFFPATH gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
                                       gleam_result r, int was_plain, const char *const *old) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
@@ -404,7 +404,7 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
 /* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
    remembering: the short path) and after it (the usual fold of numbers). */
-static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
                                       int *plain);
 
 static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
@@ -417,7 +417,7 @@ static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gl
 }
 
 /* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
-static gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
                                       int *plain) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;

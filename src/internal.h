@@ -47,11 +47,14 @@
 #endif
 
 /* A small function on the path of every row, inlined even where the compiler's size
-   rules would call it; its rare cases are separate functions. */
+   rules would call it; its rare cases are separate functions (OFFPATH: never inlined, so
+   the row path saves no registers for them). */
 #if defined(__GNUC__) || defined(__clang__)
 #define GLEAM__ROWPATH static inline __attribute__((always_inline))
+#define GLEAM__OFFPATH static __attribute__((noinline))
 #else
 #define GLEAM__ROWPATH static inline
+#define GLEAM__OFFPATH static
 #endif
 
 #define GLEAM__ERRMAX 1024

@@ -6,7 +6,7 @@
 /* >>context: what user functions see --------------------------------------------------- */
 
 /* gleam_emit's row has a value of no type: name it. */
-static gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
+GLEAM__OFFPATH gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
     int i = 0;
     while (i < n - 1 && (unsigned)row[i].type <= GLEAM_LIST) i++;
     return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE, "value %d of an emitted row has no type (%d)",
@@ -14,7 +14,7 @@ static gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, in
 }
 
 /* A generator's row: counted on the progress line. */
-static gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
+GLEAM__OFFPATH gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(c->op, row, n);
     gleam__progress_rows(c->op);
     return r;
@@ -57,7 +57,7 @@ GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
 }
 
 /* gleam__emit to more than one child. */
-static gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n) {
+GLEAM__OFFPATH gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n) {
     int i;
     if (op->ndone < op->nkids) op->nout++;
     for (i = 0; i < op->nkids; i++) {
@@ -92,7 +92,7 @@ static inline gleam_result gleam__emit(gleam__op *op, const gleam_value *row, in
 }
 
 /* A user function's failure (r < 0) as the job's error. */
-static gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
+GLEAM__OFFPATH gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
     gleam__task *t = op->task;
     if (gleam__aborted(t->job)) return r;
     if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);

@@ -58,7 +58,7 @@ static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *ke
 }
 
 /* gleam__table_upsert of a key not in the table: slot i ends its probe. */
-static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                  int *made) {
     char *e;
     if ((t->count + 1) * 2 > t->mask + 1) {
