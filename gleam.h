@@ -6669,7 +6669,12 @@ static gleam_result gleam__entry_row(gleam__op *op, char *e) {
 
 /* >>producers ---------------------------------------------------------------------------- */
 
-#define GLEAM__BATCH 16
+/* reduce_by's producer folds rows GLEAM__BATCH at a time, in a pipeline: a row's table
+   slot is fetched when it arrives, its entry GLEAM__LAG rows later, and it is folded when
+   the batch is full, at least GLEAM__LAG rows after that; the last GLEAM__LAG rows wait for
+   the next batch. */
+#define GLEAM__BATCH 32
+#define GLEAM__LAG 8
 #ifndef GLEAM__COMBINE_MAX
 #define GLEAM__COMBINE_MAX (64u << 20) /* bytes a map-side combine table holds before it is sent on */
 #endif
@@ -6700,22 +6705,38 @@ typedef struct gleam__prod {
 } gleam__prod;
 
 /* Fold the waiting rows: first fetch the entries their slots point to, then fold each. */
-static gleam_result gleam__prod_fold_pending(gleam__prod *p) {
+/* Fold the waiting rows but the last `keep`, which move to the front of the batch. */
+static gleam_result gleam__prod_fold_pending(gleam__prod *p, int keep) {
     gleam__op *op = &p->op;
     gleam__table *t = &p->table;
     uint64_t in_off = op->task->in_off;
     gleam_result r = GLEAM_OK;
-    int i;
-    for (i = 0; i < p->npend; i++) {
+    int i, n = p->npend - keep;
+    for (i = GLEAM__MAX(0, p->npend - GLEAM__LAG); i < n; i++) { /* rows whose entries are not on their way */
         const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
         if (sl->e) GLEAM__PREFETCH(sl->e);
     }
-    for (i = 0; i < p->npend && r == GLEAM_OK; i++) {
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
         struct gleam__pend *q = &p->pend[i];
         op->task->in_off = q->in_off; /* an error names this row's line */
         r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
     }
     op->task->in_off = in_off;
+    if (keep && r == GLEAM_OK) {
+        struct gleam__pend *q = &p->pend[n];
+        size_t k0 = q->key;
+        int v0 = q->val, nvals = q[keep - 1].val + q[keep - 1].nv - v0;
+        memmove(p->bkeys.p, p->bkeys.p + k0, p->bkeys.len - k0);
+        p->bkeys.len -= k0;
+        memmove(p->bvals, p->bvals + v0, (size_t)nvals * sizeof *p->bvals);
+        for (i = 0; i < keep; i++) {
+            q[i].key -= k0;
+            q[i].val -= v0;
+        }
+        memmove(p->pend, q, (size_t)keep * sizeof *q);
+        p->npend = keep;
+        return GLEAM_OK;
+    }
     p->npend = 0;
     p->bkeys.len = 0;
     return r;
@@ -6807,7 +6828,7 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
     int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
     for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
     if (!plain) { /* values that point into the input: fold now */
-        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
     } else { /* keep the row (its key packed) and start fetching its slot */
         struct gleam__pend *q = &p->pend[p->npend];
@@ -6822,11 +6843,15 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
         else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
         GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
-        if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        if (p->npend >= GLEAM__LAG) { /* the slot of the row GLEAM__LAG back has come: fetch its entry */
+            const gleam__slot *sl = &p->table.slots[q[-GLEAM__LAG].h & p->table.mask];
+            if (sl->e) GLEAM__PREFETCH(sl->e);
+        }
+        if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
     }
     GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
     if (p->table.mem.bytes > p->combine_limit) {
-        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         return gleam__prod_flush_table(p);
     }
     return GLEAM_OK;
@@ -6891,7 +6916,7 @@ static gleam_result gleam__prod_finish(gleam__op *op) {
     size_t i;
     switch (s->kind) {
     case GLEAM__REDUCE_BY:
-        if (p->npend && (r = gleam__prod_fold_pending(p)) != GLEAM_OK) return r;
+        if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         r = gleam__prod_flush_table(p);
         break;
     case GLEAM__REDUCE:
