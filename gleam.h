@@ -3845,7 +3845,10 @@ GLEAM__OFFPATH gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_valu
 GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
     int i, bad = 0;
     if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
-    for (i = 0; i < n; i++) bad |= (unsigned)row[i].type > GLEAM_LIST;
+    if (n == 1) bad = (unsigned)row[0].type > GLEAM_LIST; /* one value, or two: no loop */
+    else if (n == 2) bad = ((unsigned)row[0].type > GLEAM_LIST) | ((unsigned)row[1].type > GLEAM_LIST);
+    else
+        for (i = 0; i < n; i++) bad |= (unsigned)row[i].type > GLEAM_LIST;
     if (bad) return gleam__emit_untyped(c, row, n);
     if (c->source) return gleam__emit_generated(c, row, n);
     return gleam__emit(c->op, row, n);
@@ -6570,8 +6573,10 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
     r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
     *plain_out = 0;
     if (r == GLEAM_OK && op->ctx.in_call == 1) {
-        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
-        }
+        if (n == 1) i = acc[0].type < GLEAM_BYTES; /* a count, a sum: no loop */
+        else
+            for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+            }
         if (i == n) { /* numbers out */
             *plain_out = 1;
             op->ctx.in_call = 0;
@@ -6826,7 +6831,9 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
     gleam_result r;
     uint64_t h;
     int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
-    for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
+    if (nv == 1) plain = plain && row[1].type < GLEAM_BYTES; /* a count, a sum: no loop */
+    else
+        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
     if (!plain) { /* values that point into the input: fold now */
         if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;

@@ -391,8 +391,10 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
     r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
     *plain_out = 0;
     if (r == GLEAM_OK && op->ctx.in_call == 1) {
-        for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
-        }
+        if (n == 1) i = acc[0].type < GLEAM_BYTES; /* a count, a sum: no loop */
+        else
+            for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+            }
         if (i == n) { /* numbers out */
             *plain_out = 1;
             op->ctx.in_call = 0;
@@ -647,7 +649,9 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
     gleam_result r;
     uint64_t h;
     int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
-    for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
+    if (nv == 1) plain = plain && row[1].type < GLEAM_BYTES; /* a count, a sum: no loop */
+    else
+        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
     if (!plain) { /* values that point into the input: fold now */
         if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;

@@ -23,7 +23,10 @@ GLEAM__OFFPATH gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_valu
 GLEAM_API gleam_result gleam_emit(gleam_ctx *c, const gleam_value *row, int n) {
     int i, bad = 0;
     if (!c || !c->op || n < 0 || (n > 0 && !row)) return GLEAM_ERR_ARG;
-    for (i = 0; i < n; i++) bad |= (unsigned)row[i].type > GLEAM_LIST;
+    if (n == 1) bad = (unsigned)row[0].type > GLEAM_LIST; /* one value, or two: no loop */
+    else if (n == 2) bad = ((unsigned)row[0].type > GLEAM_LIST) | ((unsigned)row[1].type > GLEAM_LIST);
+    else
+        for (i = 0; i < n; i++) bad |= (unsigned)row[i].type > GLEAM_LIST;
     if (bad) return gleam__emit_untyped(c, row, n);
     if (c->source) return gleam__emit_generated(c, row, n);
     return gleam__emit(c->op, row, n);
