@@ -493,9 +493,9 @@ static gleam_result gleam__entry_row(gleam__op *op, char *e) {
 /* >>producers ---------------------------------------------------------------------------- */
 
 /* reduce_by's producer folds rows GLEAM__BATCH at a time, in a pipeline: a row's table
-   slot is fetched when it arrives, its entry GLEAM__LAG rows later, and it is folded when
-   the batch is full, at least GLEAM__LAG rows after that; the last GLEAM__LAG rows wait for
-   the next batch. */
+   slot is fetched when it arrives and its entry GLEAM__LAG rows later; when the batch is
+   full, all but its last GLEAM__LAG rows are folded (so at least GLEAM__LAG folds come
+   between fetching an entry and using it) and those wait for the next batch. */
 #define GLEAM__BATCH 32
 #define GLEAM__LAG 8
 #ifndef GLEAM__COMBINE_MAX
@@ -518,33 +518,40 @@ typedef struct gleam__prod {
     /* reduce_by: rows waiting to be folded, their table slots already being fetched */
     struct gleam__pend {
         uint64_t h, in_off;
+        const char *in_path; /* where the row was read, for an error: the file may be done */
         size_t key;         /* offset in bkeys */
         uint32_t klen;
         int val, nv;        /* bvals[val .. val+nv) */
+        int in_stream;
     } pend[GLEAM__BATCH];
     int npend;
     gleam__buf bkeys;
     gleam_value bvals[GLEAM__BATCH * 8];
 } gleam__prod;
 
-/* Fold the waiting rows: first fetch the entries their slots point to, then fold each. */
 /* Fold the waiting rows but the last `keep`, which move to the front of the batch. */
 static gleam_result gleam__prod_fold_pending(gleam__prod *p, int keep) {
     gleam__op *op = &p->op;
     gleam__table *t = &p->table;
-    uint64_t in_off = op->task->in_off;
+    gleam__task *task = op->task;
+    uint64_t in_off = task->in_off;
+    const char *in_path = task->in_path;
     gleam_result r = GLEAM_OK;
-    int i, n = p->npend - keep;
+    int i, n = p->npend - keep, in_stream = task->in_stream;
     for (i = GLEAM__MAX(0, p->npend - GLEAM__LAG); i < n; i++) { /* rows whose entries are not on their way */
         const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
         if (sl->e) GLEAM__PREFETCH(sl->e);
     }
     for (i = 0; i < n && r == GLEAM_OK; i++) {
         struct gleam__pend *q = &p->pend[i];
-        op->task->in_off = q->in_off; /* an error names this row's line */
+        task->in_off = q->in_off; /* an error names this row's file and line */
+        task->in_path = q->in_path;
+        task->in_stream = q->in_stream;
         r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
     }
-    op->task->in_off = in_off;
+    task->in_off = in_off;
+    task->in_path = in_path;
+    task->in_stream = in_stream;
     if (keep && r == GLEAM_OK) {
         struct gleam__pend *q = &p->pend[n];
         size_t k0 = q->key;
@@ -664,6 +671,8 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         q->h = h;
         q->val = at;
         q->in_off = op->task->in_off;
+        q->in_path = op->task->in_path;
+        q->in_stream = op->task->in_stream;
         q->nv = nv;
         if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
         else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);

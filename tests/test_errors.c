@@ -360,28 +360,54 @@ static gleam_result row_number(gleam_ctx *c, const gleam_value *row, int n) {
     return gleam_emit(c, v, 2);
 }
 
+static int64_t fold_fails_at = 537; /* set before a run, read by its threads */
+
 static gleam_result fail_on_x537(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
     (void)n;
-    if (x[0].u.i == 537) return gleam_fail(c, "cannot fold 537");
+    if (x[0].u.i == fold_fails_at) return gleam_fail(c, "cannot fold %lld", (long long)fold_fails_at);
     acc[0] = gleam_int(acc[0].u.i + x[0].u.i);
     return GLEAM_OK;
 }
 
-/* The map-side fold may hold rows back to fetch their slots first: an error must still
-   name the line of the row being folded. */
+/* The map-side fold holds rows back to fetch their slots and entries first, and keeps the
+   last rows of each batch for the next one: an error must still name the line of the row
+   being folded, wherever in a batch it falls (with one shard, rows 24k+1 to 24k+8 are the
+   ones kept; 530 is one of them, 537 is not). */
 static void test_reducer_fails_names_line(void) {
-    char *p = rows_file("rows1000b.txt", 1000), tag[32];
-    int sh;
-    for (sh = 1; sh <= 4; sh *= 2) {
-        gleam_flow *f = gleam_flow_new("failing fold");
-        gleam_collect(gleam_reduce_by_key(gleam_map(gleam_read(f, gleam_txt(p, sh)), "rowNumber"), "failOnX537"));
-        CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
-        CHECK_HAS(gleam_error(f), "cannot fold 537");
-        CHECK_HAS(gleam_error(f), "reduce_by(failOnX537)");
+    static const int64_t at[] = {537, 530, 999, 1000};
+    char *p = rows_file("rows1000b.txt", 1000), tag[32], want[32];
+    int sh, i;
+    for (i = 0; i < (int)(sizeof at / sizeof at[0]); i++)
+        for (sh = 1; sh <= 4; sh *= 2) {
+            gleam_flow *f = gleam_flow_new("failing fold");
+            fold_fails_at = at[i];
+            gleam_collect(gleam_reduce_by_key(gleam_map(gleam_read(f, gleam_txt(p, sh)), "rowNumber"), "failOnX537"));
+            CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_USER);
+            snprintf(want, sizeof want, "cannot fold %lld", (long long)at[i]);
+            CHECK_HAS(gleam_error(f), want);
+            CHECK_HAS(gleam_error(f), "reduce_by(failOnX537)");
+            CHECK_HAS(gleam_error(f), p);
+            CHECK_HAS(gleam_error(f), line_tag(tag, sizeof tag, at[i])); /* 999, 1000: folded after the file's end */
+            gleam_flow_free(f);
+        }
+    {   /* two files in one task: rows of the first still waiting while the second is read */
+        char *q = rows_file("rows1000c.txt", 1000), *both[2];
+        gleam_source_desc src = gleam_txt(NULL, 1);
+        gleam_flow *f = gleam_flow_new("failing fold, two files");
+        both[0] = p;
+        both[1] = q;
+        src.paths = (const char *const *)both;
+        src.npaths = 2;
+        fold_fails_at = 999; /* on line 999 of both files: the first file's is folded first */
+        gleam_collect(gleam_reduce_by_key(gleam_map(gleam_read(f, src), "rowNumber"), "failOnX537"));
+        CHECK_INT(th_run_threads(f, 1), GLEAM_ERR_USER);
         CHECK_HAS(gleam_error(f), p);
-        CHECK_HAS(gleam_error(f), line_tag(tag, sizeof tag, 537));
+        CHECK_HAS(gleam_error(f), line_tag(tag, sizeof tag, 999));
+        CHECK(strstr(gleam_error(f), q) == NULL);
         gleam_flow_free(f);
+        free(q);
     }
+    fold_fails_at = 537;
     free(p);
 }
 
