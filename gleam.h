@@ -573,7 +573,8 @@ typedef struct gleam__chunk {
 /* Bump allocation from chunks, all freed at once: no malloc per row or value. */
 typedef struct gleam__arena {
     gleam__chunk *head;
-    size_t bytes; /* held by all chunks */
+    gleam__chunk *spare; /* kept by gleam__arena_rewind for reuse, largest first */
+    size_t bytes; /* held by all chunks, spare ones too */
     size_t used;  /* handed out since the last reset */
 } gleam__arena;
 
@@ -593,6 +594,10 @@ static void gleam__big_free(void *p, size_t n);
 static void *gleam__arena_alloc(gleam__arena *a, size_t n);
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
 static void gleam__arena_reset(gleam__arena *a);
+/* Forget every allocation but keep every chunk, to be handed out again: memory that is
+   refilled at once (a combine table after its flush) is not given back to the system and
+   faulted in afresh, zeroed by the kernel page by page. */
+static void gleam__arena_rewind(gleam__arena *a);
 static void gleam__arena_free(gleam__arena *a);
 static uint64_t gleam__hash(const void *p, size_t n);
 static int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap);
@@ -912,6 +917,8 @@ static int gleam__table_init(gleam__table *t, size_t hint);
 static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                  size_t payload, int *made);
 static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen);
+static size_t gleam__table_bytes(const gleam__table *t);
+static void gleam__table_clear(gleam__table *t);
 static void gleam__table_free(gleam__table *t);
 static size_t gleam__entry_key(const char *e, const char **key);
 static void *gleam__entry_payload(char *e);
@@ -1194,6 +1201,15 @@ GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
     char *p;
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
+    if (a->spare && a->spare->cap >= need) { /* a chunk kept by gleam__arena_rewind */
+        c = a->spare;
+        a->spare = c->next;
+        c->used = need;
+        c->next = a->head;
+        a->head = c;
+        a->used += need;
+        return (char *)c + GLEAM__CHUNK_HDR;
+    }
     cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
     if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
     if (cap < need) cap = need;
@@ -1229,9 +1245,19 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
     return q;
 }
 
-/* gleam__arena_reset of an arena of more than one chunk. */
+static void gleam__chunks_free(gleam__chunk *c) {
+    while (c) {
+        gleam__chunk *n = c->next;
+        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
+        c = n;
+    }
+}
+
+/* gleam__arena_reset of an arena of more than one chunk, or with spare ones. */
 GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
+    gleam__chunks_free(a->spare);
+    a->spare = NULL;
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
         gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
@@ -1247,7 +1273,7 @@ GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
 static inline void gleam__arena_reset(gleam__arena *a) {
     gleam__chunk *c = a->head;
     if (!c) return;
-    if (c->next) {
+    if (c->next || a->spare) {
         gleam__arena_shrink(a);
         return;
     }
@@ -1255,14 +1281,20 @@ static inline void gleam__arena_reset(gleam__arena *a) {
     a->used = 0;
 }
 
-static void gleam__arena_free(gleam__arena *a) {
+static void gleam__arena_rewind(gleam__arena *a) {
     gleam__chunk *c = a->head;
-    while (c) {
-        gleam__chunk *n = c->next;
-        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
-        c = n;
-    }
+    if (!c) return;
+    while (c->next) c = c->next;
+    c->next = a->spare; /* the newest, largest chunks first */
+    a->spare = a->head;
     a->head = NULL;
+    a->used = 0;
+}
+
+static void gleam__arena_free(gleam__arena *a) {
+    gleam__chunks_free(a->head);
+    gleam__chunks_free(a->spare);
+    a->head = a->spare = NULL;
     a->bytes = a->used = 0;
 }
 
@@ -3812,6 +3844,13 @@ static void *gleam__entry_payload(char *e) {
             GLEAM__PREFETCH((t)->slots[(i) + GLEAM__AHEAD].e + 64);                           \
         }                                                                                     \
     } while (0)
+
+/* Empty the table but keep its slots and its entries' memory for what comes next. */
+static void gleam__table_clear(gleam__table *t) {
+    memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
+    t->count = 0;
+    gleam__arena_rewind(&t->mem);
+}
 
 static void gleam__table_free(gleam__table *t) {
     if (t->slots) gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
@@ -6827,8 +6866,8 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
         if ((r = gleam__write_row(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), op->vals.v, op->vals.n)) < 0)
             return r;
     }
-    gleam__table_free(&p->table);
-    return gleam__table_init(&p->table, 1024) ? gleam__nomem(op) : GLEAM_OK;
+    gleam__table_clear(&p->table); /* to be refilled at once: keep its memory */
+    return GLEAM_OK;
 }
 
 /* reduce_by's producer: fold each row into the combine table, a batch at a time. */
@@ -6866,7 +6905,7 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
     }
     GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
-    if (p->table.mem.bytes > p->combine_limit) {
+    if (gleam__table_bytes(&p->table) > p->combine_limit) {
         if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         return gleam__prod_flush_table(p);
     }
@@ -6911,10 +6950,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
-        if (p->table.mem.bytes > p->combine_limit) { /* forget what was seen, keep memory bounded */
-            gleam__table_free(&p->table);
-            if (gleam__table_init(&p->table, 1024)) return gleam__nomem(op);
-        }
+        if (gleam__table_bytes(&p->table) > p->combine_limit) gleam__table_clear(&p->table); /* forget what was seen, keep memory bounded */
         if (!gleam__table_upsert(&p->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
             return gleam__nomem(op);
         if (!made) return GLEAM_OK;

@@ -97,6 +97,15 @@ GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
     char *p;
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
+    if (a->spare && a->spare->cap >= need) { /* a chunk kept by gleam__arena_rewind */
+        c = a->spare;
+        a->spare = c->next;
+        c->used = need;
+        c->next = a->head;
+        a->head = c;
+        a->used += need;
+        return (char *)c + GLEAM__CHUNK_HDR;
+    }
     cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
     if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
     if (cap < need) cap = need;
@@ -132,9 +141,19 @@ static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
     return q;
 }
 
-/* gleam__arena_reset of an arena of more than one chunk. */
+static void gleam__chunks_free(gleam__chunk *c) {
+    while (c) {
+        gleam__chunk *n = c->next;
+        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
+        c = n;
+    }
+}
+
+/* gleam__arena_reset of an arena of more than one chunk, or with spare ones. */
 GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
     gleam__chunk *c = a->head, *next;
+    gleam__chunks_free(a->spare);
+    a->spare = NULL;
     for (next = c->next; next;) {
         gleam__chunk *n2 = next->next;
         gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
@@ -150,7 +169,7 @@ GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
 static inline void gleam__arena_reset(gleam__arena *a) {
     gleam__chunk *c = a->head;
     if (!c) return;
-    if (c->next) {
+    if (c->next || a->spare) {
         gleam__arena_shrink(a);
         return;
     }
@@ -158,14 +177,20 @@ static inline void gleam__arena_reset(gleam__arena *a) {
     a->used = 0;
 }
 
-static void gleam__arena_free(gleam__arena *a) {
+static void gleam__arena_rewind(gleam__arena *a) {
     gleam__chunk *c = a->head;
-    while (c) {
-        gleam__chunk *n = c->next;
-        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
-        c = n;
-    }
+    if (!c) return;
+    while (c->next) c = c->next;
+    c->next = a->spare; /* the newest, largest chunks first */
+    a->spare = a->head;
     a->head = NULL;
+    a->used = 0;
+}
+
+static void gleam__arena_free(gleam__arena *a) {
+    gleam__chunks_free(a->head);
+    gleam__chunks_free(a->spare);
+    a->head = a->spare = NULL;
     a->bytes = a->used = 0;
 }
 

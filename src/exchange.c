@@ -645,8 +645,8 @@ static gleam_result gleam__prod_flush_table(gleam__prod *p) {
         if ((r = gleam__write_row(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), op->vals.v, op->vals.n)) < 0)
             return r;
     }
-    gleam__table_free(&p->table);
-    return gleam__table_init(&p->table, 1024) ? gleam__nomem(op) : GLEAM_OK;
+    gleam__table_clear(&p->table); /* to be refilled at once: keep its memory */
+    return GLEAM_OK;
 }
 
 /* reduce_by's producer: fold each row into the combine table, a batch at a time. */
@@ -684,7 +684,7 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
     }
     GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
-    if (p->table.mem.bytes > p->combine_limit) {
+    if (gleam__table_bytes(&p->table) > p->combine_limit) {
         if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         return gleam__prod_flush_table(p);
     }
@@ -729,10 +729,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
         } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
             return r;
         }
-        if (p->table.mem.bytes > p->combine_limit) { /* forget what was seen, keep memory bounded */
-            gleam__table_free(&p->table);
-            if (gleam__table_init(&p->table, 1024)) return gleam__nomem(op);
-        }
+        if (gleam__table_bytes(&p->table) > p->combine_limit) gleam__table_clear(&p->table); /* forget what was seen, keep memory bounded */
         if (!gleam__table_upsert(&p->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
             return gleam__nomem(op);
         if (!made) return GLEAM_OK;

@@ -87,7 +87,8 @@ typedef struct gleam__chunk {
 /* Bump allocation from chunks, all freed at once: no malloc per row or value. */
 typedef struct gleam__arena {
     gleam__chunk *head;
-    size_t bytes; /* held by all chunks */
+    gleam__chunk *spare; /* kept by gleam__arena_rewind for reuse, largest first */
+    size_t bytes; /* held by all chunks, spare ones too */
     size_t used;  /* handed out since the last reset */
 } gleam__arena;
 
@@ -107,6 +108,10 @@ static void gleam__big_free(void *p, size_t n);
 static void *gleam__arena_alloc(gleam__arena *a, size_t n);
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
 static void gleam__arena_reset(gleam__arena *a);
+/* Forget every allocation but keep every chunk, to be handed out again: memory that is
+   refilled at once (a combine table after its flush) is not given back to the system and
+   faulted in afresh, zeroed by the kernel page by page. */
+static void gleam__arena_rewind(gleam__arena *a);
 static void gleam__arena_free(gleam__arena *a);
 static uint64_t gleam__hash(const void *p, size_t n);
 static int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap);
@@ -426,6 +431,8 @@ static int gleam__table_init(gleam__table *t, size_t hint);
 static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                  size_t payload, int *made);
 static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen);
+static size_t gleam__table_bytes(const gleam__table *t);
+static void gleam__table_clear(gleam__table *t);
 static void gleam__table_free(gleam__table *t);
 static size_t gleam__entry_key(const char *e, const char **key);
 static void *gleam__entry_payload(char *e);

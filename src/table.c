@@ -115,6 +115,13 @@ static void *gleam__entry_payload(char *e) {
         }                                                                                     \
     } while (0)
 
+/* Empty the table but keep its slots and its entries' memory for what comes next. */
+static void gleam__table_clear(gleam__table *t) {
+    memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
+    t->count = 0;
+    gleam__arena_rewind(&t->mem);
+}
+
 static void gleam__table_free(gleam__table *t) {
     if (t->slots) gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     gleam__arena_free(&t->mem);

@@ -316,6 +316,45 @@ static void test_put_short(void) {
             }
 }
 
+/* An arena rewound keeps its chunks and hands them out again, largest first, before it
+   asks for more; what it hands out is writable and distinct; reset and free give all back. */
+static void test_arena_rewind(void) {
+    gleam__arena a = {0};
+    char *first[3000];
+    size_t held;
+    int i, round;
+    for (i = 0; i < 3000; i++) { /* 3000 x 1000 bytes: several chunks, 64 KB doubling */
+        first[i] = (char *)gleam__arena_alloc(&a, 1000);
+        CHECK(first[i] != NULL);
+        if (first[i]) memset(first[i], i & 0xff, 1000);
+    }
+    held = a.bytes;
+    CHECK(a.head && a.head->next);
+    for (round = 0; round < 3; round++) {
+        gleam__arena_rewind(&a);
+        CHECK_INT(a.used, 0);
+        CHECK(a.bytes == held);
+        for (i = 0; i < 3000; i++) {
+            char *p = (char *)gleam__arena_alloc(&a, 1000);
+            CHECK(p != NULL);
+            if (!p) break;
+            memset(p, (i + round) & 0xff, 1000);
+        }
+        CHECK(a.bytes == held); /* the same memory again: nothing new was mapped */
+        CHECK(a.used >= 3000u * 1000u);
+    }
+    /* a request larger than any spare chunk gets a new one */
+    gleam__arena_rewind(&a);
+    CHECK(gleam__arena_alloc(&a, 40u << 20) != NULL);
+    CHECK(a.bytes > held);
+    gleam__arena_reset(&a); /* keeps the newest chunk only, no spare ones */
+    CHECK(a.spare == NULL && a.head && !a.head->next);
+    CHECK(a.bytes == a.head->cap);
+    gleam__arena_rewind(&a);
+    gleam__arena_free(&a);
+    CHECK(a.head == NULL && a.spare == NULL && a.bytes == 0);
+}
+
 /* The radix sort of a run agrees with qsort by gleam_compare, asc and desc, with many
    equal prefixes. */
 static int cmp_values(const void *a, const void *b) { return gleam_compare(*(const gleam_value *)a, *(const gleam_value *)b); }
@@ -384,6 +423,7 @@ int main(void) {
     RUN(test_lists);
     RUN(test_hash_table);
     RUN(test_put_short);
+    RUN(test_arena_rewind);
     RUN(test_run_sort);
     RUN(test_fields_and_orders);
     return th_done();
