@@ -518,13 +518,13 @@ typedef struct gleam__prod {
     /* reduce_by: rows waiting to be folded, their table slots already being fetched */
     struct gleam__pend {
         uint64_t h, in_off;
-        const char *in_path; /* where the row was read, for an error: the file may be done */
         size_t key;         /* offset in bkeys */
         uint32_t klen;
         int val, nv;        /* bvals[val .. val+nv) */
-        int in_stream;
     } pend[GLEAM__BATCH];
     int npend;
+    const char *pend_path;  /* the file they were read from, for an error: it may be done */
+    int pend_stream;
     gleam__buf bkeys;
     gleam_value bvals[GLEAM__BATCH * 8];
 } gleam__prod;
@@ -542,11 +542,11 @@ static gleam_result gleam__prod_fold_pending(gleam__prod *p, int keep) {
         const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
         if (sl->e) GLEAM__PREFETCH(sl->e);
     }
+    task->in_path = p->pend_path; /* an error names the row's file and line */
+    task->in_stream = p->pend_stream;
     for (i = 0; i < n && r == GLEAM_OK; i++) {
         struct gleam__pend *q = &p->pend[i];
-        task->in_off = q->in_off; /* an error names this row's file and line */
-        task->in_path = q->in_path;
-        task->in_stream = q->in_stream;
+        task->in_off = q->in_off;
         r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
     }
     task->in_off = in_off;
@@ -663,16 +663,21 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
         if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
     } else { /* keep the row (its key packed) and start fetching its slot */
-        struct gleam__pend *q = &p->pend[p->npend];
-        int at = p->npend ? q[-1].val + q[-1].nv : 0;
+        struct gleam__pend *q;
+        int at;
+        if (!p->npend || op->task->in_path != p->pend_path) { /* the waiting rows are all of one file */
+            if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
+            p->pend_path = op->task->in_path;
+            p->pend_stream = op->task->in_stream;
+        }
+        q = &p->pend[p->npend];
+        at = p->npend ? q[-1].val + q[-1].nv : 0;
         q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
         if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
         q->klen = (uint32_t)(p->bkeys.len - q->key);
         q->h = h;
         q->val = at;
         q->in_off = op->task->in_off;
-        q->in_path = op->task->in_path;
-        q->in_stream = op->task->in_stream;
         q->nv = nv;
         if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
         else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
@@ -681,7 +686,8 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
             const gleam__slot *sl = &p->table.slots[q[-GLEAM__LAG].h & p->table.mask];
             if (sl->e) GLEAM__PREFETCH(sl->e);
         }
-        if (++p->npend == GLEAM__BATCH && (r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
+        if (++p->npend < GLEAM__BATCH) return GLEAM_OK; /* the table grows only when rows fold */
+        if ((r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
     }
     GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
     if (gleam__table_bytes(&p->table) > p->combine_limit) {
