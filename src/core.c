@@ -92,33 +92,26 @@ static void gleam__big_free(void *p, size_t n) {
    16 MB, header included, so a big chunk covers whole huge pages and never touches one
    more for its last bytes. */
 GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
-    gleam__chunk *c = a->head;
-    size_t need, cap;
-    char *p;
+    gleam__chunk *c;
+    size_t need;
     if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
     need = (n + 7) & ~(size_t)7;
     if (a->spare && a->spare->cap >= need) { /* a chunk kept by gleam__arena_rewind */
         c = a->spare;
         a->spare = c->next;
-        c->used = need;
-        c->next = a->head;
-        a->head = c;
-        a->used += need;
-        return (char *)c + GLEAM__CHUNK_HDR;
+    } else {
+        size_t cap = (a->head ? (GLEAM__CHUNK_HDR + a->head->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
+        if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
+        if (cap < need) cap = need;
+        if (!(c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap))) return NULL;
+        c->cap = cap;
+        a->bytes += cap;
     }
-    cap = (c ? (GLEAM__CHUNK_HDR + c->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
-    if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
-    if (cap < need) cap = need;
-    c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap);
-    if (!c) return NULL;
-    c->cap = cap;
     c->used = need;
     c->next = a->head;
     a->head = c;
-    a->bytes += cap;
     a->used += need;
-    p = (char *)c + GLEAM__CHUNK_HDR;
-    return p;
+    return (char *)c + GLEAM__CHUNK_HDR;
 }
 
 /* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of
@@ -151,15 +144,10 @@ static void gleam__chunks_free(gleam__chunk *c) {
 
 /* gleam__arena_reset of an arena of more than one chunk, or with spare ones. */
 GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
-    gleam__chunk *c = a->head, *next;
+    gleam__chunk *c = a->head;
     gleam__chunks_free(a->spare);
-    a->spare = NULL;
-    for (next = c->next; next;) {
-        gleam__chunk *n2 = next->next;
-        gleam__big_free(next, GLEAM__CHUNK_HDR + next->cap);
-        next = n2;
-    }
-    c->next = NULL;
+    gleam__chunks_free(c->next);
+    a->spare = c->next = NULL;
     c->used = 0;
     a->bytes = c->cap;
     a->used = 0;

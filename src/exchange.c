@@ -703,8 +703,7 @@ static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int 
     gleam_result r;
     uint64_t h;
     int made;
-    switch (s->kind) {
-    case GLEAM__REDUCE_BY: return gleam__prod_push_reduce_by(op, row, n);
+    switch (s->kind) { /* reduce_by has its own push, gleam__prod_push_reduce_by */
     case GLEAM__REDUCE:
         if (!p->have_acc) {
             if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
