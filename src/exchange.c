@@ -293,8 +293,9 @@ typedef struct gleam__writer {
 
 static int gleam__part_of(uint64_t h, int nparts) { return (int)(((h >> 32) * (uint64_t)nparts) >> 32); }
 
-static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, const gleam_value *row, int n) {
-    size_t size = gleam__row_size(row, n);
+/* Room for a row of n values and `size` bytes in the block of `part` (a full block is
+   pushed first); *at is where it goes. */
+static gleam_result gleam__writer_room(gleam__op *op, gleam__writer *w, int part, int n, size_t size, char **at) {
     gleam__block *b = w->cur[part];
     gleam_result r;
     if (n > w->width) w->width = n;
@@ -310,8 +311,17 @@ static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, 
         b->producer = w->producer;
         w->cur[part] = b;
     }
-    gleam__put_row(b->data + b->len, row, n);
+    *at = b->data + b->len;
     b->len += size;
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, const gleam_value *row, int n) {
+    size_t size = gleam__row_size(row, n);
+    char *at;
+    gleam_result r = gleam__writer_room(op, w, part, n, size, &at);
+    if (r < 0) return r;
+    gleam__put_row(at, row, n);
     return GLEAM_OK;
 }
 
@@ -447,10 +457,12 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
     if (!a) return gleam__nomem(op);
     if (made) {
+        int i, plain = 1;
         a->n = (uint32_t)nv;
-        a->plain = 0; /* found out by the first fold */
         if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
-        if (gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
+        for (i = 0; i < nv; i++) plain &= v[i].type < GLEAM_BYTES;
+        a->plain = plain; /* numbers only: its folds take the short path from the first */
+        if (!plain && gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (a->n != (uint32_t)nv)
@@ -633,17 +645,36 @@ static gleam_result gleam__prod_spill(gleam__prod *p) {
     return gleam__xchg_compact(&p->op, p->w.x, &p->cmp);
 }
 
+/* A fold-table entry as a row, its key fields then its values, into the block of part:
+   the key goes as it is packed in the entry. */
+static gleam_result gleam__write_entry(gleam__op *op, gleam__writer *w, int part, char *e, int nk) {
+    const char *key;
+    size_t klen = gleam__entry_key(e, &key), size;
+    const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
+    int n = nk + (int)a->n, i;
+    unsigned char *q;
+    char *at;
+    gleam_result r;
+    size = gleam__array_hdr((uint32_t)n) + klen;
+    for (i = 0; i < (int)a->n; i++) size += gleam__packed_size(a->v[i]);
+    if ((r = gleam__writer_room(op, w, part, n, size, &at)) < 0) return r;
+    q = gleam__put_array((unsigned char *)at, (uint32_t)n);
+    memcpy(q, key, klen);
+    q += klen;
+    for (i = 0; i < (int)a->n; i++) q = gleam__put_value(q, a->v[i]);
+    return GLEAM_OK;
+}
+
 static gleam_result gleam__prod_flush_table(gleam__prod *p) {
     gleam__op *op = &p->op;
     size_t i;
     gleam_result r;
+    int nk = op->node->step->key.n;
     for (i = 0; i <= p->table.mask; i++) {
         char *e = p->table.slots[i].e;
         GLEAM__TABLE_AHEAD(&p->table, i);
         if (!e) continue;
-        if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
-        if ((r = gleam__write_row(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), op->vals.v, op->vals.n)) < 0)
-            return r;
+        if ((r = gleam__write_entry(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), e, nk)) < 0) return r;
     }
     gleam__table_clear(&p->table); /* to be refilled at once: keep its memory */
     return GLEAM_OK;
@@ -1195,7 +1226,7 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     gleam_result r = GLEAM_OK;
     const gleam__bkey *ks;
     size_t nh = 0, i = 0;
-    int probe = b->side == 0 && op->node->step->kind == GLEAM__JOIN;
+    int probe = b->side == 0 && op->node->step->kind == GLEAM__JOIN, fold = op->node->step->kind == GLEAM__REDUCE_BY;
     if (b->side == 0 && c->sub && !c->probing && op->node->step->kind == GLEAM__JOIN) {
         if ((r = gleam__spill_table(c)) != GLEAM_OK) return r; /* the build side, all on disk */
         c->probing = 1;
@@ -1219,6 +1250,20 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
             }
         }
         i++;
+        if (fold && i <= nh) { /* a partial fold: its key is found and hashed, only its values are unpacked */
+            const gleam__bkey *bk = &ks[i - 1];
+            const char *q = p;
+            uint32_t nf = 0;
+            if (op->done) break;
+            (void)gleam__unpack_header(&q, end, &nf); /* gleam__hash_block read it, and the key after it */
+            p = bk->p + bk->len;
+            if (gleam__unpack_values(&p, end, nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
+                r = gleam__nomem(op);
+                break;
+            }
+            if ((r = gleam__fold_packed(op, &c->table, bk->h, bk->p, bk->len, rowv->v, rowv->n)) < 0) break;
+            continue;
+        }
         if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
             r = gleam__nomem(op);
             break;

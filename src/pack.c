@@ -260,16 +260,22 @@ static int gleam__vals_reserve(gleam__vals *a, int n) {
     return 0;
 }
 
-static gleam_result gleam__unpack_row(const char **p, const char *end, gleam__vals *a) {
-    uint32_t n, i;
-    gleam_result r = gleam__unpack_header(p, end, &n);
-    if (r != GLEAM_OK) return r;
+/* n packed values at *p into a (resized). */
+static gleam_result gleam__unpack_values(const char **p, const char *end, uint32_t n, gleam__vals *a) {
+    uint32_t i;
+    gleam_result r;
     if ((size_t)n > (size_t)(end - *p)) return GLEAM_ERR_INPUT; /* each value takes a byte at least */
     if (gleam__vals_reserve(a, (int)n)) return GLEAM_ERR_NOMEM;
     for (i = 0; i < n; i++)
         if ((r = gleam__unpack_value(p, end, &a->v[i])) != GLEAM_OK) return r;
     a->n = (int)n;
     return GLEAM_OK;
+}
+
+static gleam_result gleam__unpack_row(const char **p, const char *end, gleam__vals *a) {
+    uint32_t n;
+    gleam_result r = gleam__unpack_header(p, end, &n);
+    return r != GLEAM_OK ? r : gleam__unpack_values(p, end, n, a);
 }
 
 static void gleam__vals_free(gleam__vals *a) {
