@@ -2042,6 +2042,27 @@ static gleam_result gleam__skip_value(const char **pp, const char *end) {
     return gleam__unpack_value(pp, end, &v);
 }
 
+/* The length of a packed value from its first byte, when that decides it (numbers, nil,
+   booleans, strings of up to 31 bytes); else 0. */
+static inline size_t gleam__fixed_len(unsigned c) {
+    static const unsigned char num[10] = {5, 9, 2, 3, 5, 9, 2, 3, 5, 9}; /* 0xca .. 0xd3 */
+    if (c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return 1;
+    if ((c & 0xe0) == 0xa0) return 1 + (c & 0x1f);
+    if (c >= 0xca && c <= 0xd3) return num[c - 0xca];
+    return 0;
+}
+
+/* gleam__skip_value with the common values inline. */
+static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
+    const unsigned char *p = (const unsigned char *)*pp;
+    size_t n = p < (const unsigned char *)end ? gleam__fixed_len(*p) : 0;
+    if (n && n <= (size_t)((const unsigned char *)end - p)) {
+        *pp = (const char *)(p + n);
+        return GLEAM_OK;
+    }
+    return gleam__skip_value(pp, end);
+}
+
 static gleam_result gleam__unpack_value(const char **pp, const char *end, gleam_value *out) {
     const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
     size_t avail;
@@ -7290,6 +7311,7 @@ static gleam_result gleam__spill_table(gleam__cons *c) {
 typedef struct gleam__bkey {
     const char *p;
     uint32_t len;
+    uint32_t nf;            /* the row's number of values */
     uint64_t h;
 } gleam__bkey;
 
@@ -7419,17 +7441,21 @@ static size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) 
         const char *q = p, *kb;
         uint32_t nf;
         gleam__bkey *bk;
+        uint32_t f;
         if (gleam__unpack_header(&q, end, &nf) != GLEAM_OK || nf < (uint32_t)key->n) return 0;
         kb = q;
         for (k = 0; k < key->n; k++)
-            if (gleam__skip_value(&q, end) != GLEAM_OK) return 0;
-        if (gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
+            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
+        if (c->hs.cap < (n + 1) * sizeof *bk && gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
         bk = (gleam__bkey *)(void *)c->hs.p + n;
         bk->p = kb;
         bk->len = (uint32_t)(q - kb);
+        bk->nf = nf;
         bk->h = gleam__hash(kb, bk->len);
         c->hs.len = ++n * sizeof *bk;
-        if (gleam__skip_value(&p, end) != GLEAM_OK) return 0;
+        for (f = (uint32_t)key->n; f < nf; f++) /* the rest of the row */
+            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
+        p = q;
     }
     return n;
 }
@@ -7467,12 +7493,9 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
         i++;
         if (fold && i <= nh) { /* a partial fold: its key is found and hashed, only its values are unpacked */
             const gleam__bkey *bk = &ks[i - 1];
-            const char *q = p;
-            uint32_t nf = 0;
             if (op->done) break;
-            (void)gleam__unpack_header(&q, end, &nf); /* gleam__hash_block read it, and the key after it */
             p = bk->p + bk->len;
-            if (gleam__unpack_values(&p, end, nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
+            if (gleam__unpack_values(&p, end, bk->nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
                 r = gleam__nomem(op);
                 break;
             }

@@ -1075,6 +1075,7 @@ static gleam_result gleam__spill_table(gleam__cons *c) {
 typedef struct gleam__bkey {
     const char *p;
     uint32_t len;
+    uint32_t nf;            /* the row's number of values */
     uint64_t h;
 } gleam__bkey;
 
@@ -1204,17 +1205,21 @@ static size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) 
         const char *q = p, *kb;
         uint32_t nf;
         gleam__bkey *bk;
+        uint32_t f;
         if (gleam__unpack_header(&q, end, &nf) != GLEAM_OK || nf < (uint32_t)key->n) return 0;
         kb = q;
         for (k = 0; k < key->n; k++)
-            if (gleam__skip_value(&q, end) != GLEAM_OK) return 0;
-        if (gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
+            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
+        if (c->hs.cap < (n + 1) * sizeof *bk && gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
         bk = (gleam__bkey *)(void *)c->hs.p + n;
         bk->p = kb;
         bk->len = (uint32_t)(q - kb);
+        bk->nf = nf;
         bk->h = gleam__hash(kb, bk->len);
         c->hs.len = ++n * sizeof *bk;
-        if (gleam__skip_value(&p, end) != GLEAM_OK) return 0;
+        for (f = (uint32_t)key->n; f < nf; f++) /* the rest of the row */
+            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
+        p = q;
     }
     return n;
 }
@@ -1252,12 +1257,9 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
         i++;
         if (fold && i <= nh) { /* a partial fold: its key is found and hashed, only its values are unpacked */
             const gleam__bkey *bk = &ks[i - 1];
-            const char *q = p;
-            uint32_t nf = 0;
             if (op->done) break;
-            (void)gleam__unpack_header(&q, end, &nf); /* gleam__hash_block read it, and the key after it */
             p = bk->p + bk->len;
-            if (gleam__unpack_values(&p, end, nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
+            if (gleam__unpack_values(&p, end, bk->nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
                 r = gleam__nomem(op);
                 break;
             }

@@ -167,6 +167,27 @@ static gleam_result gleam__skip_value(const char **pp, const char *end) {
     return gleam__unpack_value(pp, end, &v);
 }
 
+/* The length of a packed value from its first byte, when that decides it (numbers, nil,
+   booleans, strings of up to 31 bytes); else 0. */
+static inline size_t gleam__fixed_len(unsigned c) {
+    static const unsigned char num[10] = {5, 9, 2, 3, 5, 9, 2, 3, 5, 9}; /* 0xca .. 0xd3 */
+    if (c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return 1;
+    if ((c & 0xe0) == 0xa0) return 1 + (c & 0x1f);
+    if (c >= 0xca && c <= 0xd3) return num[c - 0xca];
+    return 0;
+}
+
+/* gleam__skip_value with the common values inline. */
+static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
+    const unsigned char *p = (const unsigned char *)*pp;
+    size_t n = p < (const unsigned char *)end ? gleam__fixed_len(*p) : 0;
+    if (n && n <= (size_t)((const unsigned char *)end - p)) {
+        *pp = (const char *)(p + n);
+        return GLEAM_OK;
+    }
+    return gleam__skip_value(pp, end);
+}
+
 static gleam_result gleam__unpack_value(const char **pp, const char *end, gleam_value *out) {
     const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
     size_t avail;
