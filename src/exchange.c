@@ -711,7 +711,11 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         q->in_off = op->task->in_off;
         q->nv = nv;
         if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
-        else memcpy(p->bvals + at, row + 1, (size_t)nv * sizeof *row);
+        else
+            for (i = 0; i < nv; i += 2) { /* a few values: two at a time, not a string copy's start-up */
+                p->bvals[at + i] = row[1 + i];
+                if (i + 1 < nv) p->bvals[at + i + 1] = row[2 + i];
+            }
         GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
         if (p->npend >= GLEAM__LAG) { /* the slot of the row GLEAM__LAG back has come: fetch its entry */
             const gleam__slot *sl = &p->table.slots[q[-GLEAM__LAG].h & p->table.mask];
