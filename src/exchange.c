@@ -450,6 +450,16 @@ typedef struct gleam__acc {
     gleam_value v[1];
 } gleam__acc;
 
+/* Start fetching a fold entry of a key of klen bytes and nv values: its first line, and
+   its last when that is another (an entry of four values spans two). */
+#define GLEAM__PREFETCH_FOLD(e, klen, nv)                                                          \
+    do {                                                                                           \
+        const char *e_ = (e), *l_ = e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, v) +   \
+                                    (size_t)(nv) * sizeof(gleam_value) - 1;                        \
+        GLEAM__PREFETCH(e_);                                                                       \
+        GLEAM__PREFETCH(l_);                                                                       \
+    } while (0)
+
 /* Fold values v into table t under the packed key (hash h). */
 GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
@@ -552,7 +562,7 @@ static gleam_result gleam__prod_fold_pending(gleam__prod *p, int keep) {
     int i, n = p->npend - keep, in_stream = task->in_stream;
     for (i = GLEAM__MAX(0, p->npend - GLEAM__LAG); i < n; i++) { /* rows whose entries are not on their way */
         const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
-        if (sl->e) GLEAM__PREFETCH(sl->e);
+        if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, p->pend[i].klen, p->pend[i].nv);
     }
     task->in_path = p->pend_path; /* an error names the row's file and line */
     task->in_stream = p->pend_stream;
@@ -719,7 +729,7 @@ static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value 
         GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
         if (p->npend >= GLEAM__LAG) { /* the slot of the row GLEAM__LAG back has come: fetch its entry */
             const gleam__slot *sl = &p->table.slots[q[-GLEAM__LAG].h & p->table.mask];
-            if (sl->e) GLEAM__PREFETCH(sl->e);
+            if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, q[-GLEAM__LAG].klen, q[-GLEAM__LAG].nv);
         }
         if (++p->npend < GLEAM__BATCH) return GLEAM_OK; /* the table grows only when rows fold */
         if ((r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
@@ -1248,8 +1258,10 @@ static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
     while (p < end) {
         if (i + GLEAM__PF1 < nh) GLEAM__PREFETCH(&c->table.slots[ks[i + GLEAM__PF1].h & c->table.mask]);
         if (i + GLEAM__PF2 < nh) { /* the slot of row i+PF2 has arrived by now: fetch its entry */
-            const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF2].h & c->table.mask];
-            if (sl->e) GLEAM__PREFETCH(sl->e);
+            const gleam__bkey *bk = &ks[i + GLEAM__PF2];
+            const gleam__slot *sl = &c->table.slots[bk->h & c->table.mask];
+            if (sl->e && fold) GLEAM__PREFETCH_FOLD(sl->e, bk->len, bk->nf - (uint32_t)c->lead.n);
+            else if (sl->e) GLEAM__PREFETCH(sl->e);
         }
         if (probe && i + GLEAM__PF3 < nh) { /* and the entry of row i+PF3: fetch its first right row */
             const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF3].h & c->table.mask];
