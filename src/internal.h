@@ -228,6 +228,7 @@ struct gleam__fmt {
     char spec[24];      /* the printf spec for numbers, "%-08.3f" */
     int width, prec;    /* for %s / %v: -1 when absent */
     int left;           /* '-' flag */
+    int plain;          /* %d alone: written without printf */
     const char *text;   /* literal */
     size_t len;
 };

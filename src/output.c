@@ -70,6 +70,7 @@ static gleam_result gleam__parse_format(gleam_flow *f, gleam__step *s) {
             if (x->conv == 'd' || x->conv == 'x' || x->conv == 'X') x->spec[n++] = 'l', x->spec[n++] = 'l';
             x->spec[n++] = x->conv;
             x->spec[n] = 0;
+            x->plain = !strcmp(x->spec, "%lld");
             p++;
         }
     }
@@ -89,8 +90,53 @@ static int gleam__buf_printf(gleam__buf *b, const char *spec, int is_int, long l
     return 0;
 }
 
+/* gleam__format_row's common case: text, strings and integers by %s, %v or %d, no width or
+   precision. The line's room is reserved once and each piece copied without a check.
+   GLEAM_ERR_ARG when the row is not that case. */
+static gleam_result gleam__format_plain(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
+    size_t need = 1;
+    int i, arg = 0;
+    char *o;
+    for (i = 0; i < nfmt; i++) {
+        const gleam__fmt *x = &fmt[i];
+        int str = x->conv == 's' || x->conv == 'v';
+        if (!x->conv) {
+            need += x->len;
+            continue;
+        }
+        if (arg >= n || x->width >= 0 || x->prec >= 0) return GLEAM_ERR_ARG;
+        if (str && row[arg].type == GLEAM_BYTES) need += row[arg].len;
+        else if ((str || x->plain) && row[arg].type == GLEAM_INT) need += 20;
+        else return GLEAM_ERR_ARG;
+        arg++;
+    }
+    if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return GLEAM_ERR_NOMEM;
+    o = b->p + b->len;
+    for (i = 0, arg = 0; i < nfmt; i++) {
+        const gleam__fmt *x = &fmt[i];
+        const gleam_value *v = &row[arg];
+        if (!x->conv) {
+            memcpy(o, x->text, x->len);
+            o += x->len;
+            continue;
+        }
+        arg++;
+        if (v->type == GLEAM_BYTES) {
+            if (v->len) memcpy(o, v->u.s, v->len);
+            o += v->len;
+        } else {
+            o += gleam__int_digits(o, v->u.i);
+        }
+    }
+    *o++ = '\n';
+    b->len = (size_t)(o - b->p);
+    return GLEAM_OK;
+}
+
 static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
     int i, arg = 0;
+    gleam_result r = gleam__format_plain(b, fmt, nfmt, row, n);
+    if (r != GLEAM_ERR_ARG) return r;
     for (i = 0; i < nfmt; i++) {
         const gleam__fmt *x = &fmt[i];
         int bad = 0;
@@ -119,7 +165,7 @@ static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int 
                 break;
             }
             case 'd':
-                if (!strcmp(x->spec, "%lld")) { /* plain: no printf */
+                if (x->plain) { /* no printf */
                     bad = gleam__int_text(b, gleam_to_int64(v));
                     break;
                 }

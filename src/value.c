@@ -114,7 +114,8 @@ static int gleam__double_text(double d, char *buf, size_t cap) {
 
 /* Append the text form of v to b; 0, or -1 when out of memory. */
 /* The decimal text of i. */
-static int gleam__int_text(gleam__buf *b, int64_t i) {
+/* The decimal digits of i at out (room for 20 bytes); their number. */
+static size_t gleam__int_digits(char *out, int64_t i) {
     char tmp[24], *p = tmp + sizeof tmp;
     uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
     do {
@@ -122,7 +123,14 @@ static int gleam__int_text(gleam__buf *b, int64_t i) {
         u /= 10;
     } while (u);
     if (i < 0) *--p = '-';
-    return gleam__buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+    memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
+    return (size_t)(tmp + sizeof tmp - p);
+}
+
+static int gleam__int_text(gleam__buf *b, int64_t i) {
+    if (gleam__buf_reserve(b, 20)) return -1;
+    b->len += gleam__int_digits(b->p + b->len, i);
+    return 0;
 }
 
 static int gleam__value_text(gleam__buf *b, gleam_value v) {
