@@ -37,7 +37,7 @@
    -------
    GLEAM_STATIC                    make every function static to the including file
    GLEAM_MALLOC/REALLOC/FREE       your allocator (define all three or none); without them,
-                                   blocks of 2 MB and more come from mmap (huge pages)
+                                   blocks of 256 KB and more come from mmap (huge pages)
    GLEAM_ASSERT(c)                 your assert (default: assert from <assert.h>)
 
    COMMAND-LINE FLAGS (taken out of argv by gleam_init)
@@ -586,11 +586,13 @@ static char *gleam__strdup(const char *s);
 static int gleam__buf_reserve(gleam__buf *b, size_t extra);
 static int gleam__buf_add(gleam__buf *b, const void *p, size_t n);
 static void gleam__buf_free(gleam__buf *b);
-/* Big blocks (tables, arena chunks of 2 MB and more) come straight from mmap, aligned so
-   the kernel can back them with huge pages: random probes then miss the TLB far less.
-   The memory comes zeroed. */
+/* Big blocks (tables, arena chunks, sort arrays of 256 KB and more) come straight from
+   mmap in whole 2 MB pages, aligned so the kernel can back them with huge pages: random
+   probes then miss the TLB far less, and a first touch faults once per 2 MB, not per
+   4 KB (each fault is dear on a virtual machine). The memory comes zeroed. */
 static void *gleam__big_alloc(size_t n);
 static void gleam__big_free(void *p, size_t n);
+static void *gleam__big_realloc(void *p, size_t old, size_t n);
 static void *gleam__arena_alloc(gleam__arena *a, size_t n);
 static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
 static void gleam__arena_reset(gleam__arena *a);
@@ -1159,10 +1161,13 @@ static void gleam__buf_free(gleam__buf *b) {
 }
 
 #define GLEAM__HUGE ((size_t)2 << 20)
+/* From this size a block is mapped in whole huge pages: a first touch of a small page (of
+   the heap, or of realloc's own maps) is a fault of its own, dear on a virtual machine. */
+#define GLEAM__BIG (GLEAM__HUGE / 8)
 
 static void *gleam__big_alloc(size_t n) {
 #if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
-    if (n >= GLEAM__HUGE) {
+    if (n >= GLEAM__BIG) {
         size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
         char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
         if (p == (char *)MAP_FAILED) return NULL;
@@ -1183,12 +1188,27 @@ static void gleam__big_free(void *p, size_t n) {
     (void)n; /* without mmap, only free() */
     if (!p) return;
 #if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
-    if (n >= GLEAM__HUGE) {
+    if (n >= GLEAM__BIG) {
         munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
         return;
     }
 #endif
     gleam__free(p);
+}
+
+/* Grow or shrink a block of gleam__big_alloc from old to n bytes, keeping what fits (the
+   rest is not zeroed). A big block is copied into a new one rather than grown by realloc,
+   whose own big blocks are mapped page by page: on a virtual machine a first touch of a
+   small page costs far more than copying it. NULL when out of memory (p is kept). */
+static void *gleam__big_realloc(void *p, size_t old, size_t n) {
+    void *q;
+    if (old < GLEAM__BIG && n < GLEAM__BIG) return gleam__realloc(p, n ? n : 1);
+    if (!(q = gleam__big_alloc(n))) return NULL;
+    if (p) {
+        memcpy(q, p, old < n ? old : n);
+        gleam__big_free(p, old);
+    }
+    return q;
 }
 
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
@@ -3377,7 +3397,7 @@ static void gleam__run_free(gleam__run *r) {
     if (r->file) gleam__spill_close(r->file);
     gleam__free(r->file);
     gleam__free(r->offs);
-    gleam__free(r->rows);
+    gleam__big_free(r->rows, r->cap * sizeof *r->rows);
     gleam__arena_free(&r->mem);
     gleam__free(r->parts);
     gleam__free(r);
@@ -3411,7 +3431,7 @@ static int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value 
     char *p;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
-        gleam__srow *rows = (gleam__srow *)gleam__realloc(r->rows, cap * sizeof *rows);
+        gleam__srow *rows = (gleam__srow *)gleam__big_realloc(r->rows, r->cap * sizeof *rows, cap * sizeof *rows);
         if (!rows) return -1;
         r->rows = rows;
         r->cap = cap;
@@ -3475,9 +3495,9 @@ static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int sh
 static int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
     gleam__srow *tmp;
     if (r->n < 2) return 0;
-    if (!(tmp = (gleam__srow *)gleam__malloc(r->n * sizeof *tmp))) return -1;
+    if (!(tmp = (gleam__srow *)gleam__big_alloc(r->n * sizeof *tmp))) return -1;
     gleam__radix_sort(r->rows, tmp, r->n, 56, c);
-    gleam__free(tmp);
+    gleam__big_free(tmp, r->n * sizeof *tmp);
     return 0;
 }
 
@@ -3537,15 +3557,15 @@ static int gleam__disk_add(gleam__run *d, uint64_t key, const char *row, size_t 
     if (d->n == 0 || d->file->size >= d->offs[d->n - 1] + GLEAM__INDEX_EVERY) {
         if (d->n == d->cap) {
             size_t ncap = d->cap ? d->cap * 2 : 64;
-            gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
-            uint64_t *offs;
-            if (rows) d->rows = rows;
-            offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
-            if (!offs) {
+            uint64_t *offs = (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs);
+            gleam__srow *rows;
+            if (offs) d->offs = offs; /* room past d->cap is harmless */
+            rows = offs ? (gleam__srow *)gleam__big_realloc(d->rows, d->cap * sizeof *rows, ncap * sizeof *rows) : NULL;
+            if (!rows) {
                 errno = ENOMEM;
                 return -1;
             }
-            d->offs = offs;
+            d->rows = rows;
             d->cap = ncap;
         }
         d->rows[d->n].key = key;

@@ -54,10 +54,13 @@ static void gleam__buf_free(gleam__buf *b) {
 }
 
 #define GLEAM__HUGE ((size_t)2 << 20)
+/* From this size a block is mapped in whole huge pages: a first touch of a small page (of
+   the heap, or of realloc's own maps) is a fault of its own, dear on a virtual machine. */
+#define GLEAM__BIG (GLEAM__HUGE / 8)
 
 static void *gleam__big_alloc(size_t n) {
 #if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
-    if (n >= GLEAM__HUGE) {
+    if (n >= GLEAM__BIG) {
         size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
         char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
         if (p == (char *)MAP_FAILED) return NULL;
@@ -78,12 +81,27 @@ static void gleam__big_free(void *p, size_t n) {
     (void)n; /* without mmap, only free() */
     if (!p) return;
 #if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
-    if (n >= GLEAM__HUGE) {
+    if (n >= GLEAM__BIG) {
         munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
         return;
     }
 #endif
     gleam__free(p);
+}
+
+/* Grow or shrink a block of gleam__big_alloc from old to n bytes, keeping what fits (the
+   rest is not zeroed). A big block is copied into a new one rather than grown by realloc,
+   whose own big blocks are mapped page by page: on a virtual machine a first touch of a
+   small page costs far more than copying it. NULL when out of memory (p is kept). */
+static void *gleam__big_realloc(void *p, size_t old, size_t n) {
+    void *q;
+    if (old < GLEAM__BIG && n < GLEAM__BIG) return gleam__realloc(p, n ? n : 1);
+    if (!(q = gleam__big_alloc(n))) return NULL;
+    if (p) {
+        memcpy(q, p, old < n ? old : n);
+        gleam__big_free(p, old);
+    }
+    return q;
 }
 
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)

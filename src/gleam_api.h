@@ -36,7 +36,7 @@
    -------
    GLEAM_STATIC                    make every function static to the including file
    GLEAM_MALLOC/REALLOC/FREE       your allocator (define all three or none); without them,
-                                   blocks of 2 MB and more come from mmap (huge pages)
+                                   blocks of 256 KB and more come from mmap (huge pages)
    GLEAM_ASSERT(c)                 your assert (default: assert from <assert.h>)
 
    COMMAND-LINE FLAGS (taken out of argv by gleam_init)

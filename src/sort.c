@@ -71,7 +71,7 @@ static void gleam__run_free(gleam__run *r) {
     if (r->file) gleam__spill_close(r->file);
     gleam__free(r->file);
     gleam__free(r->offs);
-    gleam__free(r->rows);
+    gleam__big_free(r->rows, r->cap * sizeof *r->rows);
     gleam__arena_free(&r->mem);
     gleam__free(r->parts);
     gleam__free(r);
@@ -105,7 +105,7 @@ static int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value 
     char *p;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
-        gleam__srow *rows = (gleam__srow *)gleam__realloc(r->rows, cap * sizeof *rows);
+        gleam__srow *rows = (gleam__srow *)gleam__big_realloc(r->rows, r->cap * sizeof *rows, cap * sizeof *rows);
         if (!rows) return -1;
         r->rows = rows;
         r->cap = cap;
@@ -169,9 +169,9 @@ static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int sh
 static int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
     gleam__srow *tmp;
     if (r->n < 2) return 0;
-    if (!(tmp = (gleam__srow *)gleam__malloc(r->n * sizeof *tmp))) return -1;
+    if (!(tmp = (gleam__srow *)gleam__big_alloc(r->n * sizeof *tmp))) return -1;
     gleam__radix_sort(r->rows, tmp, r->n, 56, c);
-    gleam__free(tmp);
+    gleam__big_free(tmp, r->n * sizeof *tmp);
     return 0;
 }
 
@@ -231,15 +231,15 @@ static int gleam__disk_add(gleam__run *d, uint64_t key, const char *row, size_t 
     if (d->n == 0 || d->file->size >= d->offs[d->n - 1] + GLEAM__INDEX_EVERY) {
         if (d->n == d->cap) {
             size_t ncap = d->cap ? d->cap * 2 : 64;
-            gleam__srow *rows = (gleam__srow *)gleam__realloc(d->rows, ncap * sizeof *rows);
-            uint64_t *offs;
-            if (rows) d->rows = rows;
-            offs = rows ? (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs) : NULL;
-            if (!offs) {
+            uint64_t *offs = (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs);
+            gleam__srow *rows;
+            if (offs) d->offs = offs; /* room past d->cap is harmless */
+            rows = offs ? (gleam__srow *)gleam__big_realloc(d->rows, d->cap * sizeof *rows, ncap * sizeof *rows) : NULL;
+            if (!rows) {
                 errno = ENOMEM;
                 return -1;
             }
-            d->offs = offs;
+            d->rows = rows;
             d->cap = ncap;
         }
         d->rows[d->n].key = key;
