@@ -1760,8 +1760,6 @@ static int gleam__double_text(double d, char *buf, size_t cap) {
     return n;
 }
 
-/* Append the text form of v to b; 0, or -1 when out of memory. */
-/* The decimal text of i. */
 /* The decimal digits of i at out (room for 20 bytes); their number. */
 static size_t gleam__int_digits(char *out, int64_t i) {
     char tmp[24], *p = tmp + sizeof tmp;
@@ -1775,12 +1773,14 @@ static size_t gleam__int_digits(char *out, int64_t i) {
     return (size_t)(tmp + sizeof tmp - p);
 }
 
+/* Append the decimal text of i to b; 0, or -1 when out of memory. */
 static int gleam__int_text(gleam__buf *b, int64_t i) {
     if (gleam__buf_reserve(b, 20)) return -1;
     b->len += gleam__int_digits(b->p + b->len, i);
     return 0;
 }
 
+/* Append the text form of v to b; 0, or -1 when out of memory. */
 static int gleam__value_text(gleam__buf *b, gleam_value v) {
     char tmp[48];
     int n;
@@ -6731,13 +6731,16 @@ typedef struct gleam__acc {
 } gleam__acc;
 
 /* Start fetching a fold entry of a key of klen bytes and nv values: its first line, and
-   its last when that is another (an entry of four values spans two). */
+   its last when that is another (an entry of four values spans two). The last is reckoned
+   from the row's values, which a bad row may have more of than the entry: an address in
+   integers, then, never a pointer past the entry. */
 #define GLEAM__PREFETCH_FOLD(e, klen, nv)                                                          \
     do {                                                                                           \
-        const char *e_ = (e), *l_ = e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, v) +   \
-                                    (size_t)(nv) * sizeof(gleam_value) - 1;                        \
+        const char *e_ = (e);                                                                      \
+        uintptr_t l_ = (uintptr_t)e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, v) +     \
+                       (size_t)(nv) * sizeof(gleam_value) - 1;                                     \
         GLEAM__PREFETCH(e_);                                                                       \
-        GLEAM__PREFETCH(l_);                                                                       \
+        GLEAM__PREFETCH((const void *)l_);                                                         \
     } while (0)
 
 /* Fold values v into table t under the packed key (hash h). */

@@ -451,13 +451,16 @@ typedef struct gleam__acc {
 } gleam__acc;
 
 /* Start fetching a fold entry of a key of klen bytes and nv values: its first line, and
-   its last when that is another (an entry of four values spans two). */
+   its last when that is another (an entry of four values spans two). The last is reckoned
+   from the row's values, which a bad row may have more of than the entry: an address in
+   integers, then, never a pointer past the entry. */
 #define GLEAM__PREFETCH_FOLD(e, klen, nv)                                                          \
     do {                                                                                           \
-        const char *e_ = (e), *l_ = e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, v) +   \
-                                    (size_t)(nv) * sizeof(gleam_value) - 1;                        \
+        const char *e_ = (e);                                                                      \
+        uintptr_t l_ = (uintptr_t)e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, v) +     \
+                       (size_t)(nv) * sizeof(gleam_value) - 1;                                     \
         GLEAM__PREFETCH(e_);                                                                       \
-        GLEAM__PREFETCH(l_);                                                                       \
+        GLEAM__PREFETCH((const void *)l_);                                                         \
     } while (0)
 
 /* Fold values v into table t under the packed key (hash h). */

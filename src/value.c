@@ -112,8 +112,6 @@ static int gleam__double_text(double d, char *buf, size_t cap) {
     return n;
 }
 
-/* Append the text form of v to b; 0, or -1 when out of memory. */
-/* The decimal text of i. */
 /* The decimal digits of i at out (room for 20 bytes); their number. */
 static size_t gleam__int_digits(char *out, int64_t i) {
     char tmp[24], *p = tmp + sizeof tmp;
@@ -127,12 +125,14 @@ static size_t gleam__int_digits(char *out, int64_t i) {
     return (size_t)(tmp + sizeof tmp - p);
 }
 
+/* Append the decimal text of i to b; 0, or -1 when out of memory. */
 static int gleam__int_text(gleam__buf *b, int64_t i) {
     if (gleam__buf_reserve(b, 20)) return -1;
     b->len += gleam__int_digits(b->p + b->len, i);
     return 0;
 }
 
+/* Append the text form of v to b; 0, or -1 when out of memory. */
 static int gleam__value_text(gleam__buf *b, gleam_value v) {
     char tmp[48];
     int n;

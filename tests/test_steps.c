@@ -1667,6 +1667,60 @@ static void test_fprintlnf(void) {
     check_file_lines(__FILE__, __LINE__, "fprintlnf of strings and integers", &a, 2, NULL);
 }
 
+/* printlnf at the ends of its short path: the widest integers (20 bytes of text), empty
+   strings, a literal %, and a format with more conversions than the row has fields (the
+   general path's %!d(MISSING)). */
+static void test_fprintlnf_edges(void) {
+    static const char *formats[] = {"%s=%d,%v%%", "[%v|%d|%s|%d]"};
+    table t = {0};
+    trow *r;
+    char path[512], want[1024];
+    int k, at;
+    t.cols = 3;
+    r = tb_add(&t);
+    r->v[0] = tb_str(&t, "", 0);
+    r->v[1] = gleam_int(INT64_MIN);
+    r->v[2] = gleam_int(INT64_MAX);
+    r = tb_add(&t);
+    r->v[0] = tb_str(&t, "x", 1);
+    r->v[1] = gleam_int(-1);
+    r->v[2] = gleam_int(0);
+    r = tb_add(&t);
+    r->v[0] = tb_str(&t, "a string of forty-one bytes, give or take", 41);
+    r->v[1] = gleam_int(1000000007);
+    r->v[2] = tb_str(&t, "", 0);
+    snprintf(path, sizeof path, "%s", th_path("edges.txt"));
+    for (k = 0; k < 2; k++) {
+        gleam_flow *f = gleam_flow_new("printlnf edges");
+        size_t len, i;
+        char *text;
+        gleam_fprintlnf(tb_dataset(f, &t, 1), path, formats[k]);
+        CHECK_INT(run_flow(f, 2), GLEAM_OK);
+        for (i = 0, at = 0; i < t.n; i++) {
+            const gleam_value *v = t.r[i].v;
+            char third[32];
+            if (v[2].type == GLEAM_INT) snprintf(third, sizeof third, "%lld", (long long)v[2].u.i);
+            else snprintf(third, sizeof third, "%.*s", (int)v[2].len, v[2].u.s);
+            if (k == 0)
+                at += snprintf(want + at, sizeof want - (size_t)at, "%.*s=%lld,%s%%\n", (int)v[0].len, v[0].u.s,
+                               (long long)v[1].u.i, third);
+            else
+                at += snprintf(want + at, sizeof want - (size_t)at, "[%.*s|%lld|%s|%%!d(MISSING)]\n", (int)v[0].len,
+                               v[0].u.s, (long long)v[1].u.i, third);
+        }
+        text = th_read(path, &len);
+        CHECK(text != NULL);
+        if (text) {
+            CHECK_INT((int)len, at);
+            CHECK(len == (size_t)at && memcmp(text, want, len) == 0);
+            if (len != (size_t)at || memcmp(text, want, len)) th_failf(__FILE__, __LINE__, "got:\n%.*s\nwant:\n%s", (int)len, text, want);
+        }
+        free(text);
+        gleam_flow_free(f);
+    }
+    tb_free(&t);
+}
+
 static void test_write_tsv(void) {
     out_arg a = {1, 0, NULL, NULL};
     char path[512];
@@ -2508,6 +2562,7 @@ int main(void) {
     RUN(test_partition);
     RUN(test_joins);
     RUN(test_fprintlnf);
+    RUN(test_fprintlnf_edges);
     RUN(test_write_tsv);
     RUN(test_write_csv);
     RUN(test_output_row);

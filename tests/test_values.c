@@ -321,12 +321,12 @@ static void test_put_short(void) {
    (and in bytes with the high bit set, which upset a careless word trick). */
 static void test_scans(void) {
     static const char alpha[] = {'a', ',', '\n', '"', '\t', '|', (char)0x80, (char)0xff, (char)0x2b, (char)0x0a ^ 0x20};
-    static const char delims[] = {',', '\t', '|'};
+    static const char delims[] = {',', '\t', '|', (char)0x80, (char)0xff, 0};
     char buf[80];
     unsigned seed = 777;
     int round, off, len, d, i;
     for (round = 0; round < 40; round++)
-        for (d = 0; d < 3; d++)
+        for (d = 0; d < (int)sizeof delims; d++)
             for (off = 0; off < 8; off++)
                 for (len = 0; len < 48; len++) {
                     const char *p = buf + off, *end = p + len, *want = p;
