@@ -177,7 +177,9 @@ static inline size_t gleam__fixed_len(unsigned c) {
     return 0;
 }
 
-/* gleam__skip_value with the common values inline. */
+/* gleam__skip_value with the common values inline, for a row's fields. Not in
+   gleam__skip_value itself: most of its callers skip whole rows, arrays, for which the
+   first-byte test is only a cost (3% more instructions in the sort, measured). */
 static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
     const unsigned char *p = (const unsigned char *)*pp;
     size_t n = p < (const unsigned char *)end ? gleam__fixed_len(*p) : 0;
