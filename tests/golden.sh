@@ -197,6 +197,19 @@ for f in records text dups nofinal crlf edge empty; do
         golden "sort_lines -gleam.threads=$t $f.txt" exact "$T/sort-$f.ref" build/sort_lines -gleam.threads=$t "$T/$f.txt"
     done
 done
+# Into a regular file each shard writes at its own offset (reckoned first); into a pipe, or
+# a file open for appending, the shards take turns. Both, after and before other writes.
+{ printf 'head\n'; cat "$T/sort-records.ref"; printf 'tail\n'; } > "$T/sort-around.ref"
+for t in 3 4; do
+    golden "sort_lines -gleam.threads=$t records.txt | cat" exact "$T/sort-records.ref" \
+        sh -c 'build/sort_lines -gleam.threads=$0 "$1" | cat' "$t" "$T/records.txt"
+    golden "sort_lines -gleam.threads=$t between two writes to its file" exact "$T/sort-around.ref" \
+        sh -c '{ printf "head\n"; build/sort_lines -gleam.threads=$0 "$1"; printf "tail\n"; } > "$2" && cat "$2"' \
+        "$t" "$T/records.txt" "$T/around"
+    golden "sort_lines -gleam.threads=$t >> a file" exact "$T/sort-around.ref" \
+        sh -c 'printf "head\n" > "$2" && build/sort_lines -gleam.threads=$0 "$1" >> "$2" && printf "tail\n" >> "$2" && cat "$2"' \
+        "$t" "$T/records.txt" "$T/around"
+done
 
 # ---- join_csv ---------------------------------------------------------------------------
 sort -t, -k1,1 "$T/a.csv" > "$T/a.sorted"
