@@ -320,7 +320,8 @@ static void test_put_short(void) {
    every length and alignment, bytes from an alphabet rich in the bytes that stop a field
    (and in bytes with the high bit set, which upset a careless word trick). */
 static void test_scans(void) {
-    static const char alpha[] = {'a', ',', '\n', '"', '\t', '|', (char)0x80, (char)0xff, (char)0x2b, (char)0x0a ^ 0x20};
+    static const char alpha[] = {'a', ',', '\n', '"', '\t', '|', (char)0x80, (char)0xff, (char)0x2b, (char)0x0a ^ 0x20,
+                                  (char)('"' ^ 0x80)};
     static const char delims[] = {',', '\t', '|', (char)0x80, (char)0xff, 0};
     char buf[80];
     unsigned seed = 777;
@@ -336,6 +337,11 @@ static void test_scans(void) {
                     }
                     while (want < end && *want != delims[d] && *want != '\n' && *want != '"') want++;
                     CHECK(gleam__csv_plain_end(p, end, delims[d]) == want);
+                    if (d == 0) { /* the quotes counted for a CSV file's splits, against a count byte by byte */
+                        uint64_t quotes = 0;
+                        for (i = 0; i < len; i++) quotes += p[i] == '"';
+                        CHECK(gleam__count_quotes(p, (size_t)len) == quotes);
+                    }
                 }
     for (round = 0; round < 2000; round++) { /* a packed value of each kind, skipped two ways */
         gleam__buf b = {0};
