@@ -1,6 +1,9 @@
 /* source.c: where rows come from. Files are cut into byte ranges, one per shard, aligned
-   to line (or CSV record) starts, so one big file still uses every core; rows point into
-   the read buffer and are never copied. Also rows from memory and from generators. */
+   to line (or CSV record) starts, so one big file still uses every core; each range is
+   read in pieces of up to 4 MB, and a shard that has read its own goes on with pieces
+   another running shard has not begun, so the shards finish together however unevenly
+   the machine runs them. Rows point into the read buffer and are never copied. Also rows
+   from memory and from generators. */
 #include "internal.h"
 
 /* A byte range of one file that a shard reads. A stream (pipe, terminal) is read whole. */
@@ -19,10 +22,18 @@ typedef struct gleam__files {
     ino_t *ino;
     int *stream;
     int nfiles;
-    gleam__seg **segs;  /* by shard */
+    gleam__seg **segs;  /* by shard, in file order: pieces of at most GLEAM__PIECE bytes */
     int *nsegs;
     int nshards;
+    /* claiming pieces (under mu): a shard reads its own from the front; one that is done
+       takes the last of a running shard with the most left, so both finish together */
+    pthread_mutex_t mu;
+    int have_mu;
+    int *front, *back;      /* by shard: segs[front, back) are not yet taken */
+    char *running;          /* by shard: its task has begun */
 } gleam__files;
+
+#define GLEAM__PIECE ((uint64_t)4 << 20)
 
 static void gleam__files_free(gleam__files *fs) {
     int i;
@@ -37,6 +48,10 @@ static void gleam__files_free(gleam__files *fs) {
     gleam__free(fs->stream);
     gleam__free(fs->segs);
     gleam__free(fs->nsegs);
+    gleam__free(fs->front);
+    gleam__free(fs->back);
+    gleam__free(fs->running);
+    if (fs->have_mu) pthread_mutex_destroy(&fs->mu);
     gleam__free(fs);
 }
 
@@ -182,7 +197,14 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
     fs->ino = (ino_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->ino);
     fs->segs = (gleam__seg **)gleam__calloc((size_t)nshards, sizeof *fs->segs);
     fs->nsegs = (int *)gleam__calloc((size_t)nshards, sizeof *fs->nsegs);
-    if (!fs->sizes || !fs->stream || !fs->dev || !fs->ino || !fs->segs || !fs->nsegs) return GLEAM_ERR_NOMEM;
+    fs->front = (int *)gleam__calloc((size_t)nshards, sizeof *fs->front);
+    fs->back = (int *)gleam__calloc((size_t)nshards, sizeof *fs->back);
+    fs->running = (char *)gleam__calloc((size_t)nshards, 1);
+    if (!fs->sizes || !fs->stream || !fs->dev || !fs->ino || !fs->segs || !fs->nsegs || !fs->front || !fs->back ||
+        !fs->running)
+        return GLEAM_ERR_NOMEM;
+    pthread_mutex_init(&fs->mu, NULL);
+    fs->have_mu = 1;
     for (i = 0; i < fs->nfiles; i++) {
         struct stat st;
         int fd;
@@ -227,14 +249,21 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
                 uint64_t a = total ? (uint64_t)((double)k / nshards * (double)total) : 0;
                 uint64_t b = total ? (uint64_t)((double)(k + 1) / nshards * (double)total) : 0;
                 if (k == nshards - 1) b = total;
+                uint64_t from, to, n, piece;
                 if (b <= lo || a >= hi) continue;
-                sg.start = GLEAM__MAX(a, lo) - lo;
-                sg.end = GLEAM__MIN(b, hi) - lo;
-                if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
+                from = GLEAM__MAX(a, lo) - lo;
+                to = GLEAM__MIN(b, hi) - lo;
+                n = (to - from + GLEAM__PIECE - 1) / GLEAM__PIECE; /* pieces of equal size */
+                for (piece = 0; piece < n; piece++) {
+                    sg.start = from + (to - from) * piece / n;
+                    sg.end = from + (to - from) * (piece + 1) / n;
+                    if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
+                }
             }
             acc = hi;
         }
     }
+    for (i = 0; i < nshards; i++) fs->back[i] = fs->nsegs[i];
     if (s->format == GLEAM_FORMAT_CSV)
         for (i = 0; i < fs->nfiles; i++)
             if (!fs->stream[i] && (r = gleam__csv_parity(fs, i, err, errcap)) != GLEAM_OK) return r;
@@ -623,14 +652,34 @@ ioerr:
 
 /* >>run a source task --------------------------------------------------------------------- */
 
+/* The next segment for shard sh to read: its own next, else the last not yet taken of the
+   running shard with the most left (not a stream, which is read whole by its shard; not a
+   shard whose task has not begun, which keeps its rows). NULL when there is none. */
+static const gleam__seg *gleam__next_seg(gleam__files *fs, int sh) {
+    const gleam__seg *sg = NULL;
+    int v, best = -1;
+    pthread_mutex_lock(&fs->mu);
+    fs->running[sh] = 1;
+    if (fs->front[sh] < fs->back[sh]) {
+        sg = &fs->segs[sh][fs->front[sh]++];
+    } else {
+        for (v = 0; v < fs->nshards; v++)
+            if (fs->running[v] && fs->back[v] > fs->front[v] && !fs->segs[v][fs->back[v] - 1].stream &&
+                (best < 0 || fs->back[v] - fs->front[v] > fs->back[best] - fs->front[best]))
+                best = v;
+        if (best >= 0) sg = &fs->segs[best][--fs->back[best]];
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return sg;
+}
+
 static gleam_result gleam__run_files(gleam__source *src) {
     gleam__op *op = &src->op;
     gleam__task *t = op->task;
     gleam__step *s = op->node->step;
     gleam__files *fs = t->job->plan->files[s->id];
-    int k;
-    for (k = 0; k < fs->nsegs[t->shard]; k++) {
-        const gleam__seg *sg = &fs->segs[t->shard][k];
+    const gleam__seg *sg;
+    while ((sg = gleam__next_seg(fs, t->shard))) {
         const char *path = fs->paths[sg->file];
         gleam_result r;
         int fd = open(path, O_RDONLY | O_CLOEXEC);

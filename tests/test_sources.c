@@ -568,6 +568,84 @@ static void test_every_shard_count(void) {
     free(uniq.p);
 }
 
+/* >>pieces: a shard that is done reads what a slow shard has not begun -------------------- */
+
+static int piece_rows[2]; /* rows each shard's mapper saw, under piece_mu */
+static pthread_mutex_t piece_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int piece_count(int sh) {
+    int n;
+    pthread_mutex_lock(&piece_mu);
+    n = piece_rows[sh];
+    pthread_mutex_unlock(&piece_mu);
+    return n;
+}
+
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Shard 0 holds its first row until shard 1 has seen no new row for 300 ms (at most 20 s):
+   shard 1 has then read all it could, its own pieces and those shard 0 had not taken. */
+static gleam_result slow_shard0(gleam_ctx *c, const gleam_value *row, int n) {
+    int sh = gleam_ctx_shard(c);
+    if (sh == 0 && piece_count(0) == 0) {
+        long start = now_ms(), quiet = start;
+        int seen = piece_count(1);
+        struct timespec nap = {0, 5000000};
+        while (now_ms() - quiet < 300 && now_ms() - start < 20000) {
+            nanosleep(&nap, NULL);
+            if (piece_count(1) != seen) {
+                seen = piece_count(1);
+                quiet = now_ms();
+            }
+        }
+    }
+    pthread_mutex_lock(&piece_mu);
+    piece_rows[sh]++;
+    pthread_mutex_unlock(&piece_mu);
+    return gleam_emit(c, row, n);
+}
+
+static void test_pieces_balance(void) {
+    th_buf text = {0, 0, 0};
+    recs want = {0, 0, 0}, got = {0, 0, 0};
+    const char *p;
+    gleam_flow *f;
+    gleam_rows *rows;
+    gleam_options o;
+    int i;
+    for (i = 0; i < 220000; i++) { /* 22 MB: two shards of three pieces each */
+        char line[128];
+        int len = snprintf(line, sizeof line, "line %d %.*s\n", i, 60 + i % 30,
+                           "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+        th_buf_add(&text, line, (size_t)len);
+    }
+    p = th_write("pieces.txt", text.p, text.len);
+    ref_text(text.p, text.len, &want);
+    gleam_register_mapper("slowShard0", slow_shard0);
+    piece_rows[0] = piece_rows[1] = 0;
+    f = gleam_flow_new("pieces");
+    rows = gleam_collect(gleam_map(gleam_read(f, gleam_txt(p, 2)), "slowShard0"));
+    memset(&o, 0, sizeof o);
+    o.threads = 2;
+    CHECK_INT(gleam_run_with(f, &o), GLEAM_OK);
+    for (i = 0; i < (int)gleam_rows_count(rows); i++) {
+        int nf;
+        const gleam_value *v = gleam_rows_get(rows, (size_t)i, &nf);
+        if (v && nf == 1) recs_add1(&got, v[0].len ? v[0].u.s : "", v[0].len);
+    }
+    check_same(__FILE__, __LINE__, "pieces, one shard held", &got, &want, 0); /* each line once */
+    CHECK_INT(piece_rows[0] + piece_rows[1], 220000);
+    CHECK(piece_rows[1] > 2 * piece_rows[0]); /* shard 1 read five pieces of six */
+    gleam_flow_free(f);
+    recs_free(&want);
+    recs_free(&got);
+    free(text.p);
+}
+
 /* >>several files ---------------------------------------------------------------------- */
 
 static void test_several_files(void) {
@@ -1086,6 +1164,7 @@ int main(void) {
     RUN(test_buffer_boundary);
     RUN(test_binary_bytes);
     RUN(test_every_shard_count);
+    RUN(test_pieces_balance);
     RUN(test_several_files);
     RUN(test_glob);
     RUN(test_named_pipe);
