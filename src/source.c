@@ -79,10 +79,15 @@ static int gleam__add_file(gleam__files *fs, const char *path) {
 }
 
 static gleam_result gleam__seg_add(gleam__files *fs, int shard, gleam__seg sg) {
-    gleam__seg *p = (gleam__seg *)gleam__realloc(fs->segs[shard], (size_t)(fs->nsegs[shard] + 1) * sizeof *p);
-    if (!p) return GLEAM_ERR_NOMEM;
-    fs->segs[shard] = p;
-    p[fs->nsegs[shard]++] = sg;
+    int n = fs->nsegs[shard];
+    if (n >= 4 && !(n & (n - 1))) { /* room for 4, 8, 16, ...: full at each power of two */
+        gleam__seg *p = (gleam__seg *)gleam__realloc(fs->segs[shard], (size_t)n * 2 * sizeof *p);
+        if (!p) return GLEAM_ERR_NOMEM;
+        fs->segs[shard] = p;
+    } else if (!fs->segs[shard] && !(fs->segs[shard] = (gleam__seg *)gleam__malloc(4 * sizeof(gleam__seg)))) {
+        return GLEAM_ERR_NOMEM;
+    }
+    fs->segs[shard][fs->nsegs[shard]++] = sg;
     return GLEAM_OK;
 }
 
@@ -147,11 +152,10 @@ static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, siz
     for (sh = 0; sh < fs->nshards; sh++)
         for (k = 0; k < fs->nsegs[sh]; k++) {
             gleam__seg *sg = &fs->segs[sh][k];
-            int i;
+            const uint64_t *at;
             if (sg->file != file || sg->start == 0) continue;
-            for (i = 0; i < n && starts[i] != sg->start; i++) {
-            }
-            sg->inquote = i < n && (int)starts[n + i];
+            at = (const uint64_t *)bsearch(&sg->start, starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
+            sg->inquote = at && (int)starts[n + (at - starts)];
         }
     gleam__free(starts);
     return GLEAM_OK;
@@ -253,17 +257,18 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
                 if (b <= lo || a >= hi) continue;
                 from = GLEAM__MAX(a, lo) - lo;
                 to = GLEAM__MIN(b, hi) - lo;
-                n = (to - from + GLEAM__PIECE - 1) / GLEAM__PIECE; /* pieces of equal size */
+                n = (to - from + GLEAM__PIECE - 1) / GLEAM__PIECE; /* pieces of equal size, give or take a byte */
                 for (piece = 0; piece < n; piece++) {
-                    sg.start = from + (to - from) * piece / n;
-                    sg.end = from + (to - from) * (piece + 1) / n;
+                    uint64_t q = (to - from) / n, rem = (to - from) % n;
+                    sg.start = from + piece * q + GLEAM__MIN(piece, rem);
+                    sg.end = sg.start + q + (piece < rem);
                     if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
                 }
             }
             acc = hi;
         }
     }
-    for (i = 0; i < nshards; i++) fs->back[i] = fs->nsegs[i];
+    for (i = 0; i < nshards; i++) fs->back[i] = fs->nsegs[i]; /* (a stream last in a shard's list: none taken from it) */
     if (s->format == GLEAM_FORMAT_CSV)
         for (i = 0; i < fs->nfiles; i++)
             if (!fs->stream[i] && (r = gleam__csv_parity(fs, i, err, errcap)) != GLEAM_OK) return r;
@@ -681,6 +686,7 @@ static gleam_result gleam__run_files(gleam__source *src) {
     const gleam__seg *sg;
     while ((sg = gleam__next_seg(fs, t->shard))) {
         const char *path = fs->paths[sg->file];
+        if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL; /* another task failed: its error stands */
         gleam_result r;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
