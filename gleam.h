@@ -5113,14 +5113,15 @@ static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *
             for (k = 0; k < nshards; k++) {
                 uint64_t a = total ? (uint64_t)((double)k / nshards * (double)total) : 0;
                 uint64_t b = total ? (uint64_t)((double)(k + 1) / nshards * (double)total) : 0;
+                uint64_t from, to, n, piece, q, rem;
                 if (k == nshards - 1) b = total;
-                uint64_t from, to, n, piece;
                 if (b <= lo || a >= hi) continue;
                 from = GLEAM__MAX(a, lo) - lo;
                 to = GLEAM__MIN(b, hi) - lo;
                 n = (to - from + GLEAM__PIECE - 1) / GLEAM__PIECE; /* pieces of equal size, give or take a byte */
+                q = n ? (to - from) / n : 0;
+                rem = n ? (to - from) % n : 0;
                 for (piece = 0; piece < n; piece++) {
-                    uint64_t q = (to - from) / n, rem = (to - from) % n;
                     sg.start = from + piece * q + GLEAM__MIN(piece, rem);
                     sg.end = sg.start + q + (piece < rem);
                     if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
@@ -5547,10 +5548,10 @@ static gleam_result gleam__run_files(gleam__source *src) {
     const gleam__seg *sg;
     while ((sg = gleam__next_seg(fs, t->shard))) {
         const char *path = fs->paths[sg->file];
-        if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL; /* another task failed: its error stands */
         gleam_result r;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        int fd;
+        if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL; /* another task failed: its error stands */
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         src->rd.fd = fd;
         src->rd.stream = sg->stream;
         src->rd.counted = sg->stream ? 0 : sg->start;
