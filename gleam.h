@@ -913,6 +913,7 @@ typedef struct gleam__table {
     gleam__slot *slots;
     size_t mask, count;
     gleam__arena mem;
+    int dense;              /* grow at 3/4 full, not 1/2 */
 } gleam__table;
 
 static int gleam__table_init(gleam__table *t, size_t hint);
@@ -3837,7 +3838,7 @@ static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *ke
 GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                  int *made) {
     char *e;
-    if ((t->count + 1) * 2 > t->mask + 1) {
+    if (t->dense ? (t->count + 1) * 4 > (t->mask + 1) * 3 : (t->count + 1) * 2 > t->mask + 1) {
         if (gleam__table_grow(t)) return NULL;
         for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
         }
@@ -7397,6 +7398,16 @@ static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, c
 }
 
 /* Write the table's contents to the files and empty it. */
+/* A consumer's empty table. A reduce_by's is dense (3/4 full before it grows, not 1/2): its
+   folds mostly find their key, so the longer probes cost little, and the slots of millions
+   of keys take less fresh memory, which a virtual machine makes dear; a join's probes of
+   keys it lacks would run long. */
+static int gleam__cons_table(gleam__cons *c) {
+    if (gleam__table_init(&c->table, 16)) return -1;
+    c->table.dense = c->op.node->step->kind == GLEAM__REDUCE_BY;
+    return 0;
+}
+
 static gleam_result gleam__spill_table(gleam__cons *c) {
     gleam__op *op = &c->op;
     const gleam__step *s = op->node->step;
@@ -7439,7 +7450,7 @@ static gleam_result gleam__spill_table(gleam__cons *c) {
     }
     if (r != GLEAM_OK) return r;
     gleam__table_free(&c->table);
-    return gleam__table_init(&c->table, 16) ? gleam__nomem(op) : GLEAM_OK;
+    return gleam__cons_table(c) ? gleam__nomem(op) : GLEAM_OK;
 }
 
 /* A row's packed key, as its block holds it, and the key's hash. */
@@ -7755,7 +7766,7 @@ static gleam_result gleam__cons_unspill(gleam__cons *c) {
         int got;
         if (gleam__spill_end(&c->sub[f])) return gleam__spill_fail(op, "write");
         gleam__table_free(&c->table);
-        if (gleam__table_init(&c->table, 16)) return gleam__nomem(op);
+        if (gleam__cons_table(c)) return gleam__nomem(op);
         c->probing = 0;
         gleam__recs_init(&rd, &c->sub[f], 0, c->sub[f].size);
         while (r == GLEAM_OK && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
@@ -7831,7 +7842,7 @@ static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node) {
     c->cmp.order = &s->order;
     for (i = 0; i < s->order.n; i++) c->cmp.maxfield = GLEAM__MAX(c->cmp.maxfield, s->order.by[i].field);
     if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT || s->kind == GLEAM__GROUP_BY ||
-         s->kind == GLEAM__COGROUP || s->kind == GLEAM__JOIN) && gleam__table_init(&c->table, 16))
+         s->kind == GLEAM__COGROUP || s->kind == GLEAM__JOIN) && gleam__cons_table(c))
         goto fail;
     if (s->kind == GLEAM__TOP && !(c->run = gleam__run_new())) goto fail;
     return &c->op;

@@ -427,6 +427,7 @@ typedef struct gleam__table {
     gleam__slot *slots;
     size_t mask, count;
     gleam__arena mem;
+    int dense;              /* grow at 3/4 full, not 1/2 */
 } gleam__table;
 
 static int gleam__table_init(gleam__table *t, size_t hint);

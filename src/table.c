@@ -61,7 +61,7 @@ static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *ke
 GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                  int *made) {
     char *e;
-    if ((t->count + 1) * 2 > t->mask + 1) {
+    if (t->dense ? (t->count + 1) * 4 > (t->mask + 1) * 3 : (t->count + 1) * 2 > t->mask + 1) {
         if (gleam__table_grow(t)) return NULL;
         for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
         }
