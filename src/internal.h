@@ -350,6 +350,7 @@ struct gleam__block {
     size_t len, cap;
     int side;               /* input of the wide step */
     int producer;           /* shard (with union offset) that made it */
+    int kept;               /* its consumer keeps it and frees it later */
     char *data;
 };
 
