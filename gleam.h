@@ -7265,6 +7265,7 @@ typedef struct gleam__cons {
     gleam__vals canon;
     /* join: probes gathered from many blocks, then made in slot order (>>sweeps) */
     gleam__block *held;     /* the blocks they point into */
+    size_t held_bytes;
     gleam__buf sweep, sweep_tmp; /* gleam__probe each */
     size_t nsweep;
     int laid_out;           /* the build side's entries were copied in slot order (or not) */
@@ -7722,12 +7723,12 @@ static gleam_result gleam__sweep(gleam__cons *c) {
     const gleam_fields *key = &op->node->step->key;
     size_t n = c->nsweep, i;
     gleam_result r = GLEAM_OK;
-    if (!c->laid_out) {
+    if (!c->laid_out && !op->done && n >= GLEAM__SWEEP_ROWS / 4) { /* not for a last few rows */
         c->laid_out = 1; /* the build side is complete: probes come after it */
         gleam__lay_out(c);
     }
-    if (gleam__buf_reserve(&c->sweep_tmp, n * sizeof *a)) return gleam__nomem(op);
-    gleam__by_slot(a, (gleam__probe *)(void *)c->sweep_tmp.p, n, t->mask);
+    if (gleam__buf_reserve(&c->sweep_tmp, n * sizeof *a)) n = 0; /* fails the job, below */
+    if (n) gleam__by_slot(a, (gleam__probe *)(void *)c->sweep_tmp.p, n, t->mask);
     for (i = 0; i < n; i++) {
         size_t j = a[i].k.h & t->mask;
         if (i + GLEAM__PF1 < n) GLEAM__PREFETCH(&t->slots[a[i + GLEAM__PF1].k.h & t->mask]);
@@ -7757,10 +7758,12 @@ static gleam_result gleam__sweep(gleam__cons *c) {
             r = GLEAM_OK;
         }
     }
+    if (!n && c->nsweep) r = gleam__nomem(op);
     c->nsweep = 0;
     c->sweep.len = 0;
     gleam__blocks_free(c->held);
     c->held = NULL;
+    c->held_bytes = 0;
     return r < 0 ? r : GLEAM_OK;
 }
 
@@ -7776,10 +7779,13 @@ static gleam_result gleam__gather(gleam__cons *c, gleam__block *b, size_t nh) {
     for (i = 0; i < nh; i++) q[i].k = ks[i];
     c->sweep.len += nh * sizeof *q;
     c->nsweep += nh;
-    if (c->nsweep >= GLEAM__SWEEP_ROWS) return gleam__sweep(c);
+    /* enough rows, or their blocks past an eighth of the share (wide rows) */
+    if (c->nsweep >= GLEAM__SWEEP_ROWS || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
     b->kept = 1;
     b->next = c->held;
     c->held = b;
+    c->held_bytes += b->cap;
+    GLEAM__NOTE_PEAK(&c->op, gleam__table_bytes(&c->table) + c->held_bytes + c->sweep.cap);
     return GLEAM_OK;
 }
 
