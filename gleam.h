@@ -6800,44 +6800,147 @@ GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, c
     return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
 }
 
-/* An entry of a fold table: the number of values, then the values. */
+/* The payload of a fold table's entry. A fold of a few numbers (a count, a sum, a minimum:
+   the usual case) keeps them as 8-byte numbers with their 2-bit types in the header
+   (GLEAM__ACC_NUMS): half the memory of gleam_values, so a combine table holds more keys
+   between flushes and a consumer's table leaves the cache later. Other folds keep
+   gleam_values (GLEAM__ACC_VALUES). A numbers entry whose reducer leaves bytes in it moves
+   to a values entry made then (GLEAM__ACC_MOVED: its address in u.moved). */
+#define GLEAM__NUMS_MAX 8
+enum { GLEAM__ACC_VALUES, GLEAM__ACC_NUMS, GLEAM__ACC_MOVED };
+
 typedef struct gleam__acc {
-    uint32_t n;
-    int plain;              /* no bytes or lists among the values */
-    gleam_value v[1];
+    uint32_t n;             /* values */
+    uint8_t form;           /* GLEAM__ACC_* */
+    uint8_t plain;          /* VALUES: no bytes or lists among them */
+    uint16_t types;         /* NUMS: the type of value i in bits 2i and 2i+1 */
+    union {
+        gleam_value v[1];   /* VALUES */
+        int64_t num[1];     /* NUMS: u.i, or the bits of u.d */
+        struct gleam__acc *moved;
+    } u;
 } gleam__acc;
 
+static size_t gleam__acc_size(int nv, int nums) {
+    return offsetof(gleam__acc, u) + (size_t)nv * (nums ? sizeof(int64_t) : sizeof(gleam_value));
+}
+
+/* nv values that a numbers entry can hold. */
+static inline int gleam__nums_fit(const gleam_value *v, int nv) {
+    int i, ok = nv >= 1 && nv <= GLEAM__NUMS_MAX;
+    for (i = 0; ok && i < nv; i++) ok = v[i].type < GLEAM_BYTES;
+    return ok;
+}
+
+static inline void gleam__nums_get(const gleam__acc *a, gleam_value *out) {
+    uint32_t i;
+    if (a->n == 1) { /* a count, a sum: no loop */
+        out[0].type = (gleam_type)a->types;
+        out[0].len = 0;
+        out[0].u.i = a->u.num[0];
+        return;
+    }
+    for (i = 0; i < a->n; i++) {
+        out[i].type = (gleam_type)(a->types >> (2 * i) & 3);
+        out[i].len = 0;
+        out[i].u.i = a->u.num[i];
+    }
+}
+
+static inline void gleam__nums_put(gleam__acc *a, const gleam_value *v) {
+    uint32_t i;
+    unsigned types = 0;
+    if (a->n == 1) {
+        a->types = (uint16_t)v[0].type;
+        a->u.num[0] = v[0].u.i;
+        return;
+    }
+    for (i = 0; i < a->n; i++) {
+        types |= (unsigned)v[i].type << (2 * i);
+        a->u.num[i] = v[i].u.i;
+    }
+    a->types = (uint16_t)types;
+}
+
+/* The entry's values: its own, or unpacked into tmp (room for GLEAM__NUMS_MAX). */
+static const gleam_value *gleam__acc_values(const gleam__acc *a, gleam_value *tmp) {
+    if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
+    if (a->form == GLEAM__ACC_VALUES) return a->u.v;
+    gleam__nums_get(a, tmp);
+    return tmp;
+}
+
 /* Start fetching a fold entry of a key of klen bytes and nv values: its first line, and
-   its last when that is another (an entry of four values spans two). The last is reckoned
-   from the row's values, which a bad row may have more of than the entry: an address in
-   integers, then, never a pointer past the entry. */
+   its last when that is another. The last is reckoned from the row's values as a numbers
+   entry (which a bad row may have more of than the entry: an address in integers, then,
+   never a pointer past the entry). */
 #define GLEAM__PREFETCH_FOLD(e, klen, nv)                                                          \
     do {                                                                                           \
         const char *e_ = (e);                                                                      \
-        uintptr_t l_ = (uintptr_t)e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, v) +     \
-                       (size_t)(nv) * sizeof(gleam_value) - 1;                                     \
+        uintptr_t l_ = (uintptr_t)e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, u) +     \
+                       (size_t)(nv) * ((nv) <= GLEAM__NUMS_MAX ? 8 : sizeof(gleam_value)) - 1;     \
         GLEAM__PREFETCH(e_);                                                                       \
         GLEAM__PREFETCH((const void *)l_);                                                         \
     } while (0)
 
+/* A numbers entry's reducer failed or left bytes: its error, or the entry moved to values. */
+GLEAM__OFFPATH gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gleam__acc *a, gleam_value *acc,
+                                            gleam_result r) {
+    gleam__acc *b;
+    int plain;
+    if (r < 0) return gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL);
+    if (!(b = (gleam__acc *)gleam__arena_alloc(&t->mem, gleam__acc_size((int)a->n, 0)))) {
+        if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
+        op->ctx.in_call = 0;
+        return gleam__nomem(op);
+    }
+    b->n = a->n;
+    b->form = GLEAM__ACC_VALUES;
+    memcpy(b->u.v, acc, a->n * sizeof(gleam_value));
+    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL)) < 0) return r;
+    b->plain = (uint8_t)plain;
+    a->form = GLEAM__ACC_MOVED;
+    a->u.moved = b;
+    return GLEAM_OK;
+}
+
 /* Fold values v into table t under the packed key (hash h). */
 GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
-    int made;
-    gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, sizeof(gleam__acc) + (size_t)nv * sizeof(gleam_value), &made);
+    int made, plain, nums = gleam__nums_fit(v, nv);
+    gleam_result r;
+    gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, gleam__acc_size(nv, nums), &made);
     if (!a) return gleam__nomem(op);
     if (made) {
-        int i, plain = 1;
+        int i;
         a->n = (uint32_t)nv;
-        if (nv) memcpy(a->v, v, (size_t)nv * sizeof(gleam_value));
-        for (i = 0; i < nv; i++) plain &= v[i].type < GLEAM_BYTES;
-        a->plain = plain; /* numbers only: its folds take the short path from the first */
-        if (!plain && gleam__own_values(&t->mem, a->v, nv)) return gleam__nomem(op);
+        if (nums) {
+            a->form = GLEAM__ACC_NUMS;
+            gleam__nums_put(a, v);
+            return GLEAM_OK;
+        }
+        a->form = GLEAM__ACC_VALUES;
+        if (nv) memcpy(a->u.v, v, (size_t)nv * sizeof(gleam_value));
+        for (i = 0, plain = 1; i < nv; i++) plain &= v[i].type < GLEAM_BYTES;
+        a->plain = (uint8_t)plain; /* numbers only: its folds take the short path from the first */
+        if (!plain && gleam__own_values(&t->mem, a->u.v, nv)) return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (a->n != (uint32_t)nv)
         return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
-    return gleam__fold(op, a->v, v, nv, &t->mem, &a->plain);
+    if (a->form == GLEAM__ACC_NUMS) {
+        gleam_value acc[GLEAM__NUMS_MAX];
+        gleam__nums_get(a, acc);
+        r = gleam__reduce_call(op, acc, v, nv, &plain);
+        if (!plain) return gleam__nums_move(op, t, a, acc, r);
+        gleam__nums_put(a, acc);
+        return GLEAM_OK;
+    }
+    if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
+    plain = a->plain;
+    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain);
+    a->plain = (uint8_t)plain;
+    return r;
 }
 
 /* Fold a row into table t under its `key` fields. */
@@ -6862,12 +6965,13 @@ static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_
 static gleam_result gleam__entry_row(gleam__op *op, char *e) {
     const char *key, *p;
     size_t klen = gleam__entry_key(e, &key);
-    gleam__acc *a = (gleam__acc *)gleam__entry_payload(e);
+    const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
+    const gleam_value *v;
     int nk = op->node->step->key.n, i;
     p = key;
     if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__nomem(op);
     for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &op->vals.v[i]);
-    memcpy(op->vals.v + nk, a->v, a->n * sizeof(gleam_value));
+    if ((v = gleam__acc_values(a, op->vals.v + nk)) != op->vals.v + nk) memcpy(op->vals.v + nk, v, a->n * sizeof(gleam_value));
     op->vals.n = nk + (int)a->n;
     return GLEAM_OK;
 }
@@ -7021,17 +7125,19 @@ static gleam_result gleam__write_entry(gleam__op *op, gleam__writer *w, int part
     const char *key;
     size_t klen = gleam__entry_key(e, &key), size;
     const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
+    gleam_value tmp[GLEAM__NUMS_MAX];
+    const gleam_value *v = gleam__acc_values(a, tmp);
     int n = nk + (int)a->n, i;
     unsigned char *q;
     char *at;
     gleam_result r;
     size = gleam__array_hdr((uint32_t)n) + klen;
-    for (i = 0; i < (int)a->n; i++) size += gleam__packed_size(a->v[i]);
+    for (i = 0; i < (int)a->n; i++) size += gleam__packed_size(v[i]);
     if ((r = gleam__writer_room(op, w, part, n, size, &at)) < 0) return r;
     q = gleam__put_array((unsigned char *)at, (uint32_t)n);
     memcpy(q, key, klen);
     q += klen;
-    for (i = 0; i < (int)a->n; i++) q = gleam__put_value(q, a->v[i]);
+    for (i = 0; i < (int)a->n; i++) q = gleam__put_value(q, v[i]);
     return GLEAM_OK;
 }
 

@@ -232,6 +232,96 @@ static void test_reduce_by(void) {
     }
 }
 
+/* >>numbers that turn into text: a fold of numbers is kept compactly until its reducer
+   leaves bytes in it; then it moves. Rows (key, i) become (key, 1, i/4, odd, nil, i%100,
+   i%7); the fold counts, sums the doubles, ors the booleans, keeps the nil, sums i%100
+   until the count reaches MANY (then the text "many", made in scratch memory) and turns
+   the integer sum of i%7 into a double. The key is (key, PAD): long keys, so the step
+   spills. */
+#define MANY 5
+
+static gleam_result to_mixed(gleam_ctx *c, const gleam_value *row, int n) {
+    int64_t i = row[1].u.i;
+    (void)n;
+    return GLEAM_EMIT(c, row[0], gleam_str(PAD), gleam_int(1), gleam_double((double)i / 4), gleam_bool(i & 1), gleam_nil(),
+                      gleam_int(i % 100), gleam_int(i % 7));
+}
+
+static double num_of(gleam_value v) { return v.type == GLEAM_INT ? (double)v.u.i : v.u.d; }
+
+static gleam_result mixed_fold(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
+    if (n != 6 || acc[1].type != GLEAM_DOUBLE || acc[2].type != GLEAM_BOOL || acc[3].type != GLEAM_NIL ||
+        x[3].type != GLEAM_NIL)
+        return gleam_fail(c, "mixedFold: unexpected values (n=%d, types %d %d %d)", n, (int)acc[1].type, (int)acc[2].type,
+                          (int)acc[3].type);
+    acc[0].u.i += x[0].u.i;
+    acc[1].u.d += x[1].u.d;
+    acc[2] = gleam_bool(acc[2].u.i | x[2].u.i);
+    if (acc[4].type == GLEAM_BYTES || x[4].type == GLEAM_BYTES || acc[0].u.i >= MANY) {
+        char *t = (char *)gleam_scratch(c, 4);
+        if (!t) return GLEAM_ERR_NOMEM;
+        memcpy(t, "many", 4);
+        acc[4] = gleam_bytes(t, 4);
+    } else
+        acc[4].u.i += x[4].u.i;
+    acc[5] = gleam_double(num_of(acc[5]) + num_of(x[5]));
+    return GLEAM_OK;
+}
+
+static void test_reduce_by_mixed(void) {
+    int threads;
+    for (threads = 1; threads <= 4; threads *= 2) {
+        static int64_t count[NKEYS], mod100[NKEYS], mod7[NKEYS], quarters[NKEYS], odd[NKEYS];
+        lines got = {0, 0, 0}, want = {0, 0, 0};
+        gleam_flow *f = gleam_flow_new("reduce_by mixed spill");
+        gleam_rows *rows;
+        int i, many = 0, few = 0;
+        rows = gleam_collect(gleam_map(gleam_reduce_by(gleam_map(gleam_from_values(f, left_rows, NROWS, 2, 3), "toMixed"), "mixedFold",
+                                                        GLEAM_FIELDS(1, 2)),
+                                       "watch"));
+        CHECK_INT(run_small(f, rows, threads, &got), GLEAM_OK);
+        memset(count, 0, sizeof count);
+        memset(mod100, 0, sizeof mod100);
+        memset(mod7, 0, sizeof mod7);
+        memset(quarters, 0, sizeof quarters);
+        memset(odd, 0, sizeof odd);
+        for (i = 0; i < NROWS; i++) {
+            int k = left_key[i];
+            count[k]++, mod100[k] += i % 100, mod7[k] += i % 7, quarters[k] += i, odd[k] |= i & 1;
+        }
+        for (i = 0; i < NKEYS; i++)
+            if (count[i]) {
+                gleam_value v[8];
+                char buf[512];
+                size_t at = 0;
+                int j;
+                v[0] = gleam_str(keys[i]);
+                v[1] = gleam_str(PAD);
+                v[2] = gleam_int(count[i]);
+                v[3] = gleam_double((double)quarters[i] / 4); /* quarters: exact in a double */
+                v[4] = gleam_bool((int)odd[i]);
+                v[5] = gleam_nil();
+                v[6] = count[i] >= MANY ? gleam_str("many") : gleam_int(mod100[i]);
+                v[7] = gleam_double((double)mod7[i]);
+                count[i] >= MANY ? many++ : few++;
+                if (count[i] == 1) v[7] = gleam_int(mod7[i]); /* one row: never folded */
+                for (j = 0; j < 8; j++) {
+                    if (j) buf[at++] = '|';
+                    value_text(v[j], buf + at, sizeof buf - at);
+                    at += strlen(buf + at);
+                }
+                lines_add(&want, buf);
+            }
+        CHECK(many > 100 && few > 100); /* both kinds of keys are there */
+        check_lines(__FILE__, __LINE__, "reduce_by mixed", &got, &want);
+        if (threads <= 2) SPILLED();
+        CLEAN();
+        gleam_flow_free(f);
+        lines_free(&got);
+        lines_free(&want);
+    }
+}
+
 static gleam_result append_one(gleam_ctx *c, const gleam_value *row, int n) {
     (void)n;
     return GLEAM_EMIT(c, row[0], row[1], gleam_int(1), gleam_str(PAD));
@@ -492,7 +582,10 @@ int main(void) {
     gleam_register_mapper("appendOneSpill", append_one);
     gleam_register_reducer("sumSpill", sum);
     gleam_register_reducer("sumThenFail", sum_then_fail);
+    gleam_register_mapper("toMixed", to_mixed);
+    gleam_register_reducer("mixedFold", mixed_fold);
     RUN(test_reduce_by);
+    RUN(test_reduce_by_mixed);
     RUN(test_distinct);
     RUN(test_group_by);
     RUN(test_cogroup);
