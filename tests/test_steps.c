@@ -1121,6 +1121,35 @@ static void test_sort_fields(void) {
     tb_free(&g_tb);
 }
 
+/* Texts that agree on their first bytes: the sort's first split falls on a later byte of
+   the prefix, or on none (the first 8 bytes of every text alike), in one shard and in few. */
+static void test_sort_common_prefix(void) {
+    static const char *const heads[] = {"", "q", "common-", "common-p", "common-prefix-"};
+    sort_arg a = {0, 1, {0, {{0, 0}}}, 0};
+    rs exp = {0, 0, 0};
+    size_t h, i;
+    for (h = 0; h < sizeof heads / sizeof *heads; h++) {
+        char what[64];
+        g_tb.cols = 2;
+        rng_seed(11 + h);
+        for (i = 0; i < 5000; i++) {
+            trow *r = tb_add(&g_tb);
+            char s[64];
+            int len = snprintf(s, sizeof s, "%s%c%c%d", heads[h], (char)('a' + rng_below(3)), (char)('a' + rng_below(26)),
+                               (int)rng_below(1000));
+            r->v[0] = tb_str(&g_tb, s, (size_t)len);
+            r->v[1] = gleam_int((int64_t)i);
+        }
+        a.order = gleam_then_by(gleam_order_by(1, h % 2 ? GLEAM_DESC : GLEAM_ASC), 2, GLEAM_ASC);
+        a.shards = h % 2 ? 1 : 3;
+        expect_sorted(&exp, &a);
+        snprintf(what, sizeof what, "sort texts after \"%s\"", heads[h]);
+        CHECK_FLOW(what, build_sort, &a, &exp, 1);
+        rs_free(&exp);
+        tb_free(&g_tb);
+    }
+}
+
 static void test_sort_mixed_types(void) {
     sort_arg a = {0, 16, {0, {{0, 0}}}, 0};
     rs exp = {0, 0, 0};
@@ -2555,6 +2584,7 @@ int main(void) {
     RUN(test_cogroup);
     RUN(test_sort_fields);
     RUN(test_sort_mixed_types);
+    RUN(test_sort_common_prefix);
     RUN(test_top);
     RUN(test_distinct);
     RUN(test_distinct_by);
