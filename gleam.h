@@ -6919,12 +6919,16 @@ static const gleam_value *gleam__acc_values(const gleam__acc *a, gleam_value *tm
         GLEAM__PREFETCH((const void *)l_);                                                         \
     } while (0)
 
-/* A numbers entry's reducer failed or left bytes: its error, or the entry moved to values. */
+/* A numbers entry's reducer failed, used scratch memory or left bytes: its error, the
+   numbers kept, or the entry moved to values. */
 GLEAM__OFFPATH gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gleam__acc *a, gleam_value *acc,
                                             gleam_result r) {
     gleam__acc *b;
     int plain;
-    if (r < 0) return gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL);
+    if (r < 0 || gleam__nums_fit(acc, (int)a->n)) { /* an error, or numbers after scratch was used */
+        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL)) >= 0) gleam__nums_put(a, acc);
+        return r;
+    }
     if (!(b = (gleam__acc *)gleam__arena_alloc(&t->mem, gleam__acc_size((int)a->n, 0)))) {
         if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
         op->ctx.in_call = 0;

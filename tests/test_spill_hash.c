@@ -254,6 +254,7 @@ static gleam_result mixed_fold(gleam_ctx *c, gleam_value *acc, const gleam_value
         x[3].type != GLEAM_NIL)
         return gleam_fail(c, "mixedFold: unexpected values (n=%d, types %d %d %d)", n, (int)acc[1].type, (int)acc[2].type,
                           (int)acc[3].type);
+    if (!gleam_scratch(c, 16)) return GLEAM_ERR_NOMEM; /* every call: numbers left after scratch stay numbers */
     acc[0].u.i += x[0].u.i;
     acc[1].u.d += x[1].u.d;
     acc[2] = gleam_bool(acc[2].u.i | x[2].u.i);
