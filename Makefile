@@ -32,14 +32,16 @@ build/tsan/%: tests/%.c tests/harness.h gleam.h
 	@mkdir -p build/tsan
 	$(CC) $(STD) -O1 -g $(WARN) $(SAN_THREAD) -I. -Itests -o $@ $< $(LDLIBS)
 
-# A join sweeps its probes only with a table of 128 MB or more: test_steps again, built to
-# sweep every join after every 7 probing rows, with ASan+UBSan and with TSan.
+# A join sweeps its probes only with a table of 128 MB or more, and a fold keeps numbers
+# compactly only past a table's first 4096 keys: test_steps again, built to sweep every join
+# after every 7 probing rows and to fold numbers compactly from the first key, with
+# ASan+UBSan and with TSan.
 build/sweep-asan/test_steps: tests/test_steps.c tests/harness.h gleam.h
 	@mkdir -p build/sweep-asan
-	$(CC) $(STD) -O1 -g $(WARN) $(SAN_ADDR) -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -I. -Itests -o $@ $< $(LDLIBS)
+	$(CC) $(STD) -O1 -g $(WARN) $(SAN_ADDR) -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -DGLEAM__NUMS_AFTER=0 -I. -Itests -o $@ $< $(LDLIBS)
 build/sweep-tsan/test_steps: tests/test_steps.c tests/harness.h gleam.h
 	@mkdir -p build/sweep-tsan
-	$(CC) $(STD) -O1 -g $(WARN) $(SAN_THREAD) -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -I. -Itests -o $@ $< $(LDLIBS)
+	$(CC) $(STD) -O1 -g $(WARN) $(SAN_THREAD) -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -DGLEAM__NUMS_AFTER=0 -I. -Itests -o $@ $< $(LDLIBS)
 
 unit: $(UNIT:%=build/test/%) $(UNIT:%=build/asan/%) $(UNIT:%=build/tsan/%) build/sweep-asan/test_steps build/sweep-tsan/test_steps
 

@@ -922,6 +922,11 @@ static int gleam__table_init(gleam__table *t, size_t hint);
 static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                  size_t payload, int *made);
 static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen);
+/* gleam__table_upsert in two: the probe (the payload, or NULL and the slot it ends at), and
+   the insert at that slot. */
+static inline void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at);
+static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                 int *made);
 static size_t gleam__table_bytes(const gleam__table *t);
 static void gleam__table_clear(gleam__table *t);
 static void gleam__table_free(gleam__table *t);
@@ -3892,16 +3897,25 @@ GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, 
     return e + gleam__payload_offset(klen);
 }
 
+/* The payload of key, or NULL with *at the empty slot that ends its probe (for
+   gleam__table_insert). */
+GLEAM__ROWPATH void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at) {
+    size_t i;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    *at = i;
+    return NULL;
+}
+
 /* The payload of key, made (zeroed, *made = 1) if new. The probe is inline; the insert,
    rarer by far in a fold, is not. */
 GLEAM__ROWPATH void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                         int *made) {
     size_t i;
+    void *e = gleam__table_probe(t, h, key, klen, &i);
     *made = 0;
-    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
-        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
-            return t->slots[i].e + gleam__payload_offset(klen);
-    return gleam__table_insert(t, i, h, key, klen, payload, made);
+    return e ? e : gleam__table_insert(t, i, h, key, klen, payload, made);
 }
 
 static size_t gleam__entry_key(const char *e, const char **key) {
@@ -6944,15 +6958,22 @@ GLEAM__OFFPATH gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gle
     return GLEAM_OK;
 }
 
-/* Fold values v into table t under the packed key (hash h). */
+/* Fold values v into table t under the packed key (hash h). A table's first keys (in a
+   skewed input the frequent ones, folded most) keep gleam_values, folded in place; keys
+   made after GLEAM__NUMS_AFTER others, where memory counts, keep numbers compactly. */
+#ifndef GLEAM__NUMS_AFTER
+#define GLEAM__NUMS_AFTER 4096
+#endif
 GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
-    int made, plain, nums = gleam__nums_fit(v, nv);
+    int plain;
+    size_t at;
     gleam_result r;
-    gleam__acc *a = (gleam__acc *)gleam__table_upsert(t, h, key, klen, gleam__acc_size(nv, nums), &made);
-    if (!a) return gleam__nomem(op);
-    if (made) {
-        int i;
+    gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
+    if (!a) {
+        int i, made, nums = t->count + 1 > (size_t)GLEAM__NUMS_AFTER && gleam__nums_fit(v, nv);
+        if (!(a = (gleam__acc *)gleam__table_insert(t, at, h, key, klen, gleam__acc_size(nv, nums), &made)))
+            return gleam__nomem(op);
         a->n = (uint32_t)nv;
         if (nums) {
             a->form = GLEAM__ACC_NUMS;

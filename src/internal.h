@@ -436,6 +436,11 @@ static int gleam__table_init(gleam__table *t, size_t hint);
 static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                  size_t payload, int *made);
 static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen);
+/* gleam__table_upsert in two: the probe (the payload, or NULL and the slot it ends at), and
+   the insert at that slot. */
+static inline void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at);
+static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                 int *made);
 static size_t gleam__table_bytes(const gleam__table *t);
 static void gleam__table_clear(gleam__table *t);
 static void gleam__table_free(gleam__table *t);

@@ -78,16 +78,25 @@ GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, 
     return e + gleam__payload_offset(klen);
 }
 
+/* The payload of key, or NULL with *at the empty slot that ends its probe (for
+   gleam__table_insert). */
+GLEAM__ROWPATH void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at) {
+    size_t i;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    *at = i;
+    return NULL;
+}
+
 /* The payload of key, made (zeroed, *made = 1) if new. The probe is inline; the insert,
    rarer by far in a fold, is not. */
 GLEAM__ROWPATH void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                         int *made) {
     size_t i;
+    void *e = gleam__table_probe(t, h, key, klen, &i);
     *made = 0;
-    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
-        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
-            return t->slots[i].e + gleam__payload_offset(klen);
-    return gleam__table_insert(t, i, h, key, klen, payload, made);
+    return e ? e : gleam__table_insert(t, i, h, key, klen, payload, made);
 }
 
 static size_t gleam__entry_key(const char *e, const char **key) {

@@ -2,6 +2,7 @@
    joins) with a memory bound small enough that their consumers spill to files: the answers
    must equal those of naive loops here, the spill files must have been used while the job
    ran, and nothing may be left in the spill directory afterwards. */
+#define GLEAM__NUMS_AFTER 16 /* folds of numbers kept compactly past a table's 16th key */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
