@@ -3500,49 +3500,13 @@ static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int sh
     else gleam__insertion_sort(a, n, c);
 }
 
-/* Sort the run's rows. The first byte of the prefix that tells rows apart is sorted in
-   place (each row goes straight to its bucket's next place, displacing the one there), so
-   the scratch array holds only the biggest bucket, not the run: far less fresh memory for a
-   big run, and a bucket's sort works in the cache. 0, or -1 when out of memory (the run is
-   unchanged). */
+/* Sort the run's rows. 0, or -1 when out of memory (the run is unchanged). */
 static int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
-    size_t count[256], next[256], end[256], i, most = 0;
-    gleam__srow *a = r->rows, *tmp;
-    int shift = 56, b;
+    gleam__srow *tmp;
     if (r->n < 2) return 0;
-    for (;;) { /* the first byte with more than one bucket */
-        memset(count, 0, sizeof count);
-        for (i = 0; i < r->n; i++) count[(a[i].key >> shift) & 0xff]++;
-        if (count[(a[0].key >> shift) & 0xff] < r->n || shift == 0) break;
-        shift -= 8;
-    }
-    if (count[(a[0].key >> shift) & 0xff] == r->n || r->n < 64) { /* one prefix, or few rows */
-        if (!(tmp = (gleam__srow *)gleam__big_alloc(r->n * sizeof *tmp))) return -1;
-        gleam__radix_sort(a, tmp, r->n, shift, c);
-        gleam__big_free(tmp, r->n * sizeof *tmp);
-        return 0;
-    }
-    for (b = 0, i = 0; b < 256; i += count[b], b++) {
-        next[b] = i;
-        end[b] = i + count[b];
-        if (count[b] > most) most = count[b];
-    }
-    if (!(tmp = (gleam__srow *)gleam__big_alloc(most * sizeof *tmp))) return -1;
-    for (b = 0; b < 256; b++)
-        while (next[b] < end[b]) {
-            gleam__srow x = a[next[b]];
-            int d = (int)((x.key >> shift) & 0xff);
-            while (d != b) { /* x's place is in bucket d: put it there, carry on with what was there */
-                gleam__srow y = a[next[d]];
-                a[next[d]++] = x;
-                x = y;
-                d = (int)((x.key >> shift) & 0xff);
-            }
-            a[next[b]++] = x;
-        }
-    for (b = 0, i = 0; b < 256; i += count[b], b++)
-        if (count[b] > 1) gleam__radix_sort(a + i, tmp, count[b], shift - 8, c);
-    gleam__big_free(tmp, most * sizeof *tmp);
+    if (!(tmp = (gleam__srow *)gleam__big_alloc(r->n * sizeof *tmp))) return -1;
+    gleam__radix_sort(r->rows, tmp, r->n, 56, c);
+    gleam__big_free(tmp, r->n * sizeof *tmp);
     return 0;
 }
 

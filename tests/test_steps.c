@@ -1135,7 +1135,7 @@ static void test_sort_common_prefix(void) {
         for (i = 0; i < 5000; i++) {
             trow *r = tb_add(&g_tb);
             char s[64];
-            int len = snprintf(s, sizeof s, "%s%c%c%d", heads[h], (char)('a' + rng_below(3)), (char)('a' + rng_below(26)),
+            int len = snprintf(s, sizeof s, "%s%c%c%d", heads[h], (char)('a' + rng_below(26)), (char)('a' + rng_below(26)),
                                (int)rng_below(1000));
             r->v[0] = tb_str(&g_tb, s, (size_t)len);
             r->v[1] = gleam_int((int64_t)i);
@@ -1148,6 +1148,26 @@ static void test_sort_common_prefix(void) {
         rs_free(&exp);
         tb_free(&g_tb);
     }
+}
+
+/* A sort keeps ties in input order: rows (k, i) with k taking two values, sorted by k alone
+   in one shard, come out as if sorted by (k, i). */
+static void test_sort_stable(void) {
+    sort_arg a = {0, 1, {0, {{0, 0}}}, 0};
+    rs exp = {0, 0, 0};
+    size_t i;
+    g_tb.cols = 2;
+    for (i = 0; i < 3000; i++) {
+        trow *r = tb_add(&g_tb);
+        r->v[0] = gleam_int(i * 7919 % 3 ? 1 : 1000);
+        r->v[1] = gleam_int((int64_t)i);
+    }
+    a.order = gleam_then_by(gleam_order_by(1, GLEAM_ASC), 2, GLEAM_ASC);
+    expect_sorted(&exp, &a);
+    a.order = gleam_order_by(1, GLEAM_ASC);
+    CHECK_FLOW("sort with ties, one shard", build_sort, &a, &exp, 1);
+    rs_free(&exp);
+    tb_free(&g_tb);
 }
 
 static void test_sort_mixed_types(void) {
@@ -2585,6 +2605,7 @@ int main(void) {
     RUN(test_sort_fields);
     RUN(test_sort_mixed_types);
     RUN(test_sort_common_prefix);
+    RUN(test_sort_stable);
     RUN(test_top);
     RUN(test_distinct);
     RUN(test_distinct_by);
