@@ -3832,14 +3832,6 @@ static inline int gleam__entry_is(const char *e, const char *key, uint32_t klen)
     return k == klen && gleam__same_bytes(e + GLEAM__ENTRY_HDR, key, klen);
 }
 
-static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen) {
-    size_t i;
-    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
-        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
-            return t->slots[i].e + gleam__payload_offset(klen);
-    return NULL;
-}
-
 /* gleam__table_upsert of a key not in the table: slot i ends its probe. */
 GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
                                  int *made) {
@@ -3870,6 +3862,11 @@ GLEAM__ROWPATH void *gleam__table_probe(const gleam__table *t, uint64_t h, const
             return t->slots[i].e + gleam__payload_offset(klen);
     *at = i;
     return NULL;
+}
+
+static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen) {
+    size_t at;
+    return gleam__table_probe(t, h, key, klen, &at);
 }
 
 /* The payload of key, made (zeroed, *made = 1) if new. The probe is inline; the insert,
