@@ -1,6 +1,6 @@
 #!/bin/sh
 # golden.sh: golden tests of the example programs (build/*) against coreutils and awk on
-# data made by ../shared/bench/gen.c, plus their behaviour on bad input. Every reference
+# data made by tools/gen.c, plus their behaviour on bad input. Every reference
 # is computed by other tools, never captured from the engine. Prints one line per check
 # ("ok ..." or "FAIL ..." with a diff excerpt) and exits 1 if any check failed.
 # Run: sh tests/golden.sh   (after make; called by tests/run)
@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.." || exit 2
 LC_ALL=C
 export LC_ALL
 
-GEN_SRC=../shared/bench/gen.c
+GEN_SRC=tools/gen.c
 EXAMPLES="word_count join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join"
 if [ ! -f "$GEN_SRC" ]; then
-    echo "FAIL  golden.sh: $GEN_SRC is missing: check out the folder 'shared' beside the repository"
+    echo "FAIL  golden.sh: $GEN_SRC is missing"
     exit 1
 fi
 for e in $EXAMPLES; do

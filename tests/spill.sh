@@ -2,16 +2,16 @@
 # spill.sh: the examples with a small -gleam.memory, so that sorts spill to files in
 # -gleam.tmpdir: the output must equal coreutils' (LC_ALL=C sort; tr | sort | uniq -c), the
 # tmpdir must be empty after success, after an error and after SIGINT, and a tmpdir where
-# no file can be made must give an error naming it. Data: ../shared/bench/gen.c, as in
-# golden.sh. Prints one line per check and exits 1 if any failed.
+# no file can be made must give an error naming it. Data: tools/gen.c, as in golden.sh.
+# Prints one line per check and exits 1 if any failed.
 # Run: sh tests/spill.sh   (after make; called by tests/run)
 cd "$(dirname "$0")/.." || exit 2
 LC_ALL=C
 export LC_ALL
 
-GEN_SRC=../shared/bench/gen.c
+GEN_SRC=tools/gen.c
 if [ ! -f "$GEN_SRC" ]; then
-    echo "FAIL  spill.sh: $GEN_SRC is missing: check out the folder 'shared' beside the repository"
+    echo "FAIL  spill.sh: $GEN_SRC is missing"
     exit 1
 fi
 for e in sort_lines word_count; do
