@@ -6731,6 +6731,8 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
             const char *p = (const char *)gleam__arena_dup(mem, v[i].u.s, v[i].len);
             if (!p) return -1;
             v[i].u.s = p;
+        } else if (v[i].type == GLEAM_BYTES || v[i].type == GLEAM_LIST) {
+            v[i].u.s = ""; /* empty: pointing into nothing that could be handed out again */
         }
     return 0;
 }
@@ -6750,6 +6752,9 @@ GLEAM__OFFPATH gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, i
     if (r >= 0)
         for (i = 0; i < n; i++) {
             gleam_value *a = &acc[i];
+            /* An empty value must not keep pointing into scratch memory: the next call's
+               scratch could start at that address, and its bytes then pass for the acc's own. */
+            if (a->type >= GLEAM_BYTES && !a->len) a->u.s = "";
             if (a->type >= GLEAM_BYTES && a->len && (was_plain || i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
                 r = gleam__nomem(op);
                 break;

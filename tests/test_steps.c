@@ -2214,6 +2214,40 @@ static void test_reduce_built_bytes(void) {
     tb_free(&g_tb);
 }
 
+/* A key whose value folds to empty bytes and then grows, while another key's folds use the
+   same scratch memory in between: the empty value once kept pointing into the scratch
+   memory, the next fold's bytes were taken for the key's own and then overwritten. */
+static void test_reduce_empty_then_bytes(void) {
+    static const char *const vals[] = {"", "", "abc", "zzzzzzzzzz", "d", "yyyy", "ef", "", "xxxxxxxx", "g"};
+    static const int keyof[] = {1, 1, 1, 2, 1, 2, 1, 1, 2, 1};
+    gleam_value rows[20];
+    gleam_flow *f = gleam_flow_new("empty then bytes");
+    gleam_rows *out;
+    int i, seen = 0;
+    for (i = 0; i < 10; i++) {
+        rows[2 * i] = gleam_int(keyof[i]);
+        rows[2 * i + 1] = gleam_str(vals[i]);
+    }
+    out = gleam_collect(gleam_reduce_by_key(gleam_from_values(f, rows, 10, 2, 1), "mergeBytes"));
+    CHECK_INT(th_run_threads(f, 1), GLEAM_OK);
+    CHECK_INT(gleam_rows_count(out), 2);
+    for (i = 0; i < (int)gleam_rows_count(out); i++) {
+        int n;
+        const gleam_value *v = gleam_rows_get(out, (size_t)i, &n);
+        char text[64];
+        gleam_to_string(v[1], text, sizeof text);
+        if (v[0].u.i == 1) {
+            CHECK_STR(text, "abcdefg");
+            seen |= 1;
+        } else {
+            CHECK_STR(text, "xxxxxxxxyyyyzzzzzzzzzz");
+            seen |= 2;
+        }
+    }
+    CHECK_INT(seen, 3);
+    gleam_flow_free(f);
+}
+
 /* One key holds half of 200000 rows. */
 static void test_wide_skewed(void) {
     int64_t i;
@@ -2624,6 +2658,7 @@ int main(void) {
     RUN(test_wide_long_keys);
     RUN(test_wide_mixed_sizes);
     RUN(test_reduce_built_bytes);
+    RUN(test_reduce_empty_then_bytes);
     RUN(test_wide_skewed);
     RUN(test_ctx);
     RUN(test_done);
