@@ -1,5 +1,5 @@
-# Makefile: builds the examples into build/, runs the tests (make test), the demo and the
-# benchmarks (make bench).
+# Makefile: builds the examples into build/ (make), runs the tests (make test), the demo
+# and the benchmarks (make bench); make dev builds src/ as separate translation units.
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wpedantic
@@ -7,12 +7,23 @@ STD = -std=c11
 LDLIBS = -pthread -lm
 SAN_ADDR = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_THREAD = -fsanitize=thread
+# A join sweeps its probes only with a table of 128 MB or more, and a fold keeps numbers
+# compactly only past a table's first 4096 keys: the sweep flavours build the engine to
+# sweep every join after every 7 probing rows and to fold numbers compactly from the
+# first key, so the tests reach those paths on small data.
+SWEEP = -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -DGLEAM__NUMS_AFTER=0
+
+# Builds run on every core (JOBS=1 make ... for one at a time).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += -j$(JOBS)
 
 EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join
-SRC = $(wildcard src/*.c src/*.h)
+SRC = src/gleam_api.h $(wildcard src/*/*.h src/*/*.c)
 UNIT = $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+FLAVOURS = test asan tsan
+DEV_OBJ = $(patsubst src/%.c,build/dev/obj/%.o,$(wildcard src/*/*.c))
 
-all: $(EXAMPLES:%=build/%)
+all: $(EXAMPLES:%=build/%) build/gen
 
 gleam.h: $(SRC) tools/amalgamate
 	tools/amalgamate
@@ -21,32 +32,74 @@ build/%: examples/%.c gleam.h
 	@mkdir -p build
 	$(CC) $(STD) $(CFLAGS) $(WARN) -I. -o $@ $< $(LDLIBS)
 
-# Each unit test three ways: plain, with AddressSanitizer + UBSan, with ThreadSanitizer.
-build/test/%: tests/%.c tests/harness.h gleam.h
+# The project's data generator, for the tests and the benchmarks.
+build/gen: tools/gen.c
+	@mkdir -p build
+	$(CC) $(STD) -O2 $(WARN) -o $@ $< -lm
+
+# The tests: the implementation is compiled once per flavour, from the amalgamation with
+# #line markers (so that traces name the files of src/) and with its internal functions
+# external, and every test is linked against it. Tests of internals include src/'s headers.
+build/gleam-lines.h: $(SRC) tools/amalgamate
+	@mkdir -p build
+	tools/amalgamate --lines $@
+build/impl.c:
+	@mkdir -p build
+	printf '#define GLEAM_IMPLEMENTATION\n#include "gleam-lines.h"\n' > $@
+TEST_CFLAGS = $(STD) -O1 -g $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. -Isrc -Itests
+build/test/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/test
-	$(CC) $(STD) -O1 -g $(WARN) -I. -Itests -o $@ $< $(LDLIBS)
-build/asan/%: tests/%.c tests/harness.h gleam.h
+	$(CC) $(TEST_CFLAGS) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
+build/asan/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/asan
-	$(CC) $(STD) -O1 -g $(WARN) $(SAN_ADDR) -I. -Itests -o $@ $< $(LDLIBS)
-build/tsan/%: tests/%.c tests/harness.h gleam.h
+	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
+build/tsan/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/tsan
-	$(CC) $(STD) -O1 -g $(WARN) $(SAN_THREAD) -I. -Itests -o $@ $< $(LDLIBS)
-
-# A join sweeps its probes only with a table of 128 MB or more, and a fold keeps numbers
-# compactly only past a table's first 4096 keys: test_steps again, built to sweep every join
-# after every 7 probing rows and to fold numbers compactly from the first key, with
-# ASan+UBSan and with TSan.
-build/sweep-asan/test_steps: tests/test_steps.c tests/harness.h gleam.h
+	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
+build/sweep-asan/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/sweep-asan
-	$(CC) $(STD) -O1 -g $(WARN) $(SAN_ADDR) -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -DGLEAM__NUMS_AFTER=0 -I. -Itests -o $@ $< $(LDLIBS)
-build/sweep-tsan/test_steps: tests/test_steps.c tests/harness.h gleam.h
+	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) $(SWEEP) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
+build/sweep-tsan/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/sweep-tsan
-	$(CC) $(STD) -O1 -g $(WARN) $(SAN_THREAD) -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -DGLEAM__NUMS_AFTER=0 -I. -Itests -o $@ $< $(LDLIBS)
+	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) $(SWEEP) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
 
-unit: $(UNIT:%=build/test/%) $(UNIT:%=build/asan/%) $(UNIT:%=build/tsan/%) build/sweep-asan/test_steps build/sweep-tsan/test_steps
+build/test/test_%: tests/test_%.c tests/harness.h gleam.h build/test/impl.o
+	$(CC) $(TEST_CFLAGS) -o $@ $< build/test/impl.o $(LDLIBS)
+build/asan/test_%: tests/test_%.c tests/harness.h gleam.h build/asan/impl.o
+	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -o $@ $< build/asan/impl.o $(LDLIBS)
+build/tsan/test_%: tests/test_%.c tests/harness.h gleam.h build/tsan/impl.o
+	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -o $@ $< build/tsan/impl.o $(LDLIBS)
+# test_spill_hash compiles the engine itself, with folds kept compactly from a table's 16th key.
+build/test/test_spill_hash: tests/test_spill_hash.c tests/harness.h gleam.h
+	@mkdir -p build/test
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LDLIBS)
+build/asan/test_spill_hash: tests/test_spill_hash.c tests/harness.h gleam.h
+	@mkdir -p build/asan
+	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -o $@ $< $(LDLIBS)
+build/tsan/test_spill_hash: tests/test_spill_hash.c tests/harness.h gleam.h
+	@mkdir -p build/tsan
+	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -o $@ $< $(LDLIBS)
+build/sweep-asan/test_steps: tests/test_steps.c tests/harness.h gleam.h build/sweep-asan/impl.o
+	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -o $@ $< build/sweep-asan/impl.o $(LDLIBS)
+build/sweep-tsan/test_steps: tests/test_steps.c tests/harness.h gleam.h build/sweep-tsan/impl.o
+	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -o $@ $< build/sweep-tsan/impl.o $(LDLIBS)
+
+unit: $(foreach f,$(FLAVOURS),$(UNIT:%=build/$(f)/%)) build/sweep-asan/test_steps build/sweep-tsan/test_steps
+
+# make dev: every file of src/ a translation unit of its own (each must compile alone), the
+# examples linked against them; tests/dev.sh checks they answer as the amalgamated build.
+build/dev/obj/%.o: src/%.c $(wildcard src/*/*.h) src/gleam_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -O1 -g $(WARN) -Isrc -c -o $@ $<
+build/dev/include/gleam.h: src/gleam_api.h
+	@mkdir -p build/dev/include
+	cp $< $@
+build/dev/%: examples/%.c build/dev/include/gleam.h $(DEV_OBJ)
+	$(CC) $(STD) -O1 -g $(WARN) -Ibuild/dev/include -o $@ $< $(DEV_OBJ) $(LDLIBS)
+dev: $(EXAMPLES:%=build/dev/%)
 
 # The README's test command: every test, stopping with a non-zero status if any fails.
-test: all unit
+test: all unit dev
 	tools/amalgamate --check
 	tests/run $(UNIT)
 
@@ -64,5 +117,5 @@ demo: build/word_count
 clean:
 	rm -rf build
 
-.PHONY: all unit test bench demo clean
+.PHONY: all unit dev test bench demo clean
 .SECONDARY:

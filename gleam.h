@@ -50,6 +50,8 @@
    -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
    -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
                         the job runs over a second); -gleam.quiet: never
+   -gleam.roundtrip     run the plan decoded from its own bytes (checks that a plan survives
+                        the trip to another process)
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -482,11 +484,21 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 
 #if defined(GLEAM_IMPLEMENTATION) && !defined(GLEAM__IMPLEMENTED)
 #define GLEAM__IMPLEMENTED
+#define GLEAM__AMALGAMATION /* every internal function static: one translation unit */
 
-/* ==== Begin file src/internal.h ==== */
-/* internal.h: the engine's private types and the prototypes its source files share. */
-#ifndef GLEAM_INTERNAL_H
-#define GLEAM_INTERNAL_H
+/* ==== Begin file src/base/base.h ==== */
+/* base.h: the bottom layer: system headers, allocation hooks, buffers, arenas, hashing,
+   text helpers and nameless spill files. Nothing here knows rows, plans or jobs. */
+#ifndef GLEAM_BASE_H
+#define GLEAM_BASE_H
+
+/* A file of src/ compiled on its own asks for POSIX before the first system header, as
+   gleam.h does for the file that defines GLEAM_IMPLEMENTATION. */
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_DEFAULT_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1
+#endif
+
 
 #include <assert.h>
 #include <errno.h>
@@ -505,10 +517,20 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* Linkage of the engine's own functions: static in the amalgamated gleam.h, which is one
+   translation unit; external where each file of src/ is a translation unit of its own (make
+   dev), so that compilers and tools see every call between files. */
+#if defined(GLEAM__AMALGAMATION) && !defined(GLEAM__EXTERN)
+#define GLEAM__PRIV static
+#else
+#define GLEAM__PRIV /* GLEAM__EXTERN: the tests link their internal checks against them */
+#endif
 
 #if defined(GLEAM_MALLOC) && defined(GLEAM_REALLOC) && defined(GLEAM_FREE)
 #define GLEAM__USER_ALLOC 1 /* every allocation goes through them, big blocks too */
@@ -519,6 +541,7 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #else
 #error "gleam.h: define all of GLEAM_MALLOC, GLEAM_REALLOC and GLEAM_FREE, or none"
 #endif
+/* The engine's invariants: a broken one is a bug of the engine, never of the input. */
 #ifndef GLEAM_ASSERT
 #define GLEAM_ASSERT(c) assert(c)
 #endif
@@ -528,8 +551,10 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 /* Start fetching the cache line at p (a hint: never faults). */
 #if defined(__GNUC__) || defined(__clang__)
 #define GLEAM__PREFETCH(p) __builtin_prefetch(p)
+#define GLEAM__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define GLEAM__PREFETCH(p) ((void)(p))
+#define GLEAM__PRINTF(f, a)
 #endif
 
 /* A small function on the path of every row, inlined even where the compiler's size
@@ -537,28 +562,23 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
    the row path saves no registers for them). */
 #if defined(__GNUC__) || defined(__clang__)
 #define GLEAM__ROWPATH static inline __attribute__((always_inline))
-#define GLEAM__OFFPATH static __attribute__((noinline))
+#define GLEAM__NOINLINE __attribute__((noinline))
 #else
 #define GLEAM__ROWPATH static inline
-#define GLEAM__OFFPATH static
+#define GLEAM__NOINLINE
+#endif
+#define GLEAM__OFFPATH GLEAM__PRIV GLEAM__NOINLINE
+/* A function for what includes gleam.h beside the engine (gleam_net.h, the tests): the
+   amalgamation does not warn when a program uses none of them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GLEAM__HOOK GLEAM__PRIV __attribute__((unused))
+#else
+#define GLEAM__HOOK GLEAM__PRIV
 #endif
 
 #define GLEAM__ERRMAX 1024
 
-typedef struct gleam__step gleam__step;
-typedef struct gleam__node gleam__node;
-typedef struct gleam__stage gleam__stage;
-typedef struct gleam__plan gleam__plan;
-typedef struct gleam__xchg gleam__xchg;
-typedef struct gleam__part gleam__part;
-typedef struct gleam__block gleam__block;
-typedef struct gleam__job gleam__job;
-typedef struct gleam__task gleam__task;
-typedef struct gleam__op gleam__op;
-typedef struct gleam__sink gleam__sink;
-typedef struct gleam__fmt gleam__fmt;
-
-/* >>memory: growable buffers and arenas -------------------------------------------- */
+/* >>memory: growable buffers and arenas ----------------------------------------------- */
 
 typedef struct gleam__buf {
     char *p;
@@ -578,673 +598,32 @@ typedef struct gleam__arena {
     size_t used;  /* handed out since the last reset */
 } gleam__arena;
 
-static void *gleam__malloc(size_t n);
-static void *gleam__calloc(size_t n, size_t size);
-static void *gleam__realloc(void *p, size_t n);
-static void gleam__free(void *p);
-static char *gleam__strdup(const char *s);
-static int gleam__buf_reserve(gleam__buf *b, size_t extra);
-static int gleam__buf_add(gleam__buf *b, const void *p, size_t n);
-static void gleam__buf_free(gleam__buf *b);
+GLEAM__PRIV void *gleam__malloc(size_t n);
+GLEAM__PRIV void *gleam__calloc(size_t n, size_t size);
+GLEAM__PRIV void *gleam__realloc(void *p, size_t n);
+GLEAM__PRIV void gleam__free(void *p);
+GLEAM__PRIV char *gleam__strdup(const char *s);
+/* Room for `extra` more bytes; 0 on success, -1 when out of memory (b is unchanged). */
+GLEAM__PRIV int gleam__buf_reserve(gleam__buf *b, size_t extra);
+GLEAM__PRIV int gleam__buf_add(gleam__buf *b, const void *p, size_t n);
+GLEAM__PRIV void gleam__buf_free(gleam__buf *b);
 /* Big blocks (tables, arena chunks, sort arrays of 256 KB and more) come straight from
    mmap in whole 2 MB pages, aligned so the kernel can back them with huge pages: random
    probes then miss the TLB far less, and a first touch faults once per 2 MB, not per
-   4 KB (each fault is dear on a virtual machine). The memory comes zeroed. */
-static void *gleam__big_alloc(size_t n);
-static void gleam__big_free(void *p, size_t n);
-static void *gleam__big_realloc(void *p, size_t old, size_t n);
-static void *gleam__arena_alloc(gleam__arena *a, size_t n);
-static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
-static void gleam__arena_reset(gleam__arena *a);
+   4 KB. The memory comes zeroed. */
+GLEAM__PRIV void *gleam__big_alloc(size_t n);
+GLEAM__PRIV void gleam__big_free(void *p, size_t n);
+GLEAM__PRIV void *gleam__big_realloc(void *p, size_t old, size_t n);
+GLEAM__PRIV void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n);
 /* Forget every allocation but keep every chunk, to be handed out again: memory that is
    refilled at once (a combine table after its flush) is not given back to the system and
    faulted in afresh, zeroed by the kernel page by page. */
-static void gleam__arena_rewind(gleam__arena *a);
-static void gleam__arena_free(gleam__arena *a);
-static uint64_t gleam__hash(const void *p, size_t n);
-static int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap);
-static int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-/* >>spill: nameless temporary files -------------------------------------------------- */
-
-typedef struct gleam__spill {
-    int fd;
-    uint64_t size;          /* bytes written */
-    gleam__buf wbuf;
-} gleam__spill;
-
-static int gleam__spill_open(gleam__spill *s, const char *dir);
-static int gleam__write_all(int fd, const char *p, size_t n);
-static int gleam__spill_write(gleam__spill *s, const void *p, size_t n);
-static int gleam__spill_record(gleam__spill *s, const void *p, size_t n);
-static int gleam__spill_end(gleam__spill *s);
-static void gleam__spill_close(gleam__spill *s);
-
-/* >>pack: MessagePack rows ----------------------------------------------------------- */
-
-static int gleam__pack_value(gleam__buf *b, gleam_value v);
-static int gleam__pack_row(gleam__buf *b, const gleam_value *row, int n);
-static size_t gleam__row_size(const gleam_value *row, int n);
-/* Rows we packed ourselves are well formed: walking them needs no end bound, but one is
-   given (far beyond any row) so that the same checked decoder serves. */
-#define GLEAM__NOEND(p) ((p) + ((size_t)1 << 40))
-static char *gleam__put_row(char *p, const gleam_value *row, int n);
-/* Field `field` (1-based) of a packed row; nil when the row is shorter. */
-static gleam_value gleam__row_field(const char *row, int field);
-/* Bytes of the packed row at row. */
-static size_t gleam__row_len(const char *row);
-static size_t gleam__packed_size(gleam_value v);
-/* Decode one value at *p; advances *p. GLEAM_ERR_INPUT on bad or truncated data. */
-static gleam_result gleam__unpack_value(const char **p, const char *end, gleam_value *out);
-/* Decode the array header of a row at *p: its number of values. */
-static gleam_result gleam__unpack_header(const char **p, const char *end, uint32_t *n);
-static gleam_result gleam__skip_value(const char **p, const char *end);
-
-/* A growable array of values a task decodes rows into. */
-typedef struct gleam__vals {
-    gleam_value *v;
-    int n, cap;
-} gleam__vals;
-static int gleam__vals_reserve(gleam__vals *a, int n);
-/* Decode the row at *p into a (resized as needed). */
-static gleam_result gleam__unpack_row(const char **p, const char *end, gleam__vals *a);
-static void gleam__vals_free(gleam__vals *a);
-/* Append the text form of v (as %v prints it). 0, or -1 when out of memory. */
-static int gleam__value_text(gleam__buf *b, gleam_value v);
-
-/* >>registry ------------------------------------------------------------------------- */
-
-enum { GLEAM__FN_MAPPER, GLEAM__FN_REDUCER, GLEAM__FN_OUTPUT, GLEAM__FN_SOURCE };
-typedef struct gleam__fn {
-    char *name;
-    int kind;
-    union {
-        gleam_row_fn row;
-        gleam_reducer_fn reducer;
-        gleam_source_fn source;
-    } u;
-} gleam__fn;
-static const gleam__fn *gleam__lookup(const char *name);
-static const char *gleam__fn_kind_name(int kind);
-
-/* >>flow: steps and datasets as the user built them ---------------------------------- */
-
-enum { GLEAM__SOURCE, GLEAM__NARROW, GLEAM__WIDE, GLEAM__OUTPUT };
-
-/* X(id, name, class, function kind or -1) */
-#define GLEAM__STEPS(X)                                                                   \
-    X(READ, "read", GLEAM__SOURCE, -1)                                                    \
-    X(VALUES, "values", GLEAM__SOURCE, -1)                                                \
-    X(GENERATE, "generate", GLEAM__SOURCE, GLEAM__FN_SOURCE)                              \
-    X(MAP, "map", GLEAM__NARROW, GLEAM__FN_MAPPER)                                        \
-    X(SELECT, "select", GLEAM__NARROW, -1)                                                \
-    X(LOCAL_SORT, "local_sort", GLEAM__NARROW, -1)                                        \
-    X(LOCAL_TOP, "local_top", GLEAM__NARROW, -1)                                          \
-    X(UNION, "union", GLEAM__NARROW, -1)                                                  \
-    X(PIPE, "pipe", GLEAM__NARROW, -1)                                                    \
-    X(PIPE_ARGS, "pipe_as_args", GLEAM__NARROW, -1)                                       \
-    X(REDUCE_BY, "reduce_by", GLEAM__WIDE, GLEAM__FN_REDUCER)                             \
-    X(REDUCE, "reduce", GLEAM__WIDE, GLEAM__FN_REDUCER)                                   \
-    X(GROUP_BY, "group_by", GLEAM__WIDE, -1)                                              \
-    X(SORT, "sort", GLEAM__WIDE, -1)                                                      \
-    X(TOP, "top", GLEAM__WIDE, -1)                                                        \
-    X(DISTINCT, "distinct", GLEAM__WIDE, -1)                                              \
-    X(LIMIT, "limit", GLEAM__WIDE, -1)                                                    \
-    X(PARTITION, "partition", GLEAM__WIDE, -1)                                            \
-    X(JOIN, "join", GLEAM__WIDE, -1)                                                      \
-    X(COGROUP, "cogroup", GLEAM__WIDE, -1)                                                \
-    X(PRINTF, "printlnf", GLEAM__OUTPUT, -1)                                              \
-    X(WRITE_TSV, "write_tsv", GLEAM__OUTPUT, -1)                                          \
-    X(WRITE_CSV, "write_csv", GLEAM__OUTPUT, -1)                                          \
-    X(OUTPUT_ROW, "output_row", GLEAM__OUTPUT, GLEAM__FN_OUTPUT)                          \
-    X(COLLECT, "collect", GLEAM__OUTPUT, -1)
-
-enum {
-#define GLEAM__STEP_ENUM(id, name, cls, fk) GLEAM__##id,
-    GLEAM__STEPS(GLEAM__STEP_ENUM)
-#undef GLEAM__STEP_ENUM
-    GLEAM__NSTEPKINDS
-};
-
-/* One conversion (or literal run) of a printlnf format. */
-struct gleam__fmt {
-    char conv;          /* 0: literal text; else s d v f g e x X c ... */
-    char spec[24];      /* the printf spec for numbers, "%-08.3f" */
-    int width, prec;    /* for %s / %v: -1 when absent */
-    int left;           /* '-' flag */
-    int plain;          /* %d alone: written without printf */
-    const char *text;   /* literal */
-    size_t len;
-};
-
-struct gleam__step {
-    gleam_flow *flow;
-    int id, kind;
-    gleam_dataset *in[2];
-    int nin;
-    gleam_dataset *out;     /* NULL for outputs */
-    char *fn_name;          /* registered function; a pipe's name */
-    char *command;          /* pipe, pipe_as_args: the shell command */
-    const gleam__fn *fn;    /* resolved when planning */
-    void *user;             /* gleam_set_ctx */
-    gleam_fields key;       /* key fields (n >= 1 once made) */
-    int whole_row;          /* distinct on whole rows */
-    gleam_order order;
-    int64_t k;              /* top, local_top, limit */
-    int shards;             /* partition */
-    gleam_join_kind join;
-    /* sources */
-    gleam_format format;
-    int header;
-    char delim;
-    char **paths;
-    int npaths;
-    gleam__buf values;      /* in-memory rows, packed */
-    size_t nrows;
-    /* outputs */
-    char *path;             /* NULL: standard output */
-    char *format_text;
-    gleam__fmt *fmt;
-    int nfmt;
-    gleam_rows *rows;
-};
-
-struct gleam_dataset {
-    gleam_flow *flow;
-    int id;
-    gleam__step *from;
-    int nshards;
-    int ordered;            /* shard i's rows all come before shard i+1's, in order */
-};
-
-struct gleam_rows {
-    gleam__buf data;        /* packed rows */
-    size_t count;
-    gleam_value *vals;      /* decoded, after the run */
-    size_t *start;          /* row i: vals[start[i] .. start[i+1]) */
-};
-
-struct gleam_flow {
-    char *name;
-    gleam__step **steps;
-    int nsteps, capsteps;
-    gleam_dataset **ds;
-    int nds, capds;
-    gleam_step_stats *stats; /* after a run: by step id */
-    gleam_job_stats jstats;
-    int has_stats;
-    gleam_result err;       /* first builder error, or the run's result */
-    char errmsg[GLEAM__ERRMAX];
-    int ran;
-};
-
-static void gleam__flow_fail(gleam_flow *f, gleam_result r, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* "step 3 map(tokenize)" */
-static void gleam__step_label(const gleam__step *s, char *buf, size_t cap);
-static const char *gleam__step_kind_name(int kind);
-static int gleam__default_threads(void);
-static int gleam__ds_shards(const gleam_dataset *d, int threads);
-static int gleam__rows_index(gleam_rows *r);
-static int gleam__step_class(int kind);
-
-/* >>plan: stages of fused steps ------------------------------------------------------ */
-
-/* A step placed in a stage's tree of fused operators. */
-struct gleam__node {
-    gleam__step *step;
-    int side;               /* which input of step this node feeds (join, cogroup, union) */
-    int index;              /* position in stage->nodes: the task's op of this node */
-    int offset;             /* shard number offset added by unions on the way here */
-    gleam__node *parent;
-    gleam__node **kids;
-    int nkids;
-};
-
-struct gleam__stage {
-    int id;
-    int nshards;
-    gleam__step *root;      /* a source step, or the wide step whose consumer roots this stage */
-    gleam__xchg *in;        /* the exchange read, for a wide root */
-    gleam__node **nodes;    /* preorder; nodes[0] is the root */
-    int nnodes, capnodes;
-};
-
-struct gleam__plan {
-    gleam_flow *flow;
-    gleam__stage **stages;
-    int nstages;
-    gleam__xchg **xchgs;    /* by step id; NULL for other steps */
-    gleam__sink **sinks;    /* by step id */
-    struct gleam__files **files; /* read steps' files and splits, by step id */
-    size_t **starts;        /* in-memory sources: each shard's first row, by step id */
-    int nsteps;
-};
-
-/* >>exchange: rows moving between shards -------------------------------------------- */
-
-/* A block of packed rows on its way to one partition. */
-struct gleam__block {
-    gleam__block *next;
-    size_t len, cap;
-    int side;               /* input of the wide step */
-    int producer;           /* shard (with union offset) that made it */
-    int kept;               /* its consumer keeps it and frees it later */
-    char *data;
-};
-
-struct gleam__part {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    gleam__block *head[2], *tail[2];
-    size_t bytes;           /* queued */
-    int busy;               /* a thread is running the consumer on this partition */
-    int finished;
-    int aborted;            /* the job stopped: nobody waits here any more */
-    gleam__task *task;      /* the consumer task */
-};
-
-typedef struct gleam__srow gleam__srow;
-typedef struct gleam__run gleam__run;
-
-struct gleam__xchg {
-    gleam__step *step;
-    gleam__stage *stage;    /* consumer */
-    int nparts, nsides;
-    int producers[2];       /* producer op instances per side */
-    int open[2];            /* not yet closed */
-    int width[2];           /* widest row seen per side (join padding) */
-    int ordered;            /* consume blocks in producer order, at the end (ordered limit) */
-    int build_done;         /* join: the right side is complete, the left may be probed */
-    int parts_done;         /* partitions finished: at nparts the runs are freed */
-    pthread_mutex_t mu;
-    gleam__part *parts;
-    gleam__run **runs;      /* sort: one sorted run per producer */
-    int nruns, capruns;
-    int ndisk;              /* sort: runs on disk, also those being merged into one */
-    size_t *bounds;         /* sort: run r, partition j: rows [bounds[r*(P+1)+j], ..[j+1]) */
-    gleam__srow *splits;    /* sort: partition j holds keys in [splits[j-1], splits[j]) */
-};
-
-/* >>sort: sorted runs of packed rows ------------------------------------------------- */
-
-struct gleam__srow {
-    uint64_t key;           /* order-preserving prefix of the first order field */
-    const char *row;        /* packed row */
-};
-
-/* Sorted rows, in memory or on disk. On disk, `file` holds every row as a record, in
-   order, and rows[] is a sparse index: a copy of the row at offs[i], about every 64 KB. */
-struct gleam__run {
-    gleam__srow *rows;
-    size_t n, cap;
-    gleam__arena mem;
-    struct gleam__run_part *parts; /* GLEAM__RUN_PARTS of them: rows by the top byte of their key */
-    gleam__spill *file;
-    uint64_t *offs;
-};
-
-typedef struct gleam__cmp {
-    const gleam_order *order;
-    int maxfield;
-} gleam__cmp;
-
-static int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n);
-static int gleam__run_sort(gleam__run *r, const gleam__cmp *c);
-static void gleam__run_free(gleam__run *r);
-static int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
-static gleam__run *gleam__run_new(void);
-static int gleam__run_truncate(gleam__run *r, size_t k);
-
-/* >>table: open addressing on hashed packed keys ------------------------------------- */
-
-typedef struct gleam__slot {
-    uint64_t h;
-    char *e;                /* entry: uint32 klen, key bytes, padding, payload */
-} gleam__slot;
-
-typedef struct gleam__table {
-    gleam__slot *slots;
-    size_t mask, count;
-    gleam__arena mem;
-    int dense;              /* grow at 3/4 full, not 1/2 */
-} gleam__table;
-
-static int gleam__table_init(gleam__table *t, size_t hint);
-/* The payload of the entry for key, made (zeroed, `payload` bytes) if absent: *made = 1. */
-static void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen,
-                                 size_t payload, int *made);
-static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen);
-/* gleam__table_upsert in two: the probe (the payload, or NULL and the slot it ends at), and
-   the insert at that slot. */
-static inline void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at);
-static void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
-                                 int *made);
-static size_t gleam__table_bytes(const gleam__table *t);
-static void gleam__table_clear(gleam__table *t);
-static void gleam__table_free(gleam__table *t);
-static size_t gleam__entry_key(const char *e, const char **key);
-static void *gleam__entry_payload(char *e);
-
-/* >>run: the job, its tasks and operators -------------------------------------------- */
-
-struct gleam_ctx {
-    gleam__op *op;
-    gleam__task *task;
-    int shard;              /* the shard (with union offsets) whose rows this call sees */
-    gleam__arena scratch;
-    int in_call;
-    int source;             /* the op is a source: its rows are counted as read */
-};
-
-/* An operator instance: one per node per task. Rows come in by push; finish marks the end
-   of the input (and flushes whatever the op holds); absorb takes a block of a wide step
-   (consumer roots only). */
-struct gleam__op {
-    gleam__node *node;
-    gleam__task *task;
-    gleam_result (*push)(gleam__op *op, const gleam_value *row, int n);
-    gleam_result (*finish)(gleam__op *op);
-    gleam_result (*absorb)(gleam__op *op, gleam__block *b);
-    void (*free)(gleam__op *op);
-    gleam__op **kids;
-    int nkids, ndone;
-    int done;               /* wants no more rows */
-    gleam_ctx ctx;
-    gleam__vals vals;       /* scratch row */
-    gleam__buf key;         /* scratch packed key */
-    uint64_t nin, nout;     /* rows pushed into it, rows it emitted (statistics) */
-    uint64_t published;     /* sources: rows already counted on the progress line */
-    uint64_t bytes;         /* read, sent, piped or written: see gleam_step_stats */
-    size_t peak;            /* the most memory its tables or runs held */
-};
-#define GLEAM__NOTE_PEAK(op, n)                                                           \
-    do {                                                                                  \
-        size_t gleam__n = (n);                                                            \
-        if (gleam__n > (op)->peak) (op)->peak = gleam__n;                                 \
-    } while (0)
-
-struct gleam__task {
-    gleam__job *job;
-    gleam__stage *stage;
-    int shard;
-    gleam__op **ops;        /* by node index */
-    /* where the current input row comes from, for error messages */
-    const char *in_path;
-    uint64_t in_off;
-    int in_stream;          /* a pipe: no line number can be looked up afterwards */
-    char usermsg[GLEAM__ERRMAX]; /* gleam_fail */
-    int has_usermsg;
-    double t0;              /* when it began work (0: not yet) */
-};
-
-typedef struct gleam__work {
-    void (*fn)(gleam__job *job, void *arg, int i);
-    void *arg;
-    int i;
-} gleam__work;
-
-struct gleam__job {
-    gleam_flow *flow;
-    gleam__plan *plan;
-    gleam_options opt;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    gleam__work *q;
-    size_t qhead, qlen, qcap;
-    int running, remaining, aborted, stalled;
-    gleam_result err;
-    char errmsg[GLEAM__ERRMAX];
-    gleam__task ***tasks;   /* by stage, by shard */
-    size_t part_cap;        /* bytes a partition queue holds before producers wait */
-    size_t share;           /* bytes one operator may hold before it spills */
-    size_t block_size;
-    /* statistics and progress, under smu */
-    pthread_mutex_t smu;
-    pthread_cond_t scv;
-    gleam_step_stats *stats; /* by step id */
-    double *span;           /* by step id: when its first task began, when its last ended */
-    int *stage_left;        /* tasks of each stage not yet finished */
-    uint64_t rows_read, bytes_read;
-    char *step_busy;        /* scratch for the progress line, by step id */
-    int progress_tty;       /* the progress line is redrawn in place on a terminal */
-    int out_tty;            /* standard output is a terminal too */
-    int drawn;              /* the progress line is on the screen now */
-    int stop_progress;
-    double t_start;
-};
-
-static gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n);
-/* Record the first failure of the job, with its context, and stop the job. Returns r. */
-static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r,
-                                const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-/* The same, naming `shard` (for rows delivered on another shard's behalf). */
-static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r,
-                                   const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-/* gleam__fail with GLEAM_ERR_NOMEM at op. Rows we packed ourselves can only fail to unpack
-   for want of memory, so this also serves there. */
-static gleam_result gleam__nomem(gleam__op *op);
-/* Seconds on a monotonic clock. */
-static double gleam__now(void);
-/* Write to fd (1 or 2) without breaking into the progress line: it is cleared first when
-   it is on the same terminal. 0, or -1 with errno set. */
-static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n);
-/* Under smu: take the progress line off the terminal if it is on it. */
-static void gleam__progress_erase(gleam__job *job);
-/* Publish rows and bytes read by a source, for the progress line. */
-static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
-/* The same for the rows a source op has emitted since it last did, every 4096. */
-static void gleam__progress_rows(gleam__op *op);
-/* Free a finished task's operators (its memory), keeping the task itself; their
-   statistics go to the job first. */
-static void gleam__task_release(gleam__task *t);
-static int gleam__aborted(gleam__job *job);
-static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i);
-static gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n);
-static gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size);
-static gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n);
-static gleam_result gleam__op_nofinish(gleam__op *op);
-static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
-                                    int n, uint64_t *h);
-static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n);
-static gleam_result gleam__finish_task(gleam__task *t);
-static void gleam__task_done(gleam__job *job);
-/* Sorted runs inside operators (ops.c): add a row (keeping the first k of the order when
-   k >= 0), or sort and emit the first k (all when k < 0). */
-static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k,
-                                    const gleam_value *row, int n);
-static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k);
-
-/* Operators by role (ops.c, exchange.c, source.c, output.c). */
-static gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node);
-static gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node); /* pipe.c */
-static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node);
-static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node);
-static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node);
-static gleam__op *gleam__make_output(gleam__task *t, gleam__node *node);
-static gleam_result gleam__run_source(gleam__task *t);
-static gleam_result gleam__prepare_sources(gleam__job *job);
-static void gleam__free_sources(gleam__plan *p);
-static int gleam__is_input(const gleam__plan *p, dev_t dev, ino_t ino);
-
-/* Exchanges (exchange.c). */
-static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, gleam__block *b);
-static void gleam__xchg_close(gleam__job *job, gleam__xchg *x, int side, int width);
-static void gleam__xchg_wake_all(gleam__job *job);
-static void gleam__xchg_free(gleam__xchg *x);
-static gleam__block *gleam__block_new(size_t cap);
-static void gleam__block_free(gleam__block *b);
-
-/* Sinks (output.c). */
-static gleam_result gleam__sinks_open(gleam__job *job);
-static gleam_result gleam__sinks_close(gleam__job *job);
-static void gleam__sink_free(gleam__sink *s);
-static gleam_result gleam__parse_format(gleam_flow *f, gleam__step *s);
-static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int nfmt,
-                                      const gleam_value *row, int n);
-
-/* Plan (plan.c). */
-/* The plan of f; sources asking for 0 shards get one per thread. */
-static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out);
-static void gleam__plan_free(gleam__plan *p);
-static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FILE *out);
-static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE *out);
-
-/* Options (run.c). */
-static gleam_options gleam__opts;
-static char gleam__init_err[GLEAM__ERRMAX];
-
-#endif /* GLEAM_INTERNAL_H */
-/* ==== End file src/internal.h ==== */
-
-/* ==== Begin file src/core.c ==== */
-/* core.c: allocation hooks, buffers, arenas, hashing and result texts. */
-
-/* >>memory ---------------------------------------------------------------------------- */
-
-static void *gleam__malloc(size_t n) { return GLEAM_MALLOC(n ? n : 1); }
-static void *gleam__realloc(void *p, size_t n) { return GLEAM_REALLOC(p, n ? n : 1); }
-static void gleam__free(void *p) {
-    if (p) GLEAM_FREE(p);
-}
-
-static void *gleam__calloc(size_t n, size_t size) {
-    void *p;
-    if (size && n > (size_t)-1 / size) return NULL;
-    p = gleam__malloc(n * size);
-    if (p) memset(p, 0, n * size);
-    return p;
-}
-
-static char *gleam__strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = (char *)gleam__malloc(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-/* Room for `extra` more bytes; 0 on success, -1 when out of memory (b is unchanged). */
-static int gleam__buf_reserve(gleam__buf *b, size_t extra) {
-    size_t want, cap;
-    char *p;
-    if (b->cap - b->len >= extra) return 0;
-    if (extra > (size_t)-1 / 2 - b->len) return -1;
-    want = b->len + extra;
-    cap = b->cap ? b->cap : 256;
-    while (cap < want) cap *= 2;
-    p = (char *)gleam__realloc(b->p, cap);
-    if (!p) return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static int gleam__buf_add(gleam__buf *b, const void *p, size_t n) {
-    if (gleam__buf_reserve(b, n)) return -1;
-    if (n) memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-static void gleam__buf_free(gleam__buf *b) {
-    gleam__free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-#define GLEAM__HUGE ((size_t)2 << 20)
-/* From this size a block is mapped in whole huge pages: a first touch of a small page (of
-   the heap, or of realloc's own maps) is a fault of its own, dear on a virtual machine. */
-#define GLEAM__BIG (GLEAM__HUGE / 8)
-
-static void *gleam__big_alloc(size_t n) {
-#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
-    if (n >= GLEAM__BIG) {
-        size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
-        char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
-        if (p == (char *)MAP_FAILED) return NULL;
-        q = (char *)(((uintptr_t)p + GLEAM__HUGE - 1) & ~(uintptr_t)(GLEAM__HUGE - 1));
-        lead = (size_t)(q - p);
-        if (lead) munmap(p, lead);
-        if (GLEAM__HUGE - lead) munmap(q + len, GLEAM__HUGE - lead);
-#ifdef MADV_HUGEPAGE
-        madvise(q, len, MADV_HUGEPAGE);
-#endif
-        return q;
-    }
-#endif
-    return gleam__calloc(1, n);
-}
-
-static void gleam__big_free(void *p, size_t n) {
-    (void)n; /* without mmap, only free() */
-    if (!p) return;
-#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
-    if (n >= GLEAM__BIG) {
-        munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
-        return;
-    }
-#endif
-    gleam__free(p);
-}
-
-/* Grow or shrink a block of gleam__big_alloc from old to n bytes, keeping what fits (the
-   rest is not zeroed). A big block is copied into a new one rather than grown by realloc,
-   whose own big blocks are mapped page by page: on a virtual machine a first touch of a
-   small page costs far more than copying it. NULL when out of memory (p is kept). */
-static void *gleam__big_realloc(void *p, size_t old, size_t n) {
-    void *q;
-    if (old < GLEAM__BIG && n < GLEAM__BIG) return gleam__realloc(p, n ? n : 1);
-    if (!(q = gleam__big_alloc(n))) return NULL;
-    if (p) {
-        memcpy(q, p, old < n ? old : n);
-        gleam__big_free(p, old);
-    }
-    return q;
-}
+GLEAM__PRIV void gleam__arena_rewind(gleam__arena *a);
+GLEAM__PRIV void gleam__arena_free(gleam__arena *a);
+GLEAM__PRIV void *gleam__arena_grow(gleam__arena *a, size_t n);
+GLEAM__PRIV void gleam__arena_shrink(gleam__arena *a);
 
 #define GLEAM__CHUNK_HDR ((sizeof(gleam__chunk) + 15) & ~(size_t)15)
-
-/* gleam__arena_alloc when the newest chunk has no room: a new chunk, 64 KB doubling to
-   16 MB, header included, so a big chunk covers whole huge pages and never touches one
-   more for its last bytes. */
-GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
-    gleam__chunk *c;
-    size_t need;
-    if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
-    need = (n + 7) & ~(size_t)7;
-    if (a->spare && a->spare->cap >= need) { /* a chunk kept by gleam__arena_rewind */
-        c = a->spare;
-        a->spare = c->next;
-    } else {
-        size_t cap = (a->head ? (GLEAM__CHUNK_HDR + a->head->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
-        if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
-        if (cap < need) cap = need;
-        if (!(c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap))) return NULL;
-        c->cap = cap;
-        a->bytes += cap;
-    }
-    c->used = need;
-    c->next = a->head;
-    a->head = c;
-    a->used += need;
-    return (char *)c + GLEAM__CHUNK_HDR;
-}
 
 /* n bytes, 8-byte aligned, valid until the arena is reset or freed; NULL when out of
    memory. The bump is inline; a new chunk is not. */
@@ -1260,31 +639,6 @@ static inline void *gleam__arena_alloc(gleam__arena *a, size_t n) {
     return gleam__arena_grow(a, n);
 }
 
-static void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
-    void *q = gleam__arena_alloc(a, n);
-    if (q && n) memcpy(q, p, n);
-    return q;
-}
-
-static void gleam__chunks_free(gleam__chunk *c) {
-    while (c) {
-        gleam__chunk *n = c->next;
-        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
-        c = n;
-    }
-}
-
-/* gleam__arena_reset of an arena of more than one chunk, or with spare ones. */
-GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
-    gleam__chunk *c = a->head;
-    gleam__chunks_free(a->spare);
-    gleam__chunks_free(c->next);
-    a->spare = c->next = NULL;
-    c->used = 0;
-    a->bytes = c->cap;
-    a->used = 0;
-}
-
 /* Forget every allocation but keep the newest (largest) chunk for reuse. */
 static inline void gleam__arena_reset(gleam__arena *a) {
     gleam__chunk *c = a->head;
@@ -1297,44 +651,28 @@ static inline void gleam__arena_reset(gleam__arena *a) {
     a->used = 0;
 }
 
-static void gleam__arena_rewind(gleam__arena *a) {
-    gleam__chunk *c = a->head;
-    if (!c) return;
-    while (c->next) c = c->next;
-    c->next = a->spare; /* the newest, largest chunks first */
-    a->spare = a->head;
-    a->head = NULL;
-    a->used = 0;
-}
+/* >>hash ---------------------------------------------------------------------------- */
 
-static void gleam__arena_free(gleam__arena *a) {
-    gleam__chunks_free(a->head);
-    gleam__chunks_free(a->spare);
-    a->head = a->spare = NULL;
-    a->bytes = a->used = 0;
-}
-
-/* >>hash ------------------------------------------------------------------------------- */
-
-/* A 64-bit hash of n bytes, in the manner of the multiply-and-fold hashes (wyhash): each 16
-   bytes are folded into the state by one 64x64->128-bit multiply whose halves are xored,
-   and the length and state get one more such multiply at the end, so both the high bits
-   (partitions) and the low bits (table slots) are well mixed. Keys of up to 16 bytes, the
-   common case, take two multiplies and no loop. */
-static uint64_t gleam__load64(const unsigned char *p) {
+static inline uint64_t gleam__load64(const unsigned char *p) {
     uint64_t w;
     memcpy(&w, p, 8);
     return w;
 }
 
-static uint64_t gleam__load32(const unsigned char *p) {
+static inline uint64_t gleam__load32(const unsigned char *p) {
     uint32_t w;
     memcpy(&w, p, 4);
     return w;
 }
 
+static inline void gleam__store64(unsigned char *p, uint64_t w) { memcpy(p, &w, 8); }
+static inline void gleam__store32(unsigned char *p, uint64_t w) {
+    uint32_t x = (uint32_t)w;
+    memcpy(p, &x, 4);
+}
+
 /* The high and low halves of a * b, xored. */
-static uint64_t gleam__mix(uint64_t a, uint64_t b) {
+static inline uint64_t gleam__mix(uint64_t a, uint64_t b) {
 #if defined(__SIZEOF_INT128__)
     __extension__ typedef unsigned __int128 gleam__u128;
     gleam__u128 r = (gleam__u128)a * b;
@@ -1352,46 +690,14 @@ static uint64_t gleam__mix(uint64_t a, uint64_t b) {
 #define GLEAM__H1 0xe7037ed1a0b428dbull
 #define GLEAM__H2 0x8ebc6af09c88c6e3ull
 
-static uint64_t gleam__hash(const void *key, size_t n) {
-    const unsigned char *p = (const unsigned char *)key;
-    uint64_t seed = GLEAM__H0, a, b;
-    if (n <= 16) {
-        if (n >= 8) {
-            a = gleam__load64(p);
-            b = gleam__load64(p + n - 8);
-        } else if (n >= 4) {
-            a = gleam__load32(p);
-            b = gleam__load32(p + n - 4);
-        } else if (n) {
-            a = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
-            b = 0;
-        } else {
-            a = b = 0;
-        }
-    } else {
-        size_t left = n;
-        while (left > 16) {
-            seed = gleam__mix(gleam__load64(p) ^ GLEAM__H1, gleam__load64(p + 8) ^ seed);
-            p += 16;
-            left -= 16;
-        }
-        a = gleam__load64(p + left - 16); /* the last 16 bytes, overlapping earlier ones */
-        b = gleam__load64(p + left - 8);
-    }
-    return gleam__mix(GLEAM__H1 ^ n, gleam__mix(a ^ GLEAM__H1, b ^ seed ^ GLEAM__H2));
-}
-
-static void gleam__store64(unsigned char *p, uint64_t w) { memcpy(p, &w, 8); }
-static void gleam__store32(unsigned char *p, uint64_t w) {
-    uint32_t x = (uint32_t)w;
-    memcpy(p, &x, 4);
-}
+/* A 64-bit hash of n bytes (see hash.c). */
+GLEAM__PRIV uint64_t gleam__hash(const void *p, size_t n);
 
 /* Write the byte `tag` and then the len bytes at s (len < 32) to k, which has room for 32,
    and return gleam__hash of those len + 1 bytes. The words the hash reads are assembled
    from the loads of s instead of being read back from k: a load that spans the tag byte's
    store and the copy's stores cannot be forwarded from them and waits until they reach
-   the cache, which cost more than the whole hash. */
+   the cache, which costs more than the whole hash. */
 static inline uint64_t gleam__put_short(unsigned char *k, unsigned tag, const unsigned char *s, size_t len) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t t = tag, n = len + 1, a, b, seed = GLEAM__H0;
@@ -1436,42 +742,1634 @@ static inline uint64_t gleam__put_short(unsigned char *k, unsigned tag, const un
 #endif
 }
 
-/* >>text ------------------------------------------------------------------------------- */
+/* Big-endian integers, as MessagePack and our frames write them. */
+static inline void gleam__be16(unsigned char *p, uint32_t v) { p[0] = (unsigned char)(v >> 8); p[1] = (unsigned char)v; }
+static inline void gleam__be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+static inline void gleam__be64(unsigned char *p, uint64_t v) {
+    gleam__be32(p, (uint32_t)(v >> 32));
+    gleam__be32(p + 4, (uint32_t)v);
+}
+static inline uint32_t gleam__rd16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static inline uint32_t gleam__rd32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t gleam__rd64(const unsigned char *p) { return (uint64_t)gleam__rd32(p) << 32 | gleam__rd32(p + 4); }
 
-static int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap) {
-    int n = vsnprintf(dst, cap, fmt, ap);
-    if (n < 0 && cap) dst[0] = 0;
-    return n;
+
+/* >>text ------------------------------------------------------------------------------ */
+
+GLEAM__PRIV int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap);
+GLEAM__PRIV int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...) GLEAM__PRINTF(3, 4);
+/* Seconds on a monotonic clock. */
+GLEAM__PRIV double gleam__now(void);
+/* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" into buf; returns buf. */
+GLEAM__PRIV const char *gleam__fmt_bytes(char *buf, size_t cap, double x);
+/* "950", "12.3 k", "4.56 M" into buf; returns buf. */
+GLEAM__PRIV const char *gleam__fmt_count(char *buf, size_t cap, double x);
+
+/* >>spill: nameless temporary files --------------------------------------------------- */
+
+typedef struct gleam__spill {
+    int fd;
+    uint64_t size;          /* bytes written */
+    gleam__buf wbuf;
+} gleam__spill;
+
+/* Make a spill file in dir. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__spill_open(gleam__spill *s, const char *dir);
+/* Write all n bytes to fd. 0, or -1 with errno set (ENOSPC when nothing could be written). */
+GLEAM__PRIV int gleam__write_all(int fd, const char *p, size_t n);
+/* Append n bytes. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__spill_write(gleam__spill *s, const void *p, size_t n);
+/* Append a record: a 4-byte length, then the bytes. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__spill_record(gleam__spill *s, const void *p, size_t n);
+/* Everything written is in the file, and the write buffer is freed. 0, or -1. */
+GLEAM__PRIV int gleam__spill_end(gleam__spill *s);
+GLEAM__PRIV void gleam__spill_close(gleam__spill *s);
+
+/* A reader of the records of a spill file from one offset to another. */
+typedef struct gleam__recs {
+    const gleam__spill *file;
+    uint64_t off, end;      /* file position of buf's end; where to stop */
+    gleam__buf buf;
+    size_t at;              /* next record in buf */
+} gleam__recs;
+
+GLEAM__PRIV void gleam__recs_init(gleam__recs *r, const gleam__spill *file, uint64_t from, uint64_t to);
+/* The next record: 1 with *p and *n set (valid until the next call), 0 at the end, -1 on a
+   read error (errno set; EIO for a damaged file). */
+GLEAM__PRIV int gleam__recs_next(gleam__recs *r, const char **p, size_t *n);
+GLEAM__PRIV void gleam__recs_free(gleam__recs *r);
+
+#endif /* GLEAM_BASE_H */
+/* ==== End file src/base/base.h ==== */
+
+/* ==== Begin file src/data/data.h ==== */
+/* data.h: rows and what holds them: values, their MessagePack form, blocks of packed
+   rows, hash tables on packed keys, and sorted runs (in memory or spilled). */
+#ifndef GLEAM_DATA_H
+#define GLEAM_DATA_H
+
+
+/* >>pack: MessagePack rows ------------------------------------------------------------- */
+
+/* A growable array of values a task decodes rows into. */
+typedef struct gleam__vals {
+    gleam_value *v;
+    int n, cap;
+} gleam__vals;
+
+GLEAM__PRIV size_t gleam__packed_size(gleam_value v);
+/* Write v at p, which has gleam__packed_size(v) bytes; returns the end. */
+GLEAM__PRIV unsigned char *gleam__put_value(unsigned char *p, gleam_value v);
+GLEAM__PRIV int gleam__pack_value(gleam__buf *b, gleam_value v);
+/* The header of an array of n values at p; returns the end. */
+GLEAM__PRIV unsigned char *gleam__put_array(unsigned char *p, uint32_t n);
+GLEAM__PRIV size_t gleam__array_hdr(uint32_t n);
+GLEAM__PRIV size_t gleam__row_size(const gleam_value *row, int n);
+GLEAM__PRIV char *gleam__put_row(char *out, const gleam_value *row, int n);
+/* Append the packed row to b. 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__pack_row(gleam__buf *b, const gleam_value *row, int n);
+/* Rows we packed ourselves are well formed: walking them needs no end bound, but one is
+   given (far beyond any row) so that the same checked decoder serves. */
+#define GLEAM__NOEND(p) ((p) + ((size_t)1 << 40))
+/* Field `field` (1-based) of a packed row; nil when the row is shorter. */
+GLEAM__PRIV gleam_value gleam__row_field(const char *row, int field);
+/* Bytes of the packed row at row. */
+GLEAM__PRIV size_t gleam__row_len(const char *row);
+/* Decode one value at *p; advances *p. GLEAM_ERR_INPUT on bad or truncated data. */
+GLEAM__PRIV gleam_result gleam__unpack_value(const char **p, const char *end, gleam_value *out);
+/* Decode the array header of a row at *p: its number of values. */
+GLEAM__PRIV gleam_result gleam__unpack_header(const char **p, const char *end, uint32_t *n);
+GLEAM__PRIV gleam_result gleam__skip_value(const char **p, const char *end);
+GLEAM__PRIV int gleam__vals_reserve(gleam__vals *a, int n);
+/* n packed values at *p into a (resized). */
+GLEAM__PRIV gleam_result gleam__unpack_values(const char **p, const char *end, uint32_t n, gleam__vals *a);
+/* Decode the row at *p into a (resized as needed). */
+GLEAM__PRIV gleam_result gleam__unpack_row(const char **p, const char *end, gleam__vals *a);
+GLEAM__PRIV void gleam__vals_free(gleam__vals *a);
+/* Walk the packed rows of p[0..n): GLEAM_OK when they are whole rows of ours, with their
+   count in *rows; GLEAM_ERR_INPUT otherwise. For bytes that came from elsewhere. */
+GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows);
+
+/* The length of a packed value from its first byte, when that decides it (numbers, nil,
+   booleans, strings of up to 31 bytes); else 0. */
+static inline size_t gleam__fixed_len(unsigned c) {
+    static const unsigned char num[10] = {5, 9, 2, 3, 5, 9, 2, 3, 5, 9}; /* 0xca .. 0xd3 */
+    if (c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return 1;
+    if ((c & 0xe0) == 0xa0) return 1 + (c & 0x1f);
+    if (c >= 0xca && c <= 0xd3) return num[c - 0xca];
+    return 0;
 }
 
-static int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = gleam__vfmt(dst, cap, fmt, ap);
-    va_end(ap);
-    return n;
+/* gleam__skip_value with the common values inline, for a row's fields. Not in
+   gleam__skip_value itself: most of its callers skip whole rows, arrays, for which the
+   first-byte test is only a cost. */
+static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
+    const unsigned char *p = (const unsigned char *)*pp;
+    size_t n = p < (const unsigned char *)end ? gleam__fixed_len(*p) : 0;
+    if (n && n <= (size_t)((const unsigned char *)end - p)) {
+        *pp = (const char *)(p + n);
+        return GLEAM_OK;
+    }
+    return gleam__skip_value(pp, end);
 }
 
-/* >>results ---------------------------------------------------------------------------- */
+/* >>value: text forms ---------------------------------------------------------------- */
 
-GLEAM_API const char *gleam_result_str(gleam_result r) {
-    switch (r) {
-#define GLEAM__CASE(name, value, text) \
-    case name: return text;
-        GLEAM_RESULTS(GLEAM__CASE)
-#undef GLEAM__CASE
-    default: return "unknown result";
+/* The decimal digits of i at out (room for 20 bytes); their number. */
+GLEAM__PRIV size_t gleam__int_digits(char *out, int64_t i);
+/* Append the decimal text of i to b; 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__int_text(gleam__buf *b, int64_t i);
+/* Append the text form of v (as %v prints it). 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v);
+
+/* >>blocks: packed rows in one buffer ---------------------------------------------------- */
+
+/* A block of packed rows on its way to one partition. */
+typedef struct gleam__block {
+    struct gleam__block *next;
+    size_t len, cap;
+    int side;               /* input of the wide step */
+    int producer;           /* shard (with union offset) that made it */
+    int kept;               /* its consumer keeps it and frees it later */
+    char *data;
+} gleam__block;
+
+/* A block with room for cap bytes, or NULL when out of memory. */
+GLEAM__PRIV gleam__block *gleam__block_new(size_t cap);
+GLEAM__PRIV void gleam__block_free(gleam__block *b);
+/* Free a chain of blocks (linked by next). */
+GLEAM__PRIV void gleam__blocks_free(gleam__block *b);
+
+/* >>table: open addressing on hashed packed keys ---------------------------------------- */
+
+typedef struct gleam__slot {
+    uint64_t h;
+    char *e;                /* entry: uint32 klen, key bytes, padding, payload */
+} gleam__slot;
+
+typedef struct gleam__table {
+    gleam__slot *slots;
+    size_t mask, count;
+    gleam__arena mem;
+    int dense;              /* grow at 3/4 full, not 1/2 */
+} gleam__table;
+
+#define GLEAM__ENTRY_HDR 4 /* uint32 key length */
+
+GLEAM__PRIV int gleam__table_init(gleam__table *t, size_t hint);
+/* gleam__table_upsert of a key not in the table: slot i ends its probe. */
+GLEAM__PRIV void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen,
+                                      size_t payload, int *made);
+GLEAM__PRIV void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen);
+/* Empty the table but keep its slots and its entries' memory for what comes next. */
+GLEAM__PRIV void gleam__table_clear(gleam__table *t);
+GLEAM__PRIV void gleam__table_free(gleam__table *t);
+/* The bytes a table holds: its entries and its slots. */
+GLEAM__PRIV size_t gleam__table_bytes(const gleam__table *t);
+GLEAM__PRIV size_t gleam__entry_key(const char *e, const char **key);
+GLEAM__PRIV void *gleam__entry_payload(char *e);
+
+static inline size_t gleam__payload_offset(uint32_t klen) { return (GLEAM__ENTRY_HDR + (size_t)klen + 7) & ~(size_t)7; }
+
+/* n bytes at a and b are equal: up to 16 of them by two overlapping loads, no call. */
+static inline int gleam__same_bytes(const char *a, const char *b, size_t n) {
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    if (n > 16) return !memcmp(a, b, n);
+    if (n >= 8) return gleam__load64(x) == gleam__load64(y) && gleam__load64(x + n - 8) == gleam__load64(y + n - 8);
+    if (n >= 4) return gleam__load32(x) == gleam__load32(y) && gleam__load32(x + n - 4) == gleam__load32(y + n - 4);
+    return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
+
+static inline int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
+    uint32_t k;
+    memcpy(&k, e, 4);
+    return k == klen && gleam__same_bytes(e + GLEAM__ENTRY_HDR, key, klen);
+}
+
+/* The payload of key, or NULL with *at the empty slot that ends its probe (for
+   gleam__table_insert). */
+GLEAM__ROWPATH void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at) {
+    size_t i;
+    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
+        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
+            return t->slots[i].e + gleam__payload_offset(klen);
+    *at = i;
+    return NULL;
+}
+
+/* The payload of key, made (zeroed, `payload` bytes, *made = 1) if new. The probe is
+   inline; the insert, rarer by far in a fold, is not. */
+GLEAM__ROWPATH void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                        int *made) {
+    size_t i;
+    void *e = gleam__table_probe(t, h, key, klen, &i);
+    *made = 0;
+    return e ? e : gleam__table_insert(t, i, h, key, klen, payload, made);
+}
+
+/* While walking the slots in order: start fetching the entry GLEAM__AHEAD slots on (entries
+   sit in the order they were made, not in slot order), its first two lines. A macro: gcc
+   drops a call to a function whose only effect is a prefetch. */
+#define GLEAM__AHEAD 32
+#define GLEAM__TABLE_AHEAD(t, i)                                                              \
+    do {                                                                                      \
+        if ((i) + GLEAM__AHEAD <= (t)->mask && (t)->slots[(i) + GLEAM__AHEAD].e) {            \
+            GLEAM__PREFETCH((t)->slots[(i) + GLEAM__AHEAD].e);                                \
+            GLEAM__PREFETCH((t)->slots[(i) + GLEAM__AHEAD].e + 64);                           \
+        }                                                                                     \
+    } while (0)
+
+/* >>sorted: sorted runs of packed rows ------------------------------------------------- */
+
+typedef struct gleam__srow {
+    uint64_t key;           /* order-preserving prefix of the first order field */
+    const char *row;        /* packed row */
+} gleam__srow;
+
+/* Sorted rows, in memory or on disk. On disk, `file` holds every row as a record, in
+   order, and rows[] is a sparse index: a copy of the row at offs[i], about every 64 KB. */
+typedef struct gleam__run {
+    gleam__srow *rows;
+    size_t n, cap;
+    gleam__arena mem;
+    struct gleam__run_part *parts; /* GLEAM__RUN_PARTS of them: rows by the top byte of their key */
+    gleam__spill *file;
+    uint64_t *offs;
+} gleam__run;
+
+typedef struct gleam__cmp {
+    const gleam_order *order;
+    int maxfield;
+} gleam__cmp;
+
+/* Most runs on disk one merge may read at once: each holds a descriptor and a buffer. */
+#define GLEAM__MERGE_WAY 32
+
+/* An order-preserving (not strictly) 64-bit image of v for an order's direction. */
+GLEAM__PRIV uint64_t gleam__prefix(gleam_value v, gleam_dir dir);
+GLEAM__PRIV void gleam__cmp_init(gleam__cmp *c, const gleam_order *o);
+GLEAM__PRIV int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
+GLEAM__PRIV gleam__run *gleam__run_new(void);
+GLEAM__PRIV void gleam__run_free(gleam__run *r);
+/* Copy the row into the run. 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n);
+/* Sort the run's rows (stable: ties keep the order they were added in). 0, or -1 when out
+   of memory (the run is unchanged). */
+GLEAM__PRIV int gleam__run_sort(gleam__run *r, const gleam__cmp *c);
+/* Keep the first k rows of a sorted run, copying them into fresh memory so the rest is
+   freed. 0, or -1 when out of memory (the run is unchanged). */
+GLEAM__PRIV int gleam__run_truncate(gleam__run *r, size_t k);
+/* The bytes a run holds in memory. */
+GLEAM__PRIV size_t gleam__run_bytes(const gleam__run *r);
+/* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
+   emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
+GLEAM__PRIV int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out);
+/* The first row of a sorted run (in memory, or the index of one on disk) not before key. */
+GLEAM__PRIV size_t gleam__run_lower_bound(const gleam__run *run, const gleam__srow *key, const gleam__cmp *c);
+/* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
+   replaces them. The runs are freed, also on failure. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out);
+
+/* A reader of rows in order: [pos, end) of a run in memory; a run on disk from an index
+   entry, skipping rows before `lo` and stopping at `hi` (NULL: no bound); or a chain of
+   blocks of rows in order (from another process). */
+typedef struct gleam__cursor {
+    gleam__srow head;
+    const gleam__run *run;
+    size_t pos, end;
+    gleam__recs recs;
+    size_t len;             /* on disk, in blocks: bytes of head.row */
+    const gleam__srow *lo, *hi;
+    const gleam__block *blk; /* blocks: the one being read, and where in it */
+    const char *at;
+} gleam__cursor;
+
+/* Start a cursor on rows [from, to) of a run in memory, or on a run on disk from index entry
+   `from` (0: the start) within the key range [lo, hi). */
+GLEAM__PRIV void gleam__cursor_init(gleam__cursor *k, const gleam__run *run, size_t from, size_t to,
+                                    const gleam__srow *lo, const gleam__srow *hi);
+/* Start a cursor on the rows of a chain of blocks, whose rows are in order and checked. */
+GLEAM__PRIV void gleam__cursor_blocks(gleam__cursor *k, const gleam__block *b);
+/* Step to the next row: 1 (k->head is it, valid until the next step), 0 at the end, -1 on a
+   read error (errno set). */
+GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c);
+/* The packed bytes of a cursor's head row. */
+GLEAM__PRIV size_t gleam__cursor_len(const gleam__cursor *k);
+GLEAM__PRIV void gleam__cursor_free(gleam__cursor *k);
+
+/* Where merged rows go: GLEAM_OK to go on, else the result to stop with. */
+typedef gleam_result (*gleam__merge_fn)(void *arg, const gleam__cursor *from);
+
+#define GLEAM__READ_FAILED (-1000) /* a cursor could not read its file (errno says why) */
+
+/* Hand the rows of n cursors (not yet started) to out in order, ties to the lower cursor.
+   GLEAM_OK, out's result, GLEAM_ERR_NOMEM or GLEAM__READ_FAILED. */
+GLEAM__PRIV gleam_result gleam__heap_merge(gleam__cursor *cur, int n, const gleam__cmp *c, gleam__merge_fn out,
+                                           void *arg);
+
+#endif /* GLEAM_DATA_H */
+/* ==== End file src/data/data.h ==== */
+
+/* ==== Begin file src/plan/plan.h ==== */
+/* plan.h: the description of a job. A flow records the steps a program asks for; a plan
+   is what runs: the steps as data, with their shard counts, cut into stages of fused
+   operators. A plan names functions and commands, never points at them or into the
+   program that built it, so it can be encoded, shipped to another process of the same
+   binary and decoded there (codec.c). */
+#ifndef GLEAM_PLAN_H
+#define GLEAM_PLAN_H
+
+
+/* >>process: what a process knows before any flow ------------------------------------- */
+
+enum { GLEAM__FN_MAPPER, GLEAM__FN_REDUCER, GLEAM__FN_OUTPUT, GLEAM__FN_SOURCE };
+typedef struct gleam__fn {
+    char *name;
+    int kind;
+    union {
+        gleam_row_fn row;
+        gleam_reducer_fn reducer;
+        gleam_source_fn source;
+    } u;
+} gleam__fn;
+
+/* The registered function of that name, or NULL. Entries never move once made. */
+GLEAM__PRIV const gleam__fn *gleam__lookup(const char *name);
+GLEAM__PRIV const char *gleam__fn_kind_name(int kind);
+/* The settings gleam_init took from argv (zero: not given), and the text of the last
+   failure of gleam_init or a registration (gleam_error(NULL)). */
+GLEAM__PRIV gleam_options *gleam__settings(void);
+GLEAM__PRIV char *gleam__init_error(void);
+/* -gleam.roundtrip: every plan is run from its own encoding, decoded again. */
+GLEAM__PRIV int *gleam__roundtrip(void);
+/* Worker threads: -gleam.threads, else the online CPUs (1 to 1024). */
+GLEAM__PRIV int gleam__default_threads(void);
+
+/* >>steps: what each step does ------------------------------------------------------- */
+
+enum { GLEAM__SOURCE, GLEAM__NARROW, GLEAM__WIDE, GLEAM__OUTPUT };
+
+/* X(id, name, class, function kind or -1) */
+#define GLEAM__STEPS(X)                                                                   \
+    X(READ, "read", GLEAM__SOURCE, -1)                                                    \
+    X(VALUES, "values", GLEAM__SOURCE, -1)                                                \
+    X(GENERATE, "generate", GLEAM__SOURCE, GLEAM__FN_SOURCE)                              \
+    X(MAP, "map", GLEAM__NARROW, GLEAM__FN_MAPPER)                                        \
+    X(SELECT, "select", GLEAM__NARROW, -1)                                                \
+    X(LOCAL_SORT, "local_sort", GLEAM__NARROW, -1)                                        \
+    X(LOCAL_TOP, "local_top", GLEAM__NARROW, -1)                                          \
+    X(UNION, "union", GLEAM__NARROW, -1)                                                  \
+    X(PIPE, "pipe", GLEAM__NARROW, -1)                                                    \
+    X(PIPE_ARGS, "pipe_as_args", GLEAM__NARROW, -1)                                       \
+    X(REDUCE_BY, "reduce_by", GLEAM__WIDE, GLEAM__FN_REDUCER)                             \
+    X(REDUCE, "reduce", GLEAM__WIDE, GLEAM__FN_REDUCER)                                   \
+    X(GROUP_BY, "group_by", GLEAM__WIDE, -1)                                              \
+    X(SORT, "sort", GLEAM__WIDE, -1)                                                      \
+    X(TOP, "top", GLEAM__WIDE, -1)                                                        \
+    X(DISTINCT, "distinct", GLEAM__WIDE, -1)                                              \
+    X(LIMIT, "limit", GLEAM__WIDE, -1)                                                    \
+    X(PARTITION, "partition", GLEAM__WIDE, -1)                                            \
+    X(JOIN, "join", GLEAM__WIDE, -1)                                                      \
+    X(COGROUP, "cogroup", GLEAM__WIDE, -1)                                                \
+    X(PRINTF, "printlnf", GLEAM__OUTPUT, -1)                                              \
+    X(WRITE_TSV, "write_tsv", GLEAM__OUTPUT, -1)                                          \
+    X(WRITE_CSV, "write_csv", GLEAM__OUTPUT, -1)                                          \
+    X(OUTPUT_ROW, "output_row", GLEAM__OUTPUT, GLEAM__FN_OUTPUT)                          \
+    X(COLLECT, "collect", GLEAM__OUTPUT, -1)
+
+enum {
+#define GLEAM__STEP_ENUM(id, name, cls, fk) GLEAM__##id,
+    GLEAM__STEPS(GLEAM__STEP_ENUM)
+#undef GLEAM__STEP_ENUM
+    GLEAM__NSTEPKINDS
+};
+
+GLEAM__PRIV const char *gleam__step_kind_name(int kind);
+GLEAM__PRIV int gleam__step_class(int kind);
+/* The kind of function a step of that kind names (GLEAM__FN_*), or -1. */
+GLEAM__PRIV int gleam__step_fn_kind(int kind);
+/* The kind named so ("reduce_by"), or -1. */
+GLEAM__PRIV int gleam__step_kind_of(const char *name, size_t len);
+
+/* One step, as data. Steps are numbered from 1 in the order the flow made them, so a
+   step's inputs always come before it. Strings are NUL-terminated and owned by the step,
+   but `values`, the packed in-memory rows of a values source: a flow's steps own them; a
+   plan's steps borrow them from the flow, or from the bytes the plan was decoded from. */
+typedef struct gleam__step {
+    int id, kind;
+    int in[2];              /* the steps whose output it reads; 0: none */
+    int nin;
+    int nshards;            /* of its output; an output step: of its input */
+    int ordered;            /* its output (an output step: its input) is ordered: shard i's
+                               rows all come before shard i+1's, in order */
+    int in_nshards;         /* of its first input (0 for a source) */
+    int in_ordered;         /* its first input is ordered */
+    char *fn_name;          /* registered function; a pipe's name */
+    char *command;          /* pipe, pipe_as_args: the shell command */
+    gleam_fields key;       /* key fields (n >= 1 once made); select: the fields kept */
+    int whole_row;          /* distinct on whole rows */
+    gleam_order order;
+    int64_t k;              /* top, local_top, limit */
+    int shards;             /* sources: shards asked (0: the default); partition: shards */
+    gleam_join_kind join;
+    gleam_format format;    /* read */
+    int header;
+    char delim;
+    char **paths;
+    int npaths;
+    const char *values;     /* values: packed rows */
+    size_t values_len, nrows;
+    char *path;             /* outputs: a file; NULL: standard output */
+    char *format_text;      /* printlnf */
+} gleam__step;
+
+/* "step 3 map(tokenize)" */
+GLEAM__PRIV void gleam__step_label(const gleam__step *s, char *buf, size_t cap);
+/* Free what a step owns (not the step, not its values). */
+GLEAM__PRIV void gleam__step_clear(gleam__step *s);
+
+/* >>flow: steps and datasets as the user built them ------------------------------------ */
+
+/* A flow's step: what it does (copied into plans), and what stays with the program: the
+   datasets it links, its context pointer, its in-memory rows, where collected rows go. */
+typedef struct gleam__fstep {
+    gleam__step s;
+    gleam_flow *flow;
+    gleam_dataset *in[2];
+    gleam_dataset *out;     /* NULL for outputs */
+    gleam__buf values;      /* s.values points here */
+    void *user;             /* gleam_set_ctx */
+    gleam_rows *rows;       /* collect */
+} gleam__fstep;
+
+struct gleam_dataset {
+    gleam_flow *flow;
+    int id;
+    gleam__fstep *from;
+};
+
+struct gleam_rows {
+    gleam__buf data;        /* packed rows */
+    size_t count;
+    gleam_value *vals;      /* decoded, after the run */
+    size_t *start;          /* row i: vals[start[i] .. start[i+1]) */
+};
+
+struct gleam_flow {
+    char *name;
+    gleam__fstep **steps;
+    int nsteps, capsteps;
+    gleam_dataset **ds;
+    int nds, capds;
+    gleam_step_stats *stats; /* after a run: by step id */
+    gleam_job_stats jstats;
+    int has_stats;
+    gleam_result err;       /* first builder error, or the run's result */
+    char errmsg[GLEAM__ERRMAX];
+    int ran;
+};
+
+GLEAM__PRIV void gleam__flow_fail(gleam_flow *f, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
+/* The shard count of d, as a plan whose sources ask for 0 shards get `dflt` will give it. */
+GLEAM__PRIV int gleam__ds_shards(const gleam_dataset *d, int dflt);
+/* Decode the collected rows once the run is over; -1 when out of memory. */
+GLEAM__PRIV int gleam__rows_index(gleam_rows *r);
+
+/* >>format: printlnf's format, parsed ------------------------------------------------- */
+
+/* One conversion (or literal run) of a printlnf format. */
+typedef struct gleam__fmt {
+    char conv;          /* 0: literal text; else s d v f g e x X c ... */
+    char spec[24];      /* the printf spec for numbers, "%-08.3f" */
+    int width, prec;    /* for %s / %v: -1 when absent */
+    int left;           /* '-' flag */
+    int plain;          /* %d alone: written without printf */
+    const char *text;   /* literal */
+    size_t len;
+} gleam__fmt;
+
+/* Parse a printlnf format into *out (n of them, freed by the caller with gleam__free).
+   GLEAM_OK, or an error with its text in err. */
+GLEAM__PRIV gleam_result gleam__parse_format(const char *text, gleam__fmt **out, int *n, char *err, size_t errcap);
+
+/* >>plan: stages of fused steps ------------------------------------------------------- */
+
+/* A step placed in a stage's tree of fused operators. */
+typedef struct gleam__node {
+    gleam__step *step;
+    int side;               /* which input of step this node feeds (join, cogroup, union) */
+    int index;              /* position in stage->nodes: the task's op of this node */
+    int offset;             /* shard number offset added by unions on the way here */
+    struct gleam__node *parent;
+    struct gleam__node **kids;
+    int nkids;
+} gleam__node;
+
+/* A task group: a source or the consumer side of a wide step at its root, then every
+   narrow step fused after it, ending in outputs and the producer sides of wide steps. */
+typedef struct gleam__stage {
+    int id;                 /* from 1 */
+    int nshards;
+    gleam__step *root;      /* a source step, or the wide step whose consumer roots this stage */
+    gleam__node **nodes;    /* preorder; nodes[0] is the root */
+    int nnodes, capnodes;
+} gleam__stage;
+
+typedef struct gleam__plan {
+    char *name;             /* the flow's */
+    gleam__step *steps;     /* steps[i] has id i + 1 */
+    int nsteps;
+    gleam__stage **stages;
+    int nstages;
+    int *consumer;          /* by step id: the stage rooted at a wide step, 0 for others */
+    char *bytes;            /* a decoded plan: the bytes its steps' values point into */
+} gleam__plan;
+
+/* A limit of an ordered input in several shards: its consumer takes the shards' rows in
+   shard order, once they are all there. */
+static inline int gleam__gathers_in_order(const gleam__step *s) {
+    return s->kind == GLEAM__LIMIT && s->in_ordered && s->in_nshards > 1;
+}
+
+/* The version of the plan's encoding; a decoder refuses any other. */
+#define GLEAM__PLAN_VERSION 1
+
+/* The plan of flow f: its steps checked (functions registered with the right kind, field
+   numbers), sources asking for 0 shards given `dflt`. GLEAM_OK, or an error recorded in f. */
+GLEAM__PRIV gleam_result gleam__plan_build(gleam_flow *f, int dflt, gleam__plan **out);
+/* Cut a plan's steps into stages (p->stages, p->consumer). GLEAM_OK or GLEAM_ERR_NOMEM. */
+GLEAM__PRIV gleam_result gleam__plan_fuse(gleam__plan *p);
+GLEAM__PRIV void gleam__plan_free(gleam__plan *p);
+/* The stage whose root is wide step s, or NULL. */
+GLEAM__PRIV const gleam__stage *gleam__consumer_stage(const gleam__plan *p, const gleam__step *s);
+/* The plan as bytes (MessagePack, versioned) appended to out. 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__plan_encode(const gleam__plan *p, gleam__buf *out);
+/* A plan from bytes that may be truncated, oversized or hostile: GLEAM_OK and *out, or
+   GLEAM_ERR_INPUT (GLEAM_ERR_NOMEM) with what is wrong in err. Never reads outside
+   p[0..n). The plan copies the bytes it keeps. */
+GLEAM__PRIV gleam_result gleam__plan_decode(const char *p, size_t n, gleam__plan **out, char *err, size_t errcap);
+/* The plan's hash: a 64-bit hash of its encoding. 0 when out of memory. */
+GLEAM__PRIV uint64_t gleam__plan_hash(const gleam__plan *p);
+/* -gleam.explain and -gleam.dot. */
+GLEAM__PRIV void gleam__plan_print(const gleam__plan *p, int threads, FILE *out);
+GLEAM__PRIV void gleam__plan_dot(const gleam__plan *p, int threads, FILE *out);
+
+#endif /* GLEAM_PLAN_H */
+/* ==== End file src/plan/plan.h ==== */
+
+/* ==== Begin file src/op/op.h ==== */
+/* op.h: what operators run on: the job (its pool of threads, its first error, what the
+   plan's steps hold while running), tasks made of one operator per fused step, and the
+   calls every operator makes (emit a row, fail with context, pack a key, call a user
+   function). The scheduler above (src/run) builds jobs and tasks; the steps (src/steps,
+   src/io) and exchanges (src/exchange) use what is here. */
+#ifndef GLEAM_OP_H
+#define GLEAM_OP_H
+
+
+typedef struct gleam__job gleam__job;
+typedef struct gleam__task gleam__task;
+typedef struct gleam__op gleam__op;
+
+/* >>ops: operator instances ------------------------------------------------------------ */
+
+struct gleam_ctx {
+    gleam__op *op;
+    gleam__task *task;
+    int shard;              /* the shard (with union offsets) whose rows this call sees */
+    gleam__arena scratch;
+    int in_call;
+    int source;             /* the op is a source: its rows are counted as read */
+};
+
+/* An operator instance: one per node per task. Rows come in by push; finish marks the end
+   of the input (and flushes whatever the op holds); absorb takes a block of a wide step
+   (consumer roots only). */
+struct gleam__op {
+    gleam__node *node;
+    gleam__task *task;
+    gleam_result (*push)(gleam__op *op, const gleam_value *row, int n);
+    gleam_result (*finish)(gleam__op *op);
+    gleam_result (*absorb)(gleam__op *op, gleam__block *b);
+    void (*free)(gleam__op *op);
+    const gleam__fn *fn;    /* the step's registered function, or NULL */
+    void *user;             /* the step's context pointer (gleam_set_ctx) */
+    gleam__op **kids;
+    int nkids, ndone;
+    int done;               /* wants no more rows */
+    gleam_ctx ctx;
+    gleam__vals vals;       /* scratch row */
+    gleam__buf key;         /* scratch packed key */
+    uint64_t nin, nout;     /* rows pushed into it, rows it emitted (statistics) */
+    uint64_t published;     /* sources: rows already counted on the progress line */
+    uint64_t bytes;         /* read, sent, piped or written: see gleam_step_stats */
+    size_t peak;            /* the most memory its tables or runs held */
+};
+#define GLEAM__NOTE_PEAK(op, n)                                                           \
+    do {                                                                                  \
+        size_t gleam__n = (n);                                                            \
+        if (gleam__n > (op)->peak) (op)->peak = gleam__n;                                 \
+    } while (0)
+
+/* One stage's work on one shard: its operators, by node index. */
+struct gleam__task {
+    gleam__job *job;
+    gleam__stage *stage;
+    int shard;
+    gleam__op **ops;        /* by node index */
+    /* where the current input row comes from, for error messages */
+    const char *in_path;
+    uint64_t in_off;
+    int in_stream;          /* a pipe: no line number can be looked up afterwards */
+    char usermsg[GLEAM__ERRMAX]; /* gleam_fail */
+    int has_usermsg;
+    double t0;              /* when it began work (0: not yet) */
+};
+
+typedef struct gleam__work {
+    void (*fn)(gleam__job *job, void *arg, int i);
+    void *arg;
+    int i;
+} gleam__work;
+
+/* >>job: a plan while it runs ---------------------------------------------------------- */
+
+struct gleam__job {
+    gleam_flow *flow;       /* the program's flow, or NULL where only the plan came */
+    const gleam__plan *plan;
+    gleam_options opt;
+    /* the pool: one mutex, one condition variable */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gleam__work *q;
+    size_t qhead, qlen, qcap;
+    int running, remaining, aborted, stalled;
+    gleam_result err;
+    char errmsg[GLEAM__ERRMAX];
+    /* Called once, outside any lock, when the job fails: wakes whoever waits in its
+       exchanges. Set by the runner, which owns the exchanges. */
+    void (*on_abort)(gleam__job *job);
+    gleam__task ***tasks;   /* by stage, by shard */
+    /* what the steps hold while running, by step id */
+    struct gleam__xchg **xchgs;   /* wide steps */
+    struct gleam__sink **sinks;   /* outputs */
+    struct gleam__files **files;  /* read steps: files and splits */
+    size_t **starts;              /* values steps: each shard's first row */
+    const gleam__fn **fns;        /* registered functions, found by name */
+    void **users;                 /* context pointers, from the program's flow */
+    gleam_rows **rows;            /* collect steps' rows, in the program's flow */
+    /* A stage whose tasks run in other processes of this binary, 0 for none (run/exec.c);
+       and, in such a process, the operator that sends an output step's rows back up. */
+    int remote_stage;
+    struct gleam__remote *remote;
+    gleam__op *(*make_output)(gleam__task *t, gleam__node *node);
+    size_t part_cap;        /* bytes a partition queue holds before producers wait */
+    size_t share;           /* bytes one operator may hold before it spills */
+    size_t block_size;
+    /* statistics and progress, under smu */
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    gleam_step_stats *stats; /* by step id */
+    double *span;           /* by step id: when its first task began, when its last ended */
+    int *stage_left;        /* tasks of each stage not yet finished */
+    uint64_t rows_read, bytes_read;
+    char *step_busy;        /* scratch for the progress line, by step id */
+    int progress_tty;       /* the progress line is redrawn in place on a terminal */
+    int out_tty;            /* standard output is a terminal too */
+    int drawn;              /* the progress line is on the screen now */
+    int stop_progress;
+    double t_start;
+};
+
+/* >>calls: what operators call --------------------------------------------------------- */
+
+/* Record the first failure of the job, with its context, and stop the job. Returns r. */
+GLEAM__PRIV gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...)
+    GLEAM__PRINTF(4, 5);
+/* The same, naming `shard` (for rows delivered on another shard's behalf). */
+GLEAM__PRIV gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r,
+                                        const char *fmt, ...) GLEAM__PRINTF(5, 6);
+/* Stop the job with r and a message naming no step, unless it failed already. */
+GLEAM__PRIV void gleam__job_fail(gleam__job *job, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
+/* gleam__fail with GLEAM_ERR_NOMEM at op. Rows we packed ourselves can only fail to unpack
+   for want of memory, so this also serves there. */
+GLEAM__PRIV gleam_result gleam__nomem(gleam__op *op);
+/* Fail the job for a spill file that could not be made, written or read (errno says why). */
+GLEAM__PRIV gleam_result gleam__spill_fail(gleam__op *op, const char *what);
+GLEAM__PRIV int gleam__aborted(gleam__job *job);
+/* An op of `size` bytes (a gleam__op first), zeroed and tied to its node and task. */
+GLEAM__PRIV gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size);
+GLEAM__PRIV gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n);
+GLEAM__PRIV gleam_result gleam__op_nofinish(gleam__op *op);
+/* Check that a row of n fields has every field in f (failing the job if not): 0 or -1. */
+GLEAM__PRIV int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n);
+GLEAM__PRIV gleam_result gleam__emit_all(gleam__op *op, const gleam_value *row, int n);
+GLEAM__PRIV gleam_result gleam__user_failed(gleam__op *op, gleam_result r);
+GLEAM__PRIV gleam_result gleam__pack_key_any(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                             gleam__buf *b, uint64_t *h);
+
+/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
+static inline gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
+    gleam__op *k;
+    gleam_result r;
+    if (op->nkids != 1) return gleam__emit_all(op, row, n);
+    k = op->kids[0]; /* the usual case: a chain of fused steps */
+    if (k->done) return GLEAM_DONE;
+    op->nout++; /* rows delivered, for the statistics */
+    k->nin++;
+    if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
+    if (r < 0) return r;
+    k->done = 1;
+    op->ndone = 1;
+    return GLEAM_DONE;
+}
+
+/* Call a mapper or output function on a row, turning its failure into the job's error. */
+static inline gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
+    gleam_result r;
+    op->ctx.in_call = 1;
+    op->task->has_usermsg = 0;
+    r = fn(&op->ctx, row, n);
+    if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
+    op->ctx.in_call = 0;
+    return r < 0 ? gleam__user_failed(op, r) : r;
+}
+
+/* Append the packed key fields of row to b and hash them (the bytes appended). The
+   commonest key, one short string, is packed here, inline, as gleam__put_value packs it. */
+static inline gleam_result gleam__pack_key_to(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                              gleam__buf *b, uint64_t *h) {
+    const gleam_value *v;
+    unsigned char *k;
+    if (key->n != 1 || key->f[0] > n || (v = &row[key->f[0] - 1])->type != GLEAM_BYTES || v->len >= 32)
+        return gleam__pack_key_any(op, key, row, n, b, h);
+    if (b->cap - b->len < 32 && gleam__buf_reserve(b, 32)) return gleam__nomem(op);
+    k = (unsigned char *)b->p + b->len;
+    *h = gleam__put_short(k, 0xa0 | v->len, (const unsigned char *)v->u.s, v->len);
+    b->len += v->len + 1;
+    return GLEAM_OK;
+}
+
+/* Pack the key fields of row into op->key and hash them. */
+static inline gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                           uint64_t *h) {
+    op->key.len = 0;
+    return gleam__pack_key_to(op, key, row, n, &op->key, h);
+}
+
+/* >>pool and tasks --------------------------------------------------------------------- */
+
+/* Queue fn(job, arg, i) for a worker thread. If it cannot be queued, the job fails. */
+GLEAM__PRIV void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i);
+/* A worker thread: takes work items until the job is over. */
+GLEAM__PRIV void *gleam__worker(void *arg);
+/* A task has finished (or given up): one less to wait for. */
+GLEAM__PRIV void gleam__task_done(gleam__job *job);
+/* Run every op's finish, in node order (the root first). */
+GLEAM__PRIV gleam_result gleam__finish_task(gleam__task *t);
+/* Free a finished task's operators (its memory), keeping the task itself; their
+   statistics go to the job first. */
+GLEAM__PRIV void gleam__task_release(gleam__task *t);
+
+/* >>terminal: progress and the job's own writes ---------------------------------------- */
+
+/* Write to fd (1 or 2) without breaking into the progress line: it is cleared first when
+   it is on the same terminal. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n);
+/* Under smu: take the progress line off the terminal if it is on it. */
+GLEAM__PRIV void gleam__progress_erase(gleam__job *job);
+/* Publish rows and bytes read by a source, for the progress line. */
+GLEAM__PRIV void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes);
+/* The same for the rows a source op has emitted since it last did, every 4096. */
+GLEAM__PRIV void gleam__progress_rows(gleam__op *op);
+
+#endif /* GLEAM_OP_H */
+/* ==== End file src/op/op.h ==== */
+
+/* ==== Begin file src/exchange/exchange.h ==== */
+/* exchange.h: rows moving between stages. A wide step's producers (operators at the end of
+   one stage) write blocks of packed rows, one stream per partition, and close their
+   stream when they are done; a sort's producers hand over sorted runs instead. The
+   consumer of each partition (the root operator of the next stage's task for it) takes
+   the blocks in the order the step asks for (gleam__take_of) and is finished once every
+   producer has closed. Between the two is a transport: the in-process queues with their
+   back pressure (local.c), or frames on a file descriptor to and from another process
+   of the same binary (stream.c). The steps never see which. */
+#ifndef GLEAM_EXCHANGE_H
+#define GLEAM_EXCHANGE_H
+
+
+typedef struct gleam__xchg gleam__xchg;
+
+/* The order in which a partition's consumer takes its blocks. */
+enum {
+    GLEAM__TAKE_STREAM,      /* as they come, from either side */
+    GLEAM__TAKE_BUILD_FIRST, /* every block of side 1 before any of side 0: a join builds its
+                                table from its right side, then probes it as the left streams */
+    GLEAM__TAKE_AT_END,      /* nothing before every producer has closed, then by producer:
+                                the first rows of an ordered input, in shard order */
+    GLEAM__TAKE_RUNS         /* sorted runs: sampled, cut at splitters agreed from the samples
+                                of every run, each partition merging its key range of all */
+};
+
+/* How an exchange's blocks travel. Every call may come from any producer's thread. */
+typedef struct gleam__xport {
+    const char *name;
+    /* A producer's block for partition part; the transport owns b from the call on, also
+       when it fails. GLEAM_OK, or an error (the job has stopped). May wait for room. */
+    gleam_result (*put)(gleam__xchg *x, gleam__op *from, int part, gleam__block *b);
+    /* A sorted run (TAKE_RUNS), owned by the transport from the call on. */
+    gleam_result (*put_run)(gleam__xchg *x, gleam__op *from, gleam__run *run);
+    /* The end of one producer's stream on `side`: all it put comes before. width: the most
+       values its rows had. */
+    gleam_result (*close)(gleam__xchg *x, gleam__op *from, int side, int width);
+    /* The job has stopped: whoever waits in the exchange wakes up and gives up. */
+    void (*abort)(gleam__xchg *x);
+    /* Free the transport's own state (x->impl). */
+    void (*free_impl)(gleam__xchg *x);
+} gleam__xport;
+
+/* A slice of one sorted run that a partition merges: rows [from, to) of a run in memory,
+   or a run on disk read from index entry `from` within the key range [lo, hi); or, from
+   another process, the slice's rows in blocks. */
+typedef struct gleam__slice {
+    const gleam__run *run;
+    size_t from, to;
+    const gleam__srow *lo, *hi;
+    gleam__block *blocks;
+} gleam__slice;
+
+/* One wide step's exchange in a running job. */
+struct gleam__xchg {
+    gleam__job *job;
+    const gleam__step *step;
+    const gleam__stage *stage;  /* the consumer's */
+    int nparts, nsides;
+    int producers[2];           /* producer streams per side */
+    int take;                   /* GLEAM__TAKE_* */
+    const gleam__xport *xport;
+    void *impl;                 /* the transport's state */
+    pthread_mutex_t mu;
+    int open[2];                /* producer streams not yet closed, per side */
+    int width[2];               /* the most values a row had, per side (a join's padding) */
+    /* TAKE_RUNS */
+    gleam__cmp cmp;
+    gleam__run **runs;
+    int nruns, capruns;
+    int ndisk;                  /* runs on disk, also those being merged into one */
+    gleam__srow *splits;        /* partition j holds keys in [splits[j-1], splits[j]) */
+    gleam__slice *slices;       /* partition j, run r: slices[j * nruns + r] */
+};
+
+/* How the consumer of step s takes its blocks (GLEAM__TAKE_*). */
+GLEAM__PRIV int gleam__take_of(const gleam__step *s);
+/* The exchange of wide step s of job's plan, through transport xp. NULL when out of
+   memory. */
+GLEAM__PRIV gleam__xchg *gleam__xchg_new(gleam__job *job, const gleam__step *s, const gleam__xport *xp);
+GLEAM__PRIV void gleam__xchg_free(gleam__xchg *x);
+/* Count a producer's close: 1 when it was the last of all, else 0. */
+GLEAM__PRIV int gleam__xchg_closed(gleam__xchg *x, int side, int width);
+/* Is every side-1 producer closed? */
+GLEAM__PRIV int gleam__xchg_built(gleam__xchg *x);
+/* Keep a sorted run; with 2 * GLEAM__MERGE_WAY runs on disk, merge GLEAM__MERGE_WAY of them
+   into one first, so the files open and the ways of the final merge stay bounded. The
+   run is the exchange's from the call on. */
+GLEAM__PRIV gleam_result gleam__xchg_keep_run(gleam__xchg *x, gleam__op *from, gleam__run *run);
+/* Agree on splitters from samples of every run and cut each run into the partitions' key
+   ranges (x->splits, x->slices). 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__xchg_cut_runs(gleam__xchg *x);
+/* Hand a list of blocks to task t's root operator (a consumer), freeing each unless the
+   consumer keeps it; once one fails, the rest are only freed. Its first error, or GLEAM_OK. */
+GLEAM__PRIV gleam_result gleam__xchg_absorb(gleam__task *t, gleam__block *b);
+/* Sort a list of blocks by producer; blocks of one producer keep their order. 0, or -1
+   when out of memory (the list is unchanged). */
+GLEAM__PRIV int gleam__blocks_by_producer(gleam__block **list);
+
+/* >>writer: rows into per-partition blocks --------------------------------------------- */
+
+typedef struct gleam__writer {
+    gleam__xchg *x;
+    int side, width;
+    gleam__block **cur;     /* by partition */
+} gleam__writer;
+
+/* The partition of a key hash. */
+static inline int gleam__part_of(uint64_t h, int nparts) { return (int)(((h >> 32) * (uint64_t)nparts) >> 32); }
+
+/* A writer into exchange x, side `side`. -1 when out of memory. */
+GLEAM__PRIV int gleam__writer_init(gleam__writer *w, gleam__xchg *x, int side);
+GLEAM__PRIV void gleam__writer_free(gleam__writer *w);
+/* Room for a row of n values and `size` bytes in the block of `part` (a full block is
+   put first); *at is where it goes. */
+GLEAM__PRIV gleam_result gleam__writer_room(gleam__op *op, gleam__writer *w, int part, int n, size_t size, char **at);
+GLEAM__PRIV gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, const gleam_value *row, int n);
+/* Put every block under way and close this producer's stream. */
+GLEAM__PRIV gleam_result gleam__writer_close(gleam__op *op, gleam__writer *w);
+
+/* >>local: the in-process transport ------------------------------------------------------ */
+
+/* Queues per partition. A block goes to its partition's queue; the thread that puts it
+   runs the consumer on the partition right away if nobody else is (and the take order
+   allows); when the queue is full and another thread consumes it, the producer waits:
+   that is the back pressure, and it only ever waits downstream, so it cannot deadlock.
+   Once every producer has closed, each partition is finished by a work item of the pool:
+   its consumer task's last blocks, its finish, its release. */
+GLEAM__PRIV const gleam__xport *gleam__xport_local(void);
+/* Set up the local transport's state of x, whose consumers are job->tasks of its stage.
+   -1 when out of memory. */
+GLEAM__PRIV int gleam__local_init(gleam__xchg *x);
+
+/* >>stream: frames on a file descriptor --------------------------------------------------- */
+
+/* Frames: a 4-byte length (of what follows), a type byte, then the type's fields as 4-byte
+   big-endian integers and the rest as bytes. A frame of more than GLEAM__FRAME_MAX is
+   refused before anything is allocated for it. */
+#define GLEAM__FRAME_MAX ((size_t)1 << 30)
+enum {
+    GLEAM__FRAME_PLAN = 1,  /* the plan's bytes */
+    GLEAM__FRAME_TASK,      /* stage, shard: the task to run */
+    GLEAM__FRAME_BLOCK,     /* step, part, side, producer, then packed rows */
+    GLEAM__FRAME_CLOSE,     /* step, side, producer, width: the end of one producer's stream */
+    GLEAM__FRAME_RUNS,      /* step, count: every slice of a sorted exchange has been sent */
+    GLEAM__FRAME_ROWS,      /* step, shard, then packed rows for an output step */
+    GLEAM__FRAME_RUN,       /* step, producer: the blocks of one sorted run (part
+                               GLEAM__PART_RUN) that a producer sent end here */
+    GLEAM__FRAME_END        /* result (as a 32-bit two's complement), then the error message */
+};
+#define GLEAM__PART_RUN 0xffffffffu
+
+typedef struct gleam__frame {
+    int type;
+    uint32_t f[4];          /* the fields */
+    const char *data;       /* the rest, valid until the next read */
+    size_t len;
+} gleam__frame;
+
+/* Write one frame (type, nf fields, then len bytes of data). 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len);
+/* gleam__frame_write with mu held (one writer at a time on fd): 0, or the errno of the
+   failure. */
+GLEAM__PRIV int gleam__frame_write_locked(int fd, pthread_mutex_t *mu, int type, const uint32_t *f, int nf, const void *data,
+                                          size_t len);
+/* The number of fields of a frame type, or -1 for a type that does not exist. */
+GLEAM__PRIV int gleam__frame_fields(int type);
+/* Read one frame into fr, its bytes in buf. 1, 0 at the end of the input (between frames),
+   or -1: a read error (errno set) or a malformed frame (errno EPROTO). */
+GLEAM__PRIV int gleam__frame_read(int fd, gleam__buf *buf, gleam__frame *fr);
+
+/* The transport of an exchange whose consumers are in other processes: fds[j] reaches the
+   consumer of partition j. Blocks and closes go there as frames; a sorted exchange's runs
+   are cut here, then each partition's slices go to it, block by block, ending with a
+   RUNS frame. -1 when out of memory. */
+GLEAM__PRIV const gleam__xport *gleam__xport_send(void);
+GLEAM__PRIV int gleam__send_init(gleam__xchg *x, const int *fds);
+/* The transport of an exchange whose consumer is in another process that reads fd: this
+   process runs one task, and every block and close of its producers goes there. */
+GLEAM__PRIV const gleam__xport *gleam__xport_up(void);
+GLEAM__PRIV int gleam__up_init(gleam__xchg *x, int fd, pthread_mutex_t *mu);
+
+/* The consumer side in a process that runs one task of exchange x's consumer stage (task
+   t, whose shard is the partition): read x's frames from fd until every producer has
+   closed (or the runs are all in), handing the blocks to t's root operator in x's take
+   order. GLEAM_OK; GLEAM_ERR_INPUT with err set for a frame that makes no sense here, the
+   end of the input or a read error; or the consumer's error. */
+GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap);
+
+#endif /* GLEAM_EXCHANGE_H */
+/* ==== End file src/exchange/exchange.h ==== */
+
+/* ==== Begin file src/steps/steps.h ==== */
+/* steps.h: the operators of the steps, one file per family: narrow.c (map, select, union,
+   local sort and top), fold.c (reduce and reduce_by), group.c (group_by,
+   cogroup, distinct), join.c, partition.c, sort.c (sort, top, limit). A wide step has two
+   operators: its producer ends one stage and writes to the exchange, its consumer roots
+   the next stage and takes the exchange's blocks. The hash consumers (reduce_by, group_by,
+   cogroup, distinct, join) share a table, the keys of a block's rows found in one pass,
+   and spilling to files by key hash (hashcons.c, keyspill.c). */
+#ifndef GLEAM_STEPS_H
+#define GLEAM_STEPS_H
+
+
+/* The operator of a narrow step other than a pipe (map, select, union, local sort and top). */
+GLEAM__PRIV gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node);
+
+/* A wide step's two operators. */
+typedef struct gleam__wide {
+    gleam__op *(*producer)(gleam__task *t, gleam__node *node);
+    gleam__op *(*consumer)(gleam__task *t, gleam__node *node);
+} gleam__wide;
+/* The operators of wide step kind `kind`. */
+GLEAM__PRIV const gleam__wide *gleam__wide_of(int kind);
+/* The families' operators (wide.c puts them in a table by kind). */
+GLEAM__PRIV gleam__op *gleam__make_fold_producer(gleam__task *t, gleam__node *node);  /* reduce, reduce_by */
+GLEAM__PRIV gleam__op *gleam__make_fold_consumer(gleam__task *t, gleam__node *node);
+GLEAM__PRIV gleam__op *gleam__make_hash_producer(gleam__task *t, gleam__node *node);  /* group_by, cogroup, join, partition */
+GLEAM__PRIV gleam__op *gleam__make_pass_consumer(gleam__task *t, gleam__node *node);  /* partition */
+GLEAM__PRIV gleam__op *gleam__make_group_consumer(gleam__task *t, gleam__node *node); /* group_by, cogroup */
+GLEAM__PRIV gleam__op *gleam__make_distinct_producer(gleam__task *t, gleam__node *node);
+GLEAM__PRIV gleam__op *gleam__make_distinct_consumer(gleam__task *t, gleam__node *node);
+GLEAM__PRIV gleam__op *gleam__make_join_consumer(gleam__task *t, gleam__node *node);
+GLEAM__PRIV gleam__op *gleam__make_order_producer(gleam__task *t, gleam__node *node); /* sort, top, limit */
+GLEAM__PRIV gleam__op *gleam__make_order_consumer(gleam__task *t, gleam__node *node);
+
+/* The bytes a producer's table (a map-side combine, a distinct's keys seen) holds before
+   it is sent on or forgotten: each byte of a table is memory touched for the first time. */
+#ifndef GLEAM__COMBINE_MAX
+#define GLEAM__COMBINE_MAX (32u << 20)
+#endif
+
+/* >>ordered: sorting inside operators ------------------------------------------------------ */
+
+/* Check that a row has the fields an order needs (failing the job if not): 0 or -1. */
+GLEAM__PRIV int gleam__check_order(gleam__op *op, const gleam_order *o, int n);
+/* Add a row to a run, keeping only the first k of the order when k >= 0. */
+GLEAM__PRIV gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k,
+                                         const gleam_value *row, int n);
+/* Sort the run, keep k rows (k < 0: all) and emit them in order. */
+GLEAM__PRIV gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k);
+/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
+GLEAM__PRIV gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c);
+
+/* >>hash consumers ------------------------------------------------------------------------ */
+
+/* A list of packed elements kept per key (group_by, cogroup, the right side of a join). */
+typedef struct gleam__elem {
+    struct gleam__elem *next;
+    uint32_t len;
+    unsigned char is_row;   /* data is a packed row of values, else one packed value */
+    char data[1];
+} gleam__elem;
+
+typedef struct gleam__elems {
+    gleam__elem *first, *last;
+    uint32_t count;
+    int matched;            /* join: some left row matched this key */
+} gleam__elems;
+
+/* A row's packed key, as its block holds it, and the key's hash. */
+typedef struct gleam__bkey {
+    const char *p;
+    uint32_t len;
+    uint32_t nf;            /* the row's number of values */
+    uint64_t h;
+    const char *row;        /* where the row starts */
+} gleam__bkey;
+
+typedef struct gleam__cons gleam__cons;
+
+/* What one kind of hash consumer does with its rows and its table. */
+typedef struct gleam__cons_ops {
+    /* Take one row from `side` (bk: its key as its block holds it, or NULL: pack `key`). */
+    gleam_result (*take)(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
+                         const gleam__bkey *bk);
+    /* At the end (and after each spill file is read back): emit what the table holds. */
+    gleam_result (*emit_table)(gleam__cons *c);
+    /* Write entry e of the table to spill file f. */
+    gleam_result (*spill_entry)(gleam__cons *c, char *e, int f);
+    /* Reading a spill file back: a row of side 1 is a key seen before the spill (NULL: rows
+       of side 1 are taken as rows). */
+    gleam_result (*seen)(gleam__cons *c, const gleam_value *row, int n);
+} gleam__cons_ops;
+
+struct gleam__cons {
+    gleam__op op;
+    const gleam__cons_ops *ops;
+    gleam__xchg *x;
+    gleam__table table;
+    int dense;              /* its table grows at 3/4 full */
+    int block_keys;         /* a block's rows lead with their key: found and hashed at once */
+    const gleam_fields *bkey_fields; /* the key fields as the block's rows have them */
+    const gleam_fields *spill_key;   /* the key of the rows read back from a spill file */
+    gleam__vals acc, row2, in;
+    gleam_fields lead;      /* fields 1..k: where a reduce_by's key is after the shuffle */
+    gleam__buf tmp;
+    gleam__spill *sub;      /* past its share: GLEAM__FANOUT files of rows, by key hash */
+    int probing;            /* join, spilled: left rows go to the files */
+    int replay;             /* reading the files back */
+    gleam__buf rec;         /* a record on its way to a file */
+    gleam__buf hs;          /* the keys of a block's rows: gleam__bkey each */
+    gleam__vals canon;
+    /* join: probes gathered from many blocks, then made in slot order (join.c) */
+    gleam__block *held;     /* the blocks they point into */
+    size_t held_bytes;
+    gleam__buf sweep, sweep_tmp; /* gleam__probe each */
+    size_t nsweep;
+    int laid_out;           /* the build side's entries were copied in slot order (or not) */
+    char *layout;           /* into this block, then */
+    size_t layout_len;
+};
+
+#define GLEAM__FANOUT 16
+/* How far ahead a consumer fetches, in rows of a block: the slot of row i+32, the entry of
+   row i+16 (its slot has arrived by then), a join's first right row of row i+8. Fetching
+   every slot of a block at once overflows the cache before the rows get there. */
+#define GLEAM__PF1 32
+#define GLEAM__PF2 16
+#define GLEAM__PF3 8
+static inline int gleam__sub_of(uint64_t h) { return (int)((h >> 20) & (GLEAM__FANOUT - 1)); }
+
+/* The fields of row that are not key fields, in order, into out (resized). */
+static inline int gleam__value_fields(const gleam_fields *key, const gleam_value *row, int n, gleam__vals *out) {
+    int i, k, m = 0;
+    if (gleam__vals_reserve(out, n)) return -1;
+    for (i = 0; i < n; i++) {
+        int is_key = 0;
+        for (k = 0; k < key->n; k++) is_key |= key->f[k] == i + 1;
+        if (!is_key) out->v[m++] = row[i];
+    }
+    out->n = m;
+    return 0;
+}
+
+/* A hash consumer of `size` bytes (a gleam__cons first) for node, with its empty table.
+   NULL when out of memory. */
+GLEAM__PRIV gleam__cons *gleam__cons_new(gleam__task *t, gleam__node *node, size_t size, const gleam__cons_ops *ops);
+/* The consumer's empty table. A reduce_by's is dense (3/4 full before it grows, not 1/2):
+   its folds mostly find their key, so the longer probes cost little, and the slots of
+   millions of keys take less fresh memory; a join's probes of keys it lacks would run
+   long. -1 when out of memory. */
+static inline int gleam__cons_table(gleam__cons *c) {
+    if (gleam__table_init(&c->table, 16)) return -1;
+    c->table.dense = c->dense;
+    return 0;
+}
+
+/* Find and hash the key of every row of a block (rows whose key is their leading fields)
+   into c->hs. The number of rows, or 0 when the rows do not qualify. */
+GLEAM__PRIV size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end);
+/* The packed key of a row and its hash: bk's when its block gave it, else packed into
+   op->key. */
+GLEAM__PRIV gleam_result gleam__cons_key(gleam__cons *c, const gleam__bkey *bk, const gleam_fields *key,
+                                         const gleam_value *row, int n, const char **k, uint32_t *klen, uint64_t *h);
+/* Decode the key bytes of an entry into out[0..nk). */
+static inline void gleam__key_values(char *e, gleam_value *out, int nk) {
+    const char *key, *p;
+    size_t klen = gleam__entry_key(e, &key);
+    int i;
+    p = key;
+    for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &out[i]);
+}
+
+/* Take the rows of block b one by one (the generic absorb of hash consumers). */
+GLEAM__PRIV gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b);
+/* After a block: note the table's memory, and spill it past the share. */
+GLEAM__PRIV gleam_result gleam__cons_after_block(gleam__cons *c, gleam_result r);
+/* The end of a hash consumer: emit its table, or read its spill files back one by one. */
+GLEAM__PRIV gleam_result gleam__cons_finish(gleam__op *op);
+GLEAM__PRIV void gleam__cons_free(gleam__op *op);
+/* Append a row's value fields to a key's list: the value itself when there is one, else
+   a list of them; as_row: always the row. */
+GLEAM__PRIV gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const gleam_value *v, int n, int as_row);
+
+/* Take the rows of block b (their keys in c->hs, nh of them, found by gleam__hash_block;
+   0: none) with take, fetching each row's table slot and entry rows ahead; a probing
+   join's (probe) also its first right row. GLEAM_OK (also once the consumer wants no more
+   rows: op->done is set) or an error. */
+GLEAM__ROWPATH gleam_result gleam__cons_rows(gleam__cons *c, gleam__block *b, size_t nh, int probe,
+                                             gleam_result (*take)(gleam__cons *, int, const gleam_value *, int,
+                                                                  const gleam_fields *, const gleam__bkey *)) {
+    gleam__op *op = &c->op;
+    const char *p = b->data, *end = b->data + b->len;
+    const gleam__bkey *ks = (const gleam__bkey *)(const void *)c->hs.p;
+    const gleam_fields *key = &op->node->step->key;
+    gleam_result r = GLEAM_OK;
+    size_t i;
+    for (i = 0; i < nh && i < GLEAM__PF1; i++) GLEAM__PREFETCH(&c->table.slots[ks[i].h & c->table.mask]);
+    i = 0;
+    while (p < end) {
+        if (i + GLEAM__PF1 < nh) GLEAM__PREFETCH(&c->table.slots[ks[i + GLEAM__PF1].h & c->table.mask]);
+        if (i + GLEAM__PF2 < nh) { /* the slot of row i+PF2 has arrived by now: fetch its entry */
+            const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF2].h & c->table.mask];
+            if (sl->e) GLEAM__PREFETCH(sl->e);
+        }
+        if (probe && i + GLEAM__PF3 < nh) { /* and the entry of row i+PF3: fetch its first right row */
+            const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF3].h & c->table.mask];
+            if (sl->e) {
+                const gleam__elems *l = (const gleam__elems *)gleam__entry_payload(sl->e);
+                if (l->first) GLEAM__PREFETCH(l->first);
+            }
+        }
+        i++;
+        if (gleam__unpack_row(&p, end, &c->in) != GLEAM_OK) {
+            r = gleam__nomem(op);
+            break;
+        }
+        r = op->done ? GLEAM_DONE
+                     : take(c, b->side, c->in.v, c->in.n, key, i <= nh ? &ks[i - 1] : NULL); /* its key as found */
+        if (r < 0) break;
+        if (r == GLEAM_DONE) {
+            op->done = 1;
+            r = GLEAM_OK;
+            break;
+        }
+    }
+    return r;
+}
+
+/* >>keyspill: a hash consumer past its share ------------------------------------------------ */
+
+/* Append [side, row] to sub-file f, opening the files on first use. */
+GLEAM__PRIV gleam_result gleam__spill_row(gleam__cons *c, int f, int side, const gleam_value *row, int n);
+/* Spill a row with its key fields moved first. */
+GLEAM__PRIV gleam_result gleam__spill_canon(gleam__cons *c, uint64_t h, int side, const gleam_value *row, int n,
+                                            const gleam_fields *key);
+/* Spill an entry's lists (group_by, cogroup: side k for list k; join: side 1). */
+GLEAM__PRIV gleam_result gleam__spill_lists(gleam__cons *c, char *e, int f, int lists, int join);
+/* Write the table's contents to the files and empty it. */
+GLEAM__PRIV gleam_result gleam__spill_table(gleam__cons *c);
+/* Read the spilled rows back, one file at a time, into a fresh table, and emit it. */
+GLEAM__PRIV gleam_result gleam__cons_unspill(gleam__cons *c);
+
+#endif /* GLEAM_STEPS_H */
+/* ==== End file src/steps/steps.h ==== */
+
+/* ==== Begin file src/io/io.h ==== */
+/* io.h: where rows come from and where they go, and the steps that talk to processes:
+   files cut into line-aligned pieces (files.c), read as text, TSV (source.c) or CSV
+   (csv.c), rows from memory and generators; lines formatted for output (lines.c) and
+   the sinks that write them in order (sink.c); shell commands as steps (pipe.c). */
+#ifndef GLEAM_IO_H
+#define GLEAM_IO_H
+
+
+/* >>files: the files of a read step and each shard's pieces of them ------------------------- */
+
+/* A byte range of one file that a shard reads. A stream (pipe, terminal) is read whole. */
+typedef struct gleam__seg {
+    int file;
+    uint64_t start, end;
+    int stream;
+    int inquote;    /* CSV: the range starts inside a quoted field */
+} gleam__seg;
+
+/* The files of a read step, and each shard's segments. */
+typedef struct gleam__files {
+    char **paths;
+    uint64_t *sizes;
+    dev_t *dev;         /* to refuse writing over an input */
+    ino_t *ino;
+    int *stream;
+    int nfiles;
+    gleam__seg **segs;  /* by shard, in file order: pieces of at most GLEAM__PIECE bytes */
+    int *nsegs;
+    int nshards;
+    /* claiming pieces (under mu): a shard reads its own from the front; one that is done
+       takes the last of a running shard with the most left, so both finish together */
+    pthread_mutex_t mu;
+    int have_mu;
+    int *front, *back;      /* by shard: segs[front, back) are not yet taken */
+    char *running;          /* by shard: its task has begun */
+} gleam__files;
+
+#define GLEAM__PIECE ((uint64_t)4 << 20)
+
+/* List the files of the read steps among `only` (by step id; NULL: every step) and cut
+   them into the shards' pieces, and find where each shard's rows of a values step begin
+   (job->files, job->starts). GLEAM_OK, or an error recorded in the job. */
+GLEAM__PRIV gleam_result gleam__prepare_sources(gleam__job *job, const char *only);
+GLEAM__PRIV void gleam__free_sources(gleam__job *job);
+/* Is dev/ino one of the job's input files? */
+GLEAM__PRIV int gleam__is_input(const gleam__job *job, dev_t dev, ino_t ino);
+/* The '"' bytes in p[0..n). */
+GLEAM__PRIV uint64_t gleam__count_quotes(const char *p, size_t n);
+/* The first separator, '\n' or '"' at or after q (end if none). */
+GLEAM__PRIV const char *gleam__csv_plain_end(const char *q, const char *end, char delim);
+/* The next segment for shard sh to read: its own next, else the last not yet taken of the
+   running shard with the most left. NULL when there is none. */
+GLEAM__PRIV const gleam__seg *gleam__next_seg(gleam__files *fs, int sh);
+
+/* >>sources -------------------------------------------------------------------------------- */
+
+/* A window of a file. */
+typedef struct gleam__reader {
+    gleam__op *op;          /* the source reading (its byte count and the progress line) */
+    uint64_t counted, limit; /* bytes of the segment counted up to `counted`, which stops at limit */
+    int fd, stream, eof;
+    uint64_t base;          /* file offset of buf[0] */
+    char *buf;
+    size_t len, cap;        /* bytes in buf, its size */
+} gleam__reader;
+
+typedef struct gleam__source {
+    gleam__op op;
+    gleam__reader rd;
+    gleam__buf unq;     /* unescaped CSV fields */
+} gleam__source;
+
+/* Keep buf[keep..len) (moved to the front) and read more after it, growing the buffer
+   when keep == 0 and it is full. 0, or the errno of a failed read. */
+GLEAM__PRIV int gleam__reader_fill(gleam__reader *rd, size_t keep);
+/* Emit one row from the source; DONE or errors end the reading. */
+GLEAM__PRIV gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n);
+/* The rows of one CSV segment of path. */
+GLEAM__PRIV gleam_result gleam__read_csv(gleam__source *src, const gleam__seg *sg, const char *path);
+/* The operator at the root of a source's task, and running it (every row of the task's
+   shard, through the task's operators). */
+GLEAM__PRIV gleam__op *gleam__make_source(gleam__task *t, gleam__node *node);
+GLEAM__PRIV gleam_result gleam__run_source(gleam__task *t);
+
+/* >>outputs -------------------------------------------------------------------------------- */
+
+/* A row as a printlnf line (fmt: the parsed format), a TSV or a CSV line, appended to b. */
+GLEAM__PRIV gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n);
+GLEAM__PRIV gleam_result gleam__delimited_row(gleam__buf *b, const gleam_value *row, int n, int csv);
+
+typedef struct gleam__sink gleam__sink;
+/* Open the sinks of the output steps among `only` (NULL: every step): files created,
+   formats parsed (job->sinks). GLEAM_OK, or an error recorded in the job. */
+GLEAM__PRIV gleam_result gleam__sinks_open(gleam__job *job, const char *only);
+/* Close the sinks' files: an error writing them is the job's. */
+GLEAM__PRIV gleam_result gleam__sinks_close(gleam__job *job);
+GLEAM__PRIV void gleam__sink_free(gleam__sink *s);
+GLEAM__PRIV gleam__op *gleam__make_output(gleam__task *t, gleam__node *node);
+
+/* >>pipes ---------------------------------------------------------------------------------- */
+
+GLEAM__PRIV gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node);
+
+#endif /* GLEAM_IO_H */
+/* ==== End file src/io/io.h ==== */
+
+/* ==== Begin file src/run/run.h ==== */
+/* run.h: the top layer: jobs built from plans and run on a pool of threads (job.c), the
+   entry points gleam_init (flags.c) and gleam_run, statistics and progress, and a task run
+   in another process of the same binary from the plan's bytes alone (remote.c, exec.c). */
+#ifndef GLEAM_RUN_H
+#define GLEAM_RUN_H
+
+
+/* Start a process for task `shard` of stage `stage`: *fd gets a socket to it, which its
+   gleam__exec_task reads and writes; returns its pid, or -1 with errno set. */
+typedef pid_t (*gleam__launch_fn)(void *arg, int stage, int shard, int *fd);
+
+/* Set up a job for plan p: its locks, its sizes from opt (resolved), the functions its
+   steps name (found by name in this process) and, when flow is the program's flow of
+   that plan, the steps' context pointers and where collected rows go. GLEAM_OK, or an
+   error with its message in job->errmsg. */
+GLEAM__PRIV gleam_result gleam__job_init(gleam__job *job, const gleam__plan *p, gleam_flow *flow, const gleam_options *opt);
+GLEAM__PRIV void gleam__job_free(gleam__job *job);
+/* The options of gleam_run_with, every zero field given its default. */
+GLEAM__PRIV gleam_options gleam__resolve(const gleam_options *opt);
+/* Task `shard` of stage st, its operators made. NULL when out of memory. */
+GLEAM__PRIV gleam__task *gleam__task_new(gleam__job *job, gleam__stage *st, int shard);
+GLEAM__PRIV void gleam__task_free(gleam__task *t);
+/* Run the whole plan on the job's threads. GLEAM_OK or the job's first error. */
+GLEAM__PRIV gleam_result gleam__job_run(gleam__job *job);
+/* The job failed: wake whoever waits in its exchanges (the job's on_abort). */
+GLEAM__PRIV void gleam__job_abort(gleam__job *job);
+
+GLEAM__PRIV void gleam__stats_keep(gleam_flow *f, gleam__job *job);
+GLEAM__PRIV void gleam__stats_print(const gleam_flow *f, FILE *out);
+/* gleam_run_with, with stage `stage` of the flow's plan (0: none) run in other processes
+   that launch starts (exec.c). */
+GLEAM__PRIV gleam_result gleam__run_flow(gleam_flow *f, const gleam_options *opt, int stage, gleam__launch_fn launch, void *arg);
+/* The progress thread. */
+GLEAM__PRIV void *gleam__progress_main(void *arg);
+
+/* >>remote: a stage in other processes (remote.c, and exec.c on their side) ---------------- */
+
+/* Make stage `stage` of the job's plan run in other processes, one per shard, started by
+   launch (before gleam__job_run). 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__remote_set(gleam__job *job, int stage, gleam__launch_fn launch, void *arg);
+/* In gleam__job_run: start the processes and send each its plan and task (GLEAM_OK, or the
+   job's error); then, once the pool runs, the threads that read what they send back; at
+   the end, wait for both. */
+GLEAM__PRIV gleam_result gleam__remote_launch(gleam__job *job);
+GLEAM__PRIV gleam_result gleam__remote_start(gleam__job *job);
+GLEAM__PRIV void gleam__remote_join(gleam__job *job);
+GLEAM__PRIV void gleam__remote_free(gleam__job *job);
+/* The socket to the process of partition j of the remote stage. */
+GLEAM__PRIV const int *gleam__remote_fds(const gleam__job *job);
+
+/* The other end: this process runs the task the frames on fd name (a PLAN frame, then a
+   TASK frame), its input read from fd, its output written to fd, and ends with an END
+   frame. Returns 0 when the task succeeded, 1 when it failed (its error went up in the
+   END frame), 2 when fd spoke something else (a message on stderr). */
+GLEAM__PRIV int gleam__exec_task(int fd);
+
+#endif /* GLEAM_RUN_H */
+/* ==== End file src/run/run.h ==== */
+
+/* ==== Begin file src/base/hash.c ==== */
+/* hash.c: a 64-bit hash of bytes, in the manner of the multiply-and-fold hashes (wyhash):
+   each 16 bytes are folded into the state by one 64x64->128-bit multiply whose halves are
+   xored, and the length and state get one more such multiply at the end, so both the high
+   bits (partitions) and the low bits (table slots) are well mixed. Keys of up to 16
+   bytes, the common case, take two multiplies and no loop. */
+
+GLEAM__PRIV uint64_t gleam__hash(const void *key, size_t n) {
+    const unsigned char *p = (const unsigned char *)key;
+    uint64_t seed = GLEAM__H0, a, b;
+    if (n <= 16) {
+        if (n >= 8) {
+            a = gleam__load64(p);
+            b = gleam__load64(p + n - 8);
+        } else if (n >= 4) {
+            a = gleam__load32(p);
+            b = gleam__load32(p + n - 4);
+        } else if (n) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t left = n;
+        while (left > 16) {
+            seed = gleam__mix(gleam__load64(p) ^ GLEAM__H1, gleam__load64(p + 8) ^ seed);
+            p += 16;
+            left -= 16;
+        }
+        a = gleam__load64(p + left - 16); /* the last 16 bytes, overlapping earlier ones */
+        b = gleam__load64(p + left - 8);
+    }
+    return gleam__mix(GLEAM__H1 ^ n, gleam__mix(a ^ GLEAM__H1, b ^ seed ^ GLEAM__H2));
+}
+/* ==== End file src/base/hash.c ==== */
+
+/* ==== Begin file src/base/memory.c ==== */
+/* memory.c: allocation through the user's hooks, growable buffers, big blocks mapped in
+   huge pages, and arenas that hand out memory by bumping a pointer. */
+
+GLEAM__PRIV void *gleam__malloc(size_t n) { return GLEAM_MALLOC(n ? n : 1); }
+GLEAM__PRIV void *gleam__realloc(void *p, size_t n) { return GLEAM_REALLOC(p, n ? n : 1); }
+GLEAM__PRIV void gleam__free(void *p) {
+    if (p) GLEAM_FREE(p);
+}
+
+GLEAM__PRIV void *gleam__calloc(size_t n, size_t size) {
+    void *p;
+    if (size && n > (size_t)-1 / size) return NULL;
+    p = gleam__malloc(n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+GLEAM__PRIV char *gleam__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)gleam__malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+/* Room for `extra` more bytes; 0 on success, -1 when out of memory (b is unchanged). */
+GLEAM__PRIV int gleam__buf_reserve(gleam__buf *b, size_t extra) {
+    size_t want, cap;
+    char *p;
+    if (b->cap - b->len >= extra) return 0;
+    if (extra > (size_t)-1 / 2 - b->len) return -1;
+    want = b->len + extra;
+    cap = b->cap ? b->cap : 256;
+    while (cap < want) cap *= 2;
+    p = (char *)gleam__realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+GLEAM__PRIV int gleam__buf_add(gleam__buf *b, const void *p, size_t n) {
+    if (gleam__buf_reserve(b, n)) return -1;
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+GLEAM__PRIV void gleam__buf_free(gleam__buf *b) {
+    gleam__free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+
+#define GLEAM__HUGE ((size_t)2 << 20)
+/* From this size a block is mapped in whole huge pages: a first touch of a small page (of
+   the heap, or of realloc's own maps) is a fault of its own. */
+#define GLEAM__BIG (GLEAM__HUGE / 8)
+
+GLEAM__PRIV void *gleam__big_alloc(size_t n) {
+#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
+    if (n >= GLEAM__BIG) {
+        size_t len = (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1), lead;
+        char *p = (char *)mmap(NULL, len + GLEAM__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+        if (p == (char *)MAP_FAILED) return NULL;
+        q = (char *)(((uintptr_t)p + GLEAM__HUGE - 1) & ~(uintptr_t)(GLEAM__HUGE - 1));
+        lead = (size_t)(q - p);
+        if (lead) munmap(p, lead);
+        if (GLEAM__HUGE - lead) munmap(q + len, GLEAM__HUGE - lead);
+#ifdef MADV_HUGEPAGE
+        madvise(q, len, MADV_HUGEPAGE);
+#endif
+        return q;
+    }
+#endif
+    return gleam__calloc(1, n);
+}
+
+GLEAM__PRIV void gleam__big_free(void *p, size_t n) {
+    (void)n; /* without mmap, only free() */
+    if (!p) return;
+#if defined(MAP_ANONYMOUS) && !defined(GLEAM__USER_ALLOC)
+    if (n >= GLEAM__BIG) {
+        munmap(p, (n + GLEAM__HUGE - 1) & ~(GLEAM__HUGE - 1));
+        return;
+    }
+#endif
+    gleam__free(p);
+}
+
+/* Grow or shrink a block of gleam__big_alloc from old to n bytes, keeping what fits (the
+   rest is not zeroed). A big block is copied into a new one rather than grown by realloc,
+   whose own big blocks are mapped page by page: a first touch of a small page costs more
+   than copying it. NULL when out of memory (p is kept). */
+GLEAM__PRIV void *gleam__big_realloc(void *p, size_t old, size_t n) {
+    void *q;
+    if (old < GLEAM__BIG && n < GLEAM__BIG) return gleam__realloc(p, n ? n : 1);
+    if (!(q = gleam__big_alloc(n))) return NULL;
+    if (p) {
+        memcpy(q, p, old < n ? old : n);
+        gleam__big_free(p, old);
+    }
+    return q;
+}
+
+
+
+/* gleam__arena_alloc when the newest chunk has no room: a new chunk, 64 KB doubling to
+   16 MB, header included, so a big chunk covers whole huge pages and never touches one
+   more for its last bytes. */
+GLEAM__OFFPATH void *gleam__arena_grow(gleam__arena *a, size_t n) {
+    gleam__chunk *c;
+    size_t need;
+    if (n > (size_t)-1 / 2) return NULL; /* no size arithmetic below may wrap */
+    need = (n + 7) & ~(size_t)7;
+    if (a->spare && a->spare->cap >= need) { /* a chunk kept by gleam__arena_rewind */
+        c = a->spare;
+        a->spare = c->next;
+    } else {
+        size_t cap = (a->head ? (GLEAM__CHUNK_HDR + a->head->cap) * 2 : 64 * 1024) - GLEAM__CHUNK_HDR;
+        if (cap > (16u << 20) - GLEAM__CHUNK_HDR) cap = (16u << 20) - GLEAM__CHUNK_HDR;
+        if (cap < need) cap = need;
+        if (!(c = (gleam__chunk *)gleam__big_alloc(GLEAM__CHUNK_HDR + cap))) return NULL;
+        c->cap = cap;
+        a->bytes += cap;
+    }
+    c->used = need;
+    c->next = a->head;
+    a->head = c;
+    a->used += need;
+    return (char *)c + GLEAM__CHUNK_HDR;
+}
+
+GLEAM__PRIV void *gleam__arena_dup(gleam__arena *a, const void *p, size_t n) {
+    void *q = gleam__arena_alloc(a, n);
+    if (q && n) memcpy(q, p, n);
+    return q;
+}
+
+static void gleam__chunks_free(gleam__chunk *c) {
+    while (c) {
+        gleam__chunk *n = c->next;
+        gleam__big_free(c, GLEAM__CHUNK_HDR + c->cap);
+        c = n;
     }
 }
 
-GLEAM_API const char *gleam_error(const gleam_flow *f) {
-    if (!f) return gleam__init_err;
-    return f->errmsg;
+/* gleam__arena_reset of an arena of more than one chunk, or with spare ones. */
+GLEAM__OFFPATH void gleam__arena_shrink(gleam__arena *a) {
+    gleam__chunk *c = a->head;
+    gleam__chunks_free(a->spare);
+    gleam__chunks_free(c->next);
+    a->spare = c->next = NULL;
+    c->used = 0;
+    a->bytes = c->cap;
+    a->used = 0;
 }
-/* ==== End file src/core.c ==== */
 
-/* ==== Begin file src/spill.c ==== */
+GLEAM__PRIV void gleam__arena_rewind(gleam__arena *a) {
+    gleam__chunk *c = a->head;
+    if (!c) return;
+    while (c->next) c = c->next;
+    c->next = a->spare; /* the newest, largest chunks first */
+    a->spare = a->head;
+    a->head = NULL;
+    a->used = 0;
+}
+
+GLEAM__PRIV void gleam__arena_free(gleam__arena *a) {
+    gleam__chunks_free(a->head);
+    gleam__chunks_free(a->spare);
+    a->head = a->spare = NULL;
+    a->bytes = a->used = 0;
+}
+/* ==== End file src/base/memory.c ==== */
+
+/* ==== Begin file src/base/spill.c ==== */
 /* spill.c: files for what does not fit in memory. A spill file has no name from the moment
    it exists (O_TMPFILE, or mkstemp then unlink), so it is gone when the job ends, fails,
    is interrupted or crashes: there is nothing to clean up. Writes go through a buffer;
@@ -1480,7 +2378,7 @@ GLEAM_API const char *gleam_error(const gleam_flow *f) {
 #define GLEAM__SPILL_WBUF (1u << 20)
 
 /* Make a spill file in dir. 0, or -1 with errno set. */
-static int gleam__spill_open(gleam__spill *s, const char *dir) {
+GLEAM__PRIV int gleam__spill_open(gleam__spill *s, const char *dir) {
     char *path;
     size_t n = strlen(dir);
     memset(s, 0, sizeof *s);
@@ -1505,7 +2403,7 @@ static int gleam__spill_open(gleam__spill *s, const char *dir) {
 }
 
 /* Write all n bytes to fd. 0, or -1 with errno set (ENOSPC when nothing could be written). */
-static int gleam__write_all(int fd, const char *p, size_t n) {
+GLEAM__PRIV int gleam__write_all(int fd, const char *p, size_t n) {
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
@@ -1526,7 +2424,7 @@ static int gleam__spill_flush(gleam__spill *s) {
 }
 
 /* Append n bytes. 0, or -1 with errno set. */
-static int gleam__spill_write(gleam__spill *s, const void *p, size_t n) {
+GLEAM__PRIV int gleam__spill_write(gleam__spill *s, const void *p, size_t n) {
     if (s->wbuf.len + n > GLEAM__SPILL_WBUF && s->wbuf.len && gleam__spill_flush(s)) return -1;
     s->size += n;
     if (n >= GLEAM__SPILL_WBUF) return gleam__write_all(s->fd, (const char *)p, n); /* large: straight through */
@@ -1538,7 +2436,7 @@ static int gleam__spill_write(gleam__spill *s, const void *p, size_t n) {
 }
 
 /* Everything written is in the file, and the write buffer is freed. 0, or -1. */
-static int gleam__spill_end(gleam__spill *s) {
+GLEAM__PRIV int gleam__spill_end(gleam__spill *s) {
     int r = gleam__spill_flush(s);
     gleam__buf_free(&s->wbuf);
     return r;
@@ -1557,23 +2455,15 @@ static ssize_t gleam__spill_read(const gleam__spill *s, uint64_t off, void *p, s
     return (ssize_t)got;
 }
 
-static void gleam__spill_close(gleam__spill *s) {
+GLEAM__PRIV void gleam__spill_close(gleam__spill *s) {
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     gleam__buf_free(&s->wbuf);
 }
 
-/* Fail the job for a spill file that could not be made or written (errno says why). */
-static gleam_result gleam__spill_fail(gleam__op *op, const char *what) {
-    int e = errno;
-    if (e == ENOMEM) return gleam__nomem(op);
-    return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot %s a spill file in %s: %s", what,
-                       op->task->job->opt.tmpdir, strerror(e));
-}
-
 /* >>records: length-prefixed byte strings in a spill file ---------------------------------- */
 
-static int gleam__spill_record(gleam__spill *s, const void *p, size_t n) {
+GLEAM__PRIV int gleam__spill_record(gleam__spill *s, const void *p, size_t n) {
     unsigned char h[4];
     if (n > 0xffffffffu) {
         errno = EFBIG;
@@ -1586,15 +2476,7 @@ static int gleam__spill_record(gleam__spill *s, const void *p, size_t n) {
     return gleam__spill_write(s, h, 4) || gleam__spill_write(s, p, n) ? -1 : 0;
 }
 
-/* A reader of the records of a spill file from one offset to another. */
-typedef struct gleam__recs {
-    const gleam__spill *file;
-    uint64_t off, end;      /* file position of buf's end; where to stop */
-    gleam__buf buf;
-    size_t at;              /* next record in buf */
-} gleam__recs;
-
-static void gleam__recs_init(gleam__recs *r, const gleam__spill *file, uint64_t from, uint64_t to) {
+GLEAM__PRIV void gleam__recs_init(gleam__recs *r, const gleam__spill *file, uint64_t from, uint64_t to) {
     memset(r, 0, sizeof *r);
     r->file = file;
     r->off = from;
@@ -1603,7 +2485,7 @@ static void gleam__recs_init(gleam__recs *r, const gleam__spill *file, uint64_t 
 
 /* The next record: 1 with *p and *n set (valid until the next call), 0 at the end, -1 on a
    read error (errno set; EIO for a damaged file). */
-static int gleam__recs_next(gleam__recs *r, const char **p, size_t *n) {
+GLEAM__PRIV int gleam__recs_next(gleam__recs *r, const char **p, size_t *n) {
     for (;;) {
         size_t have = r->buf.len - r->at;
         if (have >= 4) {
@@ -1650,10 +2532,925 @@ static int gleam__recs_next(gleam__recs *r, const char **p, size_t *n) {
     }
 }
 
-static void gleam__recs_free(gleam__recs *r) { gleam__buf_free(&r->buf); }
-/* ==== End file src/spill.c ==== */
+GLEAM__PRIV void gleam__recs_free(gleam__recs *r) { gleam__buf_free(&r->buf); }
+/* ==== End file src/base/spill.c ==== */
 
-/* ==== Begin file src/value.c ==== */
+/* ==== Begin file src/base/text.c ==== */
+/* text.c: formatting into a caller's buffer, the texts of result codes, the clock. */
+
+GLEAM__PRIV int gleam__vfmt(char *dst, size_t cap, const char *fmt, va_list ap) {
+    int n = vsnprintf(dst, cap, fmt, ap);
+    if (n < 0 && cap) dst[0] = 0;
+    return n;
+}
+
+GLEAM__PRIV int gleam__fmt_into(char *dst, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = gleam__vfmt(dst, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+GLEAM__PRIV double gleam__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+GLEAM_API const char *gleam_result_str(gleam_result r) {
+    switch (r) {
+#define GLEAM__CASE(name, value, text) \
+    case name: return text;
+        GLEAM_RESULTS(GLEAM__CASE)
+#undef GLEAM__CASE
+    default: return "unknown result";
+    }
+}
+
+/* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" */
+GLEAM__PRIV const char *gleam__fmt_bytes(char *buf, size_t cap, double x) {
+    if (x < 1024) gleam__fmt_into(buf, cap, "%.0f B", x);
+    else if (x < 1024.0 * 1024) gleam__fmt_into(buf, cap, "%.1f KB", x / 1024);
+    else if (x < 1024.0 * 1024 * 1024) gleam__fmt_into(buf, cap, "%.1f MB", x / (1024.0 * 1024));
+    else gleam__fmt_into(buf, cap, "%.2f GB", x / (1024.0 * 1024 * 1024));
+    return buf;
+}
+
+/* "950", "12.3 k", "4.56 M" */
+GLEAM__PRIV const char *gleam__fmt_count(char *buf, size_t cap, double x) {
+    if (x < 1e4) gleam__fmt_into(buf, cap, "%.0f", x);
+    else if (x < 1e6) gleam__fmt_into(buf, cap, "%.1f k", x / 1e3);
+    else if (x < 1e9) gleam__fmt_into(buf, cap, "%.2f M", x / 1e6);
+    else gleam__fmt_into(buf, cap, "%.2f G", x / 1e9);
+    return buf;
+}
+/* ==== End file src/base/text.c ==== */
+
+/* ==== Begin file src/data/block.c ==== */
+/* block.c: blocks, the buffers of packed rows that cross between shards. */
+
+GLEAM__PRIV gleam__block *gleam__block_new(size_t cap) {
+    gleam__block *b = (gleam__block *)gleam__malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    b->side = 0;
+    b->producer = 0;
+    b->kept = 0;
+    b->data = (char *)(b + 1);
+    return b;
+}
+
+GLEAM__PRIV void gleam__block_free(gleam__block *b) { gleam__free(b); }
+
+GLEAM__PRIV void gleam__blocks_free(gleam__block *b) {
+    while (b) {
+        gleam__block *n = b->next;
+        gleam__block_free(b);
+        b = n;
+    }
+}
+/* ==== End file src/data/block.c ==== */
+
+/* ==== Begin file src/data/pack.c ==== */
+/* pack.c: rows in MessagePack, the one encoding used wherever rows leave a function call:
+   between shards, to disk, and (later) over the network. Encoding is canonical (the
+   shortest form of each value), so equal keys have equal bytes. */
+
+static size_t gleam__int_size(int64_t i) {
+    if (i >= 0) {
+        if (i < 128) return 1;
+        if (i < 256) return 2;
+        if (i < 65536) return 3;
+        if (i <= 0xffffffffll) return 5;
+        return 9;
+    }
+    if (i >= -32) return 1;
+    if (i >= -128) return 2;
+    if (i >= -32768) return 3;
+    if (i >= -2147483647ll - 1) return 5;
+    return 9;
+}
+
+static size_t gleam__str_hdr(uint32_t n) { return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5; }
+
+GLEAM__PRIV size_t gleam__packed_size(gleam_value v) {
+    switch (v.type) {
+    case GLEAM_NIL:
+    case GLEAM_BOOL: return 1;
+    case GLEAM_INT: return gleam__int_size(v.u.i);
+    case GLEAM_DOUBLE: return 9;
+    case GLEAM_BYTES: return gleam__str_hdr(v.len) + v.len;
+    case GLEAM_LIST: return v.len;
+    }
+    return 1;
+}
+
+/* Write v at p, which has gleam__packed_size(v) bytes. */
+GLEAM__PRIV unsigned char *gleam__put_value(unsigned char *p, gleam_value v) {
+    switch (v.type) {
+    case GLEAM_NIL: *p++ = 0xc0; break;
+    case GLEAM_BOOL: *p++ = v.u.i ? 0xc3 : 0xc2; break;
+    case GLEAM_INT: {
+        int64_t i = v.u.i;
+        if (i >= 0) {
+            if (i < 128) *p++ = (unsigned char)i;
+            else if (i < 256) { *p++ = 0xcc; *p++ = (unsigned char)i; }
+            else if (i < 65536) { *p++ = 0xcd; gleam__be16(p, (uint32_t)i); p += 2; }
+            else if (i <= 0xffffffffll) { *p++ = 0xce; gleam__be32(p, (uint32_t)i); p += 4; }
+            else { *p++ = 0xcf; gleam__be64(p, (uint64_t)i); p += 8; }
+        } else {
+            if (i >= -32) *p++ = (unsigned char)(0xe0 | (i & 0x1f));
+            else if (i >= -128) { *p++ = 0xd0; *p++ = (unsigned char)(i & 0xff); }
+            else if (i >= -32768) { *p++ = 0xd1; gleam__be16(p, (uint32_t)(i & 0xffff)); p += 2; }
+            else if (i >= -2147483647ll - 1) { *p++ = 0xd2; gleam__be32(p, (uint32_t)(i & 0xffffffff)); p += 4; }
+            else { *p++ = 0xd3; gleam__be64(p, (uint64_t)i); p += 8; }
+        }
+        break;
+    }
+    case GLEAM_DOUBLE: {
+        uint64_t bits;
+        memcpy(&bits, &v.u.d, 8);
+        *p++ = 0xcb;
+        gleam__be64(p, bits);
+        p += 8;
+        break;
+    }
+    case GLEAM_BYTES: {
+        uint32_t n = v.len;
+        if (n < 32) *p++ = (unsigned char)(0xa0 | n);
+        else if (n < 256) { *p++ = 0xd9; *p++ = (unsigned char)n; }
+        else if (n < 65536) { *p++ = 0xda; gleam__be16(p, n); p += 2; }
+        else { *p++ = 0xdb; gleam__be32(p, n); p += 4; }
+        if (n) memcpy(p, v.u.s, n);
+        p += n;
+        break;
+    }
+    case GLEAM_LIST:
+        if (v.len) memcpy(p, v.u.s, v.len);
+        p += v.len;
+        break;
+    default: *p++ = 0xc0; break; /* not a type: gleam_emit refuses these; never write garbage */
+    }
+    return p;
+}
+
+GLEAM__PRIV int gleam__pack_value(gleam__buf *b, gleam_value v) {
+    size_t n = gleam__packed_size(v);
+    if (gleam__buf_reserve(b, n)) return -1;
+    gleam__put_value((unsigned char *)b->p + b->len, v);
+    b->len += n;
+    return 0;
+}
+
+GLEAM__PRIV unsigned char *gleam__put_array(unsigned char *p, uint32_t n) {
+    if (n < 16) *p++ = (unsigned char)(0x90 | n);
+    else if (n < 65536) { *p++ = 0xdc; gleam__be16(p, n); p += 2; }
+    else { *p++ = 0xdd; gleam__be32(p, n); p += 4; }
+    return p;
+}
+
+GLEAM__PRIV size_t gleam__array_hdr(uint32_t n) { return n < 16 ? 1 : n < 65536 ? 3 : 5; }
+
+GLEAM__PRIV size_t gleam__row_size(const gleam_value *row, int n) {
+    size_t need = gleam__array_hdr((uint32_t)n);
+    int i;
+    for (i = 0; i < n; i++) need += gleam__packed_size(row[i]);
+    return need;
+}
+
+GLEAM__PRIV char *gleam__put_row(char *out, const gleam_value *row, int n) {
+    unsigned char *p = gleam__put_array((unsigned char *)out, (uint32_t)n);
+    int i;
+    for (i = 0; i < n; i++) p = gleam__put_value(p, row[i]);
+    return (char *)p;
+}
+
+GLEAM__PRIV int gleam__pack_row(gleam__buf *b, const gleam_value *row, int n) {
+    size_t need = gleam__row_size(row, n);
+    if (gleam__buf_reserve(b, need)) return -1;
+    gleam__put_row(b->p + b->len, row, n);
+    b->len += need;
+    return 0;
+}
+
+GLEAM__PRIV size_t gleam__row_len(const char *row) {
+    const char *p = row;
+    gleam__skip_value(&p, GLEAM__NOEND(row));
+    return (size_t)(p - row);
+}
+
+GLEAM__PRIV gleam_value gleam__row_field(const char *row, int field) {
+    const char *p = row, *end = GLEAM__NOEND(row);
+    uint32_t n, i;
+    gleam_value v = gleam_nil();
+    if (gleam__unpack_header(&p, end, &n) != GLEAM_OK || field < 1 || (uint32_t)field > n) return v;
+    for (i = 1; i < (uint32_t)field; i++) gleam__skip_value(&p, end);
+    gleam__unpack_value(&p, end, &v);
+    return v;
+}
+
+GLEAM__PRIV gleam_result gleam__unpack_header(const char **pp, const char *end, uint32_t *n) {
+    const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
+    if (p >= e) return GLEAM_ERR_INPUT;
+    if ((*p & 0xf0) == 0x90) { *n = *p & 0x0f; p += 1; }
+    else if (*p == 0xdc) { if (e - p < 3) return GLEAM_ERR_INPUT; *n = gleam__rd16(p + 1); p += 3; }
+    else if (*p == 0xdd) { if (e - p < 5) return GLEAM_ERR_INPUT; *n = gleam__rd32(p + 1); p += 5; }
+    else return GLEAM_ERR_INPUT;
+    *pp = (const char *)p;
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__skip_value(const char **pp, const char *end) {
+    gleam_value v;
+    return gleam__unpack_value(pp, end, &v);
+}
+
+GLEAM__PRIV gleam_result gleam__unpack_value(const char **pp, const char *end, gleam_value *out) {
+    const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
+    size_t avail;
+    unsigned c;
+    uint32_t n = 0;
+    if (p >= e) return GLEAM_ERR_INPUT;
+    avail = (size_t)(e - p);
+    c = *p;
+    out->len = 0;
+    if (c < 0x80) { out->type = GLEAM_INT; out->u.i = c; p += 1; goto done; }
+    if (c >= 0xe0) { out->type = GLEAM_INT; out->u.i = (int64_t)(int8_t)c; p += 1; goto done; }
+    if ((c & 0xe0) == 0xa0) { n = c & 0x1f; p += 1; goto bytes; }
+    if ((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd) {
+        /* An array: its values walked without recursion (nested arrays add their counts to
+           what is left), so no depth of nesting can exhaust the stack. */
+        const char *start = (const char *)p, *q = start;
+        size_t left = 1;
+        while (left) {
+            unsigned d;
+            uint32_t k;
+            if (q >= end) return GLEAM_ERR_INPUT;
+            d = (unsigned char)*q;
+            if ((d & 0xf0) == 0x90 || d == 0xdc || d == 0xdd) {
+                if (gleam__unpack_header(&q, end, &k) != GLEAM_OK || k > (size_t)(end - q)) return GLEAM_ERR_INPUT;
+                left += k; /* each value takes a byte at least: left stays below the bytes left */
+            } else {
+                gleam_value v;
+                if (gleam__unpack_value(&q, end, &v) != GLEAM_OK) return GLEAM_ERR_INPUT;
+            }
+            left--;
+        }
+        if ((size_t)(q - start) > 0xffffffffu) return GLEAM_ERR_INPUT;
+        out->type = GLEAM_LIST;
+        out->u.s = start;
+        out->len = (uint32_t)(q - start);
+        *pp = q;
+        return GLEAM_OK;
+    }
+    switch (c) {
+    case 0xc0: out->type = GLEAM_NIL; out->u.i = 0; p += 1; goto done;
+    case 0xc2: case 0xc3: out->type = GLEAM_BOOL; out->u.i = c == 0xc3; p += 1; goto done;
+    case 0xcc: if (avail < 2) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = p[1]; p += 2; goto done;
+    case 0xcd: if (avail < 3) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = gleam__rd16(p + 1); p += 3; goto done;
+    case 0xce: if (avail < 5) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = gleam__rd32(p + 1); p += 5; goto done;
+    case 0xcf: {
+        uint64_t u;
+        if (avail < 9) return GLEAM_ERR_INPUT;
+        u = gleam__rd64(p + 1);
+        if (u > (uint64_t)INT64_MAX) { out->type = GLEAM_DOUBLE; out->u.d = (double)u; }
+        else { out->type = GLEAM_INT; out->u.i = (int64_t)u; }
+        p += 9;
+        goto done;
+    }
+    case 0xd0: if (avail < 2) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int8_t)p[1]; p += 2; goto done;
+    case 0xd1: if (avail < 3) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int16_t)gleam__rd16(p + 1); p += 3; goto done;
+    case 0xd2: if (avail < 5) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int32_t)gleam__rd32(p + 1); p += 5; goto done;
+    case 0xd3: if (avail < 9) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int64_t)gleam__rd64(p + 1); p += 9; goto done;
+    case 0xca: {
+        uint32_t bits = 0;
+        float f;
+        if (avail < 5) return GLEAM_ERR_INPUT;
+        bits = gleam__rd32(p + 1);
+        memcpy(&f, &bits, 4);
+        out->type = GLEAM_DOUBLE;
+        out->u.d = f;
+        p += 5;
+        goto done;
+    }
+    case 0xcb: {
+        uint64_t bits;
+        if (avail < 9) return GLEAM_ERR_INPUT;
+        bits = gleam__rd64(p + 1);
+        out->type = GLEAM_DOUBLE;
+        memcpy(&out->u.d, &bits, 8);
+        p += 9;
+        goto done;
+    }
+    case 0xd9: case 0xc4: if (avail < 2) return GLEAM_ERR_INPUT; n = p[1]; p += 2; goto bytes;
+    case 0xda: case 0xc5: if (avail < 3) return GLEAM_ERR_INPUT; n = gleam__rd16(p + 1); p += 3; goto bytes;
+    case 0xdb: case 0xc6: if (avail < 5) return GLEAM_ERR_INPUT; n = gleam__rd32(p + 1); p += 5; goto bytes;
+    default: return GLEAM_ERR_INPUT; /* maps, ext types: not rows of ours */
+    }
+bytes:
+    if ((size_t)(e - p) < n) return GLEAM_ERR_INPUT;
+    out->type = GLEAM_BYTES;
+    out->u.s = (const char *)p;
+    out->len = n;
+    p += n;
+done:
+    *pp = (const char *)p;
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV int gleam__vals_reserve(gleam__vals *a, int n) {
+    if (n > a->cap) {
+        int cap = a->cap ? a->cap : 8;
+        gleam_value *v;
+        while (cap < n) cap *= 2;
+        v = (gleam_value *)gleam__realloc(a->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    return 0;
+}
+
+/* n packed values at *p into a (resized). */
+GLEAM__PRIV gleam_result gleam__unpack_values(const char **p, const char *end, uint32_t n, gleam__vals *a) {
+    uint32_t i;
+    gleam_result r;
+    if ((size_t)n > (size_t)(end - *p)) return GLEAM_ERR_INPUT; /* each value takes a byte at least */
+    if (gleam__vals_reserve(a, (int)n)) return GLEAM_ERR_NOMEM;
+    for (i = 0; i < n; i++)
+        if ((r = gleam__unpack_value(p, end, &a->v[i])) != GLEAM_OK) return r;
+    a->n = (int)n;
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__unpack_row(const char **p, const char *end, gleam__vals *a) {
+    uint32_t n;
+    gleam_result r = gleam__unpack_header(p, end, &n);
+    return r != GLEAM_OK ? r : gleam__unpack_values(p, end, n, a);
+}
+
+GLEAM__PRIV void gleam__vals_free(gleam__vals *a) {
+    gleam__free(a->v);
+    a->v = NULL;
+    a->n = a->cap = 0;
+}
+
+GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows) {
+    const char *end = p + n;
+    uint64_t count = 0;
+    while (p < end) {
+        uint32_t k, i;
+        if (gleam__unpack_header(&p, end, &k) != GLEAM_OK) return GLEAM_ERR_INPUT;
+        for (i = 0; i < k; i++)
+            if (gleam__skip_value(&p, end) != GLEAM_OK) return GLEAM_ERR_INPUT;
+        count++;
+    }
+    *rows = count;
+    return GLEAM_OK;
+}
+/* ==== End file src/data/pack.c ==== */
+
+/* ==== Begin file src/data/sorted.c ==== */
+/* sorted.c: sorted runs of packed rows. Each row carries a 64-bit prefix of its first order
+   field that orders like the field itself, so most comparisons are one integer compare
+   and the sort is a radix sort on the prefix; equal prefixes fall back to comparing the
+   decoded fields. */
+
+/* An order-preserving (not strictly) 64-bit image of v: type rank in the top 3 bits, then
+   the top bits of the value's own order key. */
+GLEAM__PRIV uint64_t gleam__prefix(gleam_value v, gleam_dir dir) {
+    uint64_t rank, k = 0;
+    switch (v.type) {
+    case GLEAM_NIL: rank = 0; break;
+    case GLEAM_BOOL: rank = 1; k = (uint64_t)v.u.i << 63; break;
+    case GLEAM_INT:
+    case GLEAM_DOUBLE: {
+        double d = v.type == GLEAM_INT ? (double)v.u.i : v.u.d;
+        rank = 2;
+        if (d != d) k = 0;
+        else {
+            uint64_t bits;
+            if (d == 0) d = 0; /* -0.0 and 0.0 are equal */
+            memcpy(&bits, &d, 8);
+            k = bits >> 63 ? ~bits : bits | (1ull << 63);
+        }
+        break;
+    }
+    case GLEAM_BYTES: {
+        unsigned char b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int i;
+        rank = 3;
+        memcpy(b, v.u.s, v.len < 8 ? v.len : 8);
+        for (i = 0; i < 8; i++) k = k << 8 | b[i];
+        break;
+    }
+    default: rank = 4; break;
+    }
+    k = rank << 61 | k >> 3;
+    return dir == GLEAM_DESC ? ~k : k;
+}
+
+GLEAM__PRIV int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b) {
+    int i;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    for (i = 0; i < c->order->n; i++) {
+        int f = c->order->by[i].field, r;
+        r = gleam_compare(gleam__row_field(a->row, f), gleam__row_field(b->row, f));
+        if (r) return c->order->by[i].dir == GLEAM_DESC ? -r : r;
+    }
+    return 0;
+}
+
+GLEAM__PRIV void gleam__cmp_init(gleam__cmp *c, const gleam_order *o) {
+    int i;
+    c->order = o;
+    c->maxfield = 0;
+    for (i = 0; i < o->n; i++) c->maxfield = GLEAM__MAX(c->maxfield, o->by[i].field);
+}
+
+GLEAM__PRIV gleam__run *gleam__run_new(void) { return (gleam__run *)gleam__calloc(1, sizeof(gleam__run)); }
+
+/* A run's rows are kept in GLEAM__RUN_PARTS parts by the top byte of their key (below the
+   type rank), each a series of blocks cut from the run's arena, so that rows next to each
+   other in sorted order sit near each other in memory: reading a big sorted run then walks
+   a few megabytes at a time instead of jumping across all of it, which costs a TLB miss per
+   row once the run outgrows the TLB's reach. A part's blocks grow from 4 KB to 64 KB, so a
+   small run stays small. */
+#define GLEAM__RUN_PARTS 256
+#define GLEAM__PART_BLOCK (64 * 1024)
+
+struct gleam__run_part {
+    char *at;      /* free room in the part's current block */
+    size_t left;
+    size_t block;  /* the size of its next block */
+};
+
+GLEAM__PRIV void gleam__run_free(gleam__run *r) {
+    if (!r) return;
+    if (r->file) gleam__spill_close(r->file);
+    gleam__free(r->file);
+    gleam__free(r->offs);
+    gleam__big_free(r->rows, r->cap * sizeof *r->rows);
+    gleam__arena_free(&r->mem);
+    gleam__free(r->parts);
+    gleam__free(r);
+}
+
+/* Room for a row of `size` bytes in the part of key. NULL when out of memory. */
+static char *gleam__run_room(gleam__run *r, uint64_t key, size_t size) {
+    struct gleam__run_part *pt;
+    char *p;
+    size = (size + 7) & ~(size_t)7;
+    if (!r->parts && !(r->parts = (struct gleam__run_part *)gleam__calloc(GLEAM__RUN_PARTS, sizeof *r->parts)))
+        return NULL;
+    pt = &r->parts[(key >> 53) & (GLEAM__RUN_PARTS - 1)];
+    if (pt->left < size) {
+        if (size > GLEAM__PART_BLOCK / 4) return (char *)gleam__arena_alloc(&r->mem, size); /* a big row alone */
+        pt->block = pt->block ? GLEAM__MIN(pt->block * 2, GLEAM__PART_BLOCK) : 4096;
+        while (pt->block < size) pt->block *= 2;
+        if (!(pt->at = (char *)gleam__arena_alloc(&r->mem, pt->block))) return NULL;
+        pt->left = pt->block;
+    }
+    p = pt->at;
+    pt->at += size;
+    pt->left -= size;
+    return p;
+}
+
+/* Copy the row into the run. 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n) {
+    size_t size = gleam__row_size(row, n);
+    uint64_t key = gleam__prefix(row[c->order->by[0].field - 1], c->order->by[0].dir);
+    char *p;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        gleam__srow *rows = (gleam__srow *)gleam__big_realloc(r->rows, r->cap * sizeof *rows, cap * sizeof *rows);
+        if (!rows) return -1;
+        r->rows = rows;
+        r->cap = cap;
+    }
+    if (!(p = gleam__run_room(r, key, size))) return -1;
+    gleam__put_row(p, row, n);
+    r->rows[r->n].row = p;
+    r->rows[r->n].key = key;
+    r->n++;
+    return 0;
+}
+
+static void gleam__insertion_sort(gleam__srow *a, size_t n, const gleam__cmp *c) {
+    size_t i, j;
+    for (i = 1; i < n; i++) {
+        gleam__srow x = a[i];
+        for (j = i; j > 0 && gleam__srow_cmp(c, &x, &a[j - 1]) < 0; j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+static void gleam__merge_sort(gleam__srow *a, gleam__srow *tmp, size_t n, const gleam__cmp *c) {
+    size_t h = n / 2, i = 0, j = h, k = 0;
+    if (n < 32) {
+        gleam__insertion_sort(a, n, c);
+        return;
+    }
+    gleam__merge_sort(a, tmp, h, c);
+    gleam__merge_sort(a + h, tmp, n - h, c);
+    if (gleam__srow_cmp(c, &a[h - 1], &a[h]) <= 0) return;
+    while (i < h && j < n) tmp[k++] = gleam__srow_cmp(c, &a[j], &a[i]) < 0 ? a[j++] : a[i++];
+    while (i < h) tmp[k++] = a[i++];
+    memcpy(a, tmp, k * sizeof *a);
+}
+
+/* MSD radix sort on the prefix, byte `shift/8` first; runs of equal prefixes go to the
+   comparison sort. */
+static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int shift, const gleam__cmp *c) {
+    size_t count[256], pos[256], i;
+    int b;
+    while (n >= 64 && shift >= 0) {
+        memset(count, 0, sizeof count);
+        for (i = 0; i < n; i++) count[(a[i].key >> shift) & 0xff]++;
+        if (count[(a[0].key >> shift) & 0xff] == n) { /* one bucket: next byte */
+            shift -= 8;
+            continue;
+        }
+        pos[0] = 0;
+        for (b = 1; b < 256; b++) pos[b] = pos[b - 1] + count[b - 1];
+        for (i = 0; i < n; i++) tmp[pos[(a[i].key >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+        for (b = 0, i = 0; b < 256; i += count[b], b++)
+            if (count[b] > 1) gleam__radix_sort(a + i, tmp, count[b], shift - 8, c);
+        return;
+    }
+    if (shift < 0) gleam__merge_sort(a, tmp, n, c);
+    else gleam__insertion_sort(a, n, c);
+}
+
+/* Sort the run's rows. 0, or -1 when out of memory (the run is unchanged). */
+GLEAM__PRIV int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
+    gleam__srow *tmp;
+    if (r->n < 2) return 0;
+    if (!(tmp = (gleam__srow *)gleam__big_alloc(r->n * sizeof *tmp))) return -1;
+    gleam__radix_sort(r->rows, tmp, r->n, 56, c);
+    gleam__big_free(tmp, r->n * sizeof *tmp);
+    return 0;
+}
+
+/* Keep the first k rows of a sorted run, copying them into fresh memory so the rest is
+   freed. 0, or -1 when out of memory (the run is unchanged). */
+GLEAM__PRIV int gleam__run_truncate(gleam__run *r, size_t k) {
+    gleam__arena mem = {0};
+    const char **copy;
+    size_t i;
+    if (r->n <= k) return 0;
+    if (!(copy = (const char **)gleam__malloc(k * sizeof *copy))) return -1;
+    for (i = 0; i < k; i++) {
+        const char *p = r->rows[i].row;
+        if (!(copy[i] = (const char *)gleam__arena_dup(&mem, p, gleam__row_len(p)))) {
+            gleam__arena_free(&mem);
+            gleam__free(copy);
+            return -1;
+        }
+    }
+    for (i = 0; i < k; i++) r->rows[i].row = copy[i];
+    gleam__free(copy);
+    gleam__arena_free(&r->mem);
+    gleam__free(r->parts);
+    r->parts = NULL;
+    r->mem = mem;
+    r->n = k;
+    return 0;
+}
+
+/* >>spilled runs ---------------------------------------------------------------------------- */
+
+#define GLEAM__INDEX_EVERY (64 * 1024)
+
+/* The bytes a run holds in memory. */
+GLEAM__PRIV size_t gleam__run_bytes(const gleam__run *r) { return r->mem.used + r->n * sizeof(gleam__srow); }
+
+/* A new, empty run on disk in dir. NULL with errno set. */
+static gleam__run *gleam__disk_new(const char *dir) {
+    gleam__run *d = gleam__run_new();
+    int e;
+    if (!d || !(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
+        gleam__run_free(d);
+        errno = ENOMEM;
+        return NULL;
+    }
+    d->file->fd = -1;
+    if (gleam__spill_open(d->file, dir) == 0) return d;
+    e = errno;
+    gleam__run_free(d);
+    errno = e;
+    return NULL;
+}
+
+/* Append a row (in order) to run d on disk, indexing it about every 64 KB (d->cap counts
+   the index's room). 0, or -1 with errno set. */
+static int gleam__disk_add(gleam__run *d, uint64_t key, const char *row, size_t len) {
+    if (d->n == 0 || d->file->size >= d->offs[d->n - 1] + GLEAM__INDEX_EVERY) {
+        if (d->n == d->cap) {
+            size_t ncap = d->cap ? d->cap * 2 : 64;
+            uint64_t *offs = (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs);
+            gleam__srow *rows;
+            if (offs) d->offs = offs; /* room past d->cap is harmless */
+            rows = offs ? (gleam__srow *)gleam__big_realloc(d->rows, d->cap * sizeof *rows, ncap * sizeof *rows) : NULL;
+            if (!rows) {
+                errno = ENOMEM;
+                return -1;
+            }
+            d->rows = rows;
+            d->cap = ncap;
+        }
+        d->rows[d->n].key = key;
+        if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        d->offs[d->n++] = d->file->size;
+    }
+    return gleam__spill_record(d->file, row, len);
+}
+
+/* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
+   emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
+GLEAM__PRIV int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out) {
+    gleam__run *d;
+    size_t i;
+    int e;
+    if (gleam__run_sort(r, c)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (!(d = gleam__disk_new(dir))) return -1;
+    for (i = 0; i < r->n; i++)
+        if (gleam__disk_add(d, r->rows[i].key, r->rows[i].row, gleam__row_len(r->rows[i].row))) goto fail;
+    if (gleam__spill_end(d->file)) goto fail;
+    r->n = 0;
+    gleam__arena_reset(&r->mem);
+    if (r->parts) memset(r->parts, 0, GLEAM__RUN_PARTS * sizeof *r->parts);
+    *out = d;
+    return 0;
+fail:
+    e = errno;
+    gleam__run_free(d);
+    errno = e;
+    return -1;
+}
+
+GLEAM__PRIV size_t gleam__run_lower_bound(const gleam__run *run, const gleam__srow *key, const gleam__cmp *c) {
+    size_t lo = 0, hi = run->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (gleam__srow_cmp(c, &run->rows[mid], key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* >>merging runs ---------------------------------------------------------------------------- */
+
+/* Start a cursor on rows [from, to) of a run in memory, or on a run on disk from index entry
+   `from` (0: the start) within the key range [lo, hi). */
+GLEAM__PRIV void gleam__cursor_init(gleam__cursor *k, const gleam__run *run, size_t from, size_t to, const gleam__srow *lo,
+                               const gleam__srow *hi) {
+    memset(k, 0, sizeof *k);
+    k->run = run;
+    k->pos = from;
+    k->end = to;
+    if (run->file) {
+        gleam__recs_init(&k->recs, run->file, from ? run->offs[from - 1] : 0, run->file->size);
+        k->lo = lo;
+        k->hi = hi;
+    }
+}
+
+/* Step to the next row: 1 (k->head is it, valid until the next step), 0 at the end, -1 on a
+   read error (errno set). */
+GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
+    const char *p;
+    size_t n;
+    int r;
+    if (k->blk) { /* rows in blocks: checked when they arrived */
+        while (k->at == k->blk->data + k->blk->len) {
+            if (!(k->blk = k->blk->next)) return 0;
+            k->at = k->blk->data;
+        }
+        p = k->at;
+        k->len = gleam__row_len(p);
+        k->at += k->len;
+        k->head.row = p;
+        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        return 1;
+    }
+    if (!k->run->file) {
+        if (k->pos >= k->end) return 0;
+        if (k->pos + 16 < k->end) { /* rows sit in input order: fetch the one 16 ahead */
+            const char *ahead = k->run->rows[k->pos + 16].row;
+            GLEAM__PREFETCH(ahead);
+            GLEAM__PREFETCH(ahead + 64);
+        }
+        k->head = k->run->rows[k->pos++];
+        return 1;
+    }
+    for (;;) {
+        if ((r = gleam__recs_next(&k->recs, &p, &n)) <= 0) return r;
+        k->head.row = p;
+        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->len = n;
+        if (k->lo) {
+            if (gleam__srow_cmp(c, &k->head, k->lo) < 0) continue;
+            k->lo = NULL;
+        }
+        if (k->hi && gleam__srow_cmp(c, &k->head, k->hi) >= 0) return 0;
+        return 1;
+    }
+}
+
+GLEAM__PRIV void gleam__cursor_blocks(gleam__cursor *k, const gleam__block *b) {
+    memset(k, 0, sizeof *k);
+    k->blk = b;
+    k->at = b ? b->data : NULL;
+}
+
+GLEAM__PRIV void gleam__cursor_free(gleam__cursor *k) { gleam__recs_free(&k->recs); }
+
+/* Hand the rows of n cursors (not yet started) to out in order, ties to the lower cursor.
+   GLEAM_OK, out's result, GLEAM_ERR_NOMEM or GLEAM__READ_FAILED. */
+GLEAM__PRIV gleam_result gleam__heap_merge(gleam__cursor *cur, int n, const gleam__cmp *c, gleam__merge_fn out, void *arg) {
+    int *heap, live = 0, i, rc;
+    gleam_result r = GLEAM_OK;
+    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return GLEAM_ERR_NOMEM;
+#define GLEAM__LESS(a, b)                                                                  \
+    ((rc = gleam__srow_cmp(c, &cur[heap[a]].head, &cur[heap[b]].head)) < 0 ||             \
+     (rc == 0 && heap[a] < heap[b]))
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
+        int k;
+        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = GLEAM__READ_FAILED;
+        if (rc <= 0) continue;
+        heap[k = live++] = i;
+        while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
+            int t = heap[k];
+            heap[k] = heap[(k - 1) / 2];
+            heap[(k - 1) / 2] = t;
+            k = (k - 1) / 2;
+        }
+    }
+    while (live > 0 && r == GLEAM_OK) {
+        gleam__cursor *top = &cur[heap[0]];
+        int k = 0;
+        if ((r = out(arg, top)) != GLEAM_OK) break;
+        if ((rc = gleam__cursor_next(top, c)) < 0) {
+            r = GLEAM__READ_FAILED;
+            break;
+        }
+        if (rc == 0) heap[0] = heap[--live];
+        for (;;) { /* sift down */
+            int l = 2 * k + 1, m = k, t;
+            if (l < live && GLEAM__LESS(l, m)) m = l;
+            if (l + 1 < live && GLEAM__LESS(l + 1, m)) m = l + 1;
+            if (m == k) break;
+            t = heap[k];
+            heap[k] = heap[m];
+            heap[m] = t;
+            k = m;
+        }
+    }
+#undef GLEAM__LESS
+    gleam__free(heap);
+    return r;
+}
+
+/* The packed bytes of a cursor's head row. */
+GLEAM__PRIV size_t gleam__cursor_len(const gleam__cursor *k) { return k->blk || k->run->file ? k->len : gleam__row_len(k->head.row); }
+
+static gleam_result gleam__merge_write(void *arg, const gleam__cursor *from) {
+    return gleam__disk_add((gleam__run *)arg, from->head.key, from->head.row, gleam__cursor_len(from)) ? GLEAM_ERR_IO
+                                                                                                       : GLEAM_OK;
+}
+
+/* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
+   replaces them: fewer files open at the end, and fewer ways to merge. The runs are freed,
+   also on failure. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out) {
+    gleam__cursor cur[GLEAM__MERGE_WAY];
+    gleam__run *d = gleam__disk_new(dir);
+    gleam_result r;
+    int i, e = 0;
+    if (!d) return -1;
+    for (i = 0; i < n; i++) gleam__cursor_init(&cur[i], runs[i], 0, 0, NULL, NULL);
+    r = gleam__heap_merge(cur, n, c, gleam__merge_write, d);
+    if (r != GLEAM_OK) e = r == GLEAM_ERR_NOMEM ? ENOMEM : errno;
+    for (i = 0; i < n; i++) {
+        gleam__cursor_free(&cur[i]);
+        gleam__run_free(runs[i]);
+    }
+    if (r == GLEAM_OK && gleam__spill_end(d->file)) {
+        r = GLEAM_ERR_IO;
+        e = errno;
+    }
+    if (r != GLEAM_OK) {
+        gleam__run_free(d);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+/* ==== End file src/data/sorted.c ==== */
+
+/* ==== Begin file src/data/table.c ==== */
+/* table.c: a hash table on packed keys: open addressing with linear probing, the full
+   hash stored in each slot (so a probe rarely touches an entry that does not match), and
+   entries in an arena (one allocation per many keys). */
+
+GLEAM__PRIV int gleam__table_init(gleam__table *t, size_t hint) {
+    size_t n = 16;
+    while (n < hint * 2) n *= 2;
+    memset(t, 0, sizeof *t);
+    t->slots = (gleam__slot *)gleam__big_alloc(n * sizeof *t->slots);
+    if (!t->slots) return -1;
+    t->mask = n - 1;
+    return 0;
+}
+
+static int gleam__table_grow(gleam__table *t) {
+    size_t n = (t->mask + 1) * 2, i;
+    gleam__slot *s = (gleam__slot *)gleam__big_alloc(n * sizeof *s);
+    if (!s) return -1;
+    for (i = 0; i <= t->mask; i++) {
+        size_t j;
+        if (!t->slots[i].e) continue;
+        for (j = t->slots[i].h & (n - 1); s[j].e; j = (j + 1) & (n - 1)) {
+        }
+        s[j] = t->slots[i];
+    }
+    gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
+    t->slots = s;
+    t->mask = n - 1;
+    return 0;
+}
+
+/* gleam__table_upsert of a key not in the table: slot i ends its probe. */
+GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
+                                 int *made) {
+    char *e;
+    if (t->dense ? (t->count + 1) * 4 > (t->mask + 1) * 3 : (t->count + 1) * 2 > t->mask + 1) {
+        if (gleam__table_grow(t)) return NULL;
+        for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
+        }
+    }
+    GLEAM_ASSERT(!t->slots[i].e);
+    e = (char *)gleam__arena_alloc(&t->mem, gleam__payload_offset(klen) + payload);
+    if (!e) return NULL;
+    memcpy(e, &klen, 4);
+    memcpy(e + GLEAM__ENTRY_HDR, key, klen);
+    memset(e + gleam__payload_offset(klen), 0, payload);
+    t->slots[i].h = h;
+    t->slots[i].e = e;
+    t->count++;
+    *made = 1;
+    return e + gleam__payload_offset(klen);
+}
+
+GLEAM__PRIV void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen) {
+    size_t at;
+    return gleam__table_probe(t, h, key, klen, &at);
+}
+
+GLEAM__PRIV size_t gleam__entry_key(const char *e, const char **key) {
+    uint32_t k;
+    memcpy(&k, e, 4);
+    *key = e + GLEAM__ENTRY_HDR;
+    return k;
+}
+
+GLEAM__PRIV void *gleam__entry_payload(char *e) {
+    uint32_t k;
+    memcpy(&k, e, 4);
+    return e + gleam__payload_offset(k);
+}
+
+/* Empty the table but keep its slots and its entries' memory for what comes next. */
+GLEAM__PRIV void gleam__table_clear(gleam__table *t) {
+    memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
+    t->count = 0;
+    gleam__arena_rewind(&t->mem);
+}
+
+GLEAM__PRIV void gleam__table_free(gleam__table *t) {
+    if (t->slots) gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
+    gleam__arena_free(&t->mem);
+    memset(t, 0, sizeof *t);
+}
+
+GLEAM__PRIV size_t gleam__table_bytes(const gleam__table *t) { return t->mem.used + (t->mask + 1) * sizeof(gleam__slot); }
+/* ==== End file src/data/table.c ==== */
+
+/* ==== Begin file src/data/value.c ==== */
 /* value.c: typed values: conversions, the total order, their text form, lists. */
 
 GLEAM_API gleam_value gleam_str(const char *s) { return gleam_bytes(s, s ? strlen(s) : 0); }
@@ -1768,7 +3565,7 @@ static int gleam__double_text(double d, char *buf, size_t cap) {
 }
 
 /* The decimal digits of i at out (room for 20 bytes); their number. */
-static size_t gleam__int_digits(char *out, int64_t i) {
+GLEAM__PRIV size_t gleam__int_digits(char *out, int64_t i) {
     char tmp[24], *p = tmp + sizeof tmp;
     uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
     do {
@@ -1781,14 +3578,14 @@ static size_t gleam__int_digits(char *out, int64_t i) {
 }
 
 /* Append the decimal text of i to b; 0, or -1 when out of memory. */
-static int gleam__int_text(gleam__buf *b, int64_t i) {
+GLEAM__PRIV int gleam__int_text(gleam__buf *b, int64_t i) {
     if (gleam__buf_reserve(b, 20)) return -1;
     b->len += gleam__int_digits(b->p + b->len, i);
     return 0;
 }
 
 /* Append the text form of v to b; 0, or -1 when out of memory. */
-static int gleam__value_text(gleam__buf *b, gleam_value v) {
+GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) {
     char tmp[48];
     int n;
     switch (v.type) {
@@ -1907,1233 +3704,391 @@ GLEAM_API int gleam_list_next(gleam_list_iter *it, gleam_value *out) {
     it->left--;
     return 1;
 }
-/* ==== End file src/value.c ==== */
+/* ==== End file src/data/value.c ==== */
 
-/* ==== Begin file src/pack.c ==== */
-/* pack.c: rows in MessagePack, the one encoding used wherever rows leave a function call:
-   between shards, to disk, and (later) over the network. Encoding is canonical (the
-   shortest form of each value), so equal keys have equal bytes. */
+/* ==== Begin file src/plan/codec.c ==== */
+/* codec.c: a plan as bytes, and back. The encoding is MessagePack:
 
-static void gleam__be16(unsigned char *p, uint32_t v) { p[0] = (unsigned char)(v >> 8); p[1] = (unsigned char)v; }
-static void gleam__be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-static void gleam__be64(unsigned char *p, uint64_t v) {
-    gleam__be32(p, (uint32_t)(v >> 32));
-    gleam__be32(p + 4, (uint32_t)v);
-}
-static uint32_t gleam__rd16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static uint32_t gleam__rd32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t gleam__rd64(const unsigned char *p) { return (uint64_t)gleam__rd32(p) << 32 | gleam__rd32(p + 4); }
+       ["gleam-plan", version, name, [step...], [stage...]]
+       step:  [kind, in1, in2, shards, ordered, in_shards, in_ordered, function, command,
+               [key field...], whole_row, [order field, desc, ...], k, shards_asked, join,
+               format, header, delimiter, [path...], values, rows, output_path, format]
+       stage: [shards, root step, [[step, side, parent node or -1, shard offset]...]]
 
-static size_t gleam__int_size(int64_t i) {
-    if (i >= 0) {
-        if (i < 128) return 1;
-        if (i < 256) return 2;
-        if (i < 65536) return 3;
-        if (i <= 0xffffffffll) return 5;
-        return 9;
-    }
-    if (i >= -32) return 1;
-    if (i >= -128) return 2;
-    if (i >= -32768) return 3;
-    if (i >= -2147483647ll - 1) return 5;
-    return 9;
+   Steps are numbered by their place, from 1; strings are nil when absent. The decoder
+   faces bytes from other processes, so it trusts nothing: every count is checked against
+   the bytes left before anything is allocated for it, every string for NUL bytes, every
+   step's inputs, shards and parameters against its kind, in-memory rows for being whole
+   rows; and the stages must be exactly those its steps fuse into. */
+
+#define GLEAM__PLAN_MAGIC "gleam-plan"
+#define GLEAM__STEP_FIELDS 23
+#define GLEAM__PLAN_MAX_STEPS 65536
+#define GLEAM__PLAN_MAX_SHARDS 65536
+#define GLEAM__PLAN_MAX_STRING (1u << 20)
+
+/* >>encode --------------------------------------------------------------------------------- */
+
+static int gleam__enc_array(gleam__buf *b, uint32_t n) {
+    if (gleam__buf_reserve(b, 5)) return -1;
+    b->len = (size_t)((char *)gleam__put_array((unsigned char *)b->p + b->len, n) - b->p);
+    return 0;
 }
 
-static size_t gleam__str_hdr(uint32_t n) { return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5; }
+static int gleam__enc_int(gleam__buf *b, int64_t i) { return gleam__pack_value(b, gleam_int(i)); }
 
-static size_t gleam__packed_size(gleam_value v) {
-    switch (v.type) {
-    case GLEAM_NIL:
-    case GLEAM_BOOL: return 1;
-    case GLEAM_INT: return gleam__int_size(v.u.i);
-    case GLEAM_DOUBLE: return 9;
-    case GLEAM_BYTES: return gleam__str_hdr(v.len) + v.len;
-    case GLEAM_LIST: return v.len;
-    }
-    return 1;
+static int gleam__enc_str(gleam__buf *b, const char *s) { return gleam__pack_value(b, s ? gleam_str(s) : gleam_nil()); }
+
+/* Bytes as MessagePack bin (nil when p is NULL). */
+static int gleam__enc_bin(gleam__buf *b, const char *p, size_t n) {
+    unsigned char h[5];
+    size_t k;
+    if (!p) return gleam__pack_value(b, gleam_nil());
+    if (n > 0xffffffffu) return -1;
+    if (n < 256) h[0] = 0xc4, h[1] = (unsigned char)n, k = 2;
+    else if (n < 65536) h[0] = 0xc5, gleam__be16(h + 1, (uint32_t)n), k = 3;
+    else h[0] = 0xc6, gleam__be32(h + 1, (uint32_t)n), k = 5;
+    return gleam__buf_add(b, h, k) || gleam__buf_add(b, p, n);
 }
 
-/* Write v at p, which has gleam__packed_size(v) bytes. */
-static unsigned char *gleam__put_value(unsigned char *p, gleam_value v) {
-    switch (v.type) {
-    case GLEAM_NIL: *p++ = 0xc0; break;
-    case GLEAM_BOOL: *p++ = v.u.i ? 0xc3 : 0xc2; break;
-    case GLEAM_INT: {
-        int64_t i = v.u.i;
-        if (i >= 0) {
-            if (i < 128) *p++ = (unsigned char)i;
-            else if (i < 256) { *p++ = 0xcc; *p++ = (unsigned char)i; }
-            else if (i < 65536) { *p++ = 0xcd; gleam__be16(p, (uint32_t)i); p += 2; }
-            else if (i <= 0xffffffffll) { *p++ = 0xce; gleam__be32(p, (uint32_t)i); p += 4; }
-            else { *p++ = 0xcf; gleam__be64(p, (uint64_t)i); p += 8; }
-        } else {
-            if (i >= -32) *p++ = (unsigned char)(0xe0 | (i & 0x1f));
-            else if (i >= -128) { *p++ = 0xd0; *p++ = (unsigned char)(i & 0xff); }
-            else if (i >= -32768) { *p++ = 0xd1; gleam__be16(p, (uint32_t)(i & 0xffff)); p += 2; }
-            else if (i >= -2147483647ll - 1) { *p++ = 0xd2; gleam__be32(p, (uint32_t)(i & 0xffffffff)); p += 4; }
-            else { *p++ = 0xd3; gleam__be64(p, (uint64_t)i); p += 8; }
+static int gleam__enc_step(gleam__buf *b, const gleam__step *s) {
+    int i, bad = gleam__enc_array(b, GLEAM__STEP_FIELDS);
+    bad |= gleam__enc_str(b, gleam__step_kind_name(s->kind)) || gleam__enc_int(b, s->in[0]) || gleam__enc_int(b, s->in[1]);
+    bad |= gleam__enc_int(b, s->nshards) || gleam__pack_value(b, gleam_bool(s->ordered));
+    bad |= gleam__enc_int(b, s->in_nshards) || gleam__pack_value(b, gleam_bool(s->in_ordered));
+    bad |= gleam__enc_str(b, s->fn_name) || gleam__enc_str(b, s->command);
+    bad |= gleam__enc_array(b, (uint32_t)s->key.n);
+    for (i = 0; i < s->key.n; i++) bad |= gleam__enc_int(b, s->key.f[i]);
+    bad |= gleam__pack_value(b, gleam_bool(s->whole_row));
+    bad |= gleam__enc_array(b, (uint32_t)s->order.n * 2);
+    for (i = 0; i < s->order.n; i++) bad |= gleam__enc_int(b, s->order.by[i].field) || gleam__enc_int(b, s->order.by[i].dir);
+    bad |= gleam__enc_int(b, s->k) || gleam__enc_int(b, s->shards) || gleam__enc_int(b, s->join);
+    bad |= gleam__enc_int(b, s->format) || gleam__pack_value(b, gleam_bool(s->header)) || gleam__enc_int(b, (unsigned char)s->delim);
+    bad |= gleam__enc_array(b, (uint32_t)s->npaths);
+    for (i = 0; i < s->npaths; i++) bad |= gleam__enc_str(b, s->paths[i]);
+    bad |= gleam__enc_bin(b, s->kind == GLEAM__VALUES ? (s->values ? s->values : "") : NULL, s->values_len);
+    bad |= gleam__enc_int(b, (int64_t)s->nrows) || gleam__enc_str(b, s->path) || gleam__enc_str(b, s->format_text);
+    return bad ? -1 : 0;
+}
+
+GLEAM__PRIV int gleam__plan_encode(const gleam__plan *p, gleam__buf *b) {
+    int i, j, bad = gleam__enc_array(b, 5);
+    bad |= gleam__enc_str(b, GLEAM__PLAN_MAGIC) || gleam__enc_int(b, GLEAM__PLAN_VERSION) || gleam__enc_str(b, p->name);
+    bad |= gleam__enc_array(b, (uint32_t)p->nsteps);
+    for (i = 0; i < p->nsteps && !bad; i++) bad |= gleam__enc_step(b, &p->steps[i]);
+    bad |= gleam__enc_array(b, (uint32_t)p->nstages);
+    for (i = 0; i < p->nstages && !bad; i++) {
+        const gleam__stage *st = p->stages[i];
+        bad |= gleam__enc_array(b, 3) || gleam__enc_int(b, st->nshards) || gleam__enc_int(b, st->root->id);
+        bad |= gleam__enc_array(b, (uint32_t)st->nnodes);
+        for (j = 0; j < st->nnodes; j++) {
+            const gleam__node *n = st->nodes[j];
+            bad |= gleam__enc_array(b, 4) || gleam__enc_int(b, n->step->id) || gleam__enc_int(b, n->side);
+            bad |= gleam__enc_int(b, n->parent ? n->parent->index : -1) || gleam__enc_int(b, n->offset);
         }
-        break;
     }
-    case GLEAM_DOUBLE: {
-        uint64_t bits;
-        memcpy(&bits, &v.u.d, 8);
-        *p++ = 0xcb;
-        gleam__be64(p, bits);
-        p += 8;
-        break;
-    }
-    case GLEAM_BYTES: {
-        uint32_t n = v.len;
-        if (n < 32) *p++ = (unsigned char)(0xa0 | n);
-        else if (n < 256) { *p++ = 0xd9; *p++ = (unsigned char)n; }
-        else if (n < 65536) { *p++ = 0xda; gleam__be16(p, n); p += 2; }
-        else { *p++ = 0xdb; gleam__be32(p, n); p += 4; }
-        if (n) memcpy(p, v.u.s, n);
-        p += n;
-        break;
-    }
-    case GLEAM_LIST:
-        if (v.len) memcpy(p, v.u.s, v.len);
-        p += v.len;
-        break;
-    default: *p++ = 0xc0; break; /* not a type: gleam_emit refuses these; never write garbage */
-    }
-    return p;
+    return bad ? -1 : 0;
 }
 
-static int gleam__pack_value(gleam__buf *b, gleam_value v) {
-    size_t n = gleam__packed_size(v);
-    if (gleam__buf_reserve(b, n)) return -1;
-    gleam__put_value((unsigned char *)b->p + b->len, v);
-    b->len += n;
-    return 0;
+GLEAM__HOOK uint64_t gleam__plan_hash(const gleam__plan *p) {
+    gleam__buf b = {NULL, 0, 0};
+    uint64_t h = gleam__plan_encode(p, &b) ? 0 : gleam__hash(b.p, b.len);
+    gleam__buf_free(&b);
+    return h;
 }
 
-static unsigned char *gleam__put_array(unsigned char *p, uint32_t n) {
-    if (n < 16) *p++ = (unsigned char)(0x90 | n);
-    else if (n < 65536) { *p++ = 0xdc; gleam__be16(p, n); p += 2; }
-    else { *p++ = 0xdd; gleam__be32(p, n); p += 4; }
-    return p;
-}
+/* >>decode --------------------------------------------------------------------------------- */
 
-static size_t gleam__array_hdr(uint32_t n) { return n < 16 ? 1 : n < 65536 ? 3 : 5; }
+typedef struct gleam__dec {
+    const char *p, *end;
+    char *err;
+    size_t errcap;
+    int bad;                /* an error is recorded: every later read fails at once */
+} gleam__dec;
 
-static size_t gleam__row_size(const gleam_value *row, int n) {
-    size_t need = gleam__array_hdr((uint32_t)n);
-    int i;
-    for (i = 0; i < n; i++) need += gleam__packed_size(row[i]);
-    return need;
-}
-
-static char *gleam__put_row(char *out, const gleam_value *row, int n) {
-    unsigned char *p = gleam__put_array((unsigned char *)out, (uint32_t)n);
-    int i;
-    for (i = 0; i < n; i++) p = gleam__put_value(p, row[i]);
-    return (char *)p;
-}
-
-static int gleam__pack_row(gleam__buf *b, const gleam_value *row, int n) {
-    size_t need = gleam__row_size(row, n);
-    if (gleam__buf_reserve(b, need)) return -1;
-    gleam__put_row(b->p + b->len, row, n);
-    b->len += need;
-    return 0;
-}
-
-static size_t gleam__row_len(const char *row) {
-    const char *p = row;
-    gleam__skip_value(&p, GLEAM__NOEND(row));
-    return (size_t)(p - row);
-}
-
-static gleam_value gleam__row_field(const char *row, int field) {
-    const char *p = row, *end = GLEAM__NOEND(row);
-    uint32_t n, i;
-    gleam_value v = gleam_nil();
-    if (gleam__unpack_header(&p, end, &n) != GLEAM_OK || field < 1 || (uint32_t)field > n) return v;
-    for (i = 1; i < (uint32_t)field; i++) gleam__skip_value(&p, end);
-    gleam__unpack_value(&p, end, &v);
-    return v;
-}
-
-static gleam_result gleam__unpack_header(const char **pp, const char *end, uint32_t *n) {
-    const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
-    if (p >= e) return GLEAM_ERR_INPUT;
-    if ((*p & 0xf0) == 0x90) { *n = *p & 0x0f; p += 1; }
-    else if (*p == 0xdc) { if (e - p < 3) return GLEAM_ERR_INPUT; *n = gleam__rd16(p + 1); p += 3; }
-    else if (*p == 0xdd) { if (e - p < 5) return GLEAM_ERR_INPUT; *n = gleam__rd32(p + 1); p += 5; }
-    else return GLEAM_ERR_INPUT;
-    *pp = (const char *)p;
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__skip_value(const char **pp, const char *end) {
-    gleam_value v;
-    return gleam__unpack_value(pp, end, &v);
-}
-
-/* The length of a packed value from its first byte, when that decides it (numbers, nil,
-   booleans, strings of up to 31 bytes); else 0. */
-static inline size_t gleam__fixed_len(unsigned c) {
-    static const unsigned char num[10] = {5, 9, 2, 3, 5, 9, 2, 3, 5, 9}; /* 0xca .. 0xd3 */
-    if (c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return 1;
-    if ((c & 0xe0) == 0xa0) return 1 + (c & 0x1f);
-    if (c >= 0xca && c <= 0xd3) return num[c - 0xca];
-    return 0;
-}
-
-/* gleam__skip_value with the common values inline, for a row's fields. Not in
-   gleam__skip_value itself: most of its callers skip whole rows, arrays, for which the
-   first-byte test is only a cost (3% more instructions in the sort, measured). */
-static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
-    const unsigned char *p = (const unsigned char *)*pp;
-    size_t n = p < (const unsigned char *)end ? gleam__fixed_len(*p) : 0;
-    if (n && n <= (size_t)((const unsigned char *)end - p)) {
-        *pp = (const char *)(p + n);
-        return GLEAM_OK;
-    }
-    return gleam__skip_value(pp, end);
-}
-
-static gleam_result gleam__unpack_value(const char **pp, const char *end, gleam_value *out) {
-    const unsigned char *p = (const unsigned char *)*pp, *e = (const unsigned char *)end;
-    size_t avail;
-    unsigned c;
-    uint32_t n = 0;
-    if (p >= e) return GLEAM_ERR_INPUT;
-    avail = (size_t)(e - p);
-    c = *p;
-    out->len = 0;
-    if (c < 0x80) { out->type = GLEAM_INT; out->u.i = c; p += 1; goto done; }
-    if (c >= 0xe0) { out->type = GLEAM_INT; out->u.i = (int64_t)(int8_t)c; p += 1; goto done; }
-    if ((c & 0xe0) == 0xa0) { n = c & 0x1f; p += 1; goto bytes; }
-    if ((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd) {
-        const char *start = (const char *)p, *q = start;
-        uint32_t k, i;
-        if (gleam__unpack_header(&q, end, &k) != GLEAM_OK) return GLEAM_ERR_INPUT;
-        for (i = 0; i < k; i++)
-            if (gleam__skip_value(&q, end) != GLEAM_OK) return GLEAM_ERR_INPUT;
-        if ((size_t)(q - start) > 0xffffffffu) return GLEAM_ERR_INPUT;
-        out->type = GLEAM_LIST;
-        out->u.s = start;
-        out->len = (uint32_t)(q - start);
-        *pp = q;
-        return GLEAM_OK;
-    }
-    switch (c) {
-    case 0xc0: out->type = GLEAM_NIL; out->u.i = 0; p += 1; goto done;
-    case 0xc2: case 0xc3: out->type = GLEAM_BOOL; out->u.i = c == 0xc3; p += 1; goto done;
-    case 0xcc: if (avail < 2) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = p[1]; p += 2; goto done;
-    case 0xcd: if (avail < 3) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = gleam__rd16(p + 1); p += 3; goto done;
-    case 0xce: if (avail < 5) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = gleam__rd32(p + 1); p += 5; goto done;
-    case 0xcf: {
-        uint64_t u;
-        if (avail < 9) return GLEAM_ERR_INPUT;
-        u = gleam__rd64(p + 1);
-        if (u > (uint64_t)INT64_MAX) { out->type = GLEAM_DOUBLE; out->u.d = (double)u; }
-        else { out->type = GLEAM_INT; out->u.i = (int64_t)u; }
-        p += 9;
-        goto done;
-    }
-    case 0xd0: if (avail < 2) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int8_t)p[1]; p += 2; goto done;
-    case 0xd1: if (avail < 3) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int16_t)gleam__rd16(p + 1); p += 3; goto done;
-    case 0xd2: if (avail < 5) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int32_t)gleam__rd32(p + 1); p += 5; goto done;
-    case 0xd3: if (avail < 9) return GLEAM_ERR_INPUT; out->type = GLEAM_INT; out->u.i = (int64_t)gleam__rd64(p + 1); p += 9; goto done;
-    case 0xca: {
-        uint32_t bits = 0;
-        float f;
-        if (avail < 5) return GLEAM_ERR_INPUT;
-        bits = gleam__rd32(p + 1);
-        memcpy(&f, &bits, 4);
-        out->type = GLEAM_DOUBLE;
-        out->u.d = f;
-        p += 5;
-        goto done;
-    }
-    case 0xcb: {
-        uint64_t bits;
-        if (avail < 9) return GLEAM_ERR_INPUT;
-        bits = gleam__rd64(p + 1);
-        out->type = GLEAM_DOUBLE;
-        memcpy(&out->u.d, &bits, 8);
-        p += 9;
-        goto done;
-    }
-    case 0xd9: case 0xc4: if (avail < 2) return GLEAM_ERR_INPUT; n = p[1]; p += 2; goto bytes;
-    case 0xda: case 0xc5: if (avail < 3) return GLEAM_ERR_INPUT; n = gleam__rd16(p + 1); p += 3; goto bytes;
-    case 0xdb: case 0xc6: if (avail < 5) return GLEAM_ERR_INPUT; n = gleam__rd32(p + 1); p += 5; goto bytes;
-    default: return GLEAM_ERR_INPUT; /* maps, ext types: not rows of ours */
-    }
-bytes:
-    if ((size_t)(e - p) < n) return GLEAM_ERR_INPUT;
-    out->type = GLEAM_BYTES;
-    out->u.s = (const char *)p;
-    out->len = n;
-    p += n;
-done:
-    *pp = (const char *)p;
-    return GLEAM_OK;
-}
-
-static int gleam__vals_reserve(gleam__vals *a, int n) {
-    if (n > a->cap) {
-        int cap = a->cap ? a->cap : 8;
-        gleam_value *v;
-        while (cap < n) cap *= 2;
-        v = (gleam_value *)gleam__realloc(a->v, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        a->v = v;
-        a->cap = cap;
-    }
-    return 0;
-}
-
-/* n packed values at *p into a (resized). */
-static gleam_result gleam__unpack_values(const char **p, const char *end, uint32_t n, gleam__vals *a) {
-    uint32_t i;
-    gleam_result r;
-    if ((size_t)n > (size_t)(end - *p)) return GLEAM_ERR_INPUT; /* each value takes a byte at least */
-    if (gleam__vals_reserve(a, (int)n)) return GLEAM_ERR_NOMEM;
-    for (i = 0; i < n; i++)
-        if ((r = gleam__unpack_value(p, end, &a->v[i])) != GLEAM_OK) return r;
-    a->n = (int)n;
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__unpack_row(const char **p, const char *end, gleam__vals *a) {
-    uint32_t n;
-    gleam_result r = gleam__unpack_header(p, end, &n);
-    return r != GLEAM_OK ? r : gleam__unpack_values(p, end, n, a);
-}
-
-static void gleam__vals_free(gleam__vals *a) {
-    gleam__free(a->v);
-    a->v = NULL;
-    a->n = a->cap = 0;
-}
-/* ==== End file src/pack.c ==== */
-
-/* ==== Begin file src/registry.c ==== */
-/* registry.c: user functions by name, so that a plan names them instead of pointing at
-   them, and another process of the same binary can find them again. */
-
-static pthread_mutex_t gleam__reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static gleam__fn **gleam__reg; /* entries never move: plans point at them */
-static int gleam__nreg, gleam__capreg;
-
-static const char *gleam__fn_kind_name(int kind) {
-    switch (kind) {
-    case GLEAM__FN_MAPPER: return "mapper";
-    case GLEAM__FN_REDUCER: return "reducer";
-    case GLEAM__FN_OUTPUT: return "output";
-    case GLEAM__FN_SOURCE: return "source";
-    }
-    return "function";
-}
-
-static const gleam__fn *gleam__lookup(const char *name) {
-    const gleam__fn *found = NULL;
-    int i;
-    pthread_mutex_lock(&gleam__reg_mu);
-    for (i = 0; i < gleam__nreg; i++)
-        if (!strcmp(gleam__reg[i]->name, name)) found = gleam__reg[i];
-    pthread_mutex_unlock(&gleam__reg_mu);
-    return found;
-}
-
-static gleam_result gleam__register(const char *name, int kind, gleam__fn fn) {
-    gleam_result r = GLEAM_OK;
-    int i;
-    if (!name || !*name) {
-        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "register: a %s needs a name",
-                        gleam__fn_kind_name(kind));
-        return GLEAM_ERR_ARG;
-    }
-    pthread_mutex_lock(&gleam__reg_mu);
-    for (i = 0; i < gleam__nreg; i++) {
-        gleam__fn *e = gleam__reg[i];
-        if (strcmp(e->name, name)) continue;
-        if (e->kind != kind || memcmp(&e->u, &fn.u, sizeof fn.u)) {
-            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err,
-                            "register: \"%s\" is already registered as another %s", name,
-                            gleam__fn_kind_name(e->kind));
-            r = GLEAM_ERR_ARG;
-        }
-        goto out;
-    }
-    if (gleam__nreg == gleam__capreg) {
-        int cap = gleam__capreg ? gleam__capreg * 2 : 16;
-        gleam__fn **p = (gleam__fn **)gleam__realloc(gleam__reg, (size_t)cap * sizeof *p);
-        if (!p) { r = GLEAM_ERR_NOMEM; goto out; }
-        gleam__reg = p;
-        gleam__capreg = cap;
-    }
-    {
-        gleam__fn *e = (gleam__fn *)gleam__malloc(sizeof *e);
-        if (!e || !(fn.name = gleam__strdup(name))) {
-            gleam__free(e);
-            r = GLEAM_ERR_NOMEM;
-            goto out;
-        }
-        fn.kind = kind;
-        *e = fn;
-        gleam__reg[gleam__nreg++] = e;
-    }
-out:
-    pthread_mutex_unlock(&gleam__reg_mu);
-    return r;
-}
-
-GLEAM_API gleam_result gleam_register_mapper(const char *name, gleam_row_fn fn) {
-    gleam__fn f;
-    memset(&f, 0, sizeof f);
-    f.u.row = fn;
-    return gleam__register(name, GLEAM__FN_MAPPER, f);
-}
-
-GLEAM_API gleam_result gleam_register_reducer(const char *name, gleam_reducer_fn fn) {
-    gleam__fn f;
-    memset(&f, 0, sizeof f);
-    f.u.reducer = fn;
-    return gleam__register(name, GLEAM__FN_REDUCER, f);
-}
-
-GLEAM_API gleam_result gleam_register_output(const char *name, gleam_row_fn fn) {
-    gleam__fn f;
-    memset(&f, 0, sizeof f);
-    f.u.row = fn;
-    return gleam__register(name, GLEAM__FN_OUTPUT, f);
-}
-
-GLEAM_API gleam_result gleam_register_source(const char *name, gleam_source_fn fn) {
-    gleam__fn f;
-    memset(&f, 0, sizeof f);
-    f.u.source = fn;
-    return gleam__register(name, GLEAM__FN_SOURCE, f);
-}
-/* ==== End file src/registry.c ==== */
-
-/* ==== Begin file src/flow.c ==== */
-/* flow.c: building a flow. Building only records steps; nothing runs until gleam_run.
-   A builder call that fails records the first error in the flow (gleam_run returns it)
-   and still returns a dataset, so a chain of calls never has to be checked link by link. */
-
-static const char *const gleam__kind_names[] = {
-#define GLEAM__STEP_NAME(id, name, cls, fk) name,
-    GLEAM__STEPS(GLEAM__STEP_NAME)
-#undef GLEAM__STEP_NAME
-};
-static const int gleam__kind_class[] = {
-#define GLEAM__STEP_CLASS(id, name, cls, fk) cls,
-    GLEAM__STEPS(GLEAM__STEP_CLASS)
-#undef GLEAM__STEP_CLASS
-};
-static const int gleam__kind_fn[] = {
-#define GLEAM__STEP_FN(id, name, cls, fk) fk,
-    GLEAM__STEPS(GLEAM__STEP_FN)
-#undef GLEAM__STEP_FN
-};
-
-static const char *gleam__step_kind_name(int kind) { return gleam__kind_names[kind]; }
-static int gleam__step_class(int kind) { return gleam__kind_class[kind]; }
-
-static void gleam__step_label(const gleam__step *s, char *buf, size_t cap) {
-    if (s->fn_name)
-        gleam__fmt_into(buf, cap, "step %d %s(%s)", s->id, gleam__kind_names[s->kind], s->fn_name);
-    else
-        gleam__fmt_into(buf, cap, "step %d %s", s->id, gleam__kind_names[s->kind]);
-}
-
-static void gleam__flow_fail(gleam_flow *f, gleam_result r, const char *fmt, ...) {
+static int gleam__dec_fail(gleam__dec *d, const char *fmt, ...) GLEAM__PRINTF(2, 3);
+static int gleam__dec_fail(gleam__dec *d, const char *fmt, ...) {
     va_list ap;
-    if (!f || f->err != GLEAM_OK) return;
-    f->err = r;
+    if (d->bad) return -1;
+    d->bad = 1;
     va_start(ap, fmt);
-    gleam__vfmt(f->errmsg, sizeof f->errmsg, fmt, ap);
+    gleam__vfmt(d->err, d->errcap, fmt, ap);
     va_end(ap);
+    return -1;
 }
 
-GLEAM_API gleam_flow *gleam_flow_new(const char *name) {
-    gleam_flow *f = (gleam_flow *)gleam__calloc(1, sizeof *f);
-    if (!f) return NULL;
-    f->name = gleam__strdup(name ? name : "flow");
-    if (!f->name) {
-        gleam__free(f);
-        return NULL;
-    }
-    return f;
+/* The next value, which must be of type `type` (nil allowed when nil_ok). */
+static int gleam__dec_value(gleam__dec *d, gleam_type type, int nil_ok, gleam_value *v, const char *what) {
+    if (d->bad) return -1;
+    if (gleam__unpack_value(&d->p, d->end, v) != GLEAM_OK) return gleam__dec_fail(d, "%s: truncated or malformed", what);
+    if (v->type == type || (nil_ok && v->type == GLEAM_NIL)) return 0;
+    return gleam__dec_fail(d, "%s: a value of the wrong type", what);
 }
 
-static void gleam__rows_free(gleam_rows *r) {
-    if (!r) return;
-    gleam__buf_free(&r->data);
-    gleam__free(r->vals);
-    gleam__free(r->start);
-    gleam__free(r);
-}
-
-GLEAM_API void gleam_flow_free(gleam_flow *f) {
-    int i, j;
-    if (!f) return;
-    for (i = 0; i < f->nsteps; i++) {
-        gleam__step *s = f->steps[i];
-        gleam__free(s->fn_name);
-        gleam__free(s->command);
-        for (j = 0; j < s->npaths; j++) gleam__free(s->paths[j]);
-        gleam__free(s->paths);
-        gleam__buf_free(&s->values);
-        gleam__free(s->path);
-        gleam__free(s->format_text);
-        gleam__free(s->fmt);
-        gleam__rows_free(s->rows);
-        gleam__free(s);
-    }
-    gleam__free(f->stats);
-    for (i = 0; i < f->nds; i++) gleam__free(f->ds[i]);
-    gleam__free(f->steps);
-    gleam__free(f->ds);
-    gleam__free(f->name);
-    gleam__free(f);
-}
-
-/* A new step with inputs a (and b), and its output dataset unless it is an output. */
-static gleam__step *gleam__add_step(gleam_flow *f, int kind, gleam_dataset *a, gleam_dataset *b) {
-    gleam__step *s;
-    if (!f) return NULL;
-    if (f->nsteps == f->capsteps) {
-        int cap = f->capsteps ? f->capsteps * 2 : 16;
-        gleam__step **p = (gleam__step **)gleam__realloc(f->steps, (size_t)cap * sizeof *p);
-        if (!p) goto nomem;
-        f->steps = p;
-        f->capsteps = cap;
-    }
-    if (f->nds == f->capds) {
-        int cap = f->capds ? f->capds * 2 : 16;
-        gleam_dataset **p = (gleam_dataset **)gleam__realloc(f->ds, (size_t)cap * sizeof *p);
-        if (!p) goto nomem;
-        f->ds = p;
-        f->capds = cap;
-    }
-    s = (gleam__step *)gleam__calloc(1, sizeof *s);
-    if (!s) goto nomem;
-    s->flow = f;
-    s->id = f->nsteps + 1;
-    s->kind = kind;
-    s->in[0] = a;
-    s->in[1] = b;
-    s->nin = b ? 2 : a ? 1 : 0;
-    if (gleam__kind_class[kind] != GLEAM__OUTPUT) {
-        gleam_dataset *d = (gleam_dataset *)gleam__calloc(1, sizeof *d);
-        if (!d) {
-            gleam__free(s);
-            goto nomem;
-        }
-        d->flow = f;
-        d->id = f->nds + 1;
-        d->from = s;
-        s->out = d;
-        f->ds[f->nds++] = d;
-    }
-    f->steps[f->nsteps++] = s;
-    return s;
-nomem:
-    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "building the flow: out of memory");
-    return NULL;
-}
-
-/* A step on dataset d (and e): checks that they belong to one flow. */
-static gleam__step *gleam__on(int kind, gleam_dataset *d, gleam_dataset *e) {
-    if (!d) return NULL;
-    if ((kind == GLEAM__UNION || kind == GLEAM__JOIN || kind == GLEAM__COGROUP) && !e) {
-        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the second dataset is NULL", gleam__kind_names[kind]);
-        return NULL;
-    }
-    if (e && e->flow != d->flow) {
-        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the two datasets belong to different flows",
-                         gleam__kind_names[kind]);
-        return NULL;
-    }
-    return gleam__add_step(d->flow, kind, d, e);
-}
-
-static gleam_dataset *gleam__out(gleam__step *s) { return s ? s->out : NULL; }
-
-static gleam__step *gleam__with_fn(gleam__step *s, const char *fn) {
-    if (!s) return NULL;
-    if (!fn || !*fn) {
-        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no %s given", s->id, gleam__kind_names[s->kind],
-                         s->kind == GLEAM__PIPE || s->kind == GLEAM__PIPE_ARGS ? "name" : "function name");
-        return s;
-    }
-    if (!(s->fn_name = gleam__strdup(fn))) gleam__flow_fail(s->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
-    return s;
-}
-
-static gleam_fields gleam__key_or_default(gleam_fields k) {
-    if (k.n == 0) {
-        k.n = 1;
-        k.f[0] = 1;
-    }
-    return k;
-}
-
-/* >>fields and orders ------------------------------------------------------------------- */
-
-GLEAM_API gleam_fields gleam_field_list(int first, ...) {
-    gleam_fields fl;
-    va_list ap;
-    int x = first;
-    memset(&fl, 0, sizeof fl);
-    va_start(ap, first);
-    while (x != 0) {
-        if (fl.n == GLEAM_MAX_FIELDS) { /* too many: an impossible field makes planning fail */
-            fl.f[GLEAM_MAX_FIELDS - 1] = -1;
-            break;
-        }
-        fl.f[fl.n++] = x;
-        x = va_arg(ap, int);
-    }
-    va_end(ap);
-    return fl;
-}
-
-GLEAM_API gleam_order gleam_order_by(int field, gleam_dir dir) {
-    gleam_order o;
-    memset(&o, 0, sizeof o);
-    return gleam_then_by(o, field, dir);
-}
-
-GLEAM_API gleam_order gleam_then_by(gleam_order o, int field, gleam_dir dir) {
-    if (o.n < GLEAM_MAX_FIELDS) {
-        o.by[o.n].field = field;
-        o.by[o.n].dir = dir;
-        o.n++;
-    } else {
-        o.by[GLEAM_MAX_FIELDS - 1].field = -1;
-    }
-    return o;
-}
-
-/* >>sources ------------------------------------------------------------------------------ */
-
-static gleam_source_desc gleam__desc(const char *path, int shards, gleam_format format) {
-    gleam_source_desc d;
-    memset(&d, 0, sizeof d);
-    d.path = path;
-    d.shards = shards;
-    d.format = format;
-    return d;
-}
-
-GLEAM_API gleam_source_desc gleam_txt(const char *path, int shards) { return gleam__desc(path, shards, GLEAM_FORMAT_TEXT); }
-GLEAM_API gleam_source_desc gleam_csv(const char *path, int shards) { return gleam__desc(path, shards, GLEAM_FORMAT_CSV); }
-GLEAM_API gleam_source_desc gleam_tsv(const char *path, int shards) { return gleam__desc(path, shards, GLEAM_FORMAT_TSV); }
-
-static int gleam__check_shards(gleam_flow *f, const char *what, int shards) {
-    if (shards < 0 || shards > 1 << 16) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "%s: %d shards is out of range (0 to 65536)", what, shards);
-        return -1;
-    }
+/* An array header of at most max values, and at most one per byte left. */
+static int gleam__dec_array(gleam__dec *d, uint32_t *n, uint32_t min, uint32_t max, const char *what) {
+    if (d->bad) return -1;
+    if (d->p >= d->end) return gleam__dec_fail(d, "%s: truncated", what);
+    if (gleam__unpack_header(&d->p, d->end, n) != GLEAM_OK) return gleam__dec_fail(d, "%s: not an array", what);
+    if (*n < min || *n > max || *n > (size_t)(d->end - d->p))
+        return gleam__dec_fail(d, "%s: %u values, not %u to %u", what, *n, min, max);
     return 0;
 }
 
-GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src) {
-    gleam__step *s;
-    int i, n = (src.path ? 1 : 0) + (src.npaths > 0 ? src.npaths : 0);
-    if (!f) return NULL;
-    if (gleam__check_shards(f, "read", src.shards)) return NULL;
-    if (n == 0) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: no file given");
-        return NULL;
-    }
-    if (src.npaths > 0 && !src.paths) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: %d paths given but the array is NULL", src.npaths);
-        return NULL;
-    }
-    if (src.format > GLEAM_FORMAT_TSV) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: unknown format %d", (int)src.format);
-        return NULL;
-    }
-    if (!(s = gleam__add_step(f, GLEAM__READ, NULL, NULL))) return NULL;
-    s->format = src.format == GLEAM_FORMAT_DEFAULT ? GLEAM_FORMAT_TEXT : src.format;
-    s->header = src.header;
-    s->delim = src.delimiter ? src.delimiter : s->format == GLEAM_FORMAT_TSV ? '\t' : ',';
-    s->shards = src.shards;
-    s->paths = (char **)gleam__calloc((size_t)n, sizeof *s->paths);
-    if (!s->paths) goto nomem;
-    if (src.path && !(s->paths[s->npaths++] = gleam__strdup(src.path))) goto nomem;
-    for (i = 0; i < src.npaths; i++) {
-        if (!src.paths[i]) {
-            gleam__flow_fail(f, GLEAM_ERR_ARG, "read: path %d is NULL", i + 1);
-            return s->out;
-        }
-        if (!(s->paths[s->npaths++] = gleam__strdup(src.paths[i]))) goto nomem;
-    }
-    return s->out;
-nomem:
-    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "read: out of memory");
-    return s->out;
+static int gleam__dec_int(gleam__dec *d, int64_t *out, int64_t lo, int64_t hi, const char *what) {
+    gleam_value v;
+    if (gleam__dec_value(d, GLEAM_INT, 0, &v, what)) return -1;
+    if (v.u.i < lo || v.u.i > hi) return gleam__dec_fail(d, "%s: %lld is not from %lld to %lld", what, (long long)v.u.i, (long long)lo, (long long)hi);
+    *out = v.u.i;
+    return 0;
 }
 
-GLEAM_API gleam_dataset *gleam_from_values(gleam_flow *f, const gleam_value *values, size_t rows,
-                                           int cols, int shards) {
-    gleam__step *s;
-    size_t i;
-    if (!f) return NULL;
-    if (gleam__check_shards(f, "from_values", shards)) return NULL;
-    if (cols < 0 || (rows && (cols == 0 || !values))) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "from_values: %d columns for %zu rows", cols, rows);
-        return NULL;
-    }
-    for (i = 0; i < rows * (size_t)cols; i++)
-        if (values[i].type > GLEAM_LIST) {
-            gleam__flow_fail(f, GLEAM_ERR_VALUE, "from_values: value %zu of row %zu has no type (%d)", i % (size_t)cols + 1,
-                             i / (size_t)cols + 1, (int)values[i].type);
-            return NULL;
-        }
-    if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
-    s->shards = shards;
-    for (i = 0; i < rows; i++)
-        if (gleam__pack_row(&s->values, values + i * (size_t)cols, cols)) {
-            gleam__flow_fail(f, GLEAM_ERR_NOMEM, "from_values: out of memory");
-            break;
-        }
-    s->nrows = rows;
-    return s->out;
+static int gleam__dec_intf(gleam__dec *d, int *out, int64_t lo, int64_t hi, const char *what) {
+    int64_t x = 0;
+    if (gleam__dec_int(d, &x, lo, hi, what)) return -1;
+    *out = (int)x;
+    return 0;
 }
 
-GLEAM_API gleam_dataset *gleam_from_strings(gleam_flow *f, const char *const *strs, size_t n,
-                                            int shards) {
-    gleam__step *s;
-    size_t i;
-    if (!f) return NULL;
-    if (gleam__check_shards(f, "from_strings", shards)) return NULL;
-    if (n && !strs) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "from_strings: %zu strings given but the array is NULL", n);
-        return NULL;
+static int gleam__dec_bool(gleam__dec *d, int *out, const char *what) {
+    gleam_value v;
+    if (gleam__dec_value(d, GLEAM_BOOL, 0, &v, what)) return -1;
+    *out = (int)v.u.i;
+    return 0;
+}
+
+/* A string (a copy, NUL-terminated), or NULL for nil when nil_ok. */
+static int gleam__dec_str(gleam__dec *d, char **out, int nil_ok, const char *what) {
+    gleam_value v;
+    *out = NULL;
+    if (gleam__dec_value(d, GLEAM_BYTES, nil_ok, &v, what)) return -1;
+    if (v.type == GLEAM_NIL) return 0;
+    if (v.len > GLEAM__PLAN_MAX_STRING || memchr(v.u.s, 0, v.len)) return gleam__dec_fail(d, "%s: not a string", what);
+    if (!(*out = (char *)gleam__malloc((size_t)v.len + 1))) return gleam__dec_fail(d, "out of memory");
+    memcpy(*out, v.u.s, v.len);
+    (*out)[v.len] = 0;
+    return 0;
+}
+
+static int gleam__dec_step(gleam__dec *d, gleam__step *s, int id) {
+    gleam_value v;
+    uint32_t n, i;
+    int64_t x;
+    char what[64];
+    gleam__fmt_into(what, sizeof what, "step %d", id);
+    s->id = id;
+    if (gleam__dec_array(d, &n, GLEAM__STEP_FIELDS, GLEAM__STEP_FIELDS, what) ||
+        gleam__dec_value(d, GLEAM_BYTES, 0, &v, what))
+        return -1;
+    if ((s->kind = gleam__step_kind_of(v.u.s, v.len)) < 0) return gleam__dec_fail(d, "%s: no step kind is called \"%.*s\"", what, (int)GLEAM__MIN(v.len, 32u), v.u.s);
+    if (gleam__dec_intf(d, &s->in[0], 0, id - 1, what) || gleam__dec_intf(d, &s->in[1], 0, id - 1, what) ||
+        gleam__dec_intf(d, &s->nshards, 1, GLEAM__PLAN_MAX_SHARDS, what) || gleam__dec_bool(d, &s->ordered, what) ||
+        gleam__dec_intf(d, &s->in_nshards, 0, GLEAM__PLAN_MAX_SHARDS, what) || gleam__dec_bool(d, &s->in_ordered, what) ||
+        gleam__dec_str(d, &s->fn_name, 1, what) || gleam__dec_str(d, &s->command, 1, what) ||
+        gleam__dec_array(d, &n, 0, GLEAM_MAX_FIELDS, what))
+        return -1;
+    s->nin = s->in[0] ? (s->in[1] ? 2 : 1) : 0;
+    s->key.n = (int)n;
+    for (i = 0; i < n; i++)
+        if (gleam__dec_intf(d, &s->key.f[i], 1, INT_MAX, what)) return -1;
+    if (gleam__dec_bool(d, &s->whole_row, what) || gleam__dec_array(d, &n, 0, 2 * GLEAM_MAX_FIELDS, what)) return -1;
+    if (n % 2) return gleam__dec_fail(d, "%s: an order of %u values", what, n);
+    s->order.n = (int)n / 2;
+    for (i = 0; i < n / 2; i++) {
+        int dir;
+        if (gleam__dec_intf(d, &s->order.by[i].field, 1, INT_MAX, what) || gleam__dec_intf(d, &dir, 0, 1, what)) return -1;
+        s->order.by[i].dir = (gleam_dir)dir;
     }
-    if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
-    s->shards = shards;
+    if (gleam__dec_int(d, &s->k, 0, INT64_MAX, what) || gleam__dec_intf(d, &s->shards, 0, GLEAM__PLAN_MAX_SHARDS, what) ||
+        gleam__dec_int(d, &x, GLEAM_INNER, GLEAM_RIGHT_OUTER, what))
+        return -1;
+    s->join = (gleam_join_kind)x;
+    if (gleam__dec_int(d, &x, 0, GLEAM_FORMAT_TSV, what)) return -1;
+    s->format = (gleam_format)x;
+    if (gleam__dec_bool(d, &s->header, what) || gleam__dec_int(d, &x, 0, 255, what)) return -1;
+    s->delim = (char)(unsigned char)x;
+    if (gleam__dec_array(d, &n, 0, 65536, what)) return -1;
+    if (n && !(s->paths = (char **)gleam__calloc(n, sizeof *s->paths))) return gleam__dec_fail(d, "out of memory");
     for (i = 0; i < n; i++) {
-        gleam_value v = gleam_str(strs[i]); /* a NULL string is empty */
-        if (gleam__pack_row(&s->values, &v, 1)) {
-            gleam__flow_fail(f, GLEAM_ERR_NOMEM, "from_strings: out of memory");
-            break;
-        }
+        if (gleam__dec_str(d, &s->paths[i], 0, what)) return -1;
+        s->npaths = (int)i + 1;
     }
-    s->nrows = n;
-    return s->out;
+    if (d->bad || gleam__unpack_value(&d->p, d->end, &v) != GLEAM_OK || (v.type != GLEAM_BYTES && v.type != GLEAM_NIL))
+        return gleam__dec_fail(d, "%s: its rows are not bytes", what);
+    s->values = v.type == GLEAM_BYTES ? v.u.s : NULL;
+    s->values_len = v.len;
+    if (gleam__dec_int(d, &x, 0, INT64_MAX, what)) return -1;
+    s->nrows = (size_t)x;
+    return gleam__dec_str(d, &s->path, 1, what) || gleam__dec_str(d, &s->format_text, 1, what);
 }
 
-GLEAM_API gleam_dataset *gleam_generate(gleam_flow *f, const char *source_fn, int shards) {
-    gleam__step *s;
-    if (!f) return NULL;
-    if (gleam__check_shards(f, "generate", shards)) return NULL;
-    s = gleam__with_fn(gleam__add_step(f, GLEAM__GENERATE, NULL, NULL), source_fn);
-    if (!s) return NULL;
-    s->shards = shards;
-    return s->out;
-}
-
-/* >>steps -------------------------------------------------------------------------------- */
-
-GLEAM_API gleam_dataset *gleam_map(gleam_dataset *d, const char *mapper) {
-    return gleam__out(gleam__with_fn(gleam__on(GLEAM__MAP, d, NULL), mapper));
-}
-
-/* A pipe step: `name` labels it, `command` runs under sh -c. */
-static gleam_dataset *gleam__pipe_step(int kind, gleam_dataset *d, const char *name, const char *command) {
-    gleam__step *s = gleam__with_fn(gleam__on(kind, d, NULL), name);
-    if (!s) return NULL;
-    if (!command || !*command) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: no command given", s->id, gleam__kind_names[kind]);
-    else if (!(s->command = gleam__strdup(command))) gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
-    return s->out;
-}
-GLEAM_API gleam_dataset *gleam_pipe(gleam_dataset *d, const char *name, const char *command) {
-    return gleam__pipe_step(GLEAM__PIPE, d, name, command);
-}
-GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, const char *command) {
-    return gleam__pipe_step(GLEAM__PIPE_ARGS, d, name, command);
-}
-
-GLEAM_API gleam_dataset *gleam_select(gleam_dataset *d, gleam_fields fields) {
-    gleam__step *s = gleam__on(GLEAM__SELECT, d, NULL);
-    if (!s) return NULL;
-    if (fields.n == 0) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d select: no fields given", s->id);
-    s->key = fields;
-    return s->out;
-}
-
-static gleam_dataset *gleam__ordered_step(int kind, gleam_dataset *d, int64_t k, gleam_order order) {
-    gleam__step *s = gleam__on(kind, d, NULL);
-    if (!s) return NULL;
-    if (order.n == 0)
-        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: no order given", s->id, gleam__kind_names[kind]);
-    if (k < 0)
-        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: negative count %lld", s->id,
-                         gleam__kind_names[kind], (long long)k);
-    s->order = order;
-    s->k = k;
-    return s->out;
-}
-
-GLEAM_API gleam_dataset *gleam_local_sort(gleam_dataset *d, gleam_order order) {
-    return gleam__ordered_step(GLEAM__LOCAL_SORT, d, 0, order);
-}
-GLEAM_API gleam_dataset *gleam_local_top(gleam_dataset *d, int64_t k, gleam_order order) {
-    return gleam__ordered_step(GLEAM__LOCAL_TOP, d, k, order);
-}
-GLEAM_API gleam_dataset *gleam_sort(gleam_dataset *d, gleam_order order) {
-    return gleam__ordered_step(GLEAM__SORT, d, 0, order);
-}
-GLEAM_API gleam_dataset *gleam_top(gleam_dataset *d, int64_t k, gleam_order order) {
-    return gleam__ordered_step(GLEAM__TOP, d, k, order);
-}
-
-GLEAM_API gleam_dataset *gleam_union(gleam_dataset *a, gleam_dataset *b) {
-    return gleam__out(gleam__on(GLEAM__UNION, a, b));
-}
-
-GLEAM_API gleam_dataset *gleam_reduce_by(gleam_dataset *d, const char *reducer, gleam_fields key) {
-    gleam__step *s = gleam__with_fn(gleam__on(GLEAM__REDUCE_BY, d, NULL), reducer);
-    if (!s) return NULL;
-    s->key = gleam__key_or_default(key);
-    return s->out;
-}
-GLEAM_API gleam_dataset *gleam_reduce_by_key(gleam_dataset *d, const char *reducer) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam_reduce_by(d, reducer, none);
-}
-GLEAM_API gleam_dataset *gleam_reduce(gleam_dataset *d, const char *reducer) {
-    return gleam__out(gleam__with_fn(gleam__on(GLEAM__REDUCE, d, NULL), reducer));
-}
-
-static gleam_dataset *gleam__keyed(int kind, gleam_dataset *a, gleam_dataset *b, gleam_fields key) {
-    gleam__step *s = gleam__on(kind, a, b);
-    if (!s) return NULL;
-    s->key = gleam__key_or_default(key);
-    return s->out;
-}
-
-GLEAM_API gleam_dataset *gleam_group_by(gleam_dataset *d, gleam_fields key) {
-    return gleam__keyed(GLEAM__GROUP_BY, d, NULL, key);
-}
-GLEAM_API gleam_dataset *gleam_group_by_key(gleam_dataset *d) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam__keyed(GLEAM__GROUP_BY, d, NULL, none);
-}
-GLEAM_API gleam_dataset *gleam_distinct_by(gleam_dataset *d, gleam_fields key) {
-    return gleam__keyed(GLEAM__DISTINCT, d, NULL, key);
-}
-GLEAM_API gleam_dataset *gleam_distinct(gleam_dataset *d) {
-    gleam_fields none;
-    gleam_dataset *out;
-    memset(&none, 0, sizeof none);
-    out = gleam__keyed(GLEAM__DISTINCT, d, NULL, none);
-    if (out) out->from->whole_row = 1;
-    return out;
-}
-
-GLEAM_API gleam_dataset *gleam_limit(gleam_dataset *d, int64_t n) {
-    gleam__step *s = gleam__on(GLEAM__LIMIT, d, NULL);
-    if (!s) return NULL;
-    if (n < 0) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d limit: negative count %lld", s->id, (long long)n);
-    s->k = n;
-    return s->out;
-}
-
-GLEAM_API gleam_dataset *gleam_partition_by(gleam_dataset *d, int shards, gleam_fields key) {
-    gleam__step *s;
-    if (d && (shards < 1 || shards > 1 << 16)) {
-        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "partition: %d shards is out of range (1 to 65536)", shards);
-        return NULL;
+/* What the step's kind asks of its fields, once it is decoded. */
+static int gleam__dec_check_step(gleam__dec *d, const gleam__plan *p, gleam__step *s) {
+    int cls = gleam__step_class(s->kind), two = s->kind == GLEAM__UNION || s->kind == GLEAM__JOIN || s->kind == GLEAM__COGROUP;
+    int keyed = s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__GROUP_BY || s->kind == GLEAM__PARTITION || s->kind == GLEAM__JOIN ||
+                s->kind == GLEAM__COGROUP || (s->kind == GLEAM__DISTINCT && !s->whole_row) || s->kind == GLEAM__SELECT;
+    int ordered = s->kind == GLEAM__SORT || s->kind == GLEAM__TOP || s->kind == GLEAM__LOCAL_SORT || s->kind == GLEAM__LOCAL_TOP;
+    int pipe = s->kind == GLEAM__PIPE || s->kind == GLEAM__PIPE_ARGS, i;
+    char label[160];
+    gleam__step_label(s, label, sizeof label);
+    if (s->nin != (cls == GLEAM__SOURCE ? 0 : two ? 2 : 1) || (s->nin == 1 && s->in[1]))
+        return gleam__dec_fail(d, "%s: %d inputs", label, s->nin);
+    for (i = 0; i < s->nin; i++)
+        if (gleam__step_class(p->steps[s->in[i] - 1].kind) == GLEAM__OUTPUT)
+            return gleam__dec_fail(d, "%s: it reads an output step", label);
+    if ((gleam__step_fn_kind(s->kind) >= 0 || pipe) != (s->fn_name != NULL) || pipe != (s->command != NULL))
+        return gleam__dec_fail(d, "%s: a function or command where its kind has none, or none where it needs one", label);
+    if ((keyed && s->key.n < 1) || (ordered && s->order.n < 1))
+        return gleam__dec_fail(d, "%s: no key or order", label);
+    if (s->whole_row && s->kind != GLEAM__DISTINCT) return gleam__dec_fail(d, "%s: whole rows where only a distinct has them", label);
+    if ((s->kind == GLEAM__READ) != (s->npaths > 0) || (s->kind == GLEAM__READ && (s->format < GLEAM_FORMAT_TEXT || !s->delim)))
+        return gleam__dec_fail(d, "%s: files or a format where its kind has none, or none where it needs them", label);
+    if ((s->kind == GLEAM__VALUES) != (s->values != NULL) || (s->kind != GLEAM__VALUES && s->nrows))
+        return gleam__dec_fail(d, "%s: rows in memory where its kind has none, or none where it needs them", label);
+    if (s->kind == GLEAM__VALUES) {
+        uint64_t rows;
+        if (gleam__check_rows(s->values, s->values_len, &rows) != GLEAM_OK || rows != s->nrows)
+            return gleam__dec_fail(d, "%s: its rows in memory are not %zu whole rows", label, s->nrows);
     }
-    s = gleam__on(GLEAM__PARTITION, d, NULL);
-    if (!s) return NULL;
-    s->key = gleam__key_or_default(key);
-    s->shards = shards;
-    return s->out;
-}
-GLEAM_API gleam_dataset *gleam_partition(gleam_dataset *d, int shards) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam_partition_by(d, shards, none);
-}
-
-GLEAM_API gleam_dataset *gleam_join_by(gleam_dataset *a, gleam_dataset *b, gleam_join_kind kind,
-                                       gleam_fields key) {
-    gleam_dataset *out;
-    if (a && (kind < GLEAM_INNER || kind > GLEAM_RIGHT_OUTER)) {
-        gleam__flow_fail(a->flow, GLEAM_ERR_ARG, "join: unknown join kind %d", (int)kind);
-        return NULL;
+    if (s->path && cls != GLEAM__OUTPUT) return gleam__dec_fail(d, "%s: an output file where its kind has none", label);
+    if ((s->kind == GLEAM__PRINTF) != (s->format_text != NULL)) return gleam__dec_fail(d, "%s: a format where its kind has none", label);
+    if (s->format_text) {
+        gleam__fmt *fmt;
+        char err[128];
+        int n;
+        if (gleam__parse_format(s->format_text, &fmt, &n, err, sizeof err) != GLEAM_OK) return gleam__dec_fail(d, "%s: %s", label, err);
+        gleam__free(fmt);
     }
-    out = gleam__keyed(GLEAM__JOIN, a, b, key);
-    if (out) out->from->join = kind;
-    return out;
-}
-GLEAM_API gleam_dataset *gleam_join(gleam_dataset *a, gleam_dataset *b) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam_join_by(a, b, GLEAM_INNER, none);
-}
-GLEAM_API gleam_dataset *gleam_left_outer_join(gleam_dataset *a, gleam_dataset *b) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam_join_by(a, b, GLEAM_LEFT_OUTER, none);
-}
-GLEAM_API gleam_dataset *gleam_right_outer_join(gleam_dataset *a, gleam_dataset *b) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam_join_by(a, b, GLEAM_RIGHT_OUTER, none);
-}
-GLEAM_API gleam_dataset *gleam_cogroup_by(gleam_dataset *a, gleam_dataset *b, gleam_fields key) {
-    return gleam__keyed(GLEAM__COGROUP, a, b, key);
-}
-GLEAM_API gleam_dataset *gleam_cogroup(gleam_dataset *a, gleam_dataset *b) {
-    gleam_fields none;
-    memset(&none, 0, sizeof none);
-    return gleam__keyed(GLEAM__COGROUP, a, b, none);
-}
-
-GLEAM_API gleam_dataset *gleam_set_ctx(gleam_dataset *d, void *ctx) {
-    if (d) d->from->user = ctx;
-    return d;
-}
-
-/* >>outputs ------------------------------------------------------------------------------ */
-
-static gleam__step *gleam__output(int kind, gleam_dataset *d, const char *path) {
-    gleam__step *s = gleam__on(kind, d, NULL);
-    if (!s) return NULL;
-    if (path && strcmp(path, "-") && !(s->path = gleam__strdup(path)))
-        gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "out of memory");
-    return s;
-}
-
-GLEAM_API void gleam_fprintlnf(gleam_dataset *d, const char *path, const char *format) {
-    gleam__step *s = gleam__output(GLEAM__PRINTF, d, path);
-    if (!s) return;
-    if (!format) {
-        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d printlnf: no format given", s->id);
-        return;
-    }
-    if (!(s->format_text = gleam__strdup(format))) {
-        gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "out of memory");
-        return;
-    }
-    gleam__parse_format(d->flow, s);
-}
-GLEAM_API void gleam_printlnf(gleam_dataset *d, const char *format) { gleam_fprintlnf(d, NULL, format); }
-GLEAM_API void gleam_write_tsv(gleam_dataset *d, const char *path) { gleam__output(GLEAM__WRITE_TSV, d, path); }
-GLEAM_API void gleam_write_csv(gleam_dataset *d, const char *path) { gleam__output(GLEAM__WRITE_CSV, d, path); }
-GLEAM_API void gleam_output_row(gleam_dataset *d, const char *output_fn) {
-    gleam__with_fn(gleam__output(GLEAM__OUTPUT_ROW, d, NULL), output_fn);
-}
-
-GLEAM_API gleam_rows *gleam_collect(gleam_dataset *d) {
-    gleam__step *s = gleam__output(GLEAM__COLLECT, d, NULL);
-    if (!s) return NULL;
-    s->rows = (gleam_rows *)gleam__calloc(1, sizeof *s->rows);
-    if (!s->rows) gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "collect: out of memory");
-    return s->rows;
-}
-
-GLEAM_API size_t gleam_rows_count(const gleam_rows *r) { return r && r->vals ? r->count : 0; }
-
-GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *n) {
-    if (!r || !r->vals || i >= r->count) {
-        if (n) *n = 0;
-        return NULL;
-    }
-    if (n) *n = (int)(r->start[i + 1] - r->start[i]);
-    return r->vals + r->start[i];
-}
-
-/* Decode the collected rows once the run is over; -1 when out of memory. */
-static int gleam__rows_index(gleam_rows *r) {
-    const char *p = r->data.p, *end = r->data.p ? r->data.p + r->data.len : NULL; /* no rows: no buffer */
-    size_t nvals = 0, i;
-    gleam__vals tmp = {0, 0, 0};
-    r->count = 0;
-    while (p < end && gleam__unpack_row(&p, end, &tmp) == GLEAM_OK) {
-        nvals += (size_t)tmp.n;
-        r->count++;
-    }
-    r->vals = (gleam_value *)gleam__calloc(nvals ? nvals : 1, sizeof *r->vals);
-    r->start = (size_t *)gleam__calloc(r->count + 1, sizeof *r->start);
-    if (!r->vals || !r->start) {
-        gleam__vals_free(&tmp);
-        return -1;
-    }
-    p = r->data.p;
-    nvals = 0;
-    for (i = 0; i < r->count; i++) {
-        r->start[i] = nvals;
-        if (gleam__unpack_row(&p, end, &tmp) != GLEAM_OK) break;
-        memcpy(r->vals + nvals, tmp.v, (size_t)tmp.n * sizeof *tmp.v);
-        nvals += (size_t)tmp.n;
-    }
-    r->start[r->count] = nvals;
-    gleam__vals_free(&tmp);
+    if (cls == GLEAM__SOURCE && s->shards && s->shards != s->nshards) return gleam__dec_fail(d, "%s: shards that do not add up", label);
+    if (s->kind == GLEAM__PARTITION && s->shards < 1) return gleam__dec_fail(d, "%s: no shard count", label);
     return 0;
 }
 
-/* The shard count of d, computed as the plan will (0-shard requests become the thread
-   count). */
-static int gleam__ds_shards(const gleam_dataset *d, int threads) {
-    const gleam__step *s = d->from;
+/* The shapes its inputs give a step (the planner's rules), against those it carries. */
+static int gleam__dec_check_shape(gleam__dec *d, gleam__plan *p, gleam__step *s) {
+    gleam__step want = *s;
+    const gleam__step *a = s->nin > 0 ? &p->steps[s->in[0] - 1] : NULL, *b = s->nin > 1 ? &p->steps[s->in[1] - 1] : NULL;
+    want.in_nshards = a ? a->nshards : 0;
+    want.in_ordered = a ? a->ordered : 0;
     switch (s->kind) {
     case GLEAM__READ:
     case GLEAM__VALUES:
-    case GLEAM__GENERATE: return s->shards > 0 ? s->shards : threads;
-    case GLEAM__UNION: return gleam__ds_shards(s->in[0], threads) + gleam__ds_shards(s->in[1], threads);
-    case GLEAM__PARTITION: return s->shards;
+    case GLEAM__GENERATE: break; /* as planned (checked against shards asked) */
+    case GLEAM__UNION: want.nshards = a->nshards + b->nshards; break;
+    case GLEAM__PARTITION: want.nshards = s->shards; break;
     case GLEAM__REDUCE:
     case GLEAM__TOP:
-    case GLEAM__LIMIT: return 1;
-    default: return gleam__ds_shards(s->in[0], threads);
+    case GLEAM__LIMIT: want.nshards = 1; break;
+    default: want.nshards = a->nshards; break;
     }
-}
-
-GLEAM_API int gleam_shards(const gleam_dataset *d) {
-    return d ? gleam__ds_shards(d, gleam__default_threads()) : 0;
-}
-/* ==== End file src/flow.c ==== */
-
-/* ==== Begin file src/plan.c ==== */
-/* plan.c: from a flow to a plan. Consecutive narrow steps fuse into one tree of operators
-   per task group (stage); each source and each wide step starts a stage. Within a stage a
-   row goes from step to step by a function call. The plan names functions, never points
-   at them, so it can be printed, checked and shipped. */
-
-/* Steps' own parameters: fields >= 1, functions registered with the right kind. */
-static gleam_result gleam__check_step(gleam_flow *f, gleam__step *s) {
-    char label[128];
-    int i, fk = -1;
-    gleam__step_label(s, label, sizeof label);
     switch (s->kind) {
-#define GLEAM__STEP_FK(id, name, cls, k) \
-    case GLEAM__##id: fk = k; break;
-        GLEAM__STEPS(GLEAM__STEP_FK)
-#undef GLEAM__STEP_FK
+    case GLEAM__SORT:
+    case GLEAM__TOP:
+    case GLEAM__LIMIT:
+    case GLEAM__REDUCE: want.ordered = 1; break;
+    case GLEAM__MAP:
+    case GLEAM__SELECT: want.ordered = a->ordered; break;
+    case GLEAM__LOCAL_SORT:
+    case GLEAM__LOCAL_TOP: want.ordered = want.nshards == 1; break;
+    case GLEAM__UNION: want.ordered = a->ordered && b->ordered; break;
+    default: want.ordered = gleam__step_class(s->kind) == GLEAM__OUTPUT ? a->ordered : 0;
     }
-    if (fk >= 0) {
-        if (!s->fn_name) {
-            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no function name given", label);
-            return GLEAM_ERR_PLAN;
-        }
-        s->fn = gleam__lookup(s->fn_name);
-        if (!s->fn) {
-            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no %s is registered as \"%s\"", label,
-                             gleam__fn_kind_name(fk), s->fn_name);
-            return GLEAM_ERR_PLAN;
-        }
-        if (s->fn->kind != fk) {
-            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: \"%s\" is registered as a %s, not a %s", label,
-                             s->fn_name, gleam__fn_kind_name(s->fn->kind), gleam__fn_kind_name(fk));
-            return GLEAM_ERR_PLAN;
-        }
-    }
-    for (i = 0; i < s->key.n; i++)
-        if (s->key.f[i] < 1) {
-            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: field %d is not a field number (they start at 1, at most %d)",
-                             label, s->key.f[i], GLEAM_MAX_FIELDS);
-            return GLEAM_ERR_PLAN;
-        }
-    for (i = 0; i < s->order.n; i++)
-        if (s->order.by[i].field < 1) {
-            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: order field %d is not a field number (they start at 1, at most %d)",
-                             label, s->order.by[i].field, GLEAM_MAX_FIELDS);
-            return GLEAM_ERR_PLAN;
-        }
-    return GLEAM_OK;
+    if (want.nshards != s->nshards || want.ordered != s->ordered || want.in_nshards != s->in_nshards ||
+        want.in_ordered != s->in_ordered || want.nshards > GLEAM__PLAN_MAX_SHARDS)
+        return gleam__dec_fail(d, "step %d: its shards or order do not follow from its inputs'", s->id);
+    return 0;
 }
 
-static int gleam__default_threads(void) {
-    long n;
-    if (gleam__opts.threads > 0) return gleam__opts.threads;
-    n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
-}
-
-static gleam__stage *gleam__stage_new(gleam__plan *p, gleam__step *root, int nshards) {
-    gleam__stage *st = (gleam__stage *)gleam__calloc(1, sizeof *st);
-    gleam__stage **ss;
-    if (!st) return NULL;
-    ss = (gleam__stage **)gleam__realloc(p->stages, (size_t)(p->nstages + 1) * sizeof *ss);
-    if (!ss) {
-        gleam__free(st);
-        return NULL;
-    }
-    p->stages = ss;
-    st->id = p->nstages + 1;
-    st->root = root;
-    st->nshards = nshards;
-    p->stages[p->nstages++] = st;
-    return st;
-}
-
-static gleam__node *gleam__node_add(gleam__stage *st, gleam__node *parent, gleam__step *s, int side, int offset) {
-    gleam__node *n = (gleam__node *)gleam__calloc(1, sizeof *n);
-    if (!n) return NULL;
-    if (st->nnodes == st->capnodes) {
-        int cap = st->capnodes ? st->capnodes * 2 : 8;
-        gleam__node **nn = (gleam__node **)gleam__realloc(st->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) {
-            gleam__free(n);
-            return NULL;
-        }
-        st->nodes = nn;
-        st->capnodes = cap;
-    }
-    if (parent) {
-        gleam__node **kk = (gleam__node **)gleam__realloc(parent->kids, (size_t)(parent->nkids + 1) * sizeof *kk);
-        if (!kk) {
-            gleam__free(n);
-            return NULL;
-        }
-        parent->kids = kk;
-        parent->kids[parent->nkids++] = n;
-    }
-    n->step = s;
-    n->side = side;
-    n->offset = offset;
-    n->parent = parent;
-    n->index = st->nnodes;
-    st->nodes[st->nnodes++] = n;
-    return n;
-}
-
-/* Grow the tree below `at`, which makes dataset d: every consumer of d joins this stage,
-   narrow ones with their own consumers after them. */
-static int gleam__grow(gleam__plan *p, gleam__stage *st, gleam__node *at, gleam_dataset *d) {
-    gleam_flow *f = p->flow;
-    int i, side;
-    for (i = 0; i < f->nsteps; i++) {
-        gleam__step *c = f->steps[i];
-        for (side = 0; side < c->nin; side++) {
-            gleam__node *n;
-            int offset = at->offset;
-            if (c->in[side] != d) continue;
-            if (c->kind == GLEAM__UNION && side == 1) offset += c->in[0]->nshards;
-            if (!(n = gleam__node_add(st, at, c, side, offset))) return -1;
-            if (gleam__step_class(c->kind) == GLEAM__NARROW && gleam__grow(p, st, n, c->out)) return -1;
+/* The encoded stages, against those the decoded steps fuse into. */
+static int gleam__dec_stages(gleam__dec *d, const gleam__plan *p) {
+    uint32_t n, m, i, j;
+    if (gleam__dec_array(d, &n, 0, GLEAM__PLAN_MAX_STEPS, "the stages")) return -1;
+    if (n != (uint32_t)p->nstages) return gleam__dec_fail(d, "%u stages where its steps make %d", n, p->nstages);
+    for (i = 0; i < n; i++) {
+        const gleam__stage *st = p->stages[i];
+        int64_t shards, root;
+        if (gleam__dec_array(d, &m, 3, 3, "a stage") || gleam__dec_int(d, &shards, 1, GLEAM__PLAN_MAX_SHARDS, "a stage") ||
+            gleam__dec_int(d, &root, 1, p->nsteps, "a stage") || gleam__dec_array(d, &m, 1, 1u << 20, "a stage"))
+            return -1;
+        if (shards != st->nshards || root != st->root->id || m != (uint32_t)st->nnodes)
+            return gleam__dec_fail(d, "stage %u does not match its steps", i + 1);
+        for (j = 0; j < m; j++) {
+            const gleam__node *nd = st->nodes[j];
+            uint32_t four;
+            int64_t step, side, parent, offset;
+            if (gleam__dec_array(d, &four, 4, 4, "a node") || gleam__dec_int(d, &step, 1, p->nsteps, "a node") ||
+                gleam__dec_int(d, &side, 0, 1, "a node") || gleam__dec_int(d, &parent, -1, (int64_t)j - 1, "a node") ||
+                gleam__dec_int(d, &offset, 0, GLEAM__PLAN_MAX_SHARDS, "a node"))
+                return -1;
+            if (step != nd->step->id || side != nd->side || parent != (nd->parent ? nd->parent->index : -1) || offset != nd->offset)
+                return gleam__dec_fail(d, "stage %u, node %u does not match its steps", i + 1, j + 1);
         }
     }
     return 0;
 }
 
-static gleam__xchg *gleam__xchg_new(gleam__step *s, gleam__stage *consumer) {
-    gleam__xchg *x = (gleam__xchg *)gleam__calloc(1, sizeof *x);
-    if (!x) return NULL;
-    x->step = s;
-    x->stage = consumer;
-    x->nparts = consumer->nshards;
-    x->nsides = s->nin;
-    x->ordered = s->kind == GLEAM__LIMIT && s->in[0]->ordered && s->in[0]->nshards > 1;
-    return x;
-}
-
-static gleam_result gleam__plan_build(gleam_flow *f, int threads, gleam__plan **out) {
-    gleam__plan *p;
-    int i, j;
-    gleam_result r;
+GLEAM__PRIV gleam_result gleam__plan_decode(const char *bytes, size_t len, gleam__plan **out, char *err, size_t errcap) {
+    gleam__plan *p = (gleam__plan *)gleam__calloc(1, sizeof *p);
+    gleam__dec d;
+    gleam_value v;
+    uint32_t n, i;
+    int64_t version;
     *out = NULL;
-    for (i = 0; i < f->nsteps; i++)
-        if ((r = gleam__check_step(f, f->steps[i])) != GLEAM_OK) return r;
-    /* Shard counts and order, in step order (inputs always come first). */
-    for (i = 0; i < f->nsteps; i++) {
-        gleam__step *s = f->steps[i];
-        gleam_dataset *d = s->out, *a = s->in[0];
-        if (!d) continue;
-        d->nshards = gleam__ds_shards(d, threads);
-        switch (s->kind) {
-        case GLEAM__SORT:
-        case GLEAM__TOP:
-        case GLEAM__LIMIT:
-        case GLEAM__REDUCE: d->ordered = 1; break;
-        case GLEAM__MAP:
-        case GLEAM__SELECT: d->ordered = a->ordered; break;
-        case GLEAM__LOCAL_SORT:
-        case GLEAM__LOCAL_TOP: d->ordered = d->nshards == 1; break;
-        case GLEAM__UNION: d->ordered = a->ordered && s->in[1]->ordered; break;
-        default: d->ordered = 0;
-        }
+    if (errcap) err[0] = 0;
+    if (!p || !(p->bytes = (char *)gleam__malloc(len ? len : 1))) {
+        gleam__free(p);
+        gleam__fmt_into(err, errcap, "out of memory");
+        return GLEAM_ERR_NOMEM;
     }
-    p = (gleam__plan *)gleam__calloc(1, sizeof *p);
-    if (!p) goto nomem;
-    p->flow = f;
-    p->nsteps = f->nsteps;
-    p->xchgs = (gleam__xchg **)gleam__calloc((size_t)f->nsteps + 1, sizeof *p->xchgs);
-    p->sinks = (gleam__sink **)gleam__calloc((size_t)f->nsteps + 1, sizeof *p->sinks);
-    if (!p->xchgs || !p->sinks) goto nomem;
-    for (i = 0; i < f->nsteps; i++) {
-        gleam__step *s = f->steps[i];
-        int cls = gleam__step_class(s->kind);
-        gleam__stage *st;
-        gleam__node *root;
-        if (cls != GLEAM__SOURCE && cls != GLEAM__WIDE) continue;
-        if (!(st = gleam__stage_new(p, s, s->out->nshards))) goto nomem;
-        if (!(root = gleam__node_add(st, NULL, s, 0, 0))) goto nomem;
-        if (cls == GLEAM__WIDE) {
-            if (!(st->in = p->xchgs[s->id] = gleam__xchg_new(s, st))) goto nomem;
-        }
-        if (gleam__grow(p, st, root, s->out)) goto nomem;
+    if (len) memcpy(p->bytes, bytes, len); /* the steps' rows in memory point into the plan's own copy */
+    d.p = p->bytes;
+    d.end = p->bytes + len;
+    d.err = err;
+    d.errcap = errcap;
+    d.bad = 0;
+    if (gleam__dec_array(&d, &n, 5, 5, "the plan") || gleam__dec_value(&d, GLEAM_BYTES, 0, &v, "the plan")) goto bad;
+    if (v.len != sizeof GLEAM__PLAN_MAGIC - 1 || memcmp(v.u.s, GLEAM__PLAN_MAGIC, v.len)) {
+        gleam__dec_fail(&d, "these bytes are not a plan");
+        goto bad;
     }
-    /* Producers of each exchange: every node of a wide step that is not a stage's root. */
-    for (i = 0; i < p->nstages; i++) {
-        gleam__stage *st = p->stages[i];
-        for (j = 1; j < st->nnodes; j++) {
-            gleam__node *n = st->nodes[j];
-            if (gleam__step_class(n->step->kind) == GLEAM__WIDE)
-                p->xchgs[n->step->id]->producers[n->side] += st->nshards;
-        }
+    if (gleam__dec_int(&d, &version, 0, INT64_MAX, "the plan's version")) goto bad;
+    if (version != GLEAM__PLAN_VERSION) {
+        gleam__dec_fail(&d, "a plan of version %lld; this program reads version %d", (long long)version, GLEAM__PLAN_VERSION);
+        goto bad;
     }
-    for (i = 1; i <= f->nsteps; i++) {
-        gleam__xchg *x = p->xchgs[i];
-        if (x) {
-            x->open[0] = x->producers[0];
-            x->open[1] = x->producers[1];
-        }
+    if (gleam__dec_str(&d, &p->name, 0, "the plan's name") ||
+        gleam__dec_array(&d, &n, 0, GLEAM__PLAN_MAX_STEPS, "the steps"))
+        goto bad;
+    if (!(p->steps = (gleam__step *)gleam__calloc((size_t)n + 1, sizeof *p->steps))) {
+        gleam__dec_fail(&d, "out of memory");
+        goto bad;
+    }
+    for (i = 0; i < n; i++) {
+        p->nsteps = (int)i + 1;
+        if (gleam__dec_step(&d, &p->steps[i], (int)i + 1) || gleam__dec_check_step(&d, p, &p->steps[i]) ||
+            gleam__dec_check_shape(&d, p, &p->steps[i]))
+            goto bad;
+    }
+    if (gleam__plan_fuse(p) != GLEAM_OK) {
+        gleam__dec_fail(&d, "out of memory");
+        goto bad;
+    }
+    if (gleam__dec_stages(&d, p)) goto bad;
+    if (d.p != d.end) {
+        gleam__dec_fail(&d, "%zu bytes after the plan", (size_t)(d.end - d.p));
+        goto bad;
     }
     *out = p;
     return GLEAM_OK;
-nomem:
+bad:
     gleam__plan_free(p);
-    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "planning: out of memory");
-    return GLEAM_ERR_NOMEM;
+    return strstr(err, "out of memory") ? GLEAM_ERR_NOMEM : GLEAM_ERR_INPUT;
 }
+/* ==== End file src/plan/codec.c ==== */
 
-static void gleam__plan_free(gleam__plan *p) {
-    int i, j;
-    if (!p) return;
-    for (i = 0; i < p->nstages; i++) {
-        gleam__stage *st = p->stages[i];
-        for (j = 0; j < st->nnodes; j++) {
-            gleam__free(st->nodes[j]->kids);
-            gleam__free(st->nodes[j]);
-        }
-        gleam__free(st->nodes);
-        gleam__free(st);
-    }
-    if (p->xchgs)
-        for (i = 0; i <= p->nsteps; i++) gleam__xchg_free(p->xchgs[i]);
-    if (p->sinks)
-        for (i = 0; i <= p->nsteps; i++) gleam__sink_free(p->sinks[i]);
-    gleam__free_sources(p);
-    gleam__free(p->stages);
-    gleam__free(p->xchgs);
-    gleam__free(p->sinks);
-    gleam__free(p);
-}
+/* ==== Begin file src/plan/explain.c ==== */
+/* explain.c: the plan in words (-gleam.explain) and as a Graphviz graph (-gleam.dot): which
+   steps run fused in one task group, and how each wide step moves its rows. */
 
 /* >>explain --------------------------------------------------------------------------- */
 
@@ -3146,10 +4101,6 @@ static void gleam__print_order(FILE *out, const gleam_order *o) {
     int i;
     for (i = 0; i < o->n; i++)
         fprintf(out, "%s%d %s", i ? ", " : "", o->by[i].field, o->by[i].dir == GLEAM_DESC ? "desc" : "asc");
-}
-
-static const gleam__stage *gleam__consumer_stage(const gleam__plan *p, const gleam__step *s) {
-    return p->xchgs[s->id] ? p->xchgs[s->id]->stage : NULL;
 }
 
 /* " text", in double quotes, with tabs, newlines, quotes and backslashes escaped. */
@@ -3223,7 +4174,7 @@ static void gleam__print_node(FILE *out, const gleam__plan *p, const gleam__node
         case GLEAM__TOP: how = "merge local tops"; break;
         case GLEAM__JOIN: how = "hash join: build right, probe left"; break;
         case GLEAM__DISTINCT: how = "drop repeats"; break;
-        case GLEAM__LIMIT: how = p->xchgs[s->id]->ordered ? "first rows in shard order" : "first rows"; break;
+        case GLEAM__LIMIT: how = gleam__gathers_in_order(s) ? "first rows in shard order" : "first rows"; break;
         default: how = "pass rows on"; break;
         }
         fprintf(out, " {%s}", how);
@@ -3250,10 +4201,10 @@ static void gleam__print_tree(FILE *out, const gleam__plan *p, const gleam__node
     }
 }
 
-static void gleam__plan_print(const gleam__plan *p, const gleam_options *opt, FILE *out) {
+GLEAM__PRIV void gleam__plan_print(const gleam__plan *p, int threads, FILE *out) {
     int i;
-    fprintf(out, "plan of flow \"%s\": %d task group%s, %d thread%s\n", p->flow->name, p->nstages,
-            p->nstages == 1 ? "" : "s", opt->threads, opt->threads == 1 ? "" : "s");
+    fprintf(out, "plan of flow \"%s\": %d task group%s, %d thread%s\n", p->name, p->nstages,
+            p->nstages == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
     for (i = 0; i < p->nstages; i++) {
         const gleam__stage *st = p->stages[i];
         fprintf(out, "group %d, %d shard%s: ", st->id, st->nshards, st->nshards == 1 ? "" : "s");
@@ -3293,13 +4244,13 @@ static void gleam__dot_label(FILE *out, const gleam__plan *p, const gleam__node 
 
 /* Task groups are clusters of their fused steps; a wide step is an edge from the step
    feeding it to the group that consumes it. */
-static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE *out) {
+GLEAM__PRIV void gleam__plan_dot(const gleam__plan *p, int threads, FILE *out) {
     int i, k;
     fputs("digraph \"", out);
-    gleam__dot_text(out, p->flow->name, strlen(p->flow->name));
+    gleam__dot_text(out, p->name, strlen(p->name));
     fprintf(out, "\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n"
                  "  edge [fontname=\"Helvetica\", fontsize=9];\n  label=\"%d task group%s, %d thread%s\";\n",
-            p->nstages, p->nstages == 1 ? "" : "s", opt->threads, opt->threads == 1 ? "" : "s");
+            p->nstages, p->nstages == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
     for (i = 0; i < p->nstages; i++) {
         const gleam__stage *st = p->stages[i];
         fprintf(out, "  subgraph cluster_%d {\n    label=\"group %d, %d shard%s\";\n    style=rounded;\n", st->id, st->id,
@@ -3331,602 +4282,1076 @@ static void gleam__plan_dot(const gleam__plan *p, const gleam_options *opt, FILE
     }
     fputs("}\n", out);
 }
-/* ==== End file src/plan.c ==== */
+/* ==== End file src/plan/explain.c ==== */
 
-/* ==== Begin file src/sort.c ==== */
-/* sort.c: sorted runs of packed rows. Each row carries a 64-bit prefix of its first order
-   field that orders like the field itself, so most comparisons are one integer compare
-   and the sort is a radix sort on the prefix; equal prefixes fall back to comparing the
-   decoded fields. */
+/* ==== Begin file src/plan/flow.c ==== */
+/* flow.c: building a flow. Building only records steps; nothing runs until gleam_run.
+   A builder call that fails records the first error in the flow (gleam_run returns it)
+   and still returns a dataset, so a chain of calls never has to be checked link by link. */
 
-/* An order-preserving (not strictly) 64-bit image of v: type rank in the top 3 bits, then
-   the top bits of the value's own order key. */
-static uint64_t gleam__prefix(gleam_value v, gleam_dir dir) {
-    uint64_t rank, k = 0;
-    switch (v.type) {
-    case GLEAM_NIL: rank = 0; break;
-    case GLEAM_BOOL: rank = 1; k = (uint64_t)v.u.i << 63; break;
-    case GLEAM_INT:
-    case GLEAM_DOUBLE: {
-        double d = v.type == GLEAM_INT ? (double)v.u.i : v.u.d;
-        rank = 2;
-        if (d != d) k = 0;
-        else {
-            uint64_t bits;
-            if (d == 0) d = 0; /* -0.0 and 0.0 are equal */
-            memcpy(&bits, &d, 8);
-            k = bits >> 63 ? ~bits : bits | (1ull << 63);
-        }
-        break;
-    }
-    case GLEAM_BYTES: {
-        unsigned char b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int i;
-        rank = 3;
-        memcpy(b, v.u.s, v.len < 8 ? v.len : 8);
-        for (i = 0; i < 8; i++) k = k << 8 | b[i];
-        break;
-    }
-    default: rank = 4; break;
-    }
-    k = rank << 61 | k >> 3;
-    return dir == GLEAM_DESC ? ~k : k;
+GLEAM__PRIV void gleam__flow_fail(gleam_flow *f, gleam_result r, const char *fmt, ...) {
+    va_list ap;
+    if (!f || f->err != GLEAM_OK) return;
+    f->err = r;
+    va_start(ap, fmt);
+    gleam__vfmt(f->errmsg, sizeof f->errmsg, fmt, ap);
+    va_end(ap);
 }
 
-static int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b) {
-    int i;
-    if (a->key != b->key) return a->key < b->key ? -1 : 1;
-    for (i = 0; i < c->order->n; i++) {
-        int f = c->order->by[i].field, r;
-        r = gleam_compare(gleam__row_field(a->row, f), gleam__row_field(b->row, f));
-        if (r) return c->order->by[i].dir == GLEAM_DESC ? -r : r;
+GLEAM_API gleam_flow *gleam_flow_new(const char *name) {
+    gleam_flow *f = (gleam_flow *)gleam__calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->name = gleam__strdup(name ? name : "flow");
+    if (!f->name) {
+        gleam__free(f);
+        return NULL;
     }
-    return 0;
+    return f;
 }
 
-static gleam__run *gleam__run_new(void) { return (gleam__run *)gleam__calloc(1, sizeof(gleam__run)); }
-
-/* A run's rows are kept in GLEAM__RUN_PARTS parts by the top byte of their key (below the
-   type rank), each a series of blocks cut from the run's arena, so that rows next to each
-   other in sorted order sit near each other in memory: reading a big sorted run then walks
-   a few megabytes at a time instead of jumping across all of it, which costs a TLB miss per
-   row once the run outgrows the TLB's reach. A part's blocks grow from 4 KB to 64 KB, so a
-   small run stays small. */
-#define GLEAM__RUN_PARTS 256
-#define GLEAM__PART_BLOCK (64 * 1024)
-
-struct gleam__run_part {
-    char *at;      /* free room in the part's current block */
-    size_t left;
-    size_t block;  /* the size of its next block */
-};
-
-static void gleam__run_free(gleam__run *r) {
+static void gleam__rows_free(gleam_rows *r) {
     if (!r) return;
-    if (r->file) gleam__spill_close(r->file);
-    gleam__free(r->file);
-    gleam__free(r->offs);
-    gleam__big_free(r->rows, r->cap * sizeof *r->rows);
-    gleam__arena_free(&r->mem);
-    gleam__free(r->parts);
+    gleam__buf_free(&r->data);
+    gleam__free(r->vals);
+    gleam__free(r->start);
     gleam__free(r);
 }
 
-/* Room for a row of `size` bytes in the part of key. NULL when out of memory. */
-static char *gleam__run_room(gleam__run *r, uint64_t key, size_t size) {
-    struct gleam__run_part *pt;
-    char *p;
-    size = (size + 7) & ~(size_t)7;
-    if (!r->parts && !(r->parts = (struct gleam__run_part *)gleam__calloc(GLEAM__RUN_PARTS, sizeof *r->parts)))
-        return NULL;
-    pt = &r->parts[(key >> 53) & (GLEAM__RUN_PARTS - 1)];
-    if (pt->left < size) {
-        if (size > GLEAM__PART_BLOCK / 4) return (char *)gleam__arena_alloc(&r->mem, size); /* a big row alone */
-        pt->block = pt->block ? GLEAM__MIN(pt->block * 2, GLEAM__PART_BLOCK) : 4096;
-        while (pt->block < size) pt->block *= 2;
-        if (!(pt->at = (char *)gleam__arena_alloc(&r->mem, pt->block))) return NULL;
-        pt->left = pt->block;
+GLEAM_API void gleam_flow_free(gleam_flow *f) {
+    int i;
+    if (!f) return;
+    for (i = 0; i < f->nsteps; i++) {
+        gleam__fstep *s = f->steps[i];
+        gleam__step_clear(&s->s);
+        gleam__buf_free(&s->values);
+        gleam__rows_free(s->rows);
+        gleam__free(s);
     }
-    p = pt->at;
-    pt->at += size;
-    pt->left -= size;
-    return p;
+    gleam__free(f->stats);
+    for (i = 0; i < f->nds; i++) gleam__free(f->ds[i]);
+    gleam__free(f->steps);
+    gleam__free(f->ds);
+    gleam__free(f->name);
+    gleam__free(f);
 }
 
-/* Copy the row into the run. 0, or -1 when out of memory. */
-static int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n) {
-    size_t size = gleam__row_size(row, n);
-    uint64_t key = gleam__prefix(row[c->order->by[0].field - 1], c->order->by[0].dir);
-    char *p;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        gleam__srow *rows = (gleam__srow *)gleam__big_realloc(r->rows, r->cap * sizeof *rows, cap * sizeof *rows);
-        if (!rows) return -1;
-        r->rows = rows;
-        r->cap = cap;
+/* A new step with inputs a (and b), and its output dataset unless it is an output. */
+static gleam__fstep *gleam__add_step(gleam_flow *f, int kind, gleam_dataset *a, gleam_dataset *b) {
+    gleam__fstep *s;
+    if (!f) return NULL;
+    if (f->nsteps == f->capsteps) {
+        int cap = f->capsteps ? f->capsteps * 2 : 16;
+        gleam__fstep **p = (gleam__fstep **)gleam__realloc(f->steps, (size_t)cap * sizeof *p);
+        if (!p) goto nomem;
+        f->steps = p;
+        f->capsteps = cap;
     }
-    if (!(p = gleam__run_room(r, key, size))) return -1;
-    gleam__put_row(p, row, n);
-    r->rows[r->n].row = p;
-    r->rows[r->n].key = key;
-    r->n++;
-    return 0;
-}
-
-static void gleam__insertion_sort(gleam__srow *a, size_t n, const gleam__cmp *c) {
-    size_t i, j;
-    for (i = 1; i < n; i++) {
-        gleam__srow x = a[i];
-        for (j = i; j > 0 && gleam__srow_cmp(c, &x, &a[j - 1]) < 0; j--) a[j] = a[j - 1];
-        a[j] = x;
+    if (f->nds == f->capds) {
+        int cap = f->capds ? f->capds * 2 : 16;
+        gleam_dataset **p = (gleam_dataset **)gleam__realloc(f->ds, (size_t)cap * sizeof *p);
+        if (!p) goto nomem;
+        f->ds = p;
+        f->capds = cap;
     }
-}
-
-static void gleam__merge_sort(gleam__srow *a, gleam__srow *tmp, size_t n, const gleam__cmp *c) {
-    size_t h = n / 2, i = 0, j = h, k = 0;
-    if (n < 32) {
-        gleam__insertion_sort(a, n, c);
-        return;
-    }
-    gleam__merge_sort(a, tmp, h, c);
-    gleam__merge_sort(a + h, tmp, n - h, c);
-    if (gleam__srow_cmp(c, &a[h - 1], &a[h]) <= 0) return;
-    while (i < h && j < n) tmp[k++] = gleam__srow_cmp(c, &a[j], &a[i]) < 0 ? a[j++] : a[i++];
-    while (i < h) tmp[k++] = a[i++];
-    memcpy(a, tmp, k * sizeof *a);
-}
-
-/* MSD radix sort on the prefix, byte `shift/8` first; runs of equal prefixes go to the
-   comparison sort. */
-static void gleam__radix_sort(gleam__srow *a, gleam__srow *tmp, size_t n, int shift, const gleam__cmp *c) {
-    size_t count[256], pos[256], i;
-    int b;
-    while (n >= 64 && shift >= 0) {
-        memset(count, 0, sizeof count);
-        for (i = 0; i < n; i++) count[(a[i].key >> shift) & 0xff]++;
-        if (count[(a[0].key >> shift) & 0xff] == n) { /* one bucket: next byte */
-            shift -= 8;
-            continue;
+    s = (gleam__fstep *)gleam__calloc(1, sizeof *s);
+    if (!s) goto nomem;
+    s->flow = f;
+    s->s.id = f->nsteps + 1;
+    s->s.kind = kind;
+    s->in[0] = a;
+    s->in[1] = b;
+    s->s.in[0] = a ? a->from->s.id : 0;
+    s->s.in[1] = b ? b->from->s.id : 0;
+    s->s.nin = b ? 2 : a ? 1 : 0;
+    if (gleam__step_class(kind) != GLEAM__OUTPUT) {
+        gleam_dataset *d = (gleam_dataset *)gleam__calloc(1, sizeof *d);
+        if (!d) {
+            gleam__free(s);
+            goto nomem;
         }
-        pos[0] = 0;
-        for (b = 1; b < 256; b++) pos[b] = pos[b - 1] + count[b - 1];
-        for (i = 0; i < n; i++) tmp[pos[(a[i].key >> shift) & 0xff]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
-        for (b = 0, i = 0; b < 256; i += count[b], b++)
-            if (count[b] > 1) gleam__radix_sort(a + i, tmp, count[b], shift - 8, c);
-        return;
+        d->flow = f;
+        d->id = f->nds + 1;
+        d->from = s;
+        s->out = d;
+        f->ds[f->nds++] = d;
     }
-    if (shift < 0) gleam__merge_sort(a, tmp, n, c);
-    else gleam__insertion_sort(a, n, c);
-}
-
-/* Sort the run's rows. 0, or -1 when out of memory (the run is unchanged). */
-static int gleam__run_sort(gleam__run *r, const gleam__cmp *c) {
-    gleam__srow *tmp;
-    if (r->n < 2) return 0;
-    if (!(tmp = (gleam__srow *)gleam__big_alloc(r->n * sizeof *tmp))) return -1;
-    gleam__radix_sort(r->rows, tmp, r->n, 56, c);
-    gleam__big_free(tmp, r->n * sizeof *tmp);
-    return 0;
-}
-
-/* Keep the first k rows of a sorted run, copying them into fresh memory so the rest is
-   freed. 0, or -1 when out of memory (the run is unchanged). */
-static int gleam__run_truncate(gleam__run *r, size_t k) {
-    gleam__arena mem = {0};
-    const char **copy;
-    size_t i;
-    if (r->n <= k) return 0;
-    if (!(copy = (const char **)gleam__malloc(k * sizeof *copy))) return -1;
-    for (i = 0; i < k; i++) {
-        const char *p = r->rows[i].row;
-        if (!(copy[i] = (const char *)gleam__arena_dup(&mem, p, gleam__row_len(p)))) {
-            gleam__arena_free(&mem);
-            gleam__free(copy);
-            return -1;
-        }
-    }
-    for (i = 0; i < k; i++) r->rows[i].row = copy[i];
-    gleam__free(copy);
-    gleam__arena_free(&r->mem);
-    gleam__free(r->parts);
-    r->parts = NULL;
-    r->mem = mem;
-    r->n = k;
-    return 0;
-}
-
-/* >>spilled runs ---------------------------------------------------------------------------- */
-
-#define GLEAM__INDEX_EVERY (64 * 1024)
-
-/* The bytes a run holds in memory. */
-static size_t gleam__run_bytes(const gleam__run *r) { return r->mem.used + r->n * sizeof(gleam__srow); }
-
-/* A new, empty run on disk in dir. NULL with errno set. */
-static gleam__run *gleam__disk_new(const char *dir) {
-    gleam__run *d = gleam__run_new();
-    int e;
-    if (!d || !(d->file = (gleam__spill *)gleam__calloc(1, sizeof *d->file))) {
-        gleam__run_free(d);
-        errno = ENOMEM;
-        return NULL;
-    }
-    d->file->fd = -1;
-    if (gleam__spill_open(d->file, dir) == 0) return d;
-    e = errno;
-    gleam__run_free(d);
-    errno = e;
+    f->steps[f->nsteps++] = s;
+    return s;
+nomem:
+    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "building the flow: out of memory");
     return NULL;
 }
 
-/* Append a row (in order) to run d on disk, indexing it about every 64 KB (d->cap counts
-   the index's room). 0, or -1 with errno set. */
-static int gleam__disk_add(gleam__run *d, uint64_t key, const char *row, size_t len) {
-    if (d->n == 0 || d->file->size >= d->offs[d->n - 1] + GLEAM__INDEX_EVERY) {
-        if (d->n == d->cap) {
-            size_t ncap = d->cap ? d->cap * 2 : 64;
-            uint64_t *offs = (uint64_t *)gleam__realloc(d->offs, ncap * sizeof *offs);
-            gleam__srow *rows;
-            if (offs) d->offs = offs; /* room past d->cap is harmless */
-            rows = offs ? (gleam__srow *)gleam__big_realloc(d->rows, d->cap * sizeof *rows, ncap * sizeof *rows) : NULL;
-            if (!rows) {
-                errno = ENOMEM;
-                return -1;
-            }
-            d->rows = rows;
-            d->cap = ncap;
-        }
-        d->rows[d->n].key = key;
-        if (!(d->rows[d->n].row = (const char *)gleam__arena_dup(&d->mem, row, len))) {
-            errno = ENOMEM;
-            return -1;
-        }
-        d->offs[d->n++] = d->file->size;
+/* A step on dataset d (and e): checks that they belong to one flow. */
+static gleam__fstep *gleam__on(int kind, gleam_dataset *d, gleam_dataset *e) {
+    if (!d) return NULL;
+    if ((kind == GLEAM__UNION || kind == GLEAM__JOIN || kind == GLEAM__COGROUP) && !e) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the second dataset is NULL", gleam__step_kind_name(kind));
+        return NULL;
     }
-    return gleam__spill_record(d->file, row, len);
-}
-
-/* Sort run r and write it to a new spill file in dir: *out gets the run on disk, and r is
-   emptied for reuse. 0, or -1 with errno set (r is then unchanged but sorted). */
-static int gleam__run_spill(gleam__run *r, const gleam__cmp *c, const char *dir, gleam__run **out) {
-    gleam__run *d;
-    size_t i;
-    int e;
-    if (gleam__run_sort(r, c)) {
-        errno = ENOMEM;
-        return -1;
+    if (e && e->flow != d->flow) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "%s: the two datasets belong to different flows",
+                         gleam__step_kind_name(kind));
+        return NULL;
     }
-    if (!(d = gleam__disk_new(dir))) return -1;
-    for (i = 0; i < r->n; i++)
-        if (gleam__disk_add(d, r->rows[i].key, r->rows[i].row, gleam__row_len(r->rows[i].row))) goto fail;
-    if (gleam__spill_end(d->file)) goto fail;
-    r->n = 0;
-    gleam__arena_reset(&r->mem);
-    if (r->parts) memset(r->parts, 0, GLEAM__RUN_PARTS * sizeof *r->parts);
-    *out = d;
-    return 0;
-fail:
-    e = errno;
-    gleam__run_free(d);
-    errno = e;
-    return -1;
+    return gleam__add_step(d->flow, kind, d, e);
 }
 
-/* >>merging runs ---------------------------------------------------------------------------- */
+static gleam_dataset *gleam__out(gleam__fstep *s) { return s ? s->out : NULL; }
 
-/* A reader of one run's rows in order: [pos, end) of a run in memory, or a run on disk from
-   an offset, skipping rows before `lo` and stopping at `hi` (NULL: no bound). */
-typedef struct gleam__cursor {
-    gleam__srow head;
-    const gleam__run *run;
-    size_t pos, end;
-    gleam__recs recs;
-    size_t len;             /* on disk: bytes of head.row */
-    const gleam__srow *lo, *hi;
-} gleam__cursor;
-
-/* Start a cursor on rows [from, to) of a run in memory, or on a run on disk from index entry
-   `from` (0: the start) within the key range [lo, hi). */
-static void gleam__cursor_init(gleam__cursor *k, const gleam__run *run, size_t from, size_t to, const gleam__srow *lo,
-                               const gleam__srow *hi) {
-    memset(k, 0, sizeof *k);
-    k->run = run;
-    k->pos = from;
-    k->end = to;
-    if (run->file) {
-        gleam__recs_init(&k->recs, run->file, from ? run->offs[from - 1] : 0, run->file->size);
-        k->lo = lo;
-        k->hi = hi;
+static gleam__fstep *gleam__with_fn(gleam__fstep *s, const char *fn) {
+    if (!s) return NULL;
+    if (!fn || !*fn) {
+        gleam__flow_fail(s->flow, GLEAM_ERR_ARG, "step %d %s: no %s given", s->s.id, gleam__step_kind_name(s->s.kind),
+                         s->s.kind == GLEAM__PIPE || s->s.kind == GLEAM__PIPE_ARGS ? "name" : "function name");
+        return s;
     }
+    if (!(s->s.fn_name = gleam__strdup(fn))) gleam__flow_fail(s->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
+    return s;
 }
 
-/* Step to the next row: 1 (k->head is it, valid until the next step), 0 at the end, -1 on a
-   read error (errno set). */
-static int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
-    const char *p;
-    size_t n;
-    int r;
-    if (!k->run->file) {
-        if (k->pos >= k->end) return 0;
-        if (k->pos + 16 < k->end) { /* rows sit in input order: fetch the one 16 ahead */
-            const char *ahead = k->run->rows[k->pos + 16].row;
-            GLEAM__PREFETCH(ahead);
-            GLEAM__PREFETCH(ahead + 64);
-        }
-        k->head = k->run->rows[k->pos++];
-        return 1;
+static gleam_fields gleam__key_or_default(gleam_fields k) {
+    if (k.n == 0) {
+        k.n = 1;
+        k.f[0] = 1;
     }
-    for (;;) {
-        if ((r = gleam__recs_next(&k->recs, &p, &n)) <= 0) return r;
-        k->head.row = p;
-        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
-        k->len = n;
-        if (k->lo) {
-            if (gleam__srow_cmp(c, &k->head, k->lo) < 0) continue;
-            k->lo = NULL;
-        }
-        if (k->hi && gleam__srow_cmp(c, &k->head, k->hi) >= 0) return 0;
-        return 1;
-    }
-}
-
-static void gleam__cursor_free(gleam__cursor *k) { gleam__recs_free(&k->recs); }
-
-/* Where merged rows go: GLEAM_OK to go on, else the result to stop with. */
-typedef gleam_result (*gleam__merge_fn)(void *arg, const gleam__cursor *from);
-
-#define GLEAM__READ_FAILED (-1000) /* a cursor could not read its file (errno says why) */
-
-/* Hand the rows of n cursors (not yet started) to out in order, ties to the lower cursor.
-   GLEAM_OK, out's result, GLEAM_ERR_NOMEM or GLEAM__READ_FAILED. */
-static gleam_result gleam__heap_merge(gleam__cursor *cur, int n, const gleam__cmp *c, gleam__merge_fn out, void *arg) {
-    int *heap, live = 0, i, rc;
-    gleam_result r = GLEAM_OK;
-    if (!(heap = (int *)gleam__calloc((size_t)n + 1, sizeof *heap))) return GLEAM_ERR_NOMEM;
-#define GLEAM__LESS(a, b)                                                                  \
-    ((rc = gleam__srow_cmp(c, &cur[heap[a]].head, &cur[heap[b]].head)) < 0 ||             \
-     (rc == 0 && heap[a] < heap[b]))
-    for (i = 0; i < n && r == GLEAM_OK; i++) {
-        int k;
-        if ((rc = gleam__cursor_next(&cur[i], c)) < 0) r = GLEAM__READ_FAILED;
-        if (rc <= 0) continue;
-        heap[k = live++] = i;
-        while (k > 0 && GLEAM__LESS(k, (k - 1) / 2)) {
-            int t = heap[k];
-            heap[k] = heap[(k - 1) / 2];
-            heap[(k - 1) / 2] = t;
-            k = (k - 1) / 2;
-        }
-    }
-    while (live > 0 && r == GLEAM_OK) {
-        gleam__cursor *top = &cur[heap[0]];
-        int k = 0;
-        if ((r = out(arg, top)) != GLEAM_OK) break;
-        if ((rc = gleam__cursor_next(top, c)) < 0) {
-            r = GLEAM__READ_FAILED;
-            break;
-        }
-        if (rc == 0) heap[0] = heap[--live];
-        for (;;) { /* sift down */
-            int l = 2 * k + 1, m = k, t;
-            if (l < live && GLEAM__LESS(l, m)) m = l;
-            if (l + 1 < live && GLEAM__LESS(l + 1, m)) m = l + 1;
-            if (m == k) break;
-            t = heap[k];
-            heap[k] = heap[m];
-            heap[m] = t;
-            k = m;
-        }
-    }
-#undef GLEAM__LESS
-    gleam__free(heap);
-    return r;
-}
-
-/* The packed bytes of a cursor's head row. */
-static size_t gleam__cursor_len(const gleam__cursor *k) { return k->run->file ? k->len : gleam__row_len(k->head.row); }
-
-static gleam_result gleam__merge_emit(void *arg, const gleam__cursor *from) {
-    gleam__op *op = (gleam__op *)arg;
-    const char *p = from->head.row;
-    if (gleam__unpack_row(&p, p + gleam__cursor_len(from), &op->vals) != GLEAM_OK)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
-    return gleam__emit(op, op->vals.v, op->vals.n);
-}
-
-/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
-static gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
-    gleam_result r = gleam__heap_merge(cur, n, c, gleam__merge_emit, op);
-    if (r == GLEAM__READ_FAILED) return gleam__spill_fail(op, "read");
-    if (r == GLEAM_ERR_NOMEM) return gleam__nomem(op);
-    return r < 0 ? r : GLEAM_OK;
-}
-
-static gleam_result gleam__merge_write(void *arg, const gleam__cursor *from) {
-    return gleam__disk_add((gleam__run *)arg, from->head.key, from->head.row, gleam__cursor_len(from)) ? GLEAM_ERR_IO
-                                                                                                       : GLEAM_OK;
-}
-
-/* Most runs on disk one merge may read at once: each holds a descriptor and a buffer. */
-#define GLEAM__MERGE_WAY 32
-
-/* Merge n runs on disk (n <= GLEAM__MERGE_WAY, oldest first) into one new run in dir, which
-   replaces them: fewer files open at the end, and fewer ways to merge. The runs are freed,
-   also on failure. 0, or -1 with errno set. */
-static int gleam__runs_compact(gleam__run **runs, int n, const gleam__cmp *c, const char *dir, gleam__run **out) {
-    gleam__cursor cur[GLEAM__MERGE_WAY];
-    gleam__run *d = gleam__disk_new(dir);
-    gleam_result r;
-    int i, e = 0;
-    if (!d) return -1;
-    for (i = 0; i < n; i++) gleam__cursor_init(&cur[i], runs[i], 0, 0, NULL, NULL);
-    r = gleam__heap_merge(cur, n, c, gleam__merge_write, d);
-    if (r != GLEAM_OK) e = r == GLEAM_ERR_NOMEM ? ENOMEM : errno;
-    for (i = 0; i < n; i++) {
-        gleam__cursor_free(&cur[i]);
-        gleam__run_free(runs[i]);
-    }
-    if (r == GLEAM_OK && gleam__spill_end(d->file)) {
-        r = GLEAM_ERR_IO;
-        e = errno;
-    }
-    if (r != GLEAM_OK) {
-        gleam__run_free(d);
-        errno = e ? e : EIO;
-        return -1;
-    }
-    *out = d;
-    return 0;
-}
-/* ==== End file src/sort.c ==== */
-
-/* ==== Begin file src/table.c ==== */
-/* table.c: a hash table on packed keys: open addressing with linear probing, the full
-   hash stored in each slot (so a probe rarely touches an entry that does not match), and
-   entries in an arena (one allocation per many keys). */
-
-#define GLEAM__ENTRY_HDR 4 /* uint32 key length */
-
-static size_t gleam__payload_offset(uint32_t klen) { return (GLEAM__ENTRY_HDR + (size_t)klen + 7) & ~(size_t)7; }
-
-static int gleam__table_init(gleam__table *t, size_t hint) {
-    size_t n = 16;
-    while (n < hint * 2) n *= 2;
-    memset(t, 0, sizeof *t);
-    t->slots = (gleam__slot *)gleam__big_alloc(n * sizeof *t->slots);
-    if (!t->slots) return -1;
-    t->mask = n - 1;
-    return 0;
-}
-
-static int gleam__table_grow(gleam__table *t) {
-    size_t n = (t->mask + 1) * 2, i;
-    gleam__slot *s = (gleam__slot *)gleam__big_alloc(n * sizeof *s);
-    if (!s) return -1;
-    for (i = 0; i <= t->mask; i++) {
-        size_t j;
-        if (!t->slots[i].e) continue;
-        for (j = t->slots[i].h & (n - 1); s[j].e; j = (j + 1) & (n - 1)) {
-        }
-        s[j] = t->slots[i];
-    }
-    gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
-    t->slots = s;
-    t->mask = n - 1;
-    return 0;
-}
-
-/* n bytes at a and b are equal: up to 16 of them by two overlapping loads, no call. */
-static inline int gleam__same_bytes(const char *a, const char *b, size_t n) {
-    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-    if (n > 16) return !memcmp(a, b, n);
-    if (n >= 8) return gleam__load64(x) == gleam__load64(y) && gleam__load64(x + n - 8) == gleam__load64(y + n - 8);
-    if (n >= 4) return gleam__load32(x) == gleam__load32(y) && gleam__load32(x + n - 4) == gleam__load32(y + n - 4);
-    return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
-}
-
-static inline int gleam__entry_is(const char *e, const char *key, uint32_t klen) {
-    uint32_t k;
-    memcpy(&k, e, 4);
-    return k == klen && gleam__same_bytes(e + GLEAM__ENTRY_HDR, key, klen);
-}
-
-/* gleam__table_upsert of a key not in the table: slot i ends its probe. */
-GLEAM__OFFPATH void *gleam__table_insert(gleam__table *t, size_t i, uint64_t h, const char *key, uint32_t klen, size_t payload,
-                                 int *made) {
-    char *e;
-    if (t->dense ? (t->count + 1) * 4 > (t->mask + 1) * 3 : (t->count + 1) * 2 > t->mask + 1) {
-        if (gleam__table_grow(t)) return NULL;
-        for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask) {
-        }
-    }
-    e = (char *)gleam__arena_alloc(&t->mem, gleam__payload_offset(klen) + payload);
-    if (!e) return NULL;
-    memcpy(e, &klen, 4);
-    memcpy(e + GLEAM__ENTRY_HDR, key, klen);
-    memset(e + gleam__payload_offset(klen), 0, payload);
-    t->slots[i].h = h;
-    t->slots[i].e = e;
-    t->count++;
-    *made = 1;
-    return e + gleam__payload_offset(klen);
-}
-
-/* The payload of key, or NULL with *at the empty slot that ends its probe (for
-   gleam__table_insert). */
-GLEAM__ROWPATH void *gleam__table_probe(const gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t *at) {
-    size_t i;
-    for (i = h & t->mask; t->slots[i].e; i = (i + 1) & t->mask)
-        if (t->slots[i].h == h && gleam__entry_is(t->slots[i].e, key, klen))
-            return t->slots[i].e + gleam__payload_offset(klen);
-    *at = i;
-    return NULL;
-}
-
-static void *gleam__table_find(const gleam__table *t, uint64_t h, const char *key, uint32_t klen) {
-    size_t at;
-    return gleam__table_probe(t, h, key, klen, &at);
-}
-
-/* The payload of key, made (zeroed, *made = 1) if new. The probe is inline; the insert,
-   rarer by far in a fold, is not. */
-GLEAM__ROWPATH void *gleam__table_upsert(gleam__table *t, uint64_t h, const char *key, uint32_t klen, size_t payload,
-                                        int *made) {
-    size_t i;
-    void *e = gleam__table_probe(t, h, key, klen, &i);
-    *made = 0;
-    return e ? e : gleam__table_insert(t, i, h, key, klen, payload, made);
-}
-
-static size_t gleam__entry_key(const char *e, const char **key) {
-    uint32_t k;
-    memcpy(&k, e, 4);
-    *key = e + GLEAM__ENTRY_HDR;
     return k;
 }
 
-static void *gleam__entry_payload(char *e) {
-    uint32_t k;
-    memcpy(&k, e, 4);
-    return e + gleam__payload_offset(k);
+/* >>fields and orders ------------------------------------------------------------------- */
+
+GLEAM_API gleam_fields gleam_field_list(int first, ...) {
+    gleam_fields fl;
+    va_list ap;
+    int x = first;
+    memset(&fl, 0, sizeof fl);
+    va_start(ap, first);
+    while (x != 0) {
+        if (fl.n == GLEAM_MAX_FIELDS) { /* too many: an impossible field makes planning fail */
+            fl.f[GLEAM_MAX_FIELDS - 1] = -1;
+            break;
+        }
+        fl.f[fl.n++] = x;
+        x = va_arg(ap, int);
+    }
+    va_end(ap);
+    return fl;
 }
 
-/* While walking the slots in order: start fetching the entry GLEAM__AHEAD slots on (entries
-   sit in the order they were made, not in slot order), its first two lines. A macro: gcc
-   drops a call to a function whose only effect is a prefetch. */
-#define GLEAM__AHEAD 32
-#define GLEAM__TABLE_AHEAD(t, i)                                                              \
-    do {                                                                                      \
-        if ((i) + GLEAM__AHEAD <= (t)->mask && (t)->slots[(i) + GLEAM__AHEAD].e) {            \
-            GLEAM__PREFETCH((t)->slots[(i) + GLEAM__AHEAD].e);                                \
-            GLEAM__PREFETCH((t)->slots[(i) + GLEAM__AHEAD].e + 64);                           \
-        }                                                                                     \
-    } while (0)
-
-/* Empty the table but keep its slots and its entries' memory for what comes next. */
-static void gleam__table_clear(gleam__table *t) {
-    memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
-    t->count = 0;
-    gleam__arena_rewind(&t->mem);
+GLEAM_API gleam_order gleam_order_by(int field, gleam_dir dir) {
+    gleam_order o;
+    memset(&o, 0, sizeof o);
+    return gleam_then_by(o, field, dir);
 }
 
-static void gleam__table_free(gleam__table *t) {
-    if (t->slots) gleam__big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
-    gleam__arena_free(&t->mem);
-    memset(t, 0, sizeof *t);
+GLEAM_API gleam_order gleam_then_by(gleam_order o, int field, gleam_dir dir) {
+    if (o.n < GLEAM_MAX_FIELDS) {
+        o.by[o.n].field = field;
+        o.by[o.n].dir = dir;
+        o.n++;
+    } else {
+        o.by[GLEAM_MAX_FIELDS - 1].field = -1;
+    }
+    return o;
 }
-/* ==== End file src/table.c ==== */
 
-/* ==== Begin file src/run.c ==== */
-/* run.c: running a plan: a pool of threads taking work items (one mutex, one condition
-   variable), tasks made of fused operators, the first error with its context, and the
-   entry points gleam_init and gleam_run. */
+/* >>sources ------------------------------------------------------------------------------ */
 
-/* >>context: what user functions see --------------------------------------------------- */
+static gleam_source_desc gleam__desc(const char *path, int shards, gleam_format format) {
+    gleam_source_desc d;
+    memset(&d, 0, sizeof d);
+    d.path = path;
+    d.shards = shards;
+    d.format = format;
+    return d;
+}
+
+GLEAM_API gleam_source_desc gleam_txt(const char *path, int shards) { return gleam__desc(path, shards, GLEAM_FORMAT_TEXT); }
+GLEAM_API gleam_source_desc gleam_csv(const char *path, int shards) { return gleam__desc(path, shards, GLEAM_FORMAT_CSV); }
+GLEAM_API gleam_source_desc gleam_tsv(const char *path, int shards) { return gleam__desc(path, shards, GLEAM_FORMAT_TSV); }
+
+static int gleam__check_shards(gleam_flow *f, const char *what, int shards) {
+    if (shards < 0 || shards > 1 << 16) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "%s: %d shards is out of range (0 to 65536)", what, shards);
+        return -1;
+    }
+    return 0;
+}
+
+GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src) {
+    gleam__fstep *s;
+    int i, n = (src.path ? 1 : 0) + (src.npaths > 0 ? src.npaths : 0);
+    if (!f) return NULL;
+    if (gleam__check_shards(f, "read", src.shards)) return NULL;
+    if (n == 0) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: no file given");
+        return NULL;
+    }
+    if (src.npaths > 0 && !src.paths) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: %d paths given but the array is NULL", src.npaths);
+        return NULL;
+    }
+    if (src.format > GLEAM_FORMAT_TSV) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: unknown format %d", (int)src.format);
+        return NULL;
+    }
+    if (!(s = gleam__add_step(f, GLEAM__READ, NULL, NULL))) return NULL;
+    s->s.format = src.format == GLEAM_FORMAT_DEFAULT ? GLEAM_FORMAT_TEXT : src.format;
+    s->s.header = src.header;
+    s->s.delim = src.delimiter ? src.delimiter : s->s.format == GLEAM_FORMAT_TSV ? '\t' : ',';
+    s->s.shards = src.shards;
+    s->s.paths = (char **)gleam__calloc((size_t)n, sizeof *s->s.paths);
+    if (!s->s.paths) goto nomem;
+    if (src.path && !(s->s.paths[s->s.npaths++] = gleam__strdup(src.path))) goto nomem;
+    for (i = 0; i < src.npaths; i++) {
+        if (!src.paths[i]) {
+            gleam__flow_fail(f, GLEAM_ERR_ARG, "read: path %d is NULL", i + 1);
+            return s->out;
+        }
+        if (!(s->s.paths[s->s.npaths++] = gleam__strdup(src.paths[i]))) goto nomem;
+    }
+    return s->out;
+nomem:
+    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "read: out of memory");
+    return s->out;
+}
+
+GLEAM_API gleam_dataset *gleam_from_values(gleam_flow *f, const gleam_value *values, size_t rows,
+                                           int cols, int shards) {
+    gleam__fstep *s;
+    size_t i;
+    if (!f) return NULL;
+    if (gleam__check_shards(f, "from_values", shards)) return NULL;
+    if (cols < 0 || (rows && (cols == 0 || !values))) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "from_values: %d columns for %zu rows", cols, rows);
+        return NULL;
+    }
+    for (i = 0; i < rows * (size_t)cols; i++)
+        if (values[i].type > GLEAM_LIST) {
+            gleam__flow_fail(f, GLEAM_ERR_VALUE, "from_values: value %zu of row %zu has no type (%d)", i % (size_t)cols + 1,
+                             i / (size_t)cols + 1, (int)values[i].type);
+            return NULL;
+        }
+    if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
+    s->s.shards = shards;
+    for (i = 0; i < rows; i++)
+        if (gleam__pack_row(&s->values, values + i * (size_t)cols, cols)) {
+            gleam__flow_fail(f, GLEAM_ERR_NOMEM, "from_values: out of memory");
+            break;
+        }
+    s->s.nrows = rows;
+    s->s.values = s->values.p;
+    s->s.values_len = s->values.len;
+    return s->out;
+}
+
+GLEAM_API gleam_dataset *gleam_from_strings(gleam_flow *f, const char *const *strs, size_t n,
+                                            int shards) {
+    gleam__fstep *s;
+    size_t i;
+    if (!f) return NULL;
+    if (gleam__check_shards(f, "from_strings", shards)) return NULL;
+    if (n && !strs) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "from_strings: %zu strings given but the array is NULL", n);
+        return NULL;
+    }
+    if (!(s = gleam__add_step(f, GLEAM__VALUES, NULL, NULL))) return NULL;
+    s->s.shards = shards;
+    for (i = 0; i < n; i++) {
+        gleam_value v = gleam_str(strs[i]); /* a NULL string is empty */
+        if (gleam__pack_row(&s->values, &v, 1)) {
+            gleam__flow_fail(f, GLEAM_ERR_NOMEM, "from_strings: out of memory");
+            break;
+        }
+    }
+    s->s.nrows = n;
+    s->s.values = s->values.p;
+    s->s.values_len = s->values.len;
+    return s->out;
+}
+
+GLEAM_API gleam_dataset *gleam_generate(gleam_flow *f, const char *source_fn, int shards) {
+    gleam__fstep *s;
+    if (!f) return NULL;
+    if (gleam__check_shards(f, "generate", shards)) return NULL;
+    s = gleam__with_fn(gleam__add_step(f, GLEAM__GENERATE, NULL, NULL), source_fn);
+    if (!s) return NULL;
+    s->s.shards = shards;
+    return s->out;
+}
+
+/* >>steps -------------------------------------------------------------------------------- */
+
+GLEAM_API gleam_dataset *gleam_map(gleam_dataset *d, const char *mapper) {
+    return gleam__out(gleam__with_fn(gleam__on(GLEAM__MAP, d, NULL), mapper));
+}
+
+/* A pipe step: `name` labels it, `command` runs under sh -c. */
+static gleam_dataset *gleam__pipe_step(int kind, gleam_dataset *d, const char *name, const char *command) {
+    gleam__fstep *s = gleam__with_fn(gleam__on(kind, d, NULL), name);
+    if (!s) return NULL;
+    if (!command || !*command) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: no command given", s->s.id, gleam__step_kind_name(kind));
+    else if (!(s->s.command = gleam__strdup(command))) gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "building the flow: out of memory");
+    return s->out;
+}
+GLEAM_API gleam_dataset *gleam_pipe(gleam_dataset *d, const char *name, const char *command) {
+    return gleam__pipe_step(GLEAM__PIPE, d, name, command);
+}
+GLEAM_API gleam_dataset *gleam_pipe_as_args(gleam_dataset *d, const char *name, const char *command) {
+    return gleam__pipe_step(GLEAM__PIPE_ARGS, d, name, command);
+}
+
+GLEAM_API gleam_dataset *gleam_select(gleam_dataset *d, gleam_fields fields) {
+    gleam__fstep *s = gleam__on(GLEAM__SELECT, d, NULL);
+    if (!s) return NULL;
+    if (fields.n == 0) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d select: no fields given", s->s.id);
+    s->s.key = fields;
+    return s->out;
+}
+
+static gleam_dataset *gleam__ordered_step(int kind, gleam_dataset *d, int64_t k, gleam_order order) {
+    gleam__fstep *s = gleam__on(kind, d, NULL);
+    if (!s) return NULL;
+    if (order.n == 0)
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: no order given", s->s.id, gleam__step_kind_name(kind));
+    if (k < 0)
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d %s: negative count %lld", s->s.id,
+                         gleam__step_kind_name(kind), (long long)k);
+    s->s.order = order;
+    s->s.k = k;
+    return s->out;
+}
+
+GLEAM_API gleam_dataset *gleam_local_sort(gleam_dataset *d, gleam_order order) {
+    return gleam__ordered_step(GLEAM__LOCAL_SORT, d, 0, order);
+}
+GLEAM_API gleam_dataset *gleam_local_top(gleam_dataset *d, int64_t k, gleam_order order) {
+    return gleam__ordered_step(GLEAM__LOCAL_TOP, d, k, order);
+}
+GLEAM_API gleam_dataset *gleam_sort(gleam_dataset *d, gleam_order order) {
+    return gleam__ordered_step(GLEAM__SORT, d, 0, order);
+}
+GLEAM_API gleam_dataset *gleam_top(gleam_dataset *d, int64_t k, gleam_order order) {
+    return gleam__ordered_step(GLEAM__TOP, d, k, order);
+}
+
+GLEAM_API gleam_dataset *gleam_union(gleam_dataset *a, gleam_dataset *b) {
+    return gleam__out(gleam__on(GLEAM__UNION, a, b));
+}
+
+GLEAM_API gleam_dataset *gleam_reduce_by(gleam_dataset *d, const char *reducer, gleam_fields key) {
+    gleam__fstep *s = gleam__with_fn(gleam__on(GLEAM__REDUCE_BY, d, NULL), reducer);
+    if (!s) return NULL;
+    s->s.key = gleam__key_or_default(key);
+    return s->out;
+}
+GLEAM_API gleam_dataset *gleam_reduce_by_key(gleam_dataset *d, const char *reducer) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam_reduce_by(d, reducer, none);
+}
+GLEAM_API gleam_dataset *gleam_reduce(gleam_dataset *d, const char *reducer) {
+    return gleam__out(gleam__with_fn(gleam__on(GLEAM__REDUCE, d, NULL), reducer));
+}
+
+static gleam_dataset *gleam__keyed(int kind, gleam_dataset *a, gleam_dataset *b, gleam_fields key) {
+    gleam__fstep *s = gleam__on(kind, a, b);
+    if (!s) return NULL;
+    s->s.key = gleam__key_or_default(key);
+    return s->out;
+}
+
+GLEAM_API gleam_dataset *gleam_group_by(gleam_dataset *d, gleam_fields key) {
+    return gleam__keyed(GLEAM__GROUP_BY, d, NULL, key);
+}
+GLEAM_API gleam_dataset *gleam_group_by_key(gleam_dataset *d) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam__keyed(GLEAM__GROUP_BY, d, NULL, none);
+}
+GLEAM_API gleam_dataset *gleam_distinct_by(gleam_dataset *d, gleam_fields key) {
+    return gleam__keyed(GLEAM__DISTINCT, d, NULL, key);
+}
+GLEAM_API gleam_dataset *gleam_distinct(gleam_dataset *d) {
+    gleam_fields none;
+    gleam_dataset *out;
+    memset(&none, 0, sizeof none);
+    out = gleam__keyed(GLEAM__DISTINCT, d, NULL, none);
+    if (out) out->from->s.whole_row = 1;
+    return out;
+}
+
+GLEAM_API gleam_dataset *gleam_limit(gleam_dataset *d, int64_t n) {
+    gleam__fstep *s = gleam__on(GLEAM__LIMIT, d, NULL);
+    if (!s) return NULL;
+    if (n < 0) gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d limit: negative count %lld", s->s.id, (long long)n);
+    s->s.k = n;
+    return s->out;
+}
+
+GLEAM_API gleam_dataset *gleam_partition_by(gleam_dataset *d, int shards, gleam_fields key) {
+    gleam__fstep *s;
+    if (d && (shards < 1 || shards > 1 << 16)) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "partition: %d shards is out of range (1 to 65536)", shards);
+        return NULL;
+    }
+    s = gleam__on(GLEAM__PARTITION, d, NULL);
+    if (!s) return NULL;
+    s->s.key = gleam__key_or_default(key);
+    s->s.shards = shards;
+    return s->out;
+}
+GLEAM_API gleam_dataset *gleam_partition(gleam_dataset *d, int shards) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam_partition_by(d, shards, none);
+}
+
+GLEAM_API gleam_dataset *gleam_join_by(gleam_dataset *a, gleam_dataset *b, gleam_join_kind kind,
+                                       gleam_fields key) {
+    gleam_dataset *out;
+    if (a && (kind < GLEAM_INNER || kind > GLEAM_RIGHT_OUTER)) {
+        gleam__flow_fail(a->flow, GLEAM_ERR_ARG, "join: unknown join kind %d", (int)kind);
+        return NULL;
+    }
+    out = gleam__keyed(GLEAM__JOIN, a, b, key);
+    if (out) out->from->s.join = kind;
+    return out;
+}
+GLEAM_API gleam_dataset *gleam_join(gleam_dataset *a, gleam_dataset *b) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam_join_by(a, b, GLEAM_INNER, none);
+}
+GLEAM_API gleam_dataset *gleam_left_outer_join(gleam_dataset *a, gleam_dataset *b) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam_join_by(a, b, GLEAM_LEFT_OUTER, none);
+}
+GLEAM_API gleam_dataset *gleam_right_outer_join(gleam_dataset *a, gleam_dataset *b) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam_join_by(a, b, GLEAM_RIGHT_OUTER, none);
+}
+GLEAM_API gleam_dataset *gleam_cogroup_by(gleam_dataset *a, gleam_dataset *b, gleam_fields key) {
+    return gleam__keyed(GLEAM__COGROUP, a, b, key);
+}
+GLEAM_API gleam_dataset *gleam_cogroup(gleam_dataset *a, gleam_dataset *b) {
+    gleam_fields none;
+    memset(&none, 0, sizeof none);
+    return gleam__keyed(GLEAM__COGROUP, a, b, none);
+}
+
+GLEAM_API gleam_dataset *gleam_set_ctx(gleam_dataset *d, void *ctx) {
+    if (d) d->from->user = ctx;
+    return d;
+}
+
+/* >>outputs ------------------------------------------------------------------------------ */
+
+static gleam__fstep *gleam__output(int kind, gleam_dataset *d, const char *path) {
+    gleam__fstep *s = gleam__on(kind, d, NULL);
+    if (!s) return NULL;
+    if (path && strcmp(path, "-") && !(s->s.path = gleam__strdup(path)))
+        gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "out of memory");
+    return s;
+}
+
+GLEAM_API void gleam_fprintlnf(gleam_dataset *d, const char *path, const char *format) {
+    gleam__fstep *s = gleam__output(GLEAM__PRINTF, d, path);
+    if (!s) return;
+    if (!format) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d printlnf: no format given", s->s.id);
+        return;
+    }
+    if (!(s->s.format_text = gleam__strdup(format))) {
+        gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "out of memory");
+        return;
+    }
+    {
+        gleam__fmt *fmt = NULL;
+        char err[256];
+        int n;
+        if (gleam__parse_format(format, &fmt, &n, err, sizeof err) != GLEAM_OK)
+            gleam__flow_fail(d->flow, GLEAM_ERR_ARG, "step %d printlnf: %s", s->s.id, err);
+        gleam__free(fmt);
+    }
+}
+GLEAM_API void gleam_printlnf(gleam_dataset *d, const char *format) { gleam_fprintlnf(d, NULL, format); }
+GLEAM_API void gleam_write_tsv(gleam_dataset *d, const char *path) { gleam__output(GLEAM__WRITE_TSV, d, path); }
+GLEAM_API void gleam_write_csv(gleam_dataset *d, const char *path) { gleam__output(GLEAM__WRITE_CSV, d, path); }
+GLEAM_API void gleam_output_row(gleam_dataset *d, const char *output_fn) {
+    gleam__with_fn(gleam__output(GLEAM__OUTPUT_ROW, d, NULL), output_fn);
+}
+
+GLEAM_API gleam_rows *gleam_collect(gleam_dataset *d) {
+    gleam__fstep *s = gleam__output(GLEAM__COLLECT, d, NULL);
+    if (!s) return NULL;
+    s->rows = (gleam_rows *)gleam__calloc(1, sizeof *s->rows);
+    if (!s->rows) gleam__flow_fail(d->flow, GLEAM_ERR_NOMEM, "collect: out of memory");
+    return s->rows;
+}
+
+GLEAM_API size_t gleam_rows_count(const gleam_rows *r) { return r && r->vals ? r->count : 0; }
+
+GLEAM_API const gleam_value *gleam_rows_get(const gleam_rows *r, size_t i, int *n) {
+    if (!r || !r->vals || i >= r->count) {
+        if (n) *n = 0;
+        return NULL;
+    }
+    if (n) *n = (int)(r->start[i + 1] - r->start[i]);
+    return r->vals + r->start[i];
+}
+
+/* Decode the collected rows once the run is over; -1 when out of memory. */
+GLEAM__PRIV int gleam__rows_index(gleam_rows *r) {
+    const char *p = r->data.p, *end = r->data.p ? r->data.p + r->data.len : NULL; /* no rows: no buffer */
+    size_t nvals = 0, i;
+    gleam__vals tmp = {0, 0, 0};
+    r->count = 0;
+    while (p < end && gleam__unpack_row(&p, end, &tmp) == GLEAM_OK) {
+        nvals += (size_t)tmp.n;
+        r->count++;
+    }
+    r->vals = (gleam_value *)gleam__calloc(nvals ? nvals : 1, sizeof *r->vals);
+    r->start = (size_t *)gleam__calloc(r->count + 1, sizeof *r->start);
+    if (!r->vals || !r->start) {
+        gleam__vals_free(&tmp);
+        return -1;
+    }
+    p = r->data.p;
+    nvals = 0;
+    for (i = 0; i < r->count; i++) {
+        r->start[i] = nvals;
+        if (gleam__unpack_row(&p, end, &tmp) != GLEAM_OK) break;
+        memcpy(r->vals + nvals, tmp.v, (size_t)tmp.n * sizeof *tmp.v);
+        nvals += (size_t)tmp.n;
+    }
+    r->start[r->count] = nvals;
+    gleam__vals_free(&tmp);
+    return 0;
+}
+
+GLEAM__PRIV int gleam__ds_shards(const gleam_dataset *d, int dflt) {
+    const gleam__fstep *s = d->from;
+    switch (s->s.kind) {
+    case GLEAM__READ:
+    case GLEAM__VALUES:
+    case GLEAM__GENERATE: return s->s.shards > 0 ? s->s.shards : dflt;
+    case GLEAM__UNION: return gleam__ds_shards(s->in[0], dflt) + gleam__ds_shards(s->in[1], dflt);
+    case GLEAM__PARTITION: return s->s.shards;
+    case GLEAM__REDUCE:
+    case GLEAM__TOP:
+    case GLEAM__LIMIT: return 1;
+    default: return gleam__ds_shards(s->in[0], dflt);
+    }
+}
+
+GLEAM_API int gleam_shards(const gleam_dataset *d) {
+    return d ? gleam__ds_shards(d, gleam__default_threads()) : 0;
+}
+
+GLEAM_API const char *gleam_error(const gleam_flow *f) {
+    if (!f) return gleam__init_error();
+    return f->errmsg;
+}
+/* ==== End file src/plan/flow.c ==== */
+
+/* ==== Begin file src/plan/format.c ==== */
+/* format.c: printlnf's format, parsed once into literal runs and conversions: when the
+   flow is built (to report a bad format there) and when a job opens the step's output. */
+
+#define GLEAM__FMT_WIDTH_MAX 65536 /* a width or precision past this is a mistake */
+
+/* A width or precision at *p (digits), advanced past; -2 when it is too large. */
+static int gleam__fmt_number(const char **p) {
+    long x = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (x <= GLEAM__FMT_WIDTH_MAX) x = x * 10 + (**p - '0');
+        (*p)++;
+    }
+    return x > GLEAM__FMT_WIDTH_MAX ? -2 : (int)x;
+}
+
+GLEAM__PRIV gleam_result gleam__parse_format(const char *text, gleam__fmt **out, int *count, char *err, size_t errcap) {
+    const char *p = text;
+    gleam__fmt *fmt;
+    int cap = 8, n = 0;
+    *out = NULL;
+    *count = 0;
+    if (!(fmt = (gleam__fmt *)gleam__calloc((size_t)cap, sizeof *fmt))) goto nomem;
+    while (*p) {
+        gleam__fmt *x;
+        if (n == cap) {
+            gleam__fmt *g = (gleam__fmt *)gleam__realloc(fmt, (size_t)cap * 2 * sizeof *g);
+            if (!g) goto nomem;
+            fmt = g;
+            cap *= 2;
+        }
+        x = &fmt[n++];
+        memset(x, 0, sizeof *x);
+        x->width = x->prec = -1;
+        if (*p != '%' || p[1] == '%') { /* literal text; "%%" is one '%' */
+            x->text = p;
+            if (*p == '%') {
+                x->len = 1;
+                p += 2;
+            } else {
+                const char *q = strchr(p, '%');
+                x->len = q ? (size_t)(q - p) : strlen(p);
+                p += x->len;
+            }
+            continue;
+        }
+        {
+            const char *start = p++;
+            size_t k;
+            while (*p && strchr("-+ #0", *p)) x->left |= *p++ == '-';
+            if (*p >= '0' && *p <= '9') x->width = gleam__fmt_number(&p);
+            if (*p == '.') {
+                p++;
+                x->prec = gleam__fmt_number(&p);
+            }
+            if (x->width == -2 || x->prec == -2) {
+                gleam__fmt_into(err, errcap, "conversion \"%.*s\" has a width or precision over %d", (int)(p - start), start,
+                                GLEAM__FMT_WIDTH_MAX);
+                goto bad;
+            }
+            if (!*p || !strchr("svdifFeEgGxX", *p)) {
+                gleam__fmt_into(err, errcap, "\"%.*s\" is not a conversion this format knows (%%s %%v %%d %%f %%e %%g %%x)",
+                                (int)(p - start + (*p ? 1 : 0)), start);
+                goto bad;
+            }
+            x->conv = *p == 'i' ? 'd' : *p;
+            k = (size_t)(p - start);
+            if (k + 4 > sizeof x->spec) {
+                gleam__fmt_into(err, errcap, "conversion \"%.*s\" is too long", (int)k + 1, start);
+                goto bad;
+            }
+            memcpy(x->spec, start, k);
+            if (x->conv == 'd' || x->conv == 'x' || x->conv == 'X') x->spec[k++] = 'l', x->spec[k++] = 'l';
+            x->spec[k++] = x->conv;
+            x->spec[k] = 0;
+            x->plain = !strcmp(x->spec, "%lld");
+            p++;
+        }
+    }
+    *out = fmt;
+    *count = n;
+    return GLEAM_OK;
+nomem:
+    gleam__free(fmt);
+    gleam__fmt_into(err, errcap, "out of memory");
+    return GLEAM_ERR_NOMEM;
+bad:
+    gleam__free(fmt);
+    return GLEAM_ERR_ARG;
+}
+/* ==== End file src/plan/format.c ==== */
+
+/* ==== Begin file src/plan/fuse.c ==== */
+/* fuse.c: from a flow to a plan. The flow's steps are copied as data, with the shard count
+   and order of every dataset worked out; then consecutive narrow steps fuse into one tree
+   of operators per task group (stage): each source and each wide step starts a stage, and
+   within a stage a row goes from step to step by a function call. */
+
+/* Steps' own parameters: fields >= 1, functions registered with the right kind. */
+static gleam_result gleam__check_step(gleam_flow *f, const gleam__step *s) {
+    char label[128];
+    int i, fk = gleam__step_fn_kind(s->kind);
+    gleam__step_label(s, label, sizeof label);
+    if (fk >= 0) {
+        const gleam__fn *fn;
+        if (!s->fn_name) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no function name given", label);
+            return GLEAM_ERR_PLAN;
+        }
+        if (!(fn = gleam__lookup(s->fn_name))) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: no %s is registered as \"%s\"", label, gleam__fn_kind_name(fk),
+                             s->fn_name);
+            return GLEAM_ERR_PLAN;
+        }
+        if (fn->kind != fk) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: \"%s\" is registered as a %s, not a %s", label, s->fn_name,
+                             gleam__fn_kind_name(fn->kind), gleam__fn_kind_name(fk));
+            return GLEAM_ERR_PLAN;
+        }
+    }
+    for (i = 0; i < s->key.n; i++)
+        if (s->key.f[i] < 1) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: field %d is not a field number (they start at 1, at most %d)",
+                             label, s->key.f[i], GLEAM_MAX_FIELDS);
+            return GLEAM_ERR_PLAN;
+        }
+    for (i = 0; i < s->order.n; i++)
+        if (s->order.by[i].field < 1) {
+            gleam__flow_fail(f, GLEAM_ERR_PLAN, "%s: order field %d is not a field number (they start at 1, at most %d)",
+                             label, s->order.by[i].field, GLEAM_MAX_FIELDS);
+            return GLEAM_ERR_PLAN;
+        }
+    return GLEAM_OK;
+}
+
+/* A copy of s's strings into d (d holds s's other fields already). -1 when out of memory. */
+static int gleam__step_copy_strings(gleam__step *d, const gleam__step *s) {
+    int j;
+    d->fn_name = d->command = d->path = d->format_text = NULL;
+    d->paths = NULL;
+    d->npaths = 0;
+    if ((s->fn_name && !(d->fn_name = gleam__strdup(s->fn_name))) || (s->command && !(d->command = gleam__strdup(s->command))) ||
+        (s->path && !(d->path = gleam__strdup(s->path))) ||
+        (s->format_text && !(d->format_text = gleam__strdup(s->format_text))))
+        return -1;
+    if (s->npaths) {
+        if (!(d->paths = (char **)gleam__calloc((size_t)s->npaths, sizeof *d->paths))) return -1;
+        for (j = 0; j < s->npaths; j++) {
+            if (!(d->paths[j] = gleam__strdup(s->paths[j]))) return -1;
+            d->npaths = j + 1;
+        }
+    }
+    return 0;
+}
+
+static gleam__stage *gleam__stage_new(gleam__plan *p, gleam__step *root) {
+    gleam__stage *st = (gleam__stage *)gleam__calloc(1, sizeof *st);
+    gleam__stage **ss;
+    if (!st) return NULL;
+    ss = (gleam__stage **)gleam__realloc(p->stages, (size_t)(p->nstages + 1) * sizeof *ss);
+    if (!ss) {
+        gleam__free(st);
+        return NULL;
+    }
+    p->stages = ss;
+    st->id = p->nstages + 1;
+    st->root = root;
+    st->nshards = root->nshards;
+    p->stages[p->nstages++] = st;
+    return st;
+}
+
+static gleam__node *gleam__node_add(gleam__stage *st, gleam__node *parent, gleam__step *s, int side, int offset) {
+    gleam__node *n = (gleam__node *)gleam__calloc(1, sizeof *n);
+    if (!n) return NULL;
+    if (st->nnodes == st->capnodes) {
+        int cap = st->capnodes ? st->capnodes * 2 : 8;
+        gleam__node **nn = (gleam__node **)gleam__realloc(st->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) {
+            gleam__free(n);
+            return NULL;
+        }
+        st->nodes = nn;
+        st->capnodes = cap;
+    }
+    if (parent) {
+        gleam__node **kk = (gleam__node **)gleam__realloc(parent->kids, (size_t)(parent->nkids + 1) * sizeof *kk);
+        if (!kk) {
+            gleam__free(n);
+            return NULL;
+        }
+        parent->kids = kk;
+        parent->kids[parent->nkids++] = n;
+    }
+    n->step = s;
+    n->side = side;
+    n->offset = offset;
+    n->parent = parent;
+    n->index = st->nnodes;
+    st->nodes[st->nnodes++] = n;
+    return n;
+}
+
+/* Grow the tree below `at`: every step that reads at's step joins this stage, narrow ones
+   with their own readers after them. */
+static int gleam__grow(gleam__plan *p, gleam__stage *st, gleam__node *at) {
+    int i, side, id = at->step->id;
+    for (i = id; i < p->nsteps; i++) { /* readers come after what they read */
+        gleam__step *c = &p->steps[i];
+        for (side = 0; side < c->nin; side++) {
+            gleam__node *n;
+            int offset = at->offset;
+            if (c->in[side] != id) continue;
+            if (c->kind == GLEAM__UNION && side == 1) offset += p->steps[c->in[0] - 1].nshards;
+            if (!(n = gleam__node_add(st, at, c, side, offset))) return -1;
+            if (gleam__step_class(c->kind) == GLEAM__NARROW && gleam__grow(p, st, n)) return -1;
+        }
+    }
+    return 0;
+}
+
+GLEAM__PRIV gleam_result gleam__plan_fuse(gleam__plan *p) {
+    int i;
+    if (!(p->consumer = (int *)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->consumer))) return GLEAM_ERR_NOMEM;
+    for (i = 0; i < p->nsteps; i++) {
+        gleam__step *s = &p->steps[i];
+        int cls = gleam__step_class(s->kind);
+        gleam__stage *st;
+        gleam__node *root;
+        if (cls != GLEAM__SOURCE && cls != GLEAM__WIDE) continue;
+        if (!(st = gleam__stage_new(p, s)) || !(root = gleam__node_add(st, NULL, s, 0, 0))) return GLEAM_ERR_NOMEM;
+        GLEAM_ASSERT(st->nshards >= 1);
+        if (cls == GLEAM__WIDE) p->consumer[s->id] = st->id;
+        if (gleam__grow(p, st, root)) return GLEAM_ERR_NOMEM;
+    }
+    return GLEAM_OK;
+}
+
+/* The shard count and order of step s's output, from its inputs' (set before it). */
+static void gleam__step_shape(gleam__plan *p, gleam__step *s, int dflt) {
+    const gleam__step *a = s->nin > 0 ? &p->steps[s->in[0] - 1] : NULL, *b = s->nin > 1 ? &p->steps[s->in[1] - 1] : NULL;
+    s->in_nshards = a ? a->nshards : 0;
+    s->in_ordered = a ? a->ordered : 0;
+    switch (s->kind) {
+    case GLEAM__READ:
+    case GLEAM__VALUES:
+    case GLEAM__GENERATE: s->nshards = s->shards > 0 ? s->shards : dflt; break;
+    case GLEAM__UNION: s->nshards = a->nshards + b->nshards; break;
+    case GLEAM__PARTITION: s->nshards = s->shards; break;
+    case GLEAM__REDUCE:
+    case GLEAM__TOP:
+    case GLEAM__LIMIT: s->nshards = 1; break;
+    default: s->nshards = a->nshards; break;
+    }
+    switch (s->kind) {
+    case GLEAM__SORT:
+    case GLEAM__TOP:
+    case GLEAM__LIMIT:
+    case GLEAM__REDUCE: s->ordered = 1; break;
+    case GLEAM__MAP:
+    case GLEAM__SELECT: s->ordered = a->ordered; break;
+    case GLEAM__LOCAL_SORT:
+    case GLEAM__LOCAL_TOP: s->ordered = s->nshards == 1; break;
+    case GLEAM__UNION: s->ordered = a->ordered && b->ordered; break;
+    default: s->ordered = gleam__step_class(s->kind) == GLEAM__OUTPUT ? a->ordered : 0;
+    }
+}
+
+GLEAM__PRIV gleam_result gleam__plan_build(gleam_flow *f, int dflt, gleam__plan **out) {
+    gleam__plan *p;
+    int i;
+    *out = NULL;
+    for (i = 0; i < f->nsteps; i++)
+        if (gleam__check_step(f, &f->steps[i]->s) != GLEAM_OK) return f->err;
+    if (!(p = (gleam__plan *)gleam__calloc(1, sizeof *p)) || !(p->name = gleam__strdup(f->name))) goto nomem;
+    if (!(p->steps = (gleam__step *)gleam__calloc((size_t)f->nsteps + 1, sizeof *p->steps))) goto nomem;
+    for (i = 0; i < f->nsteps; i++) {
+        gleam__step *s = &p->steps[i];
+        *s = f->steps[i]->s; /* the data; its strings are copied below, its values borrowed */
+        p->nsteps = i + 1;
+        if (gleam__step_copy_strings(s, &f->steps[i]->s)) goto nomem;
+        GLEAM_ASSERT(s->id == i + 1 && s->in[0] < s->id && s->in[1] < s->id);
+        gleam__step_shape(p, s, dflt);
+    }
+    if (gleam__plan_fuse(p) != GLEAM_OK) goto nomem;
+    *out = p;
+    return GLEAM_OK;
+nomem:
+    gleam__plan_free(p);
+    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "planning: out of memory");
+    return GLEAM_ERR_NOMEM;
+}
+
+GLEAM__PRIV void gleam__plan_free(gleam__plan *p) {
+    int i, j;
+    if (!p) return;
+    for (i = 0; i < p->nstages; i++) {
+        gleam__stage *st = p->stages[i];
+        for (j = 0; j < st->nnodes; j++) {
+            gleam__free(st->nodes[j]->kids);
+            gleam__free(st->nodes[j]);
+        }
+        gleam__free(st->nodes);
+        gleam__free(st);
+    }
+    for (i = 0; i < p->nsteps; i++) gleam__step_clear(&p->steps[i]);
+    gleam__free(p->steps);
+    gleam__free(p->stages);
+    gleam__free(p->consumer);
+    gleam__free(p->bytes);
+    gleam__free(p->name);
+    gleam__free(p);
+}
+
+GLEAM__PRIV const gleam__stage *gleam__consumer_stage(const gleam__plan *p, const gleam__step *s) {
+    int id = p->consumer ? p->consumer[s->id] : 0;
+    return id ? p->stages[id - 1] : NULL;
+}
+/* ==== End file src/plan/fuse.c ==== */
+
+/* ==== Begin file src/plan/process.c ==== */
+/* process.c: what a process knows before any flow: user functions by name (so that a
+   plan names them instead of pointing at them, and another process of the same binary
+   finds them again), the settings gleam_init took from argv, and the text of the last
+   failure outside a flow. */
+
+static pthread_mutex_t gleam__reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static gleam__fn **gleam__reg; /* entries never move: jobs point at them */
+static int gleam__nreg, gleam__capreg;
+
+static gleam_options gleam__opts;
+static int gleam__roundtrip_on;
+static char gleam__init_err[GLEAM__ERRMAX];
+
+GLEAM__PRIV gleam_options *gleam__settings(void) { return &gleam__opts; }
+GLEAM__PRIV int *gleam__roundtrip(void) { return &gleam__roundtrip_on; }
+GLEAM__PRIV char *gleam__init_error(void) { return gleam__init_err; }
+
+GLEAM__PRIV int gleam__default_threads(void) {
+    long n;
+    if (gleam__opts.threads > 0) return gleam__opts.threads;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+GLEAM__PRIV const char *gleam__fn_kind_name(int kind) {
+    switch (kind) {
+    case GLEAM__FN_MAPPER: return "mapper";
+    case GLEAM__FN_REDUCER: return "reducer";
+    case GLEAM__FN_OUTPUT: return "output";
+    case GLEAM__FN_SOURCE: return "source";
+    }
+    return "function";
+}
+
+GLEAM__PRIV const gleam__fn *gleam__lookup(const char *name) {
+    const gleam__fn *found = NULL;
+    int i;
+    pthread_mutex_lock(&gleam__reg_mu);
+    for (i = 0; i < gleam__nreg; i++)
+        if (!strcmp(gleam__reg[i]->name, name)) found = gleam__reg[i];
+    pthread_mutex_unlock(&gleam__reg_mu);
+    return found;
+}
+
+static gleam_result gleam__register(const char *name, int kind, gleam__fn fn) {
+    gleam_result r = GLEAM_OK;
+    int i;
+    if (!name || !*name) {
+        gleam__fmt_into(gleam__init_err, GLEAM__ERRMAX, "register: a %s needs a name",
+                        gleam__fn_kind_name(kind));
+        return GLEAM_ERR_ARG;
+    }
+    pthread_mutex_lock(&gleam__reg_mu);
+    for (i = 0; i < gleam__nreg; i++) {
+        gleam__fn *e = gleam__reg[i];
+        if (strcmp(e->name, name)) continue;
+        if (e->kind != kind || memcmp(&e->u, &fn.u, sizeof fn.u)) {
+            gleam__fmt_into(gleam__init_err, GLEAM__ERRMAX,
+                            "register: \"%s\" is already registered as another %s", name,
+                            gleam__fn_kind_name(e->kind));
+            r = GLEAM_ERR_ARG;
+        }
+        goto out;
+    }
+    if (gleam__nreg == gleam__capreg) {
+        int cap = gleam__capreg ? gleam__capreg * 2 : 16;
+        gleam__fn **p = (gleam__fn **)gleam__realloc(gleam__reg, (size_t)cap * sizeof *p);
+        if (!p) { r = GLEAM_ERR_NOMEM; goto out; }
+        gleam__reg = p;
+        gleam__capreg = cap;
+    }
+    {
+        gleam__fn *e = (gleam__fn *)gleam__malloc(sizeof *e);
+        if (!e || !(fn.name = gleam__strdup(name))) {
+            gleam__free(e);
+            r = GLEAM_ERR_NOMEM;
+            goto out;
+        }
+        fn.kind = kind;
+        *e = fn;
+        gleam__reg[gleam__nreg++] = e;
+    }
+out:
+    pthread_mutex_unlock(&gleam__reg_mu);
+    return r;
+}
+
+GLEAM_API gleam_result gleam_register_mapper(const char *name, gleam_row_fn fn) {
+    gleam__fn f;
+    memset(&f, 0, sizeof f);
+    f.u.row = fn;
+    return gleam__register(name, GLEAM__FN_MAPPER, f);
+}
+
+GLEAM_API gleam_result gleam_register_reducer(const char *name, gleam_reducer_fn fn) {
+    gleam__fn f;
+    memset(&f, 0, sizeof f);
+    f.u.reducer = fn;
+    return gleam__register(name, GLEAM__FN_REDUCER, f);
+}
+
+GLEAM_API gleam_result gleam_register_output(const char *name, gleam_row_fn fn) {
+    gleam__fn f;
+    memset(&f, 0, sizeof f);
+    f.u.row = fn;
+    return gleam__register(name, GLEAM__FN_OUTPUT, f);
+}
+
+GLEAM_API gleam_result gleam_register_source(const char *name, gleam_source_fn fn) {
+    gleam__fn f;
+    memset(&f, 0, sizeof f);
+    f.u.source = fn;
+    return gleam__register(name, GLEAM__FN_SOURCE, f);
+}
+/* ==== End file src/plan/process.c ==== */
+
+/* ==== Begin file src/plan/step.c ==== */
+/* step.c: the kinds of step (their names, classes and the functions they name), and what
+   every step record shares: its label in messages, and freeing what it owns. */
+
+static const char *const gleam__kind_names[] = {
+#define GLEAM__STEP_NAME(id, name, cls, fk) name,
+    GLEAM__STEPS(GLEAM__STEP_NAME)
+#undef GLEAM__STEP_NAME
+};
+static const int gleam__kind_class[] = {
+#define GLEAM__STEP_CLASS(id, name, cls, fk) cls,
+    GLEAM__STEPS(GLEAM__STEP_CLASS)
+#undef GLEAM__STEP_CLASS
+};
+static const int gleam__kind_fn[] = {
+#define GLEAM__STEP_FN(id, name, cls, fk) fk,
+    GLEAM__STEPS(GLEAM__STEP_FN)
+#undef GLEAM__STEP_FN
+};
+
+GLEAM__PRIV const char *gleam__step_kind_name(int kind) { return gleam__kind_names[kind]; }
+GLEAM__PRIV int gleam__step_class(int kind) { return gleam__kind_class[kind]; }
+GLEAM__PRIV int gleam__step_fn_kind(int kind) { return gleam__kind_fn[kind]; }
+
+GLEAM__PRIV int gleam__step_kind_of(const char *name, size_t len) {
+    int k;
+    for (k = 0; k < GLEAM__NSTEPKINDS; k++)
+        if (strlen(gleam__kind_names[k]) == len && !memcmp(gleam__kind_names[k], name, len)) return k;
+    return -1;
+}
+
+GLEAM__PRIV void gleam__step_label(const gleam__step *s, char *buf, size_t cap) {
+    if (s->fn_name)
+        gleam__fmt_into(buf, cap, "step %d %s(%s)", s->id, gleam__kind_names[s->kind], s->fn_name);
+    else
+        gleam__fmt_into(buf, cap, "step %d %s", s->id, gleam__kind_names[s->kind]);
+}
+
+GLEAM__PRIV void gleam__step_clear(gleam__step *s) {
+    int j;
+    gleam__free(s->fn_name);
+    gleam__free(s->command);
+    for (j = 0; j < s->npaths; j++) gleam__free(s->paths[j]);
+    gleam__free(s->paths);
+    gleam__free(s->path);
+    gleam__free(s->format_text);
+    s->fn_name = s->command = s->path = s->format_text = NULL;
+    s->paths = NULL;
+    s->npaths = 0;
+}
+/* ==== End file src/plan/step.c ==== */
+
+/* ==== Begin file src/op/ctx.c ==== */
+/* ctx.c: what user functions see (gleam_emit, gleam_fail, their context, scratch memory)
+   and the paths of a row from an operator to the next ones. */
 
 /* gleam_emit's row has a value of no type: name it. */
-GLEAM__OFFPATH gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
+static GLEAM__NOINLINE gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value *row, int n) {
     int i = 0;
     while (i < n - 1 && (unsigned)row[i].type <= GLEAM_LIST) i++;
     return gleam__fail_at(c->task, c->op->node, c->shard, GLEAM_ERR_VALUE, "value %d of an emitted row has no type (%d)",
@@ -3934,7 +5359,7 @@ GLEAM__OFFPATH gleam_result gleam__emit_untyped(gleam_ctx *c, const gleam_value 
 }
 
 /* A generator's row: counted on the progress line. */
-GLEAM__OFFPATH gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
+static GLEAM__NOINLINE gleam_result gleam__emit_generated(gleam_ctx *c, const gleam_value *row, int n) {
     gleam_result r = gleam__emit(c->op, row, n);
     gleam__progress_rows(c->op);
     return r;
@@ -3962,16 +5387,11 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
     return GLEAM_ERR_USER;
 }
 
-GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->node->step->user : NULL; }
+GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->user : NULL; }
 
 GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c ? c->shard : 0; }
 
-GLEAM_API int gleam_ctx_shards(gleam_ctx *c) {
-    const gleam__step *s;
-    if (!c || !c->op) return 0;
-    s = c->op->node->step;
-    return s->out ? s->out->nshards : s->in[0]->nshards;
-}
+GLEAM_API int gleam_ctx_shards(gleam_ctx *c) { return c && c->op ? c->op->node->step->nshards : 0; }
 
 GLEAM_API void *gleam_scratch(gleam_ctx *c, size_t n) {
     if (!c) return NULL;
@@ -3998,127 +5418,22 @@ GLEAM__OFFPATH gleam_result gleam__emit_all(gleam__op *op, const gleam_value *ro
     return op->ndone == op->nkids ? GLEAM_DONE : GLEAM_OK;
 }
 
-/* Hand a row to every child that still wants rows. GLEAM_DONE once none does. */
-static inline gleam_result gleam__emit(gleam__op *op, const gleam_value *row, int n) {
-    gleam__op *k;
-    gleam_result r;
-    if (op->nkids != 1) return gleam__emit_all(op, row, n);
-    k = op->kids[0]; /* the usual case: a chain of fused steps */
-    if (k->done) return GLEAM_DONE;
-    op->nout++; /* rows delivered, for the statistics */
-    k->nin++;
-    if ((r = k->push(k, row, n)) == GLEAM_OK) return GLEAM_OK;
-    if (r < 0) return r;
-    k->done = 1;
-    op->ndone = 1;
-    return GLEAM_DONE;
-}
-
 /* A user function's failure (r < 0) as the job's error. */
 GLEAM__OFFPATH gleam_result gleam__user_failed(gleam__op *op, gleam_result r) {
     gleam__task *t = op->task;
     if (gleam__aborted(t->job)) return r;
     if (t->has_usermsg) return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s", t->usermsg);
-    return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->node->step->fn->kind),
+    return gleam__fail_at(t, op->node, op->ctx.shard, r, "%s \"%s\" returned %s", gleam__fn_kind_name(op->fn->kind),
                           op->node->step->fn_name, gleam_result_str(r));
 }
 
-/* Call a mapper or output function on a row, turning its failure into the job's error. */
-static inline gleam_result gleam__call_user_row(gleam__op *op, gleam_row_fn fn, const gleam_value *row, int n) {
-    gleam_result r;
-    op->ctx.in_call = 1;
-    op->task->has_usermsg = 0;
-    r = fn(&op->ctx, row, n);
-    if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
-    op->ctx.in_call = 0;
-    return r < 0 ? gleam__user_failed(op, r) : r;
-}
+/* ==== End file src/op/ctx.c ==== */
 
-static gleam_result gleam__nomem(gleam__op *op) { return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory"); }
+/* ==== Begin file src/op/fail.c ==== */
+/* fail.c: the job's first error, with its context: the step, the shard, and the file and
+   line of the row at hand. The first failure stops the job; later ones only return. */
 
-static gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n) {
-    (void)op; (void)row; (void)n;
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__op_nofinish(gleam__op *op) {
-    (void)op;
-    return GLEAM_OK;
-}
-
-/* An op of `size` bytes (a gleam__op first), zeroed and tied to its node and task. */
-static gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size) {
-    gleam__op *op = (gleam__op *)gleam__calloc(1, size);
-    if (!op) return NULL;
-    op->node = node;
-    op->task = t;
-    op->push = gleam__op_nopush;
-    op->finish = gleam__op_nofinish;
-    op->ctx.op = op;
-    op->ctx.task = t;
-    op->ctx.shard = t->shard + node->offset;
-    return op;
-}
-
-/* Check that a row of n fields has every field in f. */
-static int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
-    int i;
-    for (i = 0; i < f->n; i++)
-        if (f->f[i] > n) {
-            gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; field %d is needed", n,
-                        n == 1 ? "" : "s", f->f[i]);
-            return -1;
-        }
-    return 0;
-}
-
-/* gleam__pack_key_to for any key but a short string. */
-static gleam_result gleam__pack_key_any(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
-                                        gleam__buf *b, uint64_t *h) {
-    size_t from = b->len;
-    int i;
-    if (key->n == 1 && key->f[0] <= n) { /* one field, packed in place */
-        gleam_value v = row[key->f[0] - 1];
-        size_t need = gleam__packed_size(v);
-        if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return gleam__nomem(op);
-        gleam__put_value((unsigned char *)b->p + from, v);
-        b->len += need;
-        *h = gleam__hash(b->p + from, need);
-        return GLEAM_OK;
-    }
-    if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
-    for (i = 0; i < key->n; i++)
-        if (gleam__pack_value(b, row[key->f[i] - 1]))
-            return gleam__nomem(op);
-    *h = gleam__hash(b->p + from, b->len - from);
-    return GLEAM_OK;
-}
-
-/* Append the packed key fields of row to b and hash them (the bytes appended). The
-   commonest key, one short string, is packed here, inline, as gleam__put_value packs it. */
-static inline gleam_result gleam__pack_key_to(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
-                                              gleam__buf *b, uint64_t *h) {
-    const gleam_value *v;
-    unsigned char *k;
-    if (key->n != 1 || key->f[0] > n || (v = &row[key->f[0] - 1])->type != GLEAM_BYTES || v->len >= 32)
-        return gleam__pack_key_any(op, key, row, n, b, h);
-    if (b->cap - b->len < 32 && gleam__buf_reserve(b, 32)) return gleam__nomem(op);
-    k = (unsigned char *)b->p + b->len;
-    *h = gleam__put_short(k, 0xa0 | v->len, (const unsigned char *)v->u.s, v->len);
-    b->len += v->len + 1;
-    return GLEAM_OK;
-}
-
-/* Pack the key fields of row into op->key and hash them. */
-static gleam_result gleam__pack_key(gleam__op *op, const gleam_fields *key, const gleam_value *row,
-                                    int n, uint64_t *h) {
-    op->key.len = 0;
-    return gleam__pack_key_to(op, key, row, n, &op->key, h);
-}
-
-/* >>errors --------------------------------------------------------------------------------- */
-
-static int gleam__aborted(gleam__job *job) {
+GLEAM__PRIV int gleam__aborted(gleam__job *job) {
     int a;
     pthread_mutex_lock(&job->mu);
     a = job->aborted;
@@ -4143,12 +5458,8 @@ static uint64_t gleam__line_of(const char *path, uint64_t off) {
     return line;
 }
 
-/* Record the failure if it is the job's first: the slot is claimed before the message is
-   made, since finding the line number rereads the input (never a pipe: it cannot). */
-static gleam_result gleam__vfail(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt,
-                                 va_list ap) {
-    gleam__job *job = t->job;
-    char msg[GLEAM__ERRMAX], label[160] = "", pos[GLEAM__ERRMAX / 2] = "";
+/* Make r the job's error and stop the job, if it is its first failure: 1, else 0. */
+static int gleam__claim(gleam__job *job, gleam_result r) {
     int first;
     pthread_mutex_lock(&job->mu);
     first = job->err == GLEAM_OK;
@@ -4158,11 +5469,20 @@ static gleam_result gleam__vfail(gleam__task *t, const gleam__node *where, int s
         pthread_cond_broadcast(&job->cv);
     }
     pthread_mutex_unlock(&job->mu);
-    if (!first) return r;
+    return first;
+}
+
+/* Record the failure if it is the job's first: the slot is claimed before the message is
+   made, since finding the line number rereads the input (never a pipe: it cannot). */
+static gleam_result gleam__vfail(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt,
+                                 va_list ap) {
+    gleam__job *job = t->job;
+    char msg[GLEAM__ERRMAX], label[160] = "", pos[GLEAM__ERRMAX / 2] = "";
+    if (!gleam__claim(job, r)) return r;
     gleam__vfmt(msg, sizeof msg, fmt, ap);
     if (where) {
         const gleam__step *s = where->step;
-        int shards = s->out ? s->out->nshards : s->in[0]->nshards;
+        int shards = s->nshards;
         char step[128];
         gleam__step_label(s, step, sizeof step);
         gleam__fmt_into(label, sizeof label, "%s, shard %d of %d", step, shard + 1, shards);
@@ -4176,11 +5496,11 @@ static gleam_result gleam__vfail(gleam__task *t, const gleam__node *where, int s
     if (*label || *pos) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s%s: %s", label, pos, msg);
     else gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", msg);
     pthread_mutex_unlock(&job->mu);
-    gleam__xchg_wake_all(job);
+    if (job->on_abort) job->on_abort(job);
     return r;
 }
 
-static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
+GLEAM__PRIV gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_result r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     r = gleam__vfail(t, where, t->shard + (where ? where->offset : 0), r, fmt, ap);
@@ -4188,7 +5508,7 @@ static gleam_result gleam__fail(gleam__task *t, const gleam__node *where, gleam_
     return r;
 }
 
-static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt, ...) {
+GLEAM__PRIV gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int shard, gleam_result r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     r = gleam__vfail(t, where, shard, r, fmt, ap);
@@ -4196,20 +5516,108 @@ static gleam_result gleam__fail_at(gleam__task *t, const gleam__node *where, int
     return r;
 }
 
-/* >>pool ----------------------------------------------------------------------------------- */
+GLEAM__PRIV gleam_result gleam__nomem(gleam__op *op) { return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory"); }
 
-static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i) {
+
+/* Fail the job for a spill file that could not be made or written (errno says why). */
+GLEAM__PRIV gleam_result gleam__spill_fail(gleam__op *op, const char *what) {
+    int e = errno;
+    if (e == ENOMEM) return gleam__nomem(op);
+    return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot %s a spill file in %s: %s", what,
+                       op->task->job->opt.tmpdir, strerror(e));
+}
+
+/* Stop the job with r and a message naming no step, unless it failed already. */
+GLEAM__PRIV void gleam__job_fail(gleam__job *job, gleam_result r, const char *fmt, ...) {
+    va_list ap;
+    if (!gleam__claim(job, r)) return;
+    pthread_mutex_lock(&job->mu);
+    va_start(ap, fmt);
+    gleam__vfmt(job->errmsg, sizeof job->errmsg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&job->mu);
+    if (job->on_abort) job->on_abort(job);
+}
+/* ==== End file src/op/fail.c ==== */
+
+/* ==== Begin file src/op/op.c ==== */
+/* op.c: making operators, and the checks and key packing they share. */
+
+GLEAM__PRIV gleam_result gleam__op_nopush(gleam__op *op, const gleam_value *row, int n) {
+    (void)op; (void)row; (void)n;
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__op_nofinish(gleam__op *op) {
+    (void)op;
+    return GLEAM_OK;
+}
+
+/* An op of `size` bytes (a gleam__op first), zeroed and tied to its node and task. */
+GLEAM__PRIV gleam__op *gleam__op_alloc(gleam__task *t, gleam__node *node, size_t size) {
+    gleam__op *op = (gleam__op *)gleam__calloc(1, size);
+    if (!op) return NULL;
+    op->node = node;
+    op->task = t;
+    op->push = gleam__op_nopush;
+    op->finish = gleam__op_nofinish;
+    op->ctx.op = op;
+    op->ctx.task = t;
+    op->ctx.shard = t->shard + node->offset;
+    op->fn = t->job->fns ? t->job->fns[node->step->id] : NULL;
+    op->user = t->job->users ? t->job->users[node->step->id] : NULL;
+    return op;
+}
+
+/* Check that a row of n fields has every field in f. */
+GLEAM__PRIV int gleam__check_fields(gleam__op *op, const gleam_fields *f, int n) {
+    int i;
+    for (i = 0; i < f->n; i++)
+        if (f->f[i] > n) {
+            gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; field %d is needed", n,
+                        n == 1 ? "" : "s", f->f[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* gleam__pack_key_to for any key but a short string. */
+GLEAM__PRIV gleam_result gleam__pack_key_any(gleam__op *op, const gleam_fields *key, const gleam_value *row, int n,
+                                        gleam__buf *b, uint64_t *h) {
+    size_t from = b->len;
+    int i;
+    if (key->n == 1 && key->f[0] <= n) { /* one field, packed in place */
+        gleam_value v = row[key->f[0] - 1];
+        size_t need = gleam__packed_size(v);
+        if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return gleam__nomem(op);
+        gleam__put_value((unsigned char *)b->p + from, v);
+        b->len += need;
+        *h = gleam__hash(b->p + from, need);
+        return GLEAM_OK;
+    }
+    if (gleam__check_fields(op, key, n)) return GLEAM_ERR_INPUT;
+    for (i = 0; i < key->n; i++)
+        if (gleam__pack_value(b, row[key->f[i] - 1]))
+            return gleam__nomem(op);
+    *h = gleam__hash(b->p + from, b->len - from);
+    return GLEAM_OK;
+}
+
+/* ==== End file src/op/op.c ==== */
+
+/* ==== Begin file src/op/pool.c ==== */
+/* pool.c: a pool of threads taking work items from one queue, under one mutex and one
+   condition variable. The job is over when no task remains, or it failed; a pool with
+   tasks left but nothing running and nothing queued has stalled, which is a bug. */
+
+GLEAM__PRIV void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, int), void *arg, int i) {
     pthread_mutex_lock(&job->mu);
     if (job->qlen == job->qcap) {
         size_t cap = job->qcap ? job->qcap * 2 : 64, k;
         gleam__work *q = (gleam__work *)gleam__malloc(cap * sizeof *q);
         if (!q) { /* cannot queue: stop the job rather than lose work */
-            job->err = job->err ? job->err : GLEAM_ERR_NOMEM;
-            if (!job->errmsg[0]) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "out of memory");
-            job->aborted = 1;
-            pthread_cond_broadcast(&job->cv);
             pthread_mutex_unlock(&job->mu);
-            gleam__xchg_wake_all(job);
+            gleam__job_fail(job, GLEAM_ERR_NOMEM, "out of memory");
             return;
         }
         for (k = 0; k < job->qlen; k++) q[k] = job->q[(job->qhead + k) % job->qcap];
@@ -4227,8 +5635,9 @@ static void gleam__schedule(gleam__job *job, void (*fn)(gleam__job *, void *, in
 }
 
 /* A task has finished (or given up): one less to wait for. */
-static void gleam__task_done(gleam__job *job) {
+GLEAM__PRIV void gleam__task_done(gleam__job *job) {
     pthread_mutex_lock(&job->mu);
+    GLEAM_ASSERT(job->remaining > 0);
     job->remaining--;
     pthread_cond_broadcast(&job->cv);
     pthread_mutex_unlock(&job->mu);
@@ -4244,7 +5653,7 @@ static int gleam__job_over(gleam__job *job) {
     return 0;
 }
 
-static void *gleam__worker(void *arg) {
+GLEAM__PRIV void *gleam__worker(void *arg) {
     gleam__job *job = (gleam__job *)arg;
     pthread_mutex_lock(&job->mu);
     for (;;) {
@@ -4259,6 +5668,7 @@ static void *gleam__worker(void *arg) {
         pthread_mutex_unlock(&job->mu);
         w.fn(job, w.arg, w.i);
         pthread_mutex_lock(&job->mu);
+        GLEAM_ASSERT(job->running > 0);
         job->running--;
         pthread_cond_broadcast(&job->cv);
     }
@@ -4267,10 +5677,15 @@ static void *gleam__worker(void *arg) {
     return NULL;
 }
 
-/* >>tasks ---------------------------------------------------------------------------------- */
+/* ==== End file src/op/pool.c ==== */
 
-static gleam_result gleam__finish_task(gleam__task *t) {
+/* ==== Begin file src/op/task.c ==== */
+/* task.c: the end of a task: its operators finished in node order, its figures added to
+   the job's statistics, its memory freed. */
+
+GLEAM__PRIV gleam_result gleam__finish_task(gleam__task *t) {
     int i;
+    GLEAM_ASSERT(t->ops); /* not released yet */
     for (i = 0; i < t->stage->nnodes; i++) {
         gleam__op *op = t->ops[i];
         gleam_result r;
@@ -4278,19 +5693,6 @@ static gleam_result gleam__finish_task(gleam__task *t) {
         if ((r = op->finish(op)) < 0) return r;
     }
     return GLEAM_OK;
-}
-
-static void gleam__source_work(gleam__job *job, void *arg, int i) {
-    gleam__task *t = (gleam__task *)arg;
-    gleam_result r;
-    (void)i;
-    t->t0 = gleam__now();
-    r = gleam__run_source(t);
-    t->in_path = NULL;
-    if (r >= 0) r = gleam__finish_task(t);
-    if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
-    gleam__task_release(t);
-    gleam__task_done(job);
 }
 
 /* Add a finished task's figures to its steps'. */
@@ -4321,7 +5723,7 @@ static void gleam__stats_take(gleam__task *t) {
     pthread_mutex_unlock(&job->smu);
 }
 
-static void gleam__task_release(gleam__task *t) {
+GLEAM__PRIV void gleam__task_release(gleam__task *t) {
     int i;
     if (!t->ops) return;
     gleam__stats_take(t);
@@ -4339,118 +5741,32 @@ static void gleam__task_release(gleam__task *t) {
     t->ops = NULL;
 }
 
-static void gleam__task_free(gleam__task *t) {
-    if (!t) return;
-    gleam__task_release(t);
-    gleam__free(t);
-}
+/* ==== End file src/op/task.c ==== */
 
-static gleam__task *gleam__task_new(gleam__job *job, gleam__stage *st, int shard) {
-    gleam__task *t = (gleam__task *)gleam__calloc(1, sizeof *t);
-    int i, k;
-    if (!t) return NULL;
-    t->job = job;
-    t->stage = st;
-    t->shard = shard;
-    if (!(t->ops = (gleam__op **)gleam__calloc((size_t)st->nnodes, sizeof *t->ops))) goto fail;
-    for (i = 0; i < st->nnodes; i++) {
-        gleam__node *n = st->nodes[i];
-        int cls = gleam__step_class(n->step->kind);
-        gleam__op *op;
-        if (i == 0) op = cls == GLEAM__SOURCE ? gleam__make_source(t, n) : gleam__make_consumer(t, n);
-        else if (cls == GLEAM__NARROW) op = gleam__make_narrow(t, n);
-        else if (cls == GLEAM__WIDE) op = gleam__make_producer(t, n);
-        else op = gleam__make_output(t, n);
-        if (!(t->ops[i] = op)) goto fail;
-    }
-    for (i = 0; i < st->nnodes; i++) {
-        gleam__node *n = st->nodes[i];
-        gleam__op *op = t->ops[i];
-        if (!n->nkids) continue;
-        if (!(op->kids = (gleam__op **)gleam__calloc((size_t)n->nkids, sizeof *op->kids))) goto fail;
-        for (k = 0; k < n->nkids; k++) op->kids[k] = t->ops[n->kids[k]->index];
-        op->nkids = n->nkids;
-    }
-    return t;
-fail:
-    gleam__task_free(t);
-    return NULL;
-}
+/* ==== Begin file src/op/term.c ==== */
+/* term.c: the terminal the job shares with its progress line: the job's own writes to
+   stdout and stderr step around the line, and sources publish what they have read. */
 
-/* Does stage st feed the right side of a join or cogroup? Such stages run first, so that
-   the left side can be probed as it streams instead of waiting in queues. */
-static int gleam__feeds_build_side(const gleam__stage *st) {
-    int i;
-    for (i = 1; i < st->nnodes; i++) {
-        const gleam__node *n = st->nodes[i];
-        if ((n->step->kind == GLEAM__JOIN || n->step->kind == GLEAM__COGROUP) && n->side == 1) return 1;
-    }
-    return 0;
-}
-
-/* >>progress and statistics --------------------------------------------------------------- */
-
-static double gleam__now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes) {
+GLEAM__PRIV void gleam__progress_add(gleam__job *job, uint64_t rows, uint64_t bytes) {
     pthread_mutex_lock(&job->smu);
     job->rows_read += rows;
     job->bytes_read += bytes;
     pthread_mutex_unlock(&job->smu);
 }
 
-static void gleam__progress_rows(gleam__op *op) {
+GLEAM__PRIV void gleam__progress_rows(gleam__op *op) {
     if (op->nout - op->published < 4096) return;
     gleam__progress_add(op->task->job, op->nout - op->published, 0);
     op->published = op->nout;
 }
 
-/* "812 B", "1.5 KB", "12.3 MB", "1.20 GB" */
-static const char *gleam__fmt_bytes(char *buf, size_t cap, double x) {
-    if (x < 1024) gleam__fmt_into(buf, cap, "%.0f B", x);
-    else if (x < 1024.0 * 1024) gleam__fmt_into(buf, cap, "%.1f KB", x / 1024);
-    else if (x < 1024.0 * 1024 * 1024) gleam__fmt_into(buf, cap, "%.1f MB", x / (1024.0 * 1024));
-    else gleam__fmt_into(buf, cap, "%.2f GB", x / (1024.0 * 1024 * 1024));
-    return buf;
-}
-
-/* "950", "12.3 k", "4.56 M" */
-static const char *gleam__fmt_count(char *buf, size_t cap, double x) {
-    if (x < 1e4) gleam__fmt_into(buf, cap, "%.0f", x);
-    else if (x < 1e6) gleam__fmt_into(buf, cap, "%.1f k", x / 1e3);
-    else if (x < 1e9) gleam__fmt_into(buf, cap, "%.2f M", x / 1e6);
-    else gleam__fmt_into(buf, cap, "%.2f G", x / 1e9);
-    return buf;
-}
-
-/* The progress line (under smu): steps done, rows and bytes read, rate, elapsed. */
-static void gleam__progress_line(gleam__job *job, char *line, size_t cap) {
-    const gleam__plan *p = job->plan;
-    int nsteps = p->flow->nsteps, done = 0, s, i;
-    double el = gleam__now() - job->t_start;
-    char rows[32], bytes[32], rate[32];
-    memset(job->step_busy, 0, (size_t)nsteps + 1);
-    for (s = 0; s < p->nstages; s++)
-        if (job->stage_left[s] > 0)
-            for (i = 0; i < p->stages[s]->nnodes; i++) job->step_busy[p->stages[s]->nodes[i]->step->id] = 1;
-    for (i = 1; i <= nsteps; i++) done += !job->step_busy[i];
-    gleam__fmt_into(line, cap, "gleam: %d/%d steps done, %s rows and %s read (%s/s), %.1f s", done, nsteps,
-                    gleam__fmt_count(rows, sizeof rows, (double)job->rows_read),
-                    gleam__fmt_bytes(bytes, sizeof bytes, (double)job->bytes_read),
-                    gleam__fmt_bytes(rate, sizeof rate, el > 0 ? (double)job->bytes_read / el : 0), el);
-}
-
 /* Under smu: take the progress line off the screen, if it is on it. */
-static void gleam__progress_erase(gleam__job *job) {
+GLEAM__PRIV void gleam__progress_erase(gleam__job *job) {
     if (job->drawn) (void)gleam__write_all(2, "\r\033[K", 4);
     job->drawn = 0;
 }
 
-static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n) {
+GLEAM__PRIV int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n) {
     int r;
     if (!job->progress_tty || (fd != 2 && !(fd == 1 && job->out_tty))) return gleam__write_all(fd, p, n);
     pthread_mutex_lock(&job->smu); /* the line is redrawn at the next tick */
@@ -4460,898 +5776,2796 @@ static int gleam__term_write(gleam__job *job, int fd, const char *p, size_t n) {
     return r;
 }
 
-/* The progress thread: on a terminal, one line redrawn four times a second once the job
-   has run a second (taken off while the job writes to the terminal, cleared at the end);
-   forced on (-gleam.progress), from the start, and when stderr is not a terminal a line a
-   second; forced, a last line at the end. Lines are written under smu, so that they never
-   cut into the job's own output. */
-static void *gleam__progress_main(void *arg) {
-    gleam__job *job = (gleam__job *)arg;
-    int tty = job->progress_tty, forced = job->opt.progress == 1;
-    char line[256], out[300];
-    int n;
-    pthread_mutex_lock(&job->smu);
-    while (!job->stop_progress) {
-        struct timespec ts;
-        long step = tty ? 250000000L : 1000000000L;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += step;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&job->scv, &job->smu, &ts);
-        if (job->stop_progress) break;
-        if (!forced && gleam__now() - job->t_start < 1.0) continue;
-        gleam__progress_line(job, line, sizeof line);
-        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K" : "%s\n", line);
-        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
-        job->drawn = tty;
+/* ==== End file src/op/term.c ==== */
+
+/* ==== Begin file src/exchange/local.c ==== */
+/* local.c: the in-process transport. Each partition has a queue per side. A block goes to
+   its partition's queue; the thread that puts it runs the consumer on the partition right
+   away if nobody else is and the take order allows; when the queue is full and another
+   thread consumes the partition, the producer waits: that is the back pressure. Waits
+   only ever point downstream, so they cannot form a cycle. A sort's runs are kept by
+   pointer and merged where they lie: copying them into blocks would cost a pass over all
+   the data. Once every producer has closed, each partition is finished by a work item of
+   the pool. */
+
+typedef struct gleam__part {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gleam__block *head[2], *tail[2];
+    size_t bytes;           /* queued */
+    int busy;               /* a thread is running the consumer on this partition */
+    int aborted;            /* the job stopped: nobody waits here any more */
+    gleam__task *task;      /* the consumer task */
+} gleam__part;
+
+typedef struct gleam__local {
+    gleam__part *parts;
+    int parts_done;         /* partitions finished: at nparts the sort's runs are freed */
+} gleam__local;
+
+#define GLEAM__LOCAL(x) ((gleam__local *)(x)->impl)
+
+/* May blocks of this side be consumed as they come? */
+static int gleam__can_absorb(gleam__xchg *x, int side) {
+    if (x->take == GLEAM__TAKE_AT_END || x->take == GLEAM__TAKE_RUNS) return 0;
+    if (side == 1 || x->take != GLEAM__TAKE_BUILD_FIRST) return 1;
+    return gleam__xchg_built(x);
+}
+
+static void gleam__enqueue(gleam__part *pt, gleam__block *b) {
+    b->next = NULL;
+    if (pt->tail[b->side]) pt->tail[b->side]->next = b;
+    else pt->head[b->side] = b;
+    pt->tail[b->side] = b;
+    pt->bytes += b->len;
+}
+
+/* Take the queued blocks of `side` (caller holds pt->mu). */
+static gleam__block *gleam__take(gleam__part *pt, int side) {
+    gleam__block *b = pt->head[side], *c;
+    for (c = b; c; c = c->next) pt->bytes -= c->len;
+    pt->head[side] = pt->tail[side] = NULL;
+    return b;
+}
+
+static gleam_result gleam__local_put(gleam__xchg *x, gleam__op *from, int part, gleam__block *b) {
+    gleam__part *pt = &GLEAM__LOCAL(x)->parts[part];
+    gleam_result r = GLEAM_OK;
+    int side = b->side;
+    (void)from;
+    GLEAM_ASSERT(part >= 0 && part < x->nparts && side >= 0 && side < x->nsides);
+    pthread_mutex_lock(&pt->mu);
+    gleam__enqueue(pt, b);
+    for (;;) {
+        int can1, can0;
+        if (pt->aborted) {
+            r = GLEAM_ERR_INTERNAL;
+            break;
+        }
+        can1 = gleam__can_absorb(x, 1) && pt->head[1];
+        can0 = gleam__can_absorb(x, 0) && pt->head[0];
+        if (!pt->busy && (can0 || can1)) {
+            gleam__block *b1 = can1 ? gleam__take(pt, 1) : NULL, *b0 = can0 ? gleam__take(pt, 0) : NULL;
+            pt->busy = 1;
+            pthread_mutex_unlock(&pt->mu);
+            r = gleam__xchg_absorb(pt->task, b1);
+            if (r >= 0) r = gleam__xchg_absorb(pt->task, b0);
+            else gleam__blocks_free(b0);
+            pthread_mutex_lock(&pt->mu);
+            pt->busy = 0;
+            pthread_cond_broadcast(&pt->cv);
+            if (r < 0) break;
+            continue;
+        }
+        if (pt->busy && pt->bytes > x->job->part_cap && gleam__can_absorb(x, side)) {
+            pthread_cond_wait(&pt->cv, &pt->mu);
+            continue;
+        }
+        break;
     }
-    if (forced) {
-        gleam__progress_line(job, line, sizeof line);
-        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K\n" : "%s\n", line);
-        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
-        job->drawn = 0;
+    pthread_mutex_unlock(&pt->mu);
+    return r;
+}
+
+/* All producers closed: consume what is left in partition j, then finish its task. */
+static void gleam__part_finish(gleam__job *job, void *arg, int j) {
+    gleam__xchg *x = (gleam__xchg *)arg;
+    gleam__local *lo = GLEAM__LOCAL(x);
+    gleam__part *pt = &lo->parts[j];
+    gleam__block *b0, *b1;
+    gleam_result r;
+    int k, last;
+    GLEAM_ASSERT(x->open[0] == 0 && x->open[1] == 0); /* every producer has closed */
+    pthread_mutex_lock(&pt->mu);
+    while (pt->busy && !pt->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
+    pt->busy = 1;
+    b1 = gleam__take(pt, 1);
+    b0 = gleam__take(pt, 0);
+    pthread_mutex_unlock(&pt->mu);
+    r = x->take == GLEAM__TAKE_AT_END && gleam__blocks_by_producer(&b0) ? gleam__nomem(pt->task->ops[0]) : GLEAM_OK;
+    if (r >= 0) r = gleam__xchg_absorb(pt->task, b1);
+    else gleam__blocks_free(b1);
+    if (r >= 0) r = gleam__xchg_absorb(pt->task, b0);
+    else gleam__blocks_free(b0);
+    if (!pt->task->t0) pt->task->t0 = gleam__now();
+    if (r >= 0) r = gleam__finish_task(pt->task);
+    if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(pt->task);
+    pthread_mutex_lock(&x->mu); /* the last partition done frees the sorted runs */
+    last = ++lo->parts_done == x->nparts;
+    pthread_mutex_unlock(&x->mu);
+    if (last) {
+        for (k = 0; k < x->nruns; k++) gleam__run_free(x->runs[k]);
+        x->nruns = 0;
     }
-    gleam__progress_erase(job);
-    pthread_mutex_unlock(&job->smu);
+    gleam__task_done(job);
+}
+
+static gleam_result gleam__local_close(gleam__xchg *x, gleam__op *from, int side, int width) {
+    int j;
+    if (!gleam__xchg_closed(x, side, width)) return GLEAM_OK;
+    if (x->take == GLEAM__TAKE_RUNS && gleam__xchg_cut_runs(x)) {
+        gleam__fail(GLEAM__LOCAL(x)->parts[0].task, x->stage->nodes[0], GLEAM_ERR_NOMEM, "out of memory");
+        return GLEAM_OK; /* the producer's own work went well */
+    }
+    (void)from;
+    for (j = 0; j < x->nparts; j++) gleam__schedule(x->job, gleam__part_finish, x, j);
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__local_put_run(gleam__xchg *x, gleam__op *from, gleam__run *run) {
+    return gleam__xchg_keep_run(x, from, run);
+}
+
+static void gleam__local_abort(gleam__xchg *x) {
+    gleam__local *lo = GLEAM__LOCAL(x);
+    int j;
+    if (!lo) return;
+    for (j = 0; j < x->nparts; j++) {
+        pthread_mutex_lock(&lo->parts[j].mu);
+        lo->parts[j].aborted = 1;
+        pthread_cond_broadcast(&lo->parts[j].cv);
+        pthread_mutex_unlock(&lo->parts[j].mu);
+    }
+}
+
+static void gleam__local_free(gleam__xchg *x) {
+    gleam__local *lo = GLEAM__LOCAL(x);
+    int j;
+    if (!lo) return;
+    for (j = 0; j < x->nparts; j++) {
+        gleam__blocks_free(lo->parts[j].head[0]);
+        gleam__blocks_free(lo->parts[j].head[1]);
+        pthread_mutex_destroy(&lo->parts[j].mu);
+        pthread_cond_destroy(&lo->parts[j].cv);
+    }
+    gleam__free(lo->parts);
+    gleam__free(lo);
+    x->impl = NULL;
+}
+
+static const gleam__xport gleam__local_xport = {"local", gleam__local_put, gleam__local_put_run, gleam__local_close,
+                                                gleam__local_abort, gleam__local_free};
+
+GLEAM__PRIV const gleam__xport *gleam__xport_local(void) { return &gleam__local_xport; }
+
+GLEAM__PRIV int gleam__local_init(gleam__xchg *x) {
+    gleam__local *lo = (gleam__local *)gleam__calloc(1, sizeof *lo);
+    int j;
+    if (!lo || !(lo->parts = (gleam__part *)gleam__calloc((size_t)x->nparts, sizeof *lo->parts))) {
+        gleam__free(lo);
+        return -1;
+    }
+    for (j = 0; j < x->nparts; j++) {
+        pthread_mutex_init(&lo->parts[j].mu, NULL);
+        pthread_cond_init(&lo->parts[j].cv, NULL);
+        lo->parts[j].task = x->job->tasks[x->stage->id - 1][j];
+    }
+    x->impl = lo;
+    return 0;
+}
+/* ==== End file src/exchange/local.c ==== */
+
+/* ==== Begin file src/exchange/stream.c ==== */
+/* stream.c: exchanges across a process boundary, as frames on a file descriptor (a pipe or
+   a socket). Three pieces: the sending side of an exchange whose consumers run in other
+   processes (one descriptor per partition), the sending side of the producers of a
+   process that runs one task (its outputs go up one descriptor), and the receiving side
+   of such a task, which hands the blocks to its consumer in the exchange's take order.
+   Every length and count read is checked before it is used. */
+
+/* >>frames -------------------------------------------------------------------------------- */
+
+GLEAM__PRIV int gleam__frame_fields(int type) {
+    switch (type) {
+    case GLEAM__FRAME_PLAN: return 0;
+    case GLEAM__FRAME_TASK: return 2;
+    case GLEAM__FRAME_BLOCK: return 4;
+    case GLEAM__FRAME_CLOSE: return 4;
+    case GLEAM__FRAME_RUNS: return 2;
+    case GLEAM__FRAME_ROWS: return 2;
+    case GLEAM__FRAME_RUN: return 2;
+    case GLEAM__FRAME_END: return 1;
+    default: return -1;
+    }
+}
+
+/* Write n bytes to fd; a socket whose peer is gone gives EPIPE, never SIGPIPE. */
+static int gleam__fd_write(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK) return gleam__write_all(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EPIPE;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len) {
+    unsigned char hdr[4 + 1 + 4 * 4];
+    size_t h = 5 + 4 * (size_t)nf;
+    int i;
+    GLEAM_ASSERT(nf == gleam__frame_fields(type));
+    if (len > GLEAM__FRAME_MAX - h) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    gleam__be32(hdr, (uint32_t)(h - 4 + len));
+    hdr[4] = (unsigned char)type;
+    for (i = 0; i < nf; i++) gleam__be32(hdr + 5 + 4 * i, f[i]);
+    if (gleam__fd_write(fd, (const char *)hdr, h)) return -1;
+    return len ? gleam__fd_write(fd, (const char *)data, len) : 0;
+}
+
+/* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
+   EPROTO when the input ends inside). */
+static int gleam__read_exact(int fd, char *p, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) {
+            if (got == 0) return 0;
+            errno = EPROTO;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+GLEAM__PRIV int gleam__frame_read(int fd, gleam__buf *buf, gleam__frame *fr) {
+    unsigned char hdr[4];
+    size_t len;
+    int k, nf, i;
+    if ((k = gleam__read_exact(fd, (char *)hdr, 4)) <= 0) return k;
+    len = gleam__rd32(hdr);
+    if (len < 1 || len > GLEAM__FRAME_MAX) {
+        errno = EPROTO;
+        return -1;
+    }
+    buf->len = 0;
+    if (gleam__buf_reserve(buf, len)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if ((k = gleam__read_exact(fd, buf->p, len)) <= 0) {
+        if (k == 0) errno = EPROTO;
+        return -1;
+    }
+    buf->len = len;
+    fr->type = (unsigned char)buf->p[0];
+    nf = gleam__frame_fields(fr->type);
+    if (nf < 0 || len < 1 + 4 * (size_t)nf) {
+        errno = EPROTO;
+        return -1;
+    }
+    for (i = 0; i < 4; i++) fr->f[i] = i < nf ? gleam__rd32((const unsigned char *)buf->p + 1 + 4 * i) : 0;
+    fr->data = buf->p + 1 + 4 * nf;
+    fr->len = len - 1 - 4 * (size_t)nf;
+    return 1;
+}
+
+/* frame_write under mu: 0, or the errno of the failure. */
+GLEAM__PRIV int gleam__frame_write_locked(int fd, pthread_mutex_t *mu, int type, const uint32_t *f, int nf, const void *data,
+                                     size_t len) {
+    int e = 0;
+    pthread_mutex_lock(mu);
+    if (gleam__frame_write(fd, type, f, nf, data, len)) e = errno ? errno : EIO;
+    pthread_mutex_unlock(mu);
+    return e;
+}
+
+/* The fields of a BLOCK frame of exchange x for block b of partition part. */
+static void gleam__block_fields(uint32_t *f, const gleam__xchg *x, uint32_t part, const gleam__block *b) {
+    f[0] = (uint32_t)x->step->id;
+    f[1] = part;
+    f[2] = (uint32_t)b->side;
+    f[3] = (uint32_t)b->producer;
+}
+
+/* >>send: an exchange whose consumers are elsewhere ---------------------------------------- */
+
+typedef struct gleam__send {
+    int *fds;               /* by partition */
+    pthread_mutex_t *mus;   /* one writer at a time per descriptor */
+} gleam__send;
+
+#define GLEAM__SEND(x) ((gleam__send *)(x)->impl)
+
+/* Write a frame to partition j's consumer; a failure fails the job at op. */
+static gleam_result gleam__send_frame(gleam__xchg *x, gleam__op *op, int j, int type, const uint32_t *f, int nf,
+                                      const void *data, size_t len) {
+    gleam__send *s = GLEAM__SEND(x);
+    int e = gleam__frame_write_locked(s->fds[j], &s->mus[j], type, f, nf, data, len);
+    if (!e) return GLEAM_OK;
+    if (gleam__aborted(x->job)) return GLEAM_ERR_INTERNAL;
+    return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot send to the process of partition %d: %s", j + 1,
+                       strerror(e));
+}
+
+static gleam_result gleam__send_put(gleam__xchg *x, gleam__op *from, int part, gleam__block *b) {
+    uint32_t f[4];
+    gleam_result r;
+    gleam__block_fields(f, x, (uint32_t)part, b);
+    r = gleam__send_frame(x, from, part, GLEAM__FRAME_BLOCK, f, 4, b->data, b->len);
+    gleam__block_free(b);
+    return r;
+}
+
+/* Partition j's slice of every run, as blocks of rows in order, then the RUNS frame. */
+static gleam_result gleam__send_slices(gleam__xchg *x, gleam__op *op, int j) {
+    gleam__buf blk = {NULL, 0, 0};
+    gleam_result r = GLEAM_OK;
+    uint32_t f[4];
+    int i, k;
+    f[0] = (uint32_t)x->step->id;
+    f[1] = (uint32_t)j;
+    f[2] = 0;
+    for (i = 0; i < x->nruns && r == GLEAM_OK; i++) {
+        const gleam__slice *sl = &x->slices[j * x->nruns + i];
+        gleam__cursor cur;
+        gleam__cursor_init(&cur, sl->run, sl->from, sl->to, sl->lo, sl->hi);
+        f[3] = (uint32_t)i;
+        blk.len = 0;
+        while (r == GLEAM_OK && (k = gleam__cursor_next(&cur, &x->cmp)) != 0) {
+            size_t n = k < 0 ? 0 : gleam__cursor_len(&cur);
+            if (k < 0) r = gleam__spill_fail(op, "read");
+            else if (gleam__buf_add(&blk, cur.head.row, n)) r = gleam__nomem(op);
+            else if (blk.len >= x->job->block_size) {
+                r = gleam__send_frame(x, op, j, GLEAM__FRAME_BLOCK, f, 4, blk.p, blk.len);
+                blk.len = 0;
+            }
+        }
+        if (r == GLEAM_OK && blk.len) r = gleam__send_frame(x, op, j, GLEAM__FRAME_BLOCK, f, 4, blk.p, blk.len);
+        gleam__cursor_free(&cur);
+    }
+    gleam__buf_free(&blk);
+    f[1] = (uint32_t)x->nruns;
+    return r == GLEAM_OK ? gleam__send_frame(x, op, j, GLEAM__FRAME_RUNS, f, 2, NULL, 0) : r;
+}
+
+static gleam_result gleam__send_close(gleam__xchg *x, gleam__op *from, int side, int width) {
+    gleam_result r = GLEAM_OK;
+    uint32_t f[4];
+    int j, last = gleam__xchg_closed(x, side, width);
+    if (x->take == GLEAM__TAKE_RUNS) { /* the runs are cut once all are in */
+        if (!last) return GLEAM_OK;
+        if (gleam__xchg_cut_runs(x)) return gleam__nomem(from);
+        for (j = 0; j < x->nparts && r == GLEAM_OK; j++) r = gleam__send_slices(x, from, j);
+        return r;
+    }
+    f[0] = (uint32_t)x->step->id;
+    f[1] = (uint32_t)side;
+    f[2] = (uint32_t)(from->task->shard + from->node->offset);
+    f[3] = (uint32_t)width;
+    for (j = 0; j < x->nparts && r == GLEAM_OK; j++) r = gleam__send_frame(x, from, j, GLEAM__FRAME_CLOSE, f, 4, NULL, 0);
+    return r;
+}
+
+static gleam_result gleam__send_put_run(gleam__xchg *x, gleam__op *from, gleam__run *run) {
+    return gleam__xchg_keep_run(x, from, run);
+}
+
+static void gleam__send_abort(gleam__xchg *x) {
+    gleam__send *s = GLEAM__SEND(x);
+    int j;
+    if (!s) return;
+    for (j = 0; j < x->nparts; j++) shutdown(s->fds[j], SHUT_WR); /* a writer waiting for room gives up */
+}
+
+static void gleam__send_free(gleam__xchg *x) {
+    gleam__send *s = GLEAM__SEND(x);
+    int j;
+    if (!s) return;
+    for (j = 0; j < x->nparts; j++) pthread_mutex_destroy(&s->mus[j]);
+    gleam__free(s->fds);
+    gleam__free(s->mus);
+    gleam__free(s);
+    x->impl = NULL;
+}
+
+static const gleam__xport gleam__send_xport = {"send", gleam__send_put, gleam__send_put_run, gleam__send_close,
+                                               gleam__send_abort, gleam__send_free};
+
+GLEAM__PRIV const gleam__xport *gleam__xport_send(void) { return &gleam__send_xport; }
+
+GLEAM__PRIV int gleam__send_init(gleam__xchg *x, const int *fds) {
+    gleam__send *s = (gleam__send *)gleam__calloc(1, sizeof *s);
+    int j;
+    if (!s || !(s->fds = (int *)gleam__calloc((size_t)x->nparts, sizeof *s->fds)) ||
+        !(s->mus = (pthread_mutex_t *)gleam__calloc((size_t)x->nparts, sizeof *s->mus))) {
+        if (s) gleam__free(s->fds);
+        gleam__free(s);
+        return -1;
+    }
+    for (j = 0; j < x->nparts; j++) {
+        s->fds[j] = fds[j];
+        pthread_mutex_init(&s->mus[j], NULL);
+    }
+    x->impl = s;
+    return 0;
+}
+
+/* >>up: the producers of a process that runs one task ------------------------------------ */
+
+typedef struct gleam__up {
+    int fd;
+    pthread_mutex_t *mu;    /* shared by everything this process writes to fd */
+} gleam__up;
+
+#define GLEAM__UP(x) ((gleam__up *)(x)->impl)
+
+static gleam_result gleam__up_frame(gleam__xchg *x, gleam__op *op, int type, const uint32_t *f, int nf, const void *data,
+                                    size_t len) {
+    gleam__up *u = GLEAM__UP(x);
+    int e = gleam__frame_write_locked(u->fd, u->mu, type, f, nf, data, len);
+    return e ? gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot send rows on: %s", strerror(e)) : GLEAM_OK;
+}
+
+static gleam_result gleam__up_put(gleam__xchg *x, gleam__op *from, int part, gleam__block *b) {
+    uint32_t f[4];
+    gleam_result r;
+    gleam__block_fields(f, x, (uint32_t)part, b);
+    r = gleam__up_frame(x, from, GLEAM__FRAME_BLOCK, f, 4, b->data, b->len);
+    gleam__block_free(b);
+    return r;
+}
+
+/* A sorted run goes up as blocks of its rows in order, then a RUN frame. */
+static gleam_result gleam__up_put_run(gleam__xchg *x, gleam__op *from, gleam__run *run) {
+    gleam__buf blk = {NULL, 0, 0};
+    gleam__cursor cur;
+    gleam_result r = GLEAM_OK;
+    uint32_t f[4];
+    int k;
+    f[0] = (uint32_t)x->step->id;
+    f[1] = GLEAM__PART_RUN;
+    f[2] = 0;
+    f[3] = (uint32_t)(from->task->shard + from->node->offset);
+    gleam__cursor_init(&cur, run, 0, run->n, NULL, NULL);
+    while (r == GLEAM_OK && (k = gleam__cursor_next(&cur, &x->cmp)) != 0) {
+        if (k < 0) r = gleam__spill_fail(from, "read");
+        else if (gleam__buf_add(&blk, cur.head.row, gleam__cursor_len(&cur))) r = gleam__nomem(from);
+        else if (blk.len >= x->job->block_size) {
+            r = gleam__up_frame(x, from, GLEAM__FRAME_BLOCK, f, 4, blk.p, blk.len);
+            blk.len = 0;
+        }
+    }
+    if (r == GLEAM_OK && blk.len) r = gleam__up_frame(x, from, GLEAM__FRAME_BLOCK, f, 4, blk.p, blk.len);
+    gleam__cursor_free(&cur);
+    gleam__buf_free(&blk);
+    gleam__run_free(run);
+    f[1] = f[3];
+    return r == GLEAM_OK ? gleam__up_frame(x, from, GLEAM__FRAME_RUN, f, 2, NULL, 0) : r;
+}
+
+static gleam_result gleam__up_close(gleam__xchg *x, gleam__op *from, int side, int width) {
+    uint32_t f[4];
+    f[0] = (uint32_t)x->step->id;
+    f[1] = (uint32_t)side;
+    f[2] = (uint32_t)(from->task->shard + from->node->offset);
+    f[3] = (uint32_t)width;
+    return gleam__up_frame(x, from, GLEAM__FRAME_CLOSE, f, 4, NULL, 0);
+}
+
+static void gleam__up_abort(gleam__xchg *x) { (void)x; }
+
+static void gleam__up_free(gleam__xchg *x) {
+    gleam__free(x->impl);
+    x->impl = NULL;
+}
+
+static const gleam__xport gleam__up_xport = {"up", gleam__up_put, gleam__up_put_run, gleam__up_close, gleam__up_abort,
+                                             gleam__up_free};
+
+GLEAM__PRIV const gleam__xport *gleam__xport_up(void) { return &gleam__up_xport; }
+
+GLEAM__PRIV int gleam__up_init(gleam__xchg *x, int fd, pthread_mutex_t *mu) {
+    gleam__up *u = (gleam__up *)gleam__calloc(1, sizeof *u);
+    if (!u) return -1;
+    u->fd = fd;
+    u->mu = mu;
+    x->impl = u;
+    return 0;
+}
+
+/* >>receive: the consumer of one partition, fed by frames --------------------------------- */
+
+/* A block holding a frame's rows, checked to be whole rows of ours. NULL, with err set. */
+static gleam__block *gleam__frame_block(const gleam__frame *fr, char *err, size_t errcap) {
+    gleam__block *b;
+    uint64_t rows;
+    if (gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK) {
+        gleam__fmt_into(err, errcap, "a block of %zu bytes does not hold whole rows", fr->len);
+        return NULL;
+    }
+    if (!(b = gleam__block_new(fr->len))) {
+        gleam__fmt_into(err, errcap, "out of memory");
+        return NULL;
+    }
+    memcpy(b->data, fr->data, fr->len);
+    b->len = fr->len;
+    return b;
+}
+
+static void gleam__list_add(gleam__block **head, gleam__block **tail, gleam__block *b) {
+    b->next = NULL;
+    if (*tail) (*tail)->next = b;
+    else *head = b;
+    *tail = b;
+}
+
+GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap) {
+    gleam__block *held = NULL, *tail = NULL, **runs = NULL, **rtail = NULL, *b;
+    gleam_result r = GLEAM_OK;
+    uint32_t nruns = 0;
+    int done = 0, j;
+    err[0] = 0;
+    while (!done && r >= 0) {
+        gleam__frame fr;
+        int k = gleam__frame_read(fd, buf, &fr);
+        if (k <= 0) {
+            gleam__fmt_into(err, errcap, k == 0 ? "the input ended before every producer of step %d had closed"
+                                                : "cannot read the input of step %d: %s",
+                            x->step->id, strerror(errno));
+            r = GLEAM_ERR_INPUT;
+            break;
+        }
+        if ((fr.type != GLEAM__FRAME_BLOCK && fr.type != GLEAM__FRAME_CLOSE && fr.type != GLEAM__FRAME_RUNS) ||
+            fr.f[0] != (uint32_t)x->step->id) {
+            gleam__fmt_into(err, errcap, "a frame of type %d for step %u came where step %d's input was read", fr.type,
+                            fr.f[0], x->step->id);
+            r = GLEAM_ERR_INPUT;
+            break;
+        }
+        if (fr.type == GLEAM__FRAME_BLOCK) {
+            int side = (int)fr.f[2];
+            if (fr.f[1] != (uint32_t)t->shard || fr.f[2] >= (uint32_t)x->nsides || fr.f[3] > (1u << 20)) {
+                gleam__fmt_into(err, errcap, "a block for partition %u, side %u, producer %u came to partition %d of step %d",
+                                fr.f[1], fr.f[2], fr.f[3], t->shard, x->step->id);
+                r = GLEAM_ERR_INPUT;
+                break;
+            }
+            if (!(b = gleam__frame_block(&fr, err, errcap))) {
+                r = GLEAM_ERR_INPUT;
+                break;
+            }
+            b->side = side;
+            b->producer = (int)fr.f[3];
+            if (x->take == GLEAM__TAKE_RUNS) { /* a run's slice: kept by run, in order */
+                if (fr.f[3] >= nruns) {
+                    uint32_t n = fr.f[3] + 1;
+                    gleam__block **a = (gleam__block **)gleam__realloc(runs, n * sizeof *a),
+                                 **z = a ? (gleam__block **)gleam__realloc(rtail, n * sizeof *z) : NULL;
+                    if (a) runs = a;
+                    if (z) rtail = z;
+                    if (!a || !z) {
+                        gleam__block_free(b);
+                        gleam__fmt_into(err, errcap, "out of memory");
+                        r = GLEAM_ERR_NOMEM;
+                        break;
+                    }
+                    for (; nruns < n; nruns++) runs[nruns] = rtail[nruns] = NULL;
+                }
+                gleam__list_add(&runs[fr.f[3]], &rtail[fr.f[3]], b);
+            } else if (x->take == GLEAM__TAKE_AT_END || (x->take == GLEAM__TAKE_BUILD_FIRST && side == 0 && !gleam__xchg_built(x))) {
+                gleam__list_add(&held, &tail, b);
+            } else {
+                b->next = NULL;
+                r = gleam__xchg_absorb(t, b);
+            }
+        } else if (fr.type == GLEAM__FRAME_CLOSE) {
+            if (x->take == GLEAM__TAKE_RUNS || fr.f[1] >= (uint32_t)x->nsides || x->open[fr.f[1]] <= 0 ||
+                fr.f[3] > (1u << 24)) {
+                gleam__fmt_into(err, errcap, "a close of side %u of step %d came when none was open", fr.f[1], x->step->id);
+                r = GLEAM_ERR_INPUT;
+                break;
+            }
+            done = gleam__xchg_closed(x, (int)fr.f[1], (int)fr.f[3]);
+            if (x->take == GLEAM__TAKE_BUILD_FIRST && fr.f[1] == 1 && gleam__xchg_built(x)) { /* the probes may go */
+                b = held;
+                held = tail = NULL;
+                r = gleam__xchg_absorb(t, b);
+            }
+        } else { /* RUNS: every slice is in */
+            if (x->take != GLEAM__TAKE_RUNS || fr.f[1] < nruns || fr.f[1] > (1u << 20)) {
+                gleam__fmt_into(err, errcap, "an end of %u runs of step %d came after %u of them", fr.f[1], x->step->id, nruns);
+                r = GLEAM_ERR_INPUT;
+                break;
+            }
+            if (!(x->slices = (gleam__slice *)gleam__calloc((size_t)x->nparts * fr.f[1] + 1, sizeof *x->slices))) {
+                gleam__fmt_into(err, errcap, "out of memory");
+                r = GLEAM_ERR_NOMEM;
+                break;
+            }
+            x->nruns = (int)fr.f[1];
+            for (j = 0; j < (int)nruns; j++) {
+                x->slices[t->shard * x->nruns + j].blocks = runs[j];
+                runs[j] = NULL;
+            }
+            done = 1;
+        }
+    }
+    for (j = 0; j < (int)nruns; j++) gleam__blocks_free(runs[j]);
+    gleam__free(runs);
+    gleam__free(rtail);
+    if (r >= 0 && held) {
+        if (x->take == GLEAM__TAKE_AT_END && gleam__blocks_by_producer(&held)) {
+            gleam__fmt_into(err, errcap, "out of memory");
+            r = GLEAM_ERR_NOMEM;
+        } else {
+            b = held;
+            held = NULL;
+            r = gleam__xchg_absorb(t, b);
+        }
+    }
+    gleam__blocks_free(held);
+    return r;
+}
+/* ==== End file src/exchange/stream.c ==== */
+
+/* ==== Begin file src/exchange/writer.c ==== */
+/* writer.c: a producer's rows packed into one block per destination partition; a full
+   block goes through the exchange's transport, and closing puts the rest and ends the
+   producer's stream. */
+
+GLEAM__PRIV int gleam__writer_init(gleam__writer *w, gleam__xchg *x, int side) {
+    w->x = x;
+    w->side = side;
+    w->width = 0;
+    w->cur = (gleam__block **)gleam__calloc((size_t)x->nparts, sizeof *w->cur);
+    return w->cur ? 0 : -1;
+}
+
+GLEAM__PRIV void gleam__writer_free(gleam__writer *w) {
+    int j;
+    if (!w->cur) return;
+    for (j = 0; j < w->x->nparts; j++) gleam__block_free(w->cur[j]);
+    gleam__free(w->cur);
+    w->cur = NULL;
+}
+
+/* Hand a block to the transport, counting its bytes as the producer's. */
+static gleam_result gleam__writer_put(gleam__op *op, gleam__writer *w, int part, gleam__block *b) {
+    op->bytes += b->len;
+    return w->x->xport->put(w->x, op, part, b);
+}
+
+GLEAM__PRIV gleam_result gleam__writer_room(gleam__op *op, gleam__writer *w, int part, int n, size_t size, char **at) {
+    gleam__block *b = w->cur[part];
+    gleam_result r;
+    if (n > w->width) w->width = n;
+    if (!b || b->cap - b->len < size) {
+        w->cur[part] = NULL;
+        if (b && (r = gleam__writer_put(op, w, part, b)) < 0) return r;
+        if (!(b = gleam__block_new(GLEAM__MAX(op->task->job->block_size, size)))) return gleam__nomem(op);
+        b->side = w->side;
+        b->producer = op->task->shard + op->node->offset;
+        w->cur[part] = b;
+    }
+    *at = b->data + b->len;
+    b->len += size;
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, const gleam_value *row, int n) {
+    size_t size = gleam__row_size(row, n);
+    char *at;
+    gleam_result r = gleam__writer_room(op, w, part, n, size, &at);
+    if (r < 0) return r;
+    gleam__put_row(at, row, n);
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__writer_close(gleam__op *op, gleam__writer *w) {
+    gleam_result r = GLEAM_OK;
+    int j;
+    for (j = 0; j < w->x->nparts; j++) {
+        gleam__block *b = w->cur[j];
+        w->cur[j] = NULL;
+        if (!b) continue;
+        if (r >= 0 && b->len) r = gleam__writer_put(op, w, j, b);
+        else gleam__block_free(b);
+    }
+    if (r >= 0) r = w->x->xport->close(w->x, op, w->side, w->width);
+    return r;
+}
+/* ==== End file src/exchange/writer.c ==== */
+
+/* ==== Begin file src/exchange/xchg.c ==== */
+/* xchg.c: what every exchange keeps whatever its transport: how many producer streams to
+   wait for per side, the widest row of each side, and for a sort the runs, the splitters
+   agreed from their samples and each partition's slice of every run. */
+
+GLEAM__PRIV int gleam__take_of(const gleam__step *s) {
+    if (s->kind == GLEAM__JOIN) return GLEAM__TAKE_BUILD_FIRST;
+    if (s->kind == GLEAM__SORT) return GLEAM__TAKE_RUNS;
+    if (gleam__gathers_in_order(s)) return GLEAM__TAKE_AT_END;
+    return GLEAM__TAKE_STREAM;
+}
+
+GLEAM__PRIV gleam__xchg *gleam__xchg_new(gleam__job *job, const gleam__step *s, const gleam__xport *xp) {
+    const gleam__plan *p = job->plan;
+    gleam__xchg *x = (gleam__xchg *)gleam__calloc(1, sizeof *x);
+    int i, j;
+    if (!x) return NULL;
+    x->job = job;
+    x->step = s;
+    x->stage = gleam__consumer_stage(p, s);
+    GLEAM_ASSERT(x->stage && x->stage->nshards == s->nshards);
+    x->nparts = s->nshards;
+    x->nsides = s->nin;
+    x->take = gleam__take_of(s);
+    x->xport = xp;
+    for (i = 0; i < p->nstages; i++) { /* producers: every node of s that is not a stage's root */
+        const gleam__stage *st = p->stages[i];
+        for (j = 1; j < st->nnodes; j++)
+            if (st->nodes[j]->step == s) x->producers[st->nodes[j]->side] += st->nshards;
+    }
+    x->open[0] = x->producers[0];
+    x->open[1] = x->producers[1];
+    gleam__cmp_init(&x->cmp, &s->order);
+    pthread_mutex_init(&x->mu, NULL);
+    return x;
+}
+
+GLEAM__PRIV void gleam__xchg_free(gleam__xchg *x) {
+    int j;
+    if (!x) return;
+    if (x->xport && x->xport->free_impl) x->xport->free_impl(x);
+    for (j = 0; x->runs && j < x->nruns; j++) gleam__run_free(x->runs[j]);
+    if (x->slices)
+        for (j = 0; j < x->nparts * x->nruns; j++) gleam__blocks_free(x->slices[j].blocks);
+    gleam__free(x->runs);
+    gleam__free(x->splits);
+    gleam__free(x->slices);
+    pthread_mutex_destroy(&x->mu);
+    gleam__free(x);
+}
+
+GLEAM__PRIV int gleam__xchg_closed(gleam__xchg *x, int side, int width) {
+    int last;
+    pthread_mutex_lock(&x->mu);
+    GLEAM_ASSERT(x->open[side] > 0);
+    x->open[side]--;
+    x->width[side] = GLEAM__MAX(x->width[side], width);
+    last = x->open[0] == 0 && x->open[1] == 0;
+    pthread_mutex_unlock(&x->mu);
+    return last;
+}
+
+GLEAM__PRIV int gleam__xchg_built(gleam__xchg *x) {
+    int built;
+    pthread_mutex_lock(&x->mu);
+    built = x->open[1] == 0;
+    pthread_mutex_unlock(&x->mu);
+    return built;
+}
+
+/* >>runs: a sort's exchange ------------------------------------------------------------- */
+
+/* Add a run to the list. The run is freed when it cannot be. */
+static gleam_result gleam__xchg_add_run(gleam__xchg *x, gleam__op *from, gleam__run *run) {
+    int added = 0;
+    pthread_mutex_lock(&x->mu);
+    if (x->nruns == x->capruns) {
+        int cap = x->capruns ? x->capruns * 2 : 8;
+        gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
+        if (rs) {
+            x->runs = rs;
+            x->capruns = cap;
+        }
+    }
+    if (x->nruns < x->capruns) {
+        x->runs[x->nruns++] = run;
+        x->ndisk += run->file != NULL;
+        added = 1;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (added) return GLEAM_OK;
+    gleam__run_free(run);
+    return gleam__nomem(from);
+}
+
+GLEAM__PRIV gleam_result gleam__xchg_keep_run(gleam__xchg *x, gleam__op *from, gleam__run *run) {
+    gleam__run *batch[GLEAM__MERGE_WAY], *d;
+    gleam_result r;
+    int i, n = 0, failed, e;
+    if ((r = gleam__xchg_add_run(x, from, run)) != GLEAM_OK || !run->file) return r;
+    pthread_mutex_lock(&x->mu);
+    if (x->ndisk >= 2 * GLEAM__MERGE_WAY) { /* take a batch out; the others go on meanwhile */
+        int k = 0;
+        for (i = 0; i < x->nruns; i++)
+            if (x->runs[i]->file && n < GLEAM__MERGE_WAY) batch[n++] = x->runs[i];
+            else x->runs[k++] = x->runs[i];
+        x->nruns = k;
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (!n) return GLEAM_OK;
+    failed = gleam__runs_compact(batch, n, &x->cmp, x->job->opt.tmpdir, &d);
+    e = errno;
+    pthread_mutex_lock(&x->mu);
+    x->ndisk -= n;
+    pthread_mutex_unlock(&x->mu);
+    if (failed) {
+        errno = e;
+        return gleam__spill_fail(from, "merge");
+    }
+    return gleam__xchg_add_run(x, from, d);
+}
+
+GLEAM__PRIV int gleam__xchg_cut_runs(gleam__xchg *x) {
+    int P = x->nparts, R = x->nruns, r, i, j;
+    size_t *bounds = NULL; /* run r, partition j: rows [bounds[r*(P+1)+j], ..[j+1]) */
+    gleam__run samples;
+    memset(&samples, 0, sizeof samples);
+    if (!(bounds = (size_t *)gleam__calloc((size_t)R * (size_t)(P + 1) + 1, sizeof *bounds)) ||
+        !(x->splits = (gleam__srow *)gleam__calloc((size_t)P, sizeof *x->splits)) ||
+        !(x->slices = (gleam__slice *)gleam__calloc((size_t)P * (size_t)R + 1, sizeof *x->slices)))
+        goto nomem;
+    for (r = 0; r < R; r++) bounds[r * (P + 1) + P] = x->runs[r]->n;
+    if (P > 1) { /* samples: up to 64 per partition from each run, evenly spaced */
+        for (r = 0; r < R; r++) {
+            const gleam__run *run = x->runs[r];
+            size_t k, want = GLEAM__MIN(run->n, (size_t)P * 64);
+            for (k = 0; k < want; k++) {
+                if (samples.n == samples.cap) {
+                    size_t cap = samples.cap ? samples.cap * 2 : 256;
+                    gleam__srow *s = (gleam__srow *)gleam__realloc(samples.rows, cap * sizeof *s);
+                    if (!s) goto nomem;
+                    samples.rows = s;
+                    samples.cap = cap;
+                }
+                samples.rows[samples.n++] = run->rows[(size_t)((double)k / (double)want * (double)run->n)];
+            }
+        }
+        if (gleam__run_sort(&samples, &x->cmp)) goto nomem;
+        for (i = 1; i < P && samples.n; i++) { /* the splitters, and every run cut at them */
+            gleam__srow split = x->splits[i - 1] = samples.rows[(size_t)i * samples.n / (size_t)P];
+            for (r = 0; r < R; r++) bounds[r * (P + 1) + i] = gleam__run_lower_bound(x->runs[r], &split, &x->cmp);
+        }
+    }
+    for (j = 0; j < P; j++)
+        for (r = 0; r < R; r++) {
+            gleam__slice *sl = &x->slices[j * R + r];
+            GLEAM_ASSERT(bounds[r * (P + 1) + j] <= bounds[r * (P + 1) + j + 1]); /* the splitters are in order */
+            sl->run = x->runs[r];
+            sl->from = bounds[r * (P + 1) + j];
+            sl->to = bounds[r * (P + 1) + j + 1];
+            sl->lo = j > 0 && samples.n ? &x->splits[j - 1] : NULL;
+            sl->hi = j < P - 1 && samples.n ? &x->splits[j] : NULL;
+        }
+    gleam__free(samples.rows);
+    gleam__free(bounds);
+    return 0;
+nomem:
+    gleam__free(samples.rows);
+    gleam__free(bounds);
+    return -1;
+}
+
+GLEAM__PRIV gleam_result gleam__xchg_absorb(gleam__task *t, gleam__block *b) {
+    gleam__op *root = t->ops[0];
+    gleam_result r = GLEAM_OK;
+    if (!t->t0 && b) t->t0 = gleam__now();
+    while (b) {
+        gleam__block *n = b->next;
+        b->kept = 0;
+        if (r >= 0) r = root->absorb(root, b);
+        if (!b->kept) gleam__block_free(b);
+        b = n;
+    }
+    return r;
+}
+
+GLEAM__PRIV int gleam__blocks_by_producer(gleam__block **list) {
+    gleam__block **v, *c, *b = *list;
+    size_t n = 0, i;
+    for (c = b; c; c = c->next) n++;
+    if (n < 2) return 0;
+    if (!(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return -1;
+    for (i = 0, c = b; c; c = c->next) v[i++] = c;
+    /* insertion sort: n is the number of blocks, small for a limit */
+    for (i = 1; i < n; i++) {
+        gleam__block *x = v[i];
+        size_t k = i;
+        while (k > 0 && v[k - 1]->producer > x->producer) {
+            v[k] = v[k - 1];
+            k--;
+        }
+        v[k] = x;
+    }
+    for (i = 0; i + 1 < n; i++) v[i]->next = v[i + 1];
+    v[n - 1]->next = NULL;
+    *list = v[0];
+    gleam__free(v);
+    return 0;
+}
+/* ==== End file src/exchange/xchg.c ==== */
+
+/* ==== Begin file src/steps/fold.c ==== */
+/* fold.c: reduce and reduce_by. A reducer folds a row's values into an accumulator. A
+   reduce_by's producer folds its shard's rows into a combine table before they leave it
+   (sending the table on whenever it passes GLEAM__COMBINE_MAX), its consumer folds the
+   partial folds of its partition into a table of its own; a reduce folds everything into
+   one row, per producer and then in one consumer. */
+
+/* Copy the bytes of values into mem so they outlive the row. -1 when out of memory. */
+static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
+    int i;
+    for (i = 0; i < n; i++)
+        if ((v[i].type == GLEAM_BYTES || v[i].type == GLEAM_LIST) && v[i].len) {
+            const char *p = (const char *)gleam__arena_dup(mem, v[i].u.s, v[i].len);
+            if (!p) return -1;
+            v[i].u.s = p;
+        } else if (v[i].type == GLEAM_BYTES || v[i].type == GLEAM_LIST) {
+            v[i].u.s = ""; /* empty: pointing into nothing that could be handed out again */
+        }
+    return 0;
+}
+
+/* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
+   (old: the pointers acc held before, unless was_plain). */
+static GLEAM__NOINLINE gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
+                                      gleam_result r, int was_plain, const char *const *old) {
+    const gleam__step *s = op->node->step;
+    gleam__task *t = op->task;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
+    if (r < 0 && !gleam__aborted(t->job)) {
+        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
+        else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
+    }
+    *plain = 0;
+    if (r >= 0)
+        for (i = 0; i < n; i++) {
+            gleam_value *a = &acc[i];
+            /* An empty value must not keep pointing into scratch memory: the next call's
+               scratch could start at that address, and its bytes then pass for the acc's own. */
+            if (a->type >= GLEAM_BYTES && !a->len) a->u.s = "";
+            if (a->type >= GLEAM_BYTES && a->len && (was_plain || i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
+                r = gleam__nomem(op);
+                break;
+            }
+        }
+    if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
+    op->ctx.in_call = 0;
+    return r < 0 ? r : GLEAM_OK;
+}
+
+/* Call the step's reducer on acc and x. *plain_out: it succeeded and left numbers only. */
+static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, int *plain_out) {
+    gleam_result r;
+    int i;
+    op->ctx.in_call = 1;
+    op->task->has_usermsg = 0;
+    r = op->fn->u.reducer(&op->ctx, acc, x, n);
+    *plain_out = 0;
+    if (r == GLEAM_OK && op->ctx.in_call == 1) {
+        if (n == 1) i = acc[0].type < GLEAM_BYTES; /* a count, a sum: no loop */
+        else
+            for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
+            }
+        if (i == n) { /* numbers out */
+            *plain_out = 1;
+            op->ctx.in_call = 0;
+        }
+    }
+    return r;
+}
+
+/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
+   *plain says that acc holds no bytes or lists, before the call (then nothing needs
+   remembering: the short path) and after it (the usual fold of numbers). */
+static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain);
+
+static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                       int *plain) {
+    gleam_result r;
+    int now_plain;
+    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain);
+    r = gleam__reduce_call(op, acc, x, n, &now_plain);
+    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+}
+
+/* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
+static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
+                                      int *plain) {
+    const char *old[GLEAM_MAX_FIELDS];
+    gleam_result r;
+    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
+    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
+    r = gleam__reduce_call(op, acc, x, n, &now_plain);
+    if (now_plain) {
+        *plain = 1;
+        return GLEAM_OK;
+    }
+    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
+}
+
+/* The payload of a fold table's entry. A fold of a few numbers (a count, a sum, a minimum:
+   the usual case) keeps them as 8-byte numbers with their 2-bit types in the header
+   (GLEAM__ACC_NUMS): half the memory of gleam_values, so a combine table holds more keys
+   between flushes and a consumer's table leaves the cache later. Other folds keep
+   gleam_values (GLEAM__ACC_VALUES). A numbers entry whose reducer leaves bytes in it moves
+   to a values entry made then (GLEAM__ACC_MOVED: its address in u.moved). */
+#define GLEAM__NUMS_MAX 8
+enum { GLEAM__ACC_VALUES, GLEAM__ACC_NUMS, GLEAM__ACC_MOVED };
+
+typedef struct gleam__acc {
+    uint32_t n;             /* values */
+    uint8_t form;           /* GLEAM__ACC_* */
+    uint8_t plain;          /* VALUES: no bytes or lists among them */
+    uint16_t types;         /* NUMS: the type of value i in bits 2i and 2i+1 */
+    union {
+        gleam_value v[1];   /* VALUES */
+        int64_t num[1];     /* NUMS: u.i, or the bits of u.d */
+        struct gleam__acc *moved;
+    } u;
+} gleam__acc;
+
+static size_t gleam__acc_size(int nv, int nums) {
+    return offsetof(gleam__acc, u) + (size_t)nv * (nums ? sizeof(int64_t) : sizeof(gleam_value));
+}
+
+/* nv values that a numbers entry can hold. */
+static inline int gleam__nums_fit(const gleam_value *v, int nv) {
+    int i, ok = nv >= 1 && nv <= GLEAM__NUMS_MAX;
+    for (i = 0; ok && i < nv; i++) ok = v[i].type < GLEAM_BYTES;
+    return ok;
+}
+
+static inline void gleam__nums_get(const gleam__acc *a, gleam_value *out) {
+    uint32_t i;
+    if (a->n == 1) { /* a count, a sum: no loop */
+        out[0].type = (gleam_type)a->types;
+        out[0].len = 0;
+        out[0].u.i = a->u.num[0];
+        return;
+    }
+    for (i = 0; i < a->n; i++) {
+        out[i].type = (gleam_type)(a->types >> (2 * i) & 3);
+        out[i].len = 0;
+        out[i].u.i = a->u.num[i];
+    }
+}
+
+static inline void gleam__nums_put(gleam__acc *a, const gleam_value *v) {
+    uint32_t i;
+    unsigned types = 0;
+    if (a->n == 1) {
+        a->types = (uint16_t)v[0].type;
+        a->u.num[0] = v[0].u.i;
+        return;
+    }
+    for (i = 0; i < a->n; i++) {
+        types |= (unsigned)v[i].type << (2 * i);
+        a->u.num[i] = v[i].u.i;
+    }
+    a->types = (uint16_t)types;
+}
+
+/* The entry's values: its own, or unpacked into tmp (room for GLEAM__NUMS_MAX). */
+static const gleam_value *gleam__acc_values(const gleam__acc *a, gleam_value *tmp) {
+    if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
+    if (a->form == GLEAM__ACC_VALUES) return a->u.v;
+    gleam__nums_get(a, tmp);
+    return tmp;
+}
+
+/* Start fetching a fold entry of a key of klen bytes and nv values: its first line, and
+   its last when that is another. The last is reckoned from the row's values as a numbers
+   entry (which a bad row may have more of than the entry: an address in integers, then,
+   never a pointer past the entry). */
+#define GLEAM__PREFETCH_FOLD(e, klen, nv)                                                          \
+    do {                                                                                           \
+        const char *e_ = (e);                                                                      \
+        uintptr_t l_ = (uintptr_t)e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, u) +     \
+                       (size_t)(nv) * ((nv) <= GLEAM__NUMS_MAX ? 8 : sizeof(gleam_value)) - 1;     \
+        GLEAM__PREFETCH(e_);                                                                       \
+        GLEAM__PREFETCH((const void *)l_);                                                         \
+    } while (0)
+
+/* A numbers entry's reducer failed, used scratch memory or left bytes: its error, the
+   numbers kept, or the entry moved to values. */
+static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gleam__acc *a, gleam_value *acc,
+                                            gleam_result r) {
+    gleam__acc *b;
+    int plain;
+    if (r < 0 || gleam__nums_fit(acc, (int)a->n)) { /* an error, or numbers after scratch was used */
+        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL)) >= 0) gleam__nums_put(a, acc);
+        return r;
+    }
+    if (!(b = (gleam__acc *)gleam__arena_alloc(&t->mem, gleam__acc_size((int)a->n, 0)))) {
+        if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
+        op->ctx.in_call = 0;
+        return gleam__nomem(op);
+    }
+    b->n = a->n;
+    b->form = GLEAM__ACC_VALUES;
+    memcpy(b->u.v, acc, a->n * sizeof(gleam_value));
+    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL)) < 0) return r;
+    b->plain = (uint8_t)plain;
+    a->form = GLEAM__ACC_MOVED;
+    a->u.moved = b;
+    return GLEAM_OK;
+}
+
+/* Fold values v into table t under the packed key (hash h). A table's first keys (in a
+   skewed input the frequent ones, folded most) keep gleam_values, folded in place; keys
+   made after GLEAM__NUMS_AFTER others, where memory counts, keep numbers compactly. */
+#ifndef GLEAM__NUMS_AFTER
+#define GLEAM__NUMS_AFTER 4096
+#endif
+GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
+                                       const gleam_value *v, int nv) {
+    int plain;
+    size_t at;
+    gleam_result r;
+    gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
+    if (!a) {
+        int i, made, nums = t->count + 1 > (size_t)GLEAM__NUMS_AFTER && gleam__nums_fit(v, nv);
+        if (!(a = (gleam__acc *)gleam__table_insert(t, at, h, key, klen, gleam__acc_size(nv, nums), &made)))
+            return gleam__nomem(op);
+        a->n = (uint32_t)nv;
+        if (nums) {
+            a->form = GLEAM__ACC_NUMS;
+            gleam__nums_put(a, v);
+            return GLEAM_OK;
+        }
+        a->form = GLEAM__ACC_VALUES;
+        if (nv) memcpy(a->u.v, v, (size_t)nv * sizeof(gleam_value));
+        for (i = 0, plain = 1; i < nv; i++) plain &= v[i].type < GLEAM_BYTES;
+        a->plain = (uint8_t)plain; /* numbers only: its folds take the short path from the first */
+        if (!plain && gleam__own_values(&t->mem, a->u.v, nv)) return gleam__nomem(op);
+        return GLEAM_OK;
+    }
+    if (a->n != (uint32_t)nv)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
+    if (a->form == GLEAM__ACC_NUMS) {
+        gleam_value acc[GLEAM__NUMS_MAX];
+        gleam__nums_get(a, acc);
+        r = gleam__reduce_call(op, acc, v, nv, &plain);
+        if (!plain) return gleam__nums_move(op, t, a, acc, r);
+        gleam__nums_put(a, acc);
+        return GLEAM_OK;
+    }
+    if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
+    plain = a->plain;
+    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain);
+    a->plain = (uint8_t)plain;
+    return r;
+}
+
+/* Fold a row into table t under its `key` fields. */
+static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_fields *key, const gleam_value *row, int n) {
+    uint64_t h;
+    gleam_result r;
+    const gleam_value *v;
+    int nv;
+    if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
+    if (key->n == 1 && key->f[0] == 1) { /* the values follow the key: no copy */
+        v = row + 1;
+        nv = n - 1;
+    } else {
+        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+        v = op->vals.v;
+        nv = op->vals.n;
+    }
+    return gleam__fold_packed(op, t, h, op->key.p, (uint32_t)op->key.len, v, nv);
+}
+
+/* Rebuild the row of a fold-table entry (key fields first) into op->vals. */
+static gleam_result gleam__entry_row(gleam__op *op, char *e) {
+    const char *key, *p;
+    size_t klen = gleam__entry_key(e, &key);
+    const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
+    const gleam_value *v;
+    int nk = op->node->step->key.n, i;
+    p = key;
+    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__nomem(op);
+    for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &op->vals.v[i]);
+    if ((v = gleam__acc_values(a, op->vals.v + nk)) != op->vals.v + nk) memcpy(op->vals.v + nk, v, a->n * sizeof(gleam_value));
+    op->vals.n = nk + (int)a->n;
+    return GLEAM_OK;
+}
+
+
+/* >>producers ---------------------------------------------------------------------------- */
+
+/* reduce_by's producer folds rows GLEAM__BATCH at a time, in a pipeline: a row's table
+   slot is fetched when it arrives and its entry GLEAM__LAG rows later; when the batch is
+   full, all but its last GLEAM__LAG rows are folded (so at least GLEAM__LAG folds come
+   between fetching an entry and using it) and those wait for the next batch. */
+#define GLEAM__BATCH 32
+#define GLEAM__LAG 8
+
+typedef struct gleam__foldprod {
+    gleam__op op;
+    gleam__writer w;
+    gleam__table table;     /* reduce_by: the combine table */
+    gleam__vals acc;        /* reduce */
+    gleam__arena accmem;
+    int have_acc, acc_plain;
+    size_t combine_limit;
+    int key_first;          /* reduce_by: the key is field 1 alone, the values follow it */
+    /* reduce_by: rows waiting to be folded, their table slots already being fetched */
+    struct gleam__pend {
+        uint64_t h, in_off;
+        size_t key;         /* offset in bkeys */
+        uint32_t klen;
+        int val, nv;        /* bvals[val .. val+nv) */
+    } pend[GLEAM__BATCH];
+    int npend;
+    const char *pend_path;  /* the file they were read from, for an error: it may be done */
+    int pend_stream;
+    gleam__buf bkeys;
+    gleam_value bvals[GLEAM__BATCH * 8];
+} gleam__foldprod;
+
+/* Fold the waiting rows but the last `keep`, which move to the front of the batch. */
+static gleam_result gleam__foldprod_fold_pending(gleam__foldprod *p, int keep) {
+    gleam__op *op = &p->op;
+    gleam__table *t = &p->table;
+    gleam__task *task = op->task;
+    uint64_t in_off = task->in_off;
+    const char *in_path = task->in_path;
+    gleam_result r = GLEAM_OK;
+    int i, n = p->npend - keep, in_stream = task->in_stream;
+    for (i = GLEAM__MAX(0, p->npend - GLEAM__LAG); i < n; i++) { /* rows whose entries are not on their way */
+        const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
+        if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, p->pend[i].klen, p->pend[i].nv);
+    }
+    task->in_path = p->pend_path; /* an error names the row's file and line */
+    task->in_stream = p->pend_stream;
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
+        struct gleam__pend *q = &p->pend[i];
+        task->in_off = q->in_off;
+        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
+    }
+    task->in_off = in_off;
+    task->in_path = in_path;
+    task->in_stream = in_stream;
+    if (keep && r == GLEAM_OK) {
+        struct gleam__pend *q = &p->pend[n];
+        size_t k0 = q->key;
+        int v0 = q->val, nvals = q[keep - 1].val + q[keep - 1].nv - v0;
+        memmove(p->bkeys.p, p->bkeys.p + k0, p->bkeys.len - k0);
+        p->bkeys.len -= k0;
+        memmove(p->bvals, p->bvals + v0, (size_t)nvals * sizeof *p->bvals);
+        for (i = 0; i < keep; i++) {
+            q[i].key -= k0;
+            q[i].val -= v0;
+        }
+        memmove(p->pend, q, (size_t)keep * sizeof *q);
+        p->npend = keep;
+        return GLEAM_OK;
+    }
+    p->npend = 0;
+    p->bkeys.len = 0;
+    return r;
+}
+
+
+/* A fold-table entry as a row, its key fields then its values, into the block of part:
+   the key goes as it is packed in the entry. */
+static gleam_result gleam__write_entry(gleam__op *op, gleam__writer *w, int part, char *e, int nk) {
+    const char *key;
+    size_t klen = gleam__entry_key(e, &key), size;
+    const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
+    gleam_value tmp[GLEAM__NUMS_MAX];
+    const gleam_value *v = gleam__acc_values(a, tmp);
+    int n = nk + (int)a->n, i;
+    unsigned char *q;
+    char *at;
+    gleam_result r;
+    size = gleam__array_hdr((uint32_t)n) + klen;
+    for (i = 0; i < (int)a->n; i++) size += gleam__packed_size(v[i]);
+    if ((r = gleam__writer_room(op, w, part, n, size, &at)) < 0) return r;
+    q = gleam__put_array((unsigned char *)at, (uint32_t)n);
+    memcpy(q, key, klen);
+    q += klen;
+    for (i = 0; i < (int)a->n; i++) q = gleam__put_value(q, v[i]);
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__foldprod_flush_table(gleam__foldprod *p) {
+    gleam__op *op = &p->op;
+    size_t i;
+    gleam_result r;
+    int nk = op->node->step->key.n;
+    for (i = 0; i <= p->table.mask; i++) {
+        char *e = p->table.slots[i].e;
+        GLEAM__TABLE_AHEAD(&p->table, i);
+        if (!e) continue;
+        if ((r = gleam__write_entry(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), e, nk)) < 0) return r;
+    }
+    gleam__table_clear(&p->table); /* to be refilled at once: keep its memory */
+    return GLEAM_OK;
+}
+
+/* reduce_by's producer: fold each row into the combine table, a batch at a time. */
+static gleam_result gleam__foldprod_push_reduce_by(gleam__op *op, const gleam_value *row, int n) {
+    gleam__foldprod *p = (gleam__foldprod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    uint64_t h;
+    int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
+    if (nv == 1) plain = plain && row[1].type < GLEAM_BYTES; /* a count, a sum: no loop */
+    else
+        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
+    if (!plain) { /* values that point into the input: fold now */
+        if (p->npend && (r = gleam__foldprod_fold_pending(p, 0)) != GLEAM_OK) return r;
+        if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
+    } else { /* keep the row (its key packed) and start fetching its slot */
+        struct gleam__pend *q;
+        int at;
+        if (!p->npend || op->task->in_path != p->pend_path) { /* the waiting rows are all of one file */
+            if (p->npend && (r = gleam__foldprod_fold_pending(p, 0)) != GLEAM_OK) return r;
+            p->pend_path = op->task->in_path;
+            p->pend_stream = op->task->in_stream;
+        }
+        q = &p->pend[p->npend];
+        at = p->npend ? q[-1].val + q[-1].nv : 0;
+        q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
+        if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
+        q->klen = (uint32_t)(p->bkeys.len - q->key);
+        q->h = h;
+        q->val = at;
+        q->in_off = op->task->in_off;
+        q->nv = nv;
+        if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
+        else
+            for (i = 0; i < nv; i += 2) { /* a few values: two at a time, not a string copy's start-up */
+                p->bvals[at + i] = row[1 + i];
+                if (i + 1 < nv) p->bvals[at + i + 1] = row[2 + i];
+            }
+        GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
+        if (p->npend >= GLEAM__LAG) { /* the slot of the row GLEAM__LAG back has come: fetch its entry */
+            const gleam__slot *sl = &p->table.slots[q[-GLEAM__LAG].h & p->table.mask];
+            if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, q[-GLEAM__LAG].klen, q[-GLEAM__LAG].nv);
+        }
+        if (++p->npend < GLEAM__BATCH) return GLEAM_OK; /* the table grows only when rows fold */
+        if ((r = gleam__foldprod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
+    }
+    GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
+    if (gleam__table_bytes(&p->table) > p->combine_limit) {
+        if (p->npend && (r = gleam__foldprod_fold_pending(p, 0)) != GLEAM_OK) return r;
+        return gleam__foldprod_flush_table(p);
+    }
+    return GLEAM_OK;
+}
+
+
+/* >>reduce_by and reduce: the producers -------------------------------------------------- */
+
+static gleam_result gleam__reduce_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__foldprod *p = (gleam__foldprod *)op;
+    if (!p->have_acc) {
+        if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
+        memcpy(p->acc.v, row, (size_t)n * sizeof *row);
+        p->acc.n = n;
+        p->have_acc = 1;
+        return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
+    }
+    if (n != p->acc.n)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
+    return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain);
+}
+
+static gleam_result gleam__foldprod_finish(gleam__op *op) {
+    gleam__foldprod *p = (gleam__foldprod *)op;
+    gleam_result r = GLEAM_OK;
+    if (op->node->step->kind == GLEAM__REDUCE_BY) {
+        if (p->npend && (r = gleam__foldprod_fold_pending(p, 0)) != GLEAM_OK) return r;
+        r = gleam__foldprod_flush_table(p);
+    } else if (p->have_acc) {
+        r = gleam__write_row(op, &p->w, 0, p->acc.v, p->acc.n);
+    }
+    if (r < 0) return r;
+    return gleam__writer_close(op, &p->w);
+}
+
+static void gleam__foldprod_free(gleam__op *op) {
+    gleam__foldprod *p = (gleam__foldprod *)op;
+    gleam__writer_free(&p->w);
+    gleam__table_free(&p->table);
+    gleam__vals_free(&p->acc);
+    gleam__arena_free(&p->accmem);
+    gleam__buf_free(&p->bkeys);
+}
+
+GLEAM__PRIV gleam__op *gleam__make_fold_producer(gleam__task *t, gleam__node *node) {
+    gleam__foldprod *p = (gleam__foldprod *)gleam__op_alloc(t, node, sizeof(gleam__foldprod));
+    const gleam__step *s = node->step;
+    if (!p) return NULL;
+    p->op.push = s->kind == GLEAM__REDUCE_BY ? gleam__foldprod_push_reduce_by : gleam__reduce_push;
+    p->op.finish = gleam__foldprod_finish;
+    p->op.free = gleam__foldprod_free;
+    p->combine_limit = GLEAM__MIN((size_t)GLEAM__COMBINE_MAX, t->job->share / 2);
+    p->key_first = s->key.n == 1 && s->key.f[0] == 1;
+    if (gleam__writer_init(&p->w, t->job->xchgs[s->id], node->side)) goto fail;
+    if (s->kind == GLEAM__REDUCE_BY && gleam__table_init(&p->table, 16)) goto fail;
+    return &p->op;
+fail:
+    gleam__foldprod_free(&p->op);
+    gleam__free(p);
     return NULL;
 }
 
-/* Move the run's figures into the flow. */
-static void gleam__stats_keep(gleam_flow *f, gleam__job *job) {
-    gleam_job_stats *js = &f->jstats;
-    struct rusage ru;
-    int i;
-    if (!job->stats || !job->span) return;
-    gleam__free(f->stats);
-    f->stats = job->stats;
-    job->stats = NULL;
-    memset(js, 0, sizeof *js);
-    for (i = 1; i <= f->nsteps; i++) {
-        gleam_step_stats *ss = &f->stats[i];
-        const gleam__step *s = f->steps[i - 1];
-        int cls = gleam__step_class(s->kind);
-        ss->step = i;
-        ss->kind = gleam__step_kind_name(s->kind);
-        ss->name = s->fn_name ? s->fn_name : "";
-        ss->seconds = job->span[2 * i + 1] > job->span[2 * i] ? job->span[2 * i + 1] - job->span[2 * i] : 0;
-        if (cls == GLEAM__SOURCE) {
-            js->rows_read += ss->rows_out;
-            js->bytes_read += ss->bytes;
-        } else if (cls == GLEAM__OUTPUT) {
-            js->bytes_written += ss->bytes;
-        }
-    }
-    js->seconds = gleam__now() - job->t_start;
-    js->steps = f->nsteps;
-    js->threads = job->opt.threads;
-    if (!getrusage(RUSAGE_SELF, &ru))
-#ifdef __APPLE__
-        js->peak_rss = (uint64_t)ru.ru_maxrss;
-#else
-        js->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
-#endif
-    f->has_stats = 1;
+/* >>reduce_by: the consumer ---------------------------------------------------------------- */
+
+/* Partial folds arrive as key fields first, then values. */
+static gleam_result gleam__fold_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
+                                     const gleam__bkey *bk) {
+    gleam__op *op = &c->op;
+    (void)side;
+    (void)key;
+    if (bk) return gleam__fold_packed(op, &c->table, bk->h, bk->p, bk->len, row + c->lead.n, n - c->lead.n);
+    return gleam__fold_row(op, &c->table, &c->lead, row, n);
 }
 
-/* -gleam.stats: the table of the run's figures. */
-static void gleam__stats_print(const gleam_flow *f, FILE *out) {
-    const gleam_job_stats *js = &f->jstats;
-    char a[32], b[32], c[32], d[32];
-    int i;
-    fprintf(out, "stats of flow \"%s\": %.3f s on %d thread%s; read %s rows, %s; wrote %s; peak RSS %s\n", f->name,
-            js->seconds, js->threads, js->threads == 1 ? "" : "s", gleam__fmt_count(a, sizeof a, (double)js->rows_read),
-            gleam__fmt_bytes(b, sizeof b, (double)js->bytes_read), gleam__fmt_bytes(c, sizeof c, (double)js->bytes_written),
-            js->peak_rss ? gleam__fmt_bytes(d, sizeof d, (double)js->peak_rss) : "unknown");
-    fprintf(out, "%5s  %-28s %14s %14s %11s %9s %11s\n", "step", "what", "rows in", "rows out", "bytes", "time", "peak mem");
-    for (i = 1; i <= js->steps; i++) {
-        const gleam_step_stats *ss = &f->stats[i];
-        char what[64];
-        if (*ss->name) gleam__fmt_into(what, sizeof what, "%s(%s)", ss->kind, ss->name);
-        else gleam__fmt_into(what, sizeof what, "%s", ss->kind);
-        fprintf(out, "%5d  %-28.28s %14llu %14llu %11s %8.3fs %11s\n", ss->step, what, (unsigned long long)ss->rows_in,
-                (unsigned long long)ss->rows_out, ss->bytes ? gleam__fmt_bytes(a, sizeof a, (double)ss->bytes) : "-",
-                ss->seconds, ss->peak_bytes ? gleam__fmt_bytes(b, sizeof b, (double)ss->peak_bytes) : "-");
-    }
-}
-
-GLEAM_API const gleam_job_stats *gleam_stats(const gleam_flow *f) { return f && f->has_stats ? &f->jstats : NULL; }
-
-GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step) {
-    if (!f || !f->has_stats || step < 1 || step > f->jstats.steps) return NULL;
-    return &f->stats[step];
-}
-
-/* >>run ------------------------------------------------------------------------------------ */
-
-static void gleam__job_free(gleam__job *job) {
-    int s, j;
-    if (job->tasks) {
-        for (s = 0; s < job->plan->nstages; s++) {
-            if (!job->tasks[s]) continue;
-            for (j = 0; j < job->plan->stages[s]->nshards; j++) gleam__task_free(job->tasks[s][j]);
-            gleam__free(job->tasks[s]);
-        }
-        gleam__free(job->tasks);
-    }
-    gleam__free(job->q);
-    gleam__free(job->stats);
-    gleam__free(job->span);
-    gleam__free(job->stage_left);
-    gleam__free(job->step_busy);
-    pthread_mutex_destroy(&job->mu);
-    pthread_cond_destroy(&job->cv);
-    pthread_mutex_destroy(&job->smu);
-    pthread_cond_destroy(&job->scv);
-}
-
-static gleam_result gleam__job_run(gleam__job *job) {
-    gleam__plan *p = job->plan;
-    pthread_t *threads = NULL, progress;
-    int s, j, started = 0, pass, has_progress = 0, nsteps = p->flow->nsteps;
+static gleam_result gleam__fold_emit_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
     gleam_result r = GLEAM_OK;
-    if (!(job->tasks = (gleam__task ***)gleam__calloc((size_t)p->nstages, sizeof *job->tasks))) goto nomem;
-    if (!(job->stats = (gleam_step_stats *)gleam__calloc((size_t)nsteps + 1, sizeof *job->stats)) ||
-        !(job->span = (double *)gleam__calloc(2 * ((size_t)nsteps + 1), sizeof *job->span)) ||
-        !(job->stage_left = (int *)gleam__calloc((size_t)p->nstages, sizeof *job->stage_left)) ||
-        !(job->step_busy = (char *)gleam__calloc((size_t)nsteps + 1, 1)))
-        goto nomem;
-    for (s = 0; s < p->nstages; s++) job->stage_left[s] = p->stages[s]->nshards;
-    for (s = 0; s < p->nstages; s++) {
-        gleam__stage *st = p->stages[s];
-        if (!(job->tasks[s] = (gleam__task **)gleam__calloc((size_t)st->nshards, sizeof **job->tasks))) goto nomem;
-        for (j = 0; j < st->nshards; j++)
-            if (!(job->tasks[s][j] = gleam__task_new(job, st, j))) goto nomem;
-        job->remaining += st->nshards;
+    size_t i;
+    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+        char *e = c->table.slots[i].e;
+        GLEAM__TABLE_AHEAD(&c->table, i);
+        if (!e) continue;
+        if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
+        r = gleam__emit(op, op->vals.v, op->vals.n);
     }
-    for (s = 1; s <= p->nsteps; s++) {
-        gleam__xchg *x = p->xchgs[s];
-        if (!x) continue;
-        if (!(x->parts = (gleam__part *)gleam__calloc((size_t)x->nparts, sizeof *x->parts))) goto nomem;
-        pthread_mutex_init(&x->mu, NULL);
-        for (j = 0; j < x->nparts; j++) {
-            pthread_mutex_init(&x->parts[j].mu, NULL);
-            pthread_cond_init(&x->parts[j].cv, NULL);
-            x->parts[j].task = job->tasks[x->stage->id - 1][j];
-        }
-    }
-    if ((r = gleam__prepare_sources(job)) != GLEAM_OK) goto out;
-    if ((r = gleam__sinks_open(job)) != GLEAM_OK) goto out;
-    if (!(threads = (pthread_t *)gleam__calloc((size_t)job->opt.threads, sizeof *threads))) goto nomem;
-    /* Queue every source task before any worker starts, build sides first. */
-    for (pass = 0; pass < 2; pass++)
-        for (s = 0; s < p->nstages; s++) {
-            gleam__stage *st = p->stages[s];
-            if (st->in || gleam__feeds_build_side(st) != (pass == 0)) continue;
-            for (j = 0; j < st->nshards; j++) gleam__schedule(job, gleam__source_work, job->tasks[s][j], j);
-        }
-    if (job->opt.progress > 0) { /* before any worker writes */
-        job->progress_tty = isatty(2);
-        job->out_tty = isatty(1);
-    }
-    for (started = 0; started < job->opt.threads; started++)
-        if (pthread_create(&threads[started], NULL, gleam__worker, job)) break;
-    if (started == 0) {
-        gleam__fmt_into(job->errmsg, sizeof job->errmsg, "cannot start a thread: %s", strerror(errno));
-        r = GLEAM_ERR_INTERNAL;
-        goto out;
-    }
-    if (job->opt.progress > 0) has_progress = !pthread_create(&progress, NULL, gleam__progress_main, job);
-    for (j = 0; j < started; j++) pthread_join(threads[j], NULL);
-    if (has_progress) {
-        pthread_mutex_lock(&job->smu);
-        job->stop_progress = 1;
-        pthread_cond_broadcast(&job->scv);
-        pthread_mutex_unlock(&job->smu);
-        pthread_join(progress, NULL);
-    }
-    if (job->stalled && job->err == GLEAM_OK) {
-        job->err = GLEAM_ERR_INTERNAL;
-        gleam__fmt_into(job->errmsg, sizeof job->errmsg, "the plan stalled with %d task%s left", job->remaining,
-                        job->remaining == 1 ? "" : "s");
-    }
-    r = job->err;
-    {
-        gleam_result rc = gleam__sinks_close(job);
-        if (r == GLEAM_OK) r = rc;
-    }
-    goto out;
-nomem:
-    r = GLEAM_ERR_NOMEM;
-    gleam__fmt_into(job->errmsg, sizeof job->errmsg, "out of memory");
-out:
-    gleam__free(threads);
-    return r;
+    return r < 0 ? r : GLEAM_OK;
 }
 
-static gleam_options gleam__resolve(const gleam_options *opt) {
-    gleam_options o;
-    memset(&o, 0, sizeof o);
-    if (opt) o = *opt;
-    if (o.threads <= 0) o.threads = gleam__default_threads();
-    if (!o.explain) o.explain = gleam__opts.explain;
-    if (!o.memory_mb) o.memory_mb = gleam__opts.memory_mb;
-    if (!o.memory_mb) {
-        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-        o.memory_mb = pages > 0 && size > 0 ? (size_t)pages / 4 * (size_t)size >> 20 : 1024;
-        if (o.memory_mb < 64) o.memory_mb = 64;
-    }
-    if (!o.dot) o.dot = gleam__opts.dot;
-    if (!o.stats) o.stats = gleam__opts.stats;
-    if (!o.progress) o.progress = gleam__opts.progress;
-    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on when the job has run a second */
-    if (!o.tmpdir) o.tmpdir = gleam__opts.tmpdir;
-    if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
-    if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
-    return o;
+static gleam_result gleam__fold_spill_entry(gleam__cons *c, char *e, int f) {
+    gleam_result r = gleam__entry_row(&c->op, e);
+    return r == GLEAM_OK ? gleam__spill_row(c, f, 0, c->op.vals.v, c->op.vals.n) : r;
 }
 
-GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) {
-    gleam__plan *p = NULL;
-    gleam__job job;
-    gleam_result r;
-    int i;
-    if (!f) return GLEAM_ERR_ARG;
-    if (f->err != GLEAM_OK) return f->err;
-    if (f->ran) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "flow \"%s\" has run already: a flow runs once", f->name);
-        return f->err;
-    }
-    f->ran = 1;
-    memset(&job, 0, sizeof job);
-    job.opt = gleam__resolve(opt);
-    if (job.opt.threads > 1024) {
-        gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", job.opt.threads);
-        return f->err;
-    }
-    if ((r = gleam__plan_build(f, job.opt.threads, &p)) != GLEAM_OK) return r;
-    if (job.opt.dot) {
-        FILE *out = fopen(job.opt.dot, "w");
-        int bad = !out, e = errno;
-        if (out) {
-            gleam__plan_dot(p, &job.opt, out);
-            bad = ferror(out);
-            e = bad ? errno : 0;
-            if (fclose(out) && !bad) {
-                bad = 1;
-                e = errno;
+/* A block of partial folds: each row's key is found and hashed in one pass over the block,
+   only its values are unpacked, and its table slot and entry are fetched rows ahead. */
+static gleam_result gleam__fold_absorb(gleam__op *op, gleam__block *b) {
+    gleam__cons *c = (gleam__cons *)op;
+    const char *p = b->data, *end = b->data + b->len;
+    gleam__vals *rowv = &c->in;
+    gleam_result r = GLEAM_OK;
+    const gleam__bkey *ks;
+    size_t nh = 0, i = 0;
+    c->hs.len = 0;
+    if (c->table.slots) nh = gleam__hash_block(c, p, end);
+    ks = (const gleam__bkey *)(const void *)c->hs.p;
+    for (i = 0; i < nh && i < GLEAM__PF1; i++) GLEAM__PREFETCH(&c->table.slots[ks[i].h & c->table.mask]);
+    i = 0;
+    while (p < end) {
+        if (i + GLEAM__PF1 < nh) GLEAM__PREFETCH(&c->table.slots[ks[i + GLEAM__PF1].h & c->table.mask]);
+        if (i + GLEAM__PF2 < nh) { /* the slot of row i+PF2 has arrived by now: fetch its entry */
+            const gleam__bkey *bk = &ks[i + GLEAM__PF2];
+            const gleam__slot *sl = &c->table.slots[bk->h & c->table.mask];
+            if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, bk->len, bk->nf - (uint32_t)c->lead.n);
+        }
+        i++;
+        if (i <= nh) { /* its key is found and hashed: only its values are unpacked */
+            const gleam__bkey *bk = &ks[i - 1];
+            if (op->done) break;
+            p = bk->p + bk->len;
+            if (gleam__unpack_values(&p, end, bk->nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
+                r = gleam__nomem(op);
+                break;
             }
-        }
-        if (bad) {
-            gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", job.opt.dot, e ? strerror(e) : "write error");
-            gleam__plan_free(p);
-            return f->err;
-        }
-    }
-    if (job.opt.explain) {
-        gleam__plan_print(p, &job.opt, stderr);
-        gleam__plan_free(p);
-        return GLEAM_OK;
-    }
-    fflush(stdout); /* what the program printed before comes before the flow's output */
-    pthread_mutex_init(&job.mu, NULL);
-    pthread_cond_init(&job.cv, NULL);
-    pthread_mutex_init(&job.smu, NULL);
-    pthread_cond_init(&job.scv, NULL);
-    job.t_start = gleam__now();
-    job.flow = f;
-    job.plan = p;
-    job.block_size = 64 * 1024;
-    job.part_cap = 4u << 20;
-    job.share = (job.opt.memory_mb << 20) / (size_t)job.opt.threads;
-    if (job.share < (1u << 20)) job.share = 1u << 20;
-    r = gleam__job_run(&job);
-    if (r == GLEAM_OK)
-        for (i = 0; i < f->nsteps; i++)
-            if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) {
-                r = GLEAM_ERR_NOMEM;
-                gleam__fmt_into(job.errmsg, sizeof job.errmsg, "collect: out of memory");
-            }
-    gleam__stats_keep(f, &job);
-    if (job.opt.stats && f->has_stats) gleam__stats_print(f, stderr);
-    if (r != GLEAM_OK) {
-        f->err = r;
-        gleam__fmt_into(f->errmsg, sizeof f->errmsg, "flow \"%s\": %s", f->name, job.errmsg[0] ? job.errmsg : gleam_result_str(r));
-    }
-    gleam__job_free(&job);
-    gleam__plan_free(p);
-    return r;
-}
-
-GLEAM_API gleam_result gleam_run(gleam_flow *f) { return gleam_run_with(f, NULL); }
-
-/* >>flags ---------------------------------------------------------------------------------- */
-
-static const char gleam__known_flags[] = "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR, "
-                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet";
-
-/* A true/false flag: no value, or true/false/1/0. */
-static gleam_result gleam__flag_bool(const char *name, const char *v, int *out) {
-    if (!v || !strcmp(v, "true") || !strcmp(v, "1")) *out = 1;
-    else if (!strcmp(v, "false") || !strcmp(v, "0")) *out = 0;
-    else {
-        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.%s: \"%s\" is not true or false", name, v);
-        return GLEAM_ERR_FLAG;
-    }
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__flag_int(const char *name, const char *v, long lo, long hi, long *out) {
-    char *end;
-    long x;
-    errno = 0;
-    x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) {
-        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.%s: \"%s\" is not a number from %ld to %ld",
-                        name, v, lo, hi);
-        return GLEAM_ERR_FLAG;
-    }
-    *out = x;
-    return GLEAM_OK;
-}
-
-/* Apply one -gleam flag; *used_next when it took the next argument as its value. */
-static gleam_result gleam__flag(const char *arg, const char *next, int *used_next) {
-    const char *name = arg + (arg[1] == '-' ? 8 : 7), *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    const char *v = eq ? eq + 1 : NULL;
-    long x;
-    gleam_result r;
-    *used_next = 0;
-#define GLEAM__IS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
-    if (GLEAM__IS("explain")) return gleam__flag_bool("explain", v, &gleam__opts.explain);
-    if (GLEAM__IS("stats")) return gleam__flag_bool("stats", v, &gleam__opts.stats);
-    if (GLEAM__IS("progress") || GLEAM__IS("quiet")) {
-        int on;
-        if ((r = gleam__flag_bool(GLEAM__IS("quiet") ? "quiet" : "progress", v, &on)) != GLEAM_OK) return r;
-        if (GLEAM__IS("quiet")) gleam__opts.progress = on ? -1 : 0; /* quiet=false: the default again */
-        else gleam__opts.progress = on ? 1 : -1;
-        return GLEAM_OK;
-    }
-    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot")) {
-        gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "unknown flag %.*s; the known flags are %s",
-                        (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
-        return GLEAM_ERR_FLAG;
-    }
-    if (!v) {
-        if (!next || !strncmp(next, "-gleam.", 7) || !strncmp(next, "--gleam.", 8)) { /* not a value: a flag */
-            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag %s needs a value", arg);
-            return GLEAM_ERR_FLAG;
-        }
-        v = next;
-        *used_next = 1;
-    }
-    if (GLEAM__IS("threads")) {
-        if ((r = gleam__flag_int("threads", v, 1, 1024, &x)) != GLEAM_OK) return r;
-        gleam__opts.threads = (int)x;
-    } else if (GLEAM__IS("memory")) {
-        if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
-        gleam__opts.memory_mb = (size_t)x;
-    } else if (GLEAM__IS("dot")) {
-        if (!*v) {
-            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.dot needs a file name");
-            return GLEAM_ERR_FLAG;
-        }
-        gleam__opts.dot = v;
-    } else {
-        if (!*v) {
-            gleam__fmt_into(gleam__init_err, sizeof gleam__init_err, "flag -gleam.tmpdir needs a directory");
-            return GLEAM_ERR_FLAG;
-        }
-        gleam__opts.tmpdir = v;
-    }
-#undef GLEAM__IS
-    return GLEAM_OK;
-}
-
-GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
-    int i, out = 1, n;
-    char **av;
-    gleam__init_err[0] = 0;
-    if (!argc || !argv || !*argv || *argc < 1) return GLEAM_OK;
-    n = *argc;
-    av = *argv;
-    for (i = 1; i < n; i++) {
-        const char *a = av[i];
-        int used_next = 0;
-        gleam_result r;
-        if (!strcmp(a, "--")) {
-            while (i < n) av[out++] = av[i++];
-            break;
-        }
-        if (strncmp(a, "-gleam.", 7) && strncmp(a, "--gleam.", 8)) {
-            av[out++] = av[i];
+            if ((r = gleam__fold_packed(op, &c->table, bk->h, bk->p, bk->len, rowv->v, rowv->n)) < 0) break;
             continue;
         }
-        if ((r = gleam__flag(a, i + 1 < n ? av[i + 1] : NULL, &used_next)) != GLEAM_OK) return r;
-        i += used_next;
+        if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
+            r = gleam__nomem(op);
+            break;
+        }
+        if (op->done) break;
+        if ((r = gleam__fold_row(op, &c->table, &c->lead, rowv->v, rowv->n)) < 0) break;
     }
-    av[out] = NULL;
-    *argc = out;
+    return gleam__cons_after_block(c, r);
+}
+
+static const gleam__cons_ops gleam__fold_ops = {gleam__fold_take, gleam__fold_emit_table, gleam__fold_spill_entry, NULL};
+
+/* >>reduce: the consumer ------------------------------------------------------------------ */
+
+typedef struct gleam__reducecons {
+    gleam__op op;
+    gleam__vals acc, in;
+    gleam__arena accmem;
+    int have_acc, acc_plain;
+} gleam__reducecons;
+
+static gleam_result gleam__reduce_absorb(gleam__op *op, gleam__block *b) {
+    gleam__reducecons *c = (gleam__reducecons *)op;
+    const char *p = b->data, *end = b->data + b->len;
+    gleam_result r = GLEAM_OK;
+    while (p < end && r >= 0) {
+        if (gleam__unpack_row(&p, end, &c->in) != GLEAM_OK) return gleam__nomem(op);
+        if (!c->have_acc) {
+            if (gleam__vals_reserve(&c->acc, c->in.n)) return gleam__nomem(op);
+            memcpy(c->acc.v, c->in.v, (size_t)c->in.n * sizeof *c->in.v);
+            c->acc.n = c->in.n;
+            c->have_acc = 1;
+            if (gleam__own_values(&c->accmem, c->acc.v, c->acc.n)) return gleam__nomem(op);
+            continue;
+        }
+        if (c->in.n != c->acc.n)
+            return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, c->in.n);
+        r = gleam__fold(op, c->acc.v, c->in.v, c->in.n, &c->accmem, &c->acc_plain);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__reduce_finish(gleam__op *op) {
+    gleam__reducecons *c = (gleam__reducecons *)op;
+    gleam_result r = c->have_acc ? gleam__emit(op, c->acc.v, c->acc.n) : GLEAM_OK;
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static void gleam__reducecons_free(gleam__op *op) {
+    gleam__reducecons *c = (gleam__reducecons *)op;
+    gleam__vals_free(&c->acc);
+    gleam__vals_free(&c->in);
+    gleam__arena_free(&c->accmem);
+}
+
+GLEAM__PRIV gleam__op *gleam__make_fold_consumer(gleam__task *t, gleam__node *node) {
+    gleam__op *op;
+    if (node->step->kind == GLEAM__REDUCE_BY) {
+        gleam__cons *c = gleam__cons_new(t, node, sizeof(gleam__cons), &gleam__fold_ops);
+        if (!c) return NULL;
+        c->op.absorb = gleam__fold_absorb;
+        return &c->op;
+    }
+    if (!(op = gleam__op_alloc(t, node, sizeof(gleam__reducecons)))) return NULL;
+    op->absorb = gleam__reduce_absorb;
+    op->finish = gleam__reduce_finish;
+    op->free = gleam__reducecons_free;
+    return op;
+}
+/* ==== End file src/steps/fold.c ==== */
+
+/* ==== Begin file src/steps/group.c ==== */
+/* group.c: group_by and cogroup (each key with the list of its rows' other fields; a
+   cogroup's two inputs give two lists) and distinct (each row or key once: dropped early
+   by the producer's table of what it has seen, finally by the consumer's). */
+
+/* >>group_by and cogroup ---------------------------------------------------------------- */
+
+/* A list value of the elements, built in c->tmp from offset `at`. */
+static gleam_value gleam__elems_value(gleam__cons *c, const gleam__elems *l, size_t at, int *nomem) {
+    gleam__elem *e;
+    unsigned char hdr[5];
+    size_t h;
+    gleam_value v;
+    if (l->count < 16) { hdr[0] = (unsigned char)(0x90 | l->count); h = 1; }
+    else if (l->count < 65536) { hdr[0] = 0xdc; hdr[1] = (unsigned char)(l->count >> 8); hdr[2] = (unsigned char)l->count; h = 3; }
+    else {
+        hdr[0] = 0xdd;
+        hdr[1] = (unsigned char)(l->count >> 24); hdr[2] = (unsigned char)(l->count >> 16);
+        hdr[3] = (unsigned char)(l->count >> 8); hdr[4] = (unsigned char)l->count;
+        h = 5;
+    }
+    c->tmp.len = at;
+    *nomem = gleam__buf_add(&c->tmp, hdr, h) != 0;
+    for (e = l->first; e && !*nomem; e = e->next) *nomem = gleam__buf_add(&c->tmp, e->data, e->len) != 0;
+    v.type = GLEAM_LIST;
+    v.len = (uint32_t)(c->tmp.len - at);
+    v.u.s = NULL; /* set by the caller once tmp stops moving */
+    return v;
+}
+
+static gleam_result gleam__group_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
+                                      const gleam__bkey *bk) {
+    gleam__op *op = &c->op;
+    gleam__elems *l;
+    gleam_result r;
+    const char *k;
+    uint32_t klen;
+    uint64_t h;
+    int made;
+    if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+    l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, 2 * sizeof *l, &made);
+    if (!l) return gleam__nomem(op);
+    if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+    return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
+}
+
+/* Each key's row: its key fields, then its list (a cogroup: its two lists). */
+static gleam_result gleam__group_emit_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    int lists = s->kind == GLEAM__COGROUP ? 2 : 1, nomem = 0, k, nk = s->key.n;
+    size_t i;
+    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+        char *e = c->table.slots[i].e;
+        gleam__elems *l;
+        size_t at[2];
+        GLEAM__TABLE_AHEAD(&c->table, i);
+        if (!e) continue;
+        l = (gleam__elems *)gleam__entry_payload(e);
+        if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__nomem(op);
+        gleam__key_values(e, op->vals.v, nk);
+        c->tmp.len = 0;
+        for (k = 0; k < lists; k++) {
+            at[k] = c->tmp.len;
+            op->vals.v[nk + k] = gleam__elems_value(c, &l[k], at[k], &nomem);
+            if (nomem) return gleam__nomem(op);
+        }
+        for (k = 0; k < lists; k++) op->vals.v[nk + k].u.s = c->tmp.p + at[k];
+        r = gleam__emit(op, op->vals.v, nk + lists);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__group_spill_entry(gleam__cons *c, char *e, int f) {
+    return gleam__spill_lists(c, e, f, c->op.node->step->kind == GLEAM__COGROUP ? 2 : 1, 0);
+}
+
+static const gleam__cons_ops gleam__group_ops = {gleam__group_take, gleam__group_emit_table, gleam__group_spill_entry, NULL};
+
+GLEAM__PRIV gleam__op *gleam__make_group_consumer(gleam__task *t, gleam__node *node) {
+    gleam__cons *c = gleam__cons_new(t, node, sizeof(gleam__cons), &gleam__group_ops);
+    return c ? &c->op : NULL;
+}
+
+/* >>distinct ---------------------------------------------------------------------------- */
+
+/* The packed key of a distinct step's row (the whole row, or its key fields) and its
+   hash: bk's when its block gave it, else packed into op->key. */
+static gleam_result gleam__distinct_key(gleam__op *op, gleam__cons *c, const gleam__bkey *bk, const gleam_value *row, int n,
+                                        const char **k, uint32_t *klen, uint64_t *h) {
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    if (!s->whole_row) {
+        if (c) return gleam__cons_key(c, bk, &s->key, row, n, k, klen, h);
+        if ((r = gleam__pack_key(op, &s->key, row, n, h)) != GLEAM_OK) return r;
+    } else {
+        op->key.len = 0;
+        if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
+        *h = gleam__hash(op->key.p, op->key.len);
+    }
+    *k = op->key.p;
+    *klen = (uint32_t)op->key.len;
     return GLEAM_OK;
 }
-/* ==== End file src/run.c ==== */
 
-/* ==== Begin file src/source.c ==== */
-/* source.c: where rows come from. Files are cut into byte ranges, one per shard, aligned
-   to line (or CSV record) starts, so one big file still uses every core; each range is
-   read in pieces of up to 4 MB, and a shard that has read its own goes on with pieces
-   another running shard has not begun, so the shards finish together however unevenly
-   the machine runs them. Rows point into the read buffer and are never copied. Also rows
-   from memory and from generators. */
+typedef struct gleam__distinctprod {
+    gleam__op op;
+    gleam__writer w;
+    gleam__table table;     /* keys seen: a key is sent on once per table */
+    size_t limit;
+} gleam__distinctprod;
 
-/* A byte range of one file that a shard reads. A stream (pipe, terminal) is read whole. */
-typedef struct gleam__seg {
-    int file;
-    uint64_t start, end;
-    int stream;
-    int inquote;    /* CSV: the range starts inside a quoted field */
-} gleam__seg;
-
-/* The files of a read step, and each shard's segments. */
-typedef struct gleam__files {
-    char **paths;
-    uint64_t *sizes;
-    dev_t *dev;         /* to refuse writing over an input */
-    ino_t *ino;
-    int *stream;
-    int nfiles;
-    gleam__seg **segs;  /* by shard, in file order: pieces of at most GLEAM__PIECE bytes */
-    int *nsegs;
-    int nshards;
-    /* claiming pieces (under mu): a shard reads its own from the front; one that is done
-       takes the last of a running shard with the most left, so both finish together */
-    pthread_mutex_t mu;
-    int have_mu;
-    int *front, *back;      /* by shard: segs[front, back) are not yet taken */
-    char *running;          /* by shard: its task has begun */
-} gleam__files;
-
-#define GLEAM__PIECE ((uint64_t)4 << 20)
-
-static void gleam__files_free(gleam__files *fs) {
-    int i;
-    if (!fs) return;
-    for (i = 0; i < fs->nfiles; i++) gleam__free(fs->paths[i]);
-    if (fs->segs)
-        for (i = 0; i < fs->nshards; i++) gleam__free(fs->segs[i]);
-    gleam__free(fs->paths);
-    gleam__free(fs->sizes);
-    gleam__free(fs->dev);
-    gleam__free(fs->ino);
-    gleam__free(fs->stream);
-    gleam__free(fs->segs);
-    gleam__free(fs->nsegs);
-    gleam__free(fs->front);
-    gleam__free(fs->back);
-    gleam__free(fs->running);
-    if (fs->have_mu) pthread_mutex_destroy(&fs->mu);
-    gleam__free(fs);
+static gleam_result gleam__distinctprod_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__distinctprod *p = (gleam__distinctprod *)op;
+    const char *k;
+    uint32_t klen;
+    uint64_t h;
+    gleam_result r;
+    int made;
+    if ((r = gleam__distinct_key(op, NULL, NULL, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+    if (gleam__table_bytes(&p->table) > p->limit) gleam__table_clear(&p->table); /* forget what was seen: bounded memory */
+    if (!gleam__table_upsert(&p->table, h, k, klen, 0, &made)) return gleam__nomem(op);
+    if (!made) return GLEAM_OK;
+    return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
 }
 
-static void gleam__free_sources(gleam__plan *p) {
-    int i;
-    for (i = 0; i <= p->nsteps; i++) {
-        if (p->files) gleam__files_free(p->files[i]);
-        if (p->starts) gleam__free(p->starts[i]);
+static gleam_result gleam__distinctprod_finish(gleam__op *op) {
+    return gleam__writer_close(op, &((gleam__distinctprod *)op)->w);
+}
+
+static void gleam__distinctprod_free(gleam__op *op) {
+    gleam__distinctprod *p = (gleam__distinctprod *)op;
+    gleam__writer_free(&p->w);
+    gleam__table_free(&p->table);
+}
+
+GLEAM__PRIV gleam__op *gleam__make_distinct_producer(gleam__task *t, gleam__node *node) {
+    gleam__distinctprod *p = (gleam__distinctprod *)gleam__op_alloc(t, node, sizeof *p);
+    if (!p) return NULL;
+    p->op.push = gleam__distinctprod_push;
+    p->op.finish = gleam__distinctprod_finish;
+    p->op.free = gleam__distinctprod_free;
+    p->limit = GLEAM__MIN((size_t)GLEAM__COMBINE_MAX, t->job->share / 2);
+    if (gleam__writer_init(&p->w, t->job->xchgs[node->step->id], node->side) || gleam__table_init(&p->table, 16)) {
+        gleam__distinctprod_free(&p->op);
+        gleam__free(p);
+        return NULL;
     }
-    gleam__free(p->files);
-    gleam__free(p->starts);
-    p->files = NULL;
-    p->starts = NULL;
+    return &p->op;
 }
 
-/* >>listing: globs, sizes, splits ---------------------------------------------------------- */
-
-static int gleam__add_file(gleam__files *fs, const char *path) {
-    char **p = (char **)gleam__realloc(fs->paths, (size_t)(fs->nfiles + 1) * sizeof *p);
-    if (!p) return -1;
-    fs->paths = p;
-    if (!(fs->paths[fs->nfiles] = gleam__strdup(path))) return -1;
-    fs->nfiles++;
-    return 0;
+static gleam_result gleam__distinct_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
+                                         const gleam__bkey *bk) {
+    gleam__op *op = &c->op;
+    const char *k;
+    uint32_t klen;
+    uint64_t h;
+    gleam_result r;
+    int made;
+    (void)side;
+    (void)key;
+    if ((r = gleam__distinct_key(op, c, bk, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+    if (c->sub && !c->replay) return gleam__spill_row(c, gleam__sub_of(h), 0, row, n);
+    if (!gleam__table_upsert(&c->table, h, k, klen, 0, &made)) return gleam__nomem(op);
+    return made ? gleam__emit(op, row, n) : GLEAM_OK;
 }
 
-static gleam_result gleam__seg_add(gleam__files *fs, int shard, gleam__seg sg) {
-    int n = fs->nsegs[shard];
-    if (n >= 4 && !(n & (n - 1))) { /* room for 4, 8, 16, ...: full at each power of two */
-        gleam__seg *p = (gleam__seg *)gleam__realloc(fs->segs[shard], (size_t)n * 2 * sizeof *p);
-        if (!p) return GLEAM_ERR_NOMEM;
-        fs->segs[shard] = p;
-    } else if (!fs->segs[shard] && !(fs->segs[shard] = (gleam__seg *)gleam__malloc(4 * sizeof(gleam__seg)))) {
-        return GLEAM_ERR_NOMEM;
-    }
-    fs->segs[shard][fs->nsegs[shard]++] = sg;
+/* A distinct consumer emits each row as it first sees it: its table holds nothing more. */
+static gleam_result gleam__distinct_emit_table(gleam__cons *c) {
+    (void)c;
     return GLEAM_OK;
 }
 
-static int gleam__cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
+/* The keys already emitted go to the files as side 1, the key bytes as one value. */
+static gleam_result gleam__distinct_spill_entry(gleam__cons *c, char *e, int f) {
+    const char *key;
+    gleam_value kv;
+    kv.type = GLEAM_BYTES;
+    kv.len = (uint32_t)gleam__entry_key(e, &key);
+    kv.u.s = key;
+    return gleam__spill_row(c, f, 1, &kv, 1);
 }
 
-/* The '"' bytes in p[0..n): eight bytes a step where the bytes of a word are in memory
-   order (the high bit of each byte of y is set exactly where that byte was '"'). */
-static uint64_t gleam__count_quotes(const char *p, size_t n) {
-    uint64_t c = 0;
-    size_t i = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
-    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, qu = 0x0101010101010101ull * '"';
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x = gleam__load64((const unsigned char *)p + i) ^ qu, y = ~(((x & low7) + low7) | x | low7);
-        c += ((y >> 7) * 0x0101010101010101ull) >> 56; /* the bytes' sum: no popcount instruction needed */
+/* A key emitted before the spill, read back: into the table, not emitted again. */
+static gleam_result gleam__distinct_seen(gleam__cons *c, const gleam_value *row, int n) {
+    int made;
+    if (n != 1 || row[0].type != GLEAM_BYTES) return gleam__nomem(&c->op);
+    if (!gleam__table_upsert(&c->table, gleam__hash(row[0].u.s, row[0].len), row[0].u.s, row[0].len, 0, &made))
+        return gleam__nomem(&c->op);
+    return GLEAM_OK;
+}
+
+static const gleam__cons_ops gleam__distinct_ops = {gleam__distinct_take, gleam__distinct_emit_table,
+                                                    gleam__distinct_spill_entry, gleam__distinct_seen};
+
+GLEAM__PRIV gleam__op *gleam__make_distinct_consumer(gleam__task *t, gleam__node *node) {
+    gleam__cons *c = gleam__cons_new(t, node, sizeof(gleam__cons), &gleam__distinct_ops);
+    return c ? &c->op : NULL;
+}
+/* ==== End file src/steps/group.c ==== */
+
+/* ==== Begin file src/steps/hashcons.c ==== */
+/* hashcons.c: what the hash consumers (reduce_by, group_by, cogroup, distinct, join) share:
+   a table on packed keys, the keys of a block's rows found and hashed in one pass (the
+   rows of a block lead with their key, packed as the table packs it), the generic loop
+   over a block's rows, and the end: the table emitted, or its spill files read back. */
+
+GLEAM__PRIV gleam__cons *gleam__cons_new(gleam__task *t, gleam__node *node, size_t size, const gleam__cons_ops *ops) {
+    gleam__cons *c = (gleam__cons *)gleam__op_alloc(t, node, size);
+    const gleam__step *s = node->step;
+    int i;
+    if (!c) return NULL;
+    c->ops = ops;
+    c->op.absorb = gleam__cons_absorb;
+    c->op.finish = gleam__cons_finish;
+    c->op.free = gleam__cons_free;
+    c->x = t->job->xchgs[s->id];
+    c->lead.n = s->key.n;
+    for (i = 0; i < s->key.n; i++) c->lead.f[i] = i + 1;
+    /* a reduce_by's partial folds lead with their key; so do the rows read back from spill
+       files (but distinct's, which are its input rows) */
+    c->bkey_fields = s->kind == GLEAM__REDUCE_BY ? &c->lead : &s->key;
+    c->spill_key = s->kind == GLEAM__DISTINCT ? &s->key : &c->lead;
+    c->dense = s->kind == GLEAM__REDUCE_BY;
+    c->block_keys = !s->whole_row;
+    for (i = 0; i < c->bkey_fields->n; i++) c->block_keys &= c->bkey_fields->f[i] == i + 1;
+    if (gleam__cons_table(c)) {
+        gleam__cons_free(&c->op);
+        gleam__free(c);
+        return NULL;
     }
-#endif
-    for (; i < n; i++) c += p[i] == '"';
     return c;
 }
 
-/* Whether each CSV segment that starts inside a file starts inside a quoted field: in
-   RFC 4180 every '"' opens, closes or doubles inside a quoted field, so the parity of the
-   quotes before a byte says which. One pass over the file, up to its last split. */
-static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, size_t errcap) {
-    char buf[1 << 16];
-    uint64_t *starts, pos = 0, quotes = 0;
-    int n = 0, sh, k, idx = 0, fd;
-    for (sh = 0; sh < fs->nshards; sh++)
-        for (k = 0; k < fs->nsegs[sh]; k++) n += fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0;
-    if (n == 0) return GLEAM_OK;
-    if (!(starts = (uint64_t *)gleam__malloc((size_t)n * 2 * sizeof *starts))) return GLEAM_ERR_NOMEM;
-    n = 0;
-    for (sh = 0; sh < fs->nshards; sh++)
-        for (k = 0; k < fs->nsegs[sh]; k++)
-            if (fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0) starts[n++] = fs->segs[sh][k].start;
-    qsort(starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
-    if ((fd = open(fs->paths[file], O_RDONLY | O_CLOEXEC)) < 0) {
-        gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[file], strerror(errno));
-        gleam__free(starts);
-        return GLEAM_ERR_IO;
+/* Find and hash the key of every row of a block whose key is its leading fields (packed
+   there as the table packs keys), into c->hs: the absorbing loop fetches ahead with the
+   hashes and hands each row its key. The number of rows, or 0 when the rows do not
+   qualify. */
+GLEAM__PRIV size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) {
+    const gleam_fields *key = c->bkey_fields;
+    size_t n = 0;
+    int k;
+    if (!c->block_keys || c->sub) return 0;
+    for (k = 0; k < key->n; k++)
+        if (key->f[k] != k + 1) return 0;
+    while (p < end) {
+        const char *q = p, *kb;
+        uint32_t nf;
+        gleam__bkey *bk;
+        uint32_t f;
+        if (gleam__unpack_header(&q, end, &nf) != GLEAM_OK || nf < (uint32_t)key->n) return 0;
+        kb = q;
+        for (k = 0; k < key->n; k++)
+            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
+        if (c->hs.cap < (n + 1) * sizeof *bk && gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
+        bk = (gleam__bkey *)(void *)c->hs.p + n;
+        bk->row = p;
+        bk->p = kb;
+        bk->len = (uint32_t)(q - kb);
+        bk->nf = nf;
+        bk->h = gleam__hash(kb, bk->len);
+        c->hs.len = ++n * sizeof *bk;
+        for (f = (uint32_t)key->n; f < nf; f++) /* the rest of the row */
+            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
+        p = q;
     }
-    /* starts[n + i] becomes the parity at starts[i] */
-    while (idx < n) {
-        if (pos == starts[idx]) {
-            starts[n + idx++] = quotes & 1;
-            continue;
-        }
-        {
-            size_t want = (size_t)GLEAM__MIN((uint64_t)sizeof buf, starts[idx] - pos);
-            ssize_t got = pread(fd, buf, want, (off_t)pos);
-            if (got <= 0) break; /* the file shrank: the readers will see its end */
-            quotes += gleam__count_quotes(buf, (size_t)got);
-            pos += (uint64_t)got;
-        }
+    return n;
+}
+
+/* The packed key of a row and its hash: bk when its block gave it, else packed into
+   op->key. */
+GLEAM__PRIV gleam_result gleam__cons_key(gleam__cons *c, const gleam__bkey *bk, const gleam_fields *key,
+                                    const gleam_value *row, int n, const char **k, uint32_t *klen, uint64_t *h) {
+    gleam_result r;
+    if (bk) {
+        *k = bk->p;
+        *klen = bk->len;
+        *h = bk->h;
+        return GLEAM_OK;
     }
-    while (idx < n) starts[n + idx++] = 0;
-    close(fd);
-    for (sh = 0; sh < fs->nshards; sh++)
-        for (k = 0; k < fs->nsegs[sh]; k++) {
-            gleam__seg *sg = &fs->segs[sh][k];
-            const uint64_t *at;
-            if (sg->file != file || sg->start == 0) continue;
-            at = (const uint64_t *)bsearch(&sg->start, starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
-            sg->inquote = at && (int)starts[n + (at - starts)];
-        }
-    gleam__free(starts);
+    if ((r = gleam__pack_key(&c->op, key, row, n, h)) != GLEAM_OK) return r;
+    *k = c->op.key.p;
+    *klen = (uint32_t)c->op.key.len;
     return GLEAM_OK;
 }
 
-/* List the files of read step s (expanding globs), check each can be read, and cut them
-   into the shards' segments. */
-static gleam_result gleam__list_files(gleam__step *s, gleam__files **out, char *err, size_t errcap) {
-    gleam__files *fs = (gleam__files *)gleam__calloc(1, sizeof *fs);
-    uint64_t total = 0, acc = 0;
-    int i, nshards = s->out->nshards, next_stream = 0;
-    gleam_result r = GLEAM_ERR_NOMEM;
-    *out = fs;
-    if (!fs) return GLEAM_ERR_NOMEM;
-    fs->nshards = nshards;
-    for (i = 0; i < s->npaths; i++) {
-        const char *pat = s->paths[i];
-        if (strpbrk(pat, "*?[")) {
-            glob_t g;
-            size_t k;
-            int gr = glob(pat, 0, NULL, &g);
-            if (gr == GLOB_NOMATCH) {
-                gleam__fmt_into(err, errcap, "no file matches %s", pat);
-                return GLEAM_ERR_IO;
-            }
-            if (gr != 0) {
-                gleam__fmt_into(err, errcap, "cannot list %s", pat);
-                return GLEAM_ERR_IO;
-            }
-            for (k = 0; k < g.gl_pathc; k++)
-                if (gleam__add_file(fs, g.gl_pathv[k])) {
-                    globfree(&g);
-                    return GLEAM_ERR_NOMEM;
-                }
-            globfree(&g);
-        } else if (gleam__add_file(fs, pat)) {
-            return GLEAM_ERR_NOMEM;
-        }
+/* Append the value fields of a row to a key's list: the value itself when there is one,
+   else a list of them (as Gleam's GroupByKey does). */
+GLEAM__PRIV gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const gleam_value *v, int n, int as_row) {
+    gleam__op *op = &c->op;
+    gleam__elem *e;
+    size_t size = as_row || n != 1 ? gleam__row_size(v, n) : gleam__packed_size(v[0]);
+    if (l->count == 0xffffffffu) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a key has more than 4294967295 rows");
+    e = (gleam__elem *)gleam__arena_alloc(&c->table.mem, sizeof *e + size);
+    if (!e) return gleam__nomem(op);
+    if (as_row || n != 1) gleam__put_row(e->data, v, n);
+    else {
+        gleam__buf b;
+        b.p = e->data;
+        b.len = 0;
+        b.cap = size;
+        gleam__pack_value(&b, v[0]);
     }
-    fs->sizes = (uint64_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->sizes);
-    fs->stream = (int *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->stream);
-    fs->dev = (dev_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->dev);
-    fs->ino = (ino_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->ino);
-    fs->segs = (gleam__seg **)gleam__calloc((size_t)nshards, sizeof *fs->segs);
-    fs->nsegs = (int *)gleam__calloc((size_t)nshards, sizeof *fs->nsegs);
-    fs->front = (int *)gleam__calloc((size_t)nshards, sizeof *fs->front);
-    fs->back = (int *)gleam__calloc((size_t)nshards, sizeof *fs->back);
-    fs->running = (char *)gleam__calloc((size_t)nshards, 1);
-    if (!fs->sizes || !fs->stream || !fs->dev || !fs->ino || !fs->segs || !fs->nsegs || !fs->front || !fs->back ||
-        !fs->running)
-        return GLEAM_ERR_NOMEM;
-    pthread_mutex_init(&fs->mu, NULL);
-    fs->have_mu = 1;
-    for (i = 0; i < fs->nfiles; i++) {
-        struct stat st;
-        int fd;
-        /* stat, not open: opening a named pipe here would pair with its writer */
-        if (stat(fs->paths[i], &st)) {
-            gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
-            return GLEAM_ERR_IO;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            gleam__fmt_into(err, errcap, "cannot read %s: it is a directory", fs->paths[i]);
-            return GLEAM_ERR_IO;
-        }
-        fs->dev[i] = st.st_dev;
-        fs->ino[i] = st.st_ino;
-        if (!S_ISREG(st.st_mode)) {
-            fs->stream[i] = 1;
-            continue;
-        }
-        if ((fd = open(fs->paths[i], O_RDONLY | O_CLOEXEC)) < 0) {
-            gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
-            return GLEAM_ERR_IO;
-        }
-        close(fd);
-        fs->sizes[i] = (uint64_t)st.st_size;
-        total += fs->sizes[i];
-    }
-    /* Shard k reads bytes [k*total/n, (k+1)*total/n) of the files laid end to end. */
-    for (i = 0; i < fs->nfiles; i++) {
-        gleam__seg sg;
-        memset(&sg, 0, sizeof sg);
-        sg.file = i;
-        if (fs->stream[i]) {
-            sg.stream = 1;
-            sg.end = (uint64_t)-1;
-            if ((r = gleam__seg_add(fs, next_stream++ % nshards, sg)) != GLEAM_OK) return r;
-            continue;
-        }
-        {
-            uint64_t lo = acc, hi = acc + fs->sizes[i];
-            int k;
-            for (k = 0; k < nshards; k++) {
-                uint64_t a = total ? (uint64_t)((double)k / nshards * (double)total) : 0;
-                uint64_t b = total ? (uint64_t)((double)(k + 1) / nshards * (double)total) : 0;
-                uint64_t from, to, n, piece, q, rem;
-                if (k == nshards - 1) b = total;
-                if (b <= lo || a >= hi) continue;
-                from = GLEAM__MAX(a, lo) - lo;
-                to = GLEAM__MIN(b, hi) - lo;
-                n = (to - from + GLEAM__PIECE - 1) / GLEAM__PIECE; /* pieces of equal size, give or take a byte */
-                q = n ? (to - from) / n : 0;
-                rem = n ? (to - from) % n : 0;
-                for (piece = 0; piece < n; piece++) {
-                    sg.start = from + piece * q + GLEAM__MIN(piece, rem);
-                    sg.end = sg.start + q + (piece < rem);
-                    if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
-                }
-            }
-            acc = hi;
-        }
-    }
-    for (i = 0; i < nshards; i++) fs->back[i] = fs->nsegs[i]; /* (a stream last in a shard's list: none taken from it) */
-    if (s->format == GLEAM_FORMAT_CSV)
-        for (i = 0; i < fs->nfiles; i++)
-            if (!fs->stream[i] && (r = gleam__csv_parity(fs, i, err, errcap)) != GLEAM_OK) return r;
+    e->len = (uint32_t)size;
+    e->is_row = (unsigned char)(as_row || n != 1);
+    e->next = NULL;
+    if (l->last) l->last->next = e;
+    else l->first = e;
+    l->last = e;
+    l->count++;
     return GLEAM_OK;
 }
 
-/* Where each shard's rows start in an in-memory source's packed rows. */
-static gleam_result gleam__value_starts(gleam__step *s, size_t **out) {
-    size_t nsh = (size_t)s->out->nshards, k, row = 0;
-    const char *p = s->values.p, *end = s->values.p + s->values.len;
-    size_t *starts = (size_t *)gleam__calloc(nsh + 1, sizeof *starts);
-    if (!(*out = starts)) return GLEAM_ERR_NOMEM;
-    for (k = 0; k <= nsh; k++) {
-        size_t first = s->nrows * k / nsh;
-        for (; row < first; row++) gleam__skip_value(&p, end);
-        starts[k] = (size_t)(p - s->values.p);
-    }
-    return GLEAM_OK;
+GLEAM__PRIV gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
+    gleam__cons *c = (gleam__cons *)op;
+    size_t nh = 0;
+    c->hs.len = 0;
+    if (c->table.slots) nh = gleam__hash_block(c, b->data, b->data + b->len);
+    return gleam__cons_after_block(c, gleam__cons_rows(c, b, nh, 0, c->ops->take));
 }
 
-/* Is dev/ino one of the flow's input files? */
-static int gleam__is_input(const gleam__plan *p, dev_t dev, ino_t ino) {
-    int i, k;
-    for (i = 0; i <= p->nsteps; i++) {
-        const gleam__files *fs = p->files ? p->files[i] : NULL;
-        if (!fs) continue;
-        for (k = 0; k < fs->nfiles; k++)
-            if (!fs->stream[k] && fs->dev[k] == dev && fs->ino[k] == ino) return 1;
-    }
-    return 0;
-}
-
-static gleam_result gleam__prepare_sources(gleam__job *job) {
-    gleam__plan *p = job->plan;
-    int i;
-    if (!(p->files = (gleam__files **)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->files))) return GLEAM_ERR_NOMEM;
-    if (!(p->starts = (size_t **)gleam__calloc((size_t)p->nsteps + 1, sizeof *p->starts))) return GLEAM_ERR_NOMEM;
-    for (i = 0; i < p->flow->nsteps; i++) {
-        gleam__step *s = p->flow->steps[i];
-        char err[GLEAM__ERRMAX / 2] = "out of memory", label[128];
-        gleam_result r;
-        if (s->kind == GLEAM__VALUES && gleam__value_starts(s, &p->starts[s->id]) != GLEAM_OK) return GLEAM_ERR_NOMEM;
-        if (s->kind != GLEAM__READ) continue;
-        if ((r = gleam__list_files(s, &p->files[s->id], err, sizeof err)) != GLEAM_OK) {
-            gleam__step_label(s, label, sizeof label);
-            gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: %s", label, err);
-            job->err = r;
-            return r;
-        }
-    }
-    return GLEAM_OK;
-}
-
-/* >>reading: a window of a file ----------------------------------------------------------- */
-
-typedef struct gleam__reader {
-    gleam__op *op;          /* the source reading (its byte count and the progress line) */
-    uint64_t counted, limit; /* bytes of the segment counted up to `counted`, which stops at limit */
-    int fd, stream, eof;
-    uint64_t base;          /* file offset of buf[0] */
-    char *buf;
-    size_t len, cap;        /* bytes in buf, its size */
-} gleam__reader;
-
-/* Keep buf[keep..len) (moved to the front) and read more after it, growing the buffer
-   when keep == 0 and it is full. 0, or the errno of a failed read. */
-static int gleam__reader_fill(gleam__reader *rd, size_t keep) {
-    size_t rest = rd->len - keep;
-    ssize_t got;
-    if (keep) {
-        memmove(rd->buf, rd->buf + keep, rest);
-        rd->base += keep;
-        rd->len = rest;
-    }
-    if (rd->len == rd->cap) {
-        size_t cap = rd->cap ? rd->cap * 2 : 1 << 20;
-        char *b = (char *)gleam__realloc(rd->buf, cap);
-        if (!b) return ENOMEM;
-        rd->buf = b;
-        rd->cap = cap;
-    }
-    do {
-        got = rd->stream ? read(rd->fd, rd->buf + rd->len, rd->cap - rd->len)
-                         : pread(rd->fd, rd->buf + rd->len, rd->cap - rd->len, (off_t)(rd->base + rd->len));
-    } while (got < 0 && errno == EINTR);
-    if (got < 0) return errno;
-    if (got == 0) rd->eof = 1;
-    rd->len += (size_t)got;
-    if (got > 0 && rd->op) { /* count the segment's bytes once, not what is read past its end */
-        uint64_t to = GLEAM__MIN(rd->base + rd->len, rd->limit);
-        if (to > rd->counted) {
-            rd->op->bytes += to - rd->counted;
-            gleam__progress_add(rd->op->task->job, 0, to - rd->counted);
-            rd->counted = to;
-        }
-    }
-    return 0;
-}
-
-typedef struct gleam__source {
-    gleam__op op;
-    gleam__reader rd;
-    gleam__buf unq;     /* unescaped CSV fields */
-} gleam__source;
-
-static void gleam__source_free(gleam__op *op) {
-    gleam__source *s = (gleam__source *)op;
-    gleam__free(s->rd.buf);
-    gleam__buf_free(&s->unq);
-}
-
-static gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
-    gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__source));
-    if (!op) return NULL;
-    op->free = gleam__source_free;
-    op->ctx.source = 1; /* a generator's gleam_emit counts its rows as read */
-    ((gleam__source *)op)->rd.op = op;
-    return op;
-}
-
-/* Emit one row from the source; DONE or errors end the reading. */
-static gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
-    gleam_result r = gleam__emit(op, row, n);
-    gleam__progress_rows(op);
-    if (r < 0 && !gleam__aborted(op->task->job))
-        return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
+GLEAM__PRIV gleam_result gleam__cons_after_block(gleam__cons *c, gleam_result r) {
+    if (c->table.slots) GLEAM__NOTE_PEAK(&c->op, gleam__table_bytes(&c->table));
+    if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > c->op.task->job->share) r = gleam__spill_table(c);
     return r;
 }
 
-/* Lines (text and TSV) of one segment. */
-static gleam_result gleam__read_lines(gleam__source *src, const gleam__seg *sg, const char *path) {
-    gleam__op *op = &src->op;
-    gleam__reader *rd = &src->rd;
-    gleam__step *s = op->node->step;
-    gleam__task *t = op->task;
-    size_t at = 0;          /* start of the current line in buf */
-    int skip_header = s->header && sg->start == 0, tsv = s->format == GLEAM_FORMAT_TSV, e;
-    gleam_result r;
-    if (!sg->stream && sg->start > 0) { /* the line under way at `start` belongs to the shard before */
-        rd->base = sg->start - 1;
-        if ((e = gleam__reader_fill(rd, 0))) goto ioerr;
-        for (;;) {
-            char *nl = rd->len > at ? (char *)memchr(rd->buf + at, '\n', rd->len - at) : NULL;
-            if (nl) {
-                at = (size_t)(nl - rd->buf) + 1;
-                break;
-            }
-            if (rd->eof) return GLEAM_OK;
-            at = rd->len;
-            if ((e = gleam__reader_fill(rd, at))) goto ioerr;
-            at = 0;
-        }
-    } else {
-        rd->base = 0;
-        if ((e = gleam__reader_fill(rd, 0))) goto ioerr;
-    }
-    for (;;) {
-        char *nl;
-        size_t len;
-        if (rd->base + at >= sg->end) return GLEAM_OK;
-        nl = rd->len > at ? (char *)memchr(rd->buf + at, '\n', rd->len - at) : NULL;
-        if (!nl) {
-            if (rd->eof) {
-                if (at == rd->len) return GLEAM_OK;
-                nl = rd->buf + rd->len; /* a last line without '\n' */
-            } else {
-                if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL;
-                if ((e = gleam__reader_fill(rd, at))) goto ioerr;
-                at = 0;
-                continue;
-            }
-        }
-        len = (size_t)(nl - (rd->buf + at));
-        t->in_path = path;
-        t->in_off = rd->base + at;
-        if (skip_header) {
-            skip_header = 0;
-        } else if (!tsv) {
-            gleam_value v = gleam_bytes(rd->buf + at, len);
-            if ((r = gleam__source_emit(op, &v, 1)) != GLEAM_OK) return r;
-        } else {
-            const char *p = rd->buf + at, *end = p + len;
-            int n = 0;
-            if (end > p && end[-1] == '\r') end--;
-            for (;;) {
-                const char *tab = (const char *)memchr(p, s->delim, (size_t)(end - p));
-                if (gleam__vals_reserve(&op->vals, n + 1)) return gleam__fail(t, op->node, GLEAM_ERR_NOMEM, "out of memory");
-                op->vals.v[n++] = gleam_bytes(p, (size_t)((tab ? tab : end) - p));
-                if (!tab) break;
-                p = tab + 1;
-            }
-            if ((r = gleam__source_emit(op, op->vals.v, n)) != GLEAM_OK) return r;
-        }
-        at = (size_t)(nl - rd->buf) + 1;
-        if (at > rd->len) return GLEAM_OK;
-    }
-ioerr:
-    return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot read %s: %s", path, strerror(e));
+GLEAM__PRIV gleam_result gleam__cons_finish(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    return c->sub ? gleam__cons_unspill(c) : c->ops->emit_table(c);
 }
 
-/* >>csv ---------------------------------------------------------------------------------- */
+GLEAM__PRIV void gleam__cons_free(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    int f;
+    if (c->sub) {
+        for (f = 0; f < GLEAM__FANOUT; f++) gleam__spill_close(&c->sub[f]);
+        gleam__free(c->sub);
+    }
+    gleam__buf_free(&c->rec);
+    gleam__buf_free(&c->hs);
+    gleam__buf_free(&c->sweep);
+    gleam__buf_free(&c->sweep_tmp);
+    gleam__blocks_free(c->held);
+    if (c->layout) gleam__big_free(c->layout, c->layout_len);
+    gleam__vals_free(&c->canon);
+    gleam__table_free(&c->table);
+    gleam__vals_free(&c->acc);
+    gleam__vals_free(&c->row2);
+    gleam__vals_free(&c->in);
+    gleam__buf_free(&c->tmp);
+}
+
+/* ==== End file src/steps/hashcons.c ==== */
+
+/* ==== Begin file src/steps/join.c ==== */
+/* join.c: the hash join. The right side (side 1) is the build side: its rows go into a
+   table by key; the left side (side 0) probes it as it streams, which the exchange allows
+   only once every right producer has closed (GLEAM__TAKE_BUILD_FIRST). An outer join pads
+   the missing side with nils. Past its share the join goes to spill files by key hash
+   (a grace hash join): the build side first, then the probes. */
+
+/* The join's output row: key, left values (or nils), right values (or nils). */
+static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int nk, const gleam_value *a, int na,
+                                     const gleam_value *b, int nb) {
+    gleam__op *op = &c->op;
+    int i, n = 0;
+    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__nomem(op);
+    for (i = 0; i < nk; i++) c->row2.v[n++] = key[i];
+    for (i = 0; i < na; i++) c->row2.v[n++] = a ? a[i] : gleam_nil();
+    for (i = 0; i < nb; i++) c->row2.v[n++] = b ? b[i] : gleam_nil();
+    return gleam__emit(op, c->row2.v, n);
+}
+
+/* The join's output for a probing row (its value fields in op->vals) whose key has the
+   build side's rows l (NULL: none). */
+static gleam_result gleam__join_probe(gleam__cons *c, const gleam_value *row, const gleam_fields *key, gleam__elems *l) {
+    gleam__op *op = &c->op;
+    int nk = key->n, i;
+    gleam__elem *e;
+    gleam_result r;
+    if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
+    for (i = 0; i < nk; i++) c->acc.v[i] = row[key->f[i] - 1];
+    if (!l) {
+        if (op->node->step->join != GLEAM_LEFT_OUTER) return GLEAM_OK;
+        return gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, NULL, GLEAM__MAX(c->x->width[1] - nk, 0));
+    }
+    l->matched = 1;
+    for (e = l->first; e; e = e->next) {
+        const char *p = e->data;
+        int nb;
+        gleam_value *bvals;
+        if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(op);
+        nb = c->row2.n; /* row2 is reused for the output row: the right values go aside first */
+        if (gleam__buf_reserve(&c->tmp, (size_t)nb * sizeof(gleam_value))) return gleam__nomem(op);
+        bvals = (gleam_value *)(void *)c->tmp.p;
+        for (i = 0; i < nb; i++) bvals[i] = c->row2.v[i];
+        if ((r = gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, bvals, nb)) != GLEAM_OK) return r;
+    }
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__join_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
+                                     const gleam__bkey *bk) {
+    gleam__op *op = &c->op;
+    gleam__elems *l;
+    gleam_result r;
+    const char *k;
+    uint32_t klen;
+    uint64_t h;
+    int made;
+    if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
+    if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
+    if (side == 0 && c->probing) return gleam__spill_canon(c, h, 0, row, n, key);
+    if (side == 1) { /* build */
+        l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, sizeof *l, &made);
+        if (!l) return gleam__nomem(op);
+        return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
+    }
+    return gleam__join_probe(c, row, key, (gleam__elems *)gleam__table_find(&c->table, h, k, klen));
+}
+
+/* A right outer join's build rows that no probe matched. */
+static gleam_result gleam__join_emit_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    size_t i;
+    int nk = s->key.n;
+    if (s->join != GLEAM_RIGHT_OUTER) return GLEAM_OK;
+    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+        char *e = c->table.slots[i].e;
+        gleam__elems *l;
+        gleam__elem *el;
+        GLEAM__TABLE_AHEAD(&c->table, i);
+        if (!e) continue;
+        l = (gleam__elems *)gleam__entry_payload(e);
+        if (l->matched) continue;
+        if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
+        gleam__key_values(e, c->acc.v, nk);
+        for (el = l->first; el && r == GLEAM_OK; el = el->next) {
+            const char *p = el->data;
+            if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK) return gleam__nomem(op);
+            r = gleam__join_emit(c, c->acc.v, nk, NULL, GLEAM__MAX(c->x->width[0] - nk, 0), op->vals.v, op->vals.n);
+        }
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__join_spill_entry(gleam__cons *c, char *e, int f) { return gleam__spill_lists(c, e, f, 1, 1); }
+
+/* >>sweeps: a join's probes in table order. A probe of a table far bigger than the cache
+   costs a miss for its slot and another for its entry, wherever they are. So once the
+   build side is complete its entries (and their rows) are copied into one block in slot
+   order, and the probing rows of many blocks are gathered (their blocks kept) and sorted
+   by slot: each sweep then walks the slots and the entries forward, once. The copy holds
+   the build side twice for a moment, so it is made only when that fits in half the share;
+   a table that is smaller, nearly in the cache, gains nothing from it and is probed as its
+   rows come. */
+#ifndef GLEAM__SWEEP_ROWS
+#define GLEAM__SWEEP_ROWS (256u * 1024) /* probes gathered before a sweep */
+#endif
+#ifndef GLEAM__SWEEP_BYTES
+#define GLEAM__SWEEP_BYTES ((size_t)128 << 20) /* a smaller table (in cache, or nearly) is probed as rows come */
+#endif
+
+/* Copy the build side's entries and their rows into one block in slot order, when that
+   fits in half the consumer's share next to the table; the arena they were in is freed.
+   Without it (too big, out of memory) the table stays as it is, and still correct. */
+static void gleam__lay_out(gleam__cons *c) {
+    gleam__table *t = &c->table;
+    size_t i, need = 0;
+    char *at;
+    for (i = 0; i <= t->mask; i++) {
+        const char *e = t->slots[i].e, *key;
+        const gleam__elem *el;
+        if (!e) continue;
+        need += (gleam__payload_offset((uint32_t)gleam__entry_key(e, &key)) + sizeof(gleam__elems) + 7) & ~(size_t)7;
+        for (el = ((const gleam__elems *)gleam__entry_payload((char *)(uintptr_t)e))->first; el; el = el->next)
+            need += (sizeof *el + el->len + 7) & ~(size_t)7;
+    }
+    if (!need || gleam__table_bytes(t) + need > c->op.task->job->share / 2 || !(at = (char *)gleam__big_alloc(need))) return;
+    c->layout = at;
+    c->layout_len = need;
+    for (i = 0; i <= t->mask; i++) {
+        char *e = t->slots[i].e;
+        const char *key;
+        size_t off;
+        gleam__elems *l;
+        gleam__elem *el, *prev = NULL;
+        GLEAM__TABLE_AHEAD(t, i);
+        if (!e) continue;
+        off = gleam__payload_offset((uint32_t)gleam__entry_key(e, &key));
+        memcpy(at, e, off + sizeof *l);
+        t->slots[i].e = at;
+        l = (gleam__elems *)(void *)(at + off);
+        at += (off + sizeof *l + 7) & ~(size_t)7;
+        for (el = l->first; el; el = el->next) {
+            gleam__elem *n = (gleam__elem *)(void *)at;
+            memcpy(n, el, sizeof *el + el->len);
+            at += (sizeof *el + el->len + 7) & ~(size_t)7;
+            n->next = NULL;
+            if (prev) prev->next = n;
+            else l->first = n;
+            prev = n;
+        }
+        l->last = prev;
+    }
+    gleam__arena_free(&t->mem);
+    t->mem.used = need; /* the table's bytes, for its share: now in the block */
+}
+
+/* A gathered probing row: its key, then the entry its slot holds. */
+typedef struct gleam__probe {
+    gleam__bkey k;
+    char *e;                /* the entry in the first slot of its hash, NULL if none */
+} gleam__probe;
+
+/* Sort a[0..n) stably by slot (h & mask), on the slot's top 16 bits (tmp: room for n). */
+static void gleam__by_slot(gleam__probe *a, gleam__probe *tmp, size_t n, uint64_t mask) {
+    size_t count[256], i;
+    gleam__probe *from = a, *to = tmp, *t;
+    int bits = 0, shift;
+    while (bits < 64 && (mask >> bits)) bits++;
+    for (shift = bits > 16 ? bits - 16 : 0; shift < bits; shift += 8) { /* LSD: the lower digit first */
+        size_t sum = 0;
+        memset(count, 0, sizeof count);
+        for (i = 0; i < n; i++) count[((from[i].k.h & mask) >> shift) & 0xff]++;
+        for (i = 0; i < 256; i++) {
+            size_t k = count[i];
+            count[i] = sum;
+            sum += k;
+        }
+        for (i = 0; i < n; i++) to[count[((from[i].k.h & mask) >> shift) & 0xff]++] = from[i];
+        t = from;
+        from = to;
+        to = t;
+    }
+    if (from != a) memcpy(a, from, n * sizeof *a);
+}
+
+/* Probe with the gathered rows in slot order: a pass over the slots finds each row's
+   entry, a second over the entries (in the same order, once laid out) makes the output.
+   Then their blocks are freed. */
+static gleam_result gleam__sweep(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    gleam__table *t = &c->table;
+    gleam__probe *a = (gleam__probe *)(void *)c->sweep.p;
+    const gleam_fields *key = &op->node->step->key;
+    size_t n = c->nsweep, i;
+    gleam_result r = GLEAM_OK;
+    if (!c->laid_out && !op->done && n >= GLEAM__SWEEP_ROWS / 4) { /* not for a last few rows */
+        c->laid_out = 1; /* the build side is complete: probes come after it */
+        gleam__lay_out(c);
+    }
+    if (gleam__buf_reserve(&c->sweep_tmp, n * sizeof *a)) n = 0; /* fails the job, below */
+    if (n) gleam__by_slot(a, (gleam__probe *)(void *)c->sweep_tmp.p, n, t->mask);
+    for (i = 0; i < n; i++) {
+        size_t j = a[i].k.h & t->mask;
+        if (i + GLEAM__PF1 < n) GLEAM__PREFETCH(&t->slots[a[i + GLEAM__PF1].k.h & t->mask]);
+        while (t->slots[j].e && t->slots[j].h != a[i].k.h) j = (j + 1) & t->mask;
+        a[i].e = t->slots[j].e;
+    }
+    for (i = 0; i < n && r >= 0 && !op->done; i++) {
+        const char *p = a[i].k.row;
+        char *e = a[i].e;
+        gleam__elems *l = NULL;
+        if (i + GLEAM__PF2 < n) { /* the row sits in one of many blocks */
+            GLEAM__PREFETCH(a[i + GLEAM__PF2].k.row);
+            if (a[i + GLEAM__PF2].e) GLEAM__PREFETCH(a[i + GLEAM__PF2].e);
+        }
+        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &c->in) != GLEAM_OK ||
+            gleam__value_fields(key, c->in.v, c->in.n, &op->vals)) {
+            r = gleam__nomem(op);
+            break;
+        }
+        if (e) /* the first slot of its hash: another key's only if the two share all 64 bits */
+            l = (gleam__elems *)(gleam__entry_is(e, a[i].k.p, a[i].k.len)
+                                     ? gleam__entry_payload(e)
+                                     : gleam__table_find(t, a[i].k.h, a[i].k.p, a[i].k.len));
+        r = gleam__join_probe(c, c->in.v, key, l);
+        if (r == GLEAM_DONE) {
+            op->done = 1;
+            r = GLEAM_OK;
+        }
+    }
+    if (!n && c->nsweep) r = gleam__nomem(op);
+    c->nsweep = 0;
+    c->sweep.len = 0;
+    gleam__blocks_free(c->held);
+    c->held = NULL;
+    c->held_bytes = 0;
+    return r < 0 ? r : GLEAM_OK;
+}
+
+/* Keep block b and its probing rows (their keys in c->hs, nh of them) for the next sweep;
+   when that makes enough, sweep now, b left to its caller to free. GLEAM_OK, or the
+   sweep's result. */
+static gleam_result gleam__gather(gleam__cons *c, gleam__block *b, size_t nh) {
+    const gleam__bkey *ks = (const gleam__bkey *)(const void *)c->hs.p;
+    gleam__probe *q;
+    size_t i;
+    if (gleam__buf_reserve(&c->sweep, nh * sizeof *q)) return gleam__nomem(&c->op);
+    q = (gleam__probe *)(void *)(c->sweep.p + c->sweep.len);
+    for (i = 0; i < nh; i++) q[i].k = ks[i];
+    c->sweep.len += nh * sizeof *q;
+    c->nsweep += nh;
+    /* enough rows, or their blocks past an eighth of the share (wide rows) */
+    if (c->nsweep >= GLEAM__SWEEP_ROWS || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
+    b->kept = 1;
+    b->next = c->held;
+    c->held = b;
+    c->held_bytes += b->cap;
+    GLEAM__NOTE_PEAK(&c->op, gleam__table_bytes(&c->table) + c->held_bytes + c->sweep.cap);
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__join_absorb(gleam__op *op, gleam__block *b) {
+    gleam__cons *c = (gleam__cons *)op;
+    gleam_result r;
+    size_t nh = 0;
+    int probe = b->side == 0;
+    if (probe && c->sub && !c->probing) {
+        if ((r = gleam__spill_table(c)) != GLEAM_OK) return r; /* the build side, all on disk */
+        c->probing = 1;
+    }
+    c->hs.len = 0;
+    if (c->table.slots) nh = gleam__hash_block(c, b->data, b->data + b->len);
+    if (probe && nh && !c->sub && gleam__table_bytes(&c->table) + 1 > GLEAM__SWEEP_BYTES) return gleam__gather(c, b, nh);
+    return gleam__cons_after_block(c, gleam__cons_rows(c, b, nh, probe, gleam__join_take));
+}
+
+static gleam_result gleam__join_finish(gleam__op *op) {
+    gleam__cons *c = (gleam__cons *)op;
+    gleam_result r;
+    if (c->nsweep && (r = gleam__sweep(c)) < 0) return r;
+    return gleam__cons_finish(op);
+}
+
+static const gleam__cons_ops gleam__join_ops = {gleam__join_take, gleam__join_emit_table, gleam__join_spill_entry, NULL};
+
+GLEAM__PRIV gleam__op *gleam__make_join_consumer(gleam__task *t, gleam__node *node) {
+    gleam__cons *c = gleam__cons_new(t, node, sizeof(gleam__cons), &gleam__join_ops);
+    if (!c) return NULL;
+    c->op.absorb = gleam__join_absorb;
+    c->op.finish = gleam__join_finish;
+    return &c->op;
+}
+/* ==== End file src/steps/join.c ==== */
+
+/* ==== Begin file src/steps/keyspill.c ==== */
+/* keyspill.c: a hash consumer past its share. Its table goes to GLEAM__FANOUT files by key
+   hash, as rows with the key fields first (and a side byte); so does every later row that
+   cannot be folded into the table. At the end each file is read back alone, a sixteenth
+   of the keys at a time, into a fresh table that is emitted before the next. */
+
+static gleam_result gleam__sub_open(gleam__cons *c) {
+    int i;
+    if (!(c->sub = (gleam__spill *)gleam__calloc(GLEAM__FANOUT, sizeof *c->sub))) return gleam__nomem(&c->op);
+    for (i = 0; i < GLEAM__FANOUT; i++) c->sub[i].fd = -1;
+    for (i = 0; i < GLEAM__FANOUT; i++)
+        if (gleam__spill_open(&c->sub[i], c->op.task->job->opt.tmpdir)) return gleam__spill_fail(&c->op, "make");
+    return GLEAM_OK;
+}
+
+/* Append [side, row] to sub-file f, opening the files on first use. */
+GLEAM__PRIV gleam_result gleam__spill_row(gleam__cons *c, int f, int side, const gleam_value *row, int n) {
+    gleam__op *op = &c->op;
+    unsigned char sb = (unsigned char)side;
+    gleam_result r;
+    if (!c->sub && (r = gleam__sub_open(c)) != GLEAM_OK) return r;
+    c->rec.len = 0;
+    if (gleam__buf_add(&c->rec, &sb, 1) || gleam__pack_row(&c->rec, row, n)) return gleam__nomem(op);
+    if (gleam__spill_record(&c->sub[f], c->rec.p, c->rec.len)) return gleam__spill_fail(op, "write");
+    return GLEAM_OK;
+}
+
+/* Spill a row with its key fields moved first. */
+GLEAM__PRIV gleam_result gleam__spill_canon(gleam__cons *c, uint64_t h, int side, const gleam_value *row, int n,
+                                       const gleam_fields *key) {
+    int i, m = 0;
+    if (gleam__vals_reserve(&c->canon, n)) return gleam__nomem(&c->op);
+    for (i = 0; i < key->n; i++) c->canon.v[m++] = row[key->f[i] - 1];
+    if (gleam__value_fields(key, row, n, &c->op.vals)) return gleam__nomem(&c->op);
+    for (i = 0; i < c->op.vals.n; i++) c->canon.v[m++] = c->op.vals.v[i];
+    return gleam__spill_row(c, gleam__sub_of(h), side, c->canon.v, m);
+}
+
+/* Spill key values nk plus the values of element e. */
+static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, const gleam__elem *e) {
+    const char *p = e->data;
+    gleam__vals *v = &c->canon;
+    if (e->is_row) {
+        if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(&c->op);
+        if (gleam__vals_reserve(v, nk + c->row2.n)) return gleam__nomem(&c->op);
+        memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
+        return gleam__spill_row(c, f, side, v->v, nk + c->row2.n);
+    }
+    if (gleam__vals_reserve(v, nk + 1)) return gleam__nomem(&c->op);
+    if (gleam__unpack_value(&p, p + e->len, &v->v[nk]) != GLEAM_OK) return gleam__nomem(&c->op);
+    return gleam__spill_row(c, f, side, v->v, nk + 1);
+}
+
+GLEAM__PRIV gleam_result gleam__spill_lists(gleam__cons *c, char *e, int f, int lists, int join) {
+    gleam__op *op = &c->op;
+    gleam__elems *l = (gleam__elems *)gleam__entry_payload(e);
+    gleam_result r = GLEAM_OK;
+    int nk = op->node->step->key.n, k;
+    if (gleam__vals_reserve(&c->canon, nk + 1)) return gleam__nomem(op);
+    for (k = 0; k < lists && r == GLEAM_OK; k++) {
+        const gleam__elem *el;
+        for (el = l[k].first; el && r == GLEAM_OK; el = el->next) {
+            gleam__key_values(e, c->canon.v, nk); /* again: unpacking an element may move canon */
+            r = gleam__spill_elem(c, f, join ? 1 : k, nk, el);
+        }
+    }
+    return r;
+}
+
+GLEAM__PRIV gleam_result gleam__spill_table(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    size_t i;
+    gleam_result r = c->sub ? GLEAM_OK : gleam__sub_open(c);
+    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
+        char *e = c->table.slots[i].e;
+        GLEAM__TABLE_AHEAD(&c->table, i);
+        if (e) r = c->ops->spill_entry(c, e, gleam__sub_of(c->table.slots[i].h));
+    }
+    if (r != GLEAM_OK) return r;
+    gleam__table_free(&c->table);
+    return gleam__cons_table(c) ? gleam__nomem(op) : GLEAM_OK;
+}
+
+/* Read the spilled rows back, one file at a time, into a fresh table, and emit it. */
+GLEAM__PRIV gleam_result gleam__cons_unspill(gleam__cons *c) {
+    gleam__op *op = &c->op;
+    gleam_result r = GLEAM_OK;
+    int f;
+    if (!c->ops->seen && !c->probing && (r = gleam__spill_table(c)) != GLEAM_OK) return r; /* (distinct: emitted) */
+    c->replay = 1;
+    for (f = 0; f < GLEAM__FANOUT && r == GLEAM_OK; f++) {
+        gleam__recs rd;
+        const char *p;
+        size_t n;
+        int got;
+        if (gleam__spill_end(&c->sub[f])) return gleam__spill_fail(op, "write");
+        gleam__table_free(&c->table);
+        if (gleam__cons_table(c)) return gleam__nomem(op);
+        c->probing = 0;
+        gleam__recs_init(&rd, &c->sub[f], 0, c->sub[f].size);
+        while (r == GLEAM_OK && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
+            const char *q = p + 1;
+            int side;
+            if (got < 0 || n < 1 || gleam__unpack_row(&q, p + n, &c->in) != GLEAM_OK) {
+                r = got < 0 ? gleam__spill_fail(op, "read")
+                            : gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+                break;
+            }
+            side = (unsigned char)p[0];
+            if (c->ops->seen && side == 1) r = c->ops->seen(c, c->in.v, c->in.n); /* a key emitted before the spill */
+            else r = c->ops->take(c, side, c->in.v, c->in.n, c->spill_key, NULL);
+        }
+        if (r == GLEAM_DONE) op->done = 1; /* nobody wants more rows */
+        gleam__recs_free(&rd);
+        gleam__spill_close(&c->sub[f]);
+        if (r == GLEAM_OK) r = c->ops->emit_table(c);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+/* ==== End file src/steps/keyspill.c ==== */
+
+/* ==== Begin file src/steps/narrow.c ==== */
+/* narrow.c: the narrow operators but pipes (io/pipe.c): map, select, union, local sort and
+   local top. Each takes a row by function call and hands its rows to the next operators of
+   the same task by function call: no queue, no copy, no encoding. */
+
+static gleam_result gleam__map_push(gleam__op *op, const gleam_value *row, int n) {
+    return gleam__call_user_row(op, op->fn->u.row, row, n);
+}
+
+static gleam_result gleam__select_push(gleam__op *op, const gleam_value *row, int n) {
+    const gleam_fields *f = &op->node->step->key;
+    int i;
+    if (gleam__check_fields(op, f, n)) return GLEAM_ERR_INPUT;
+    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__nomem(op);
+    for (i = 0; i < f->n; i++) op->vals.v[i] = row[f->f[i] - 1];
+    return gleam__emit(op, op->vals.v, f->n);
+}
+
+static gleam_result gleam__pass_push(gleam__op *op, const gleam_value *row, int n) { return gleam__emit(op, row, n); }
+
+/* >>ordered: local sort and local top --------------------------------------------------- */
+
+typedef struct gleam__sortop {
+    gleam__op op;
+    gleam__run *run;
+    gleam__cmp cmp;
+    gleam__run **disk;      /* runs spilled so far, oldest first */
+    int ndisk;
+} gleam__sortop;
+
+static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    gleam__run *d, **v;
+    gleam_result r;
+    if (op->node->step->kind == GLEAM__LOCAL_TOP) return gleam__run_push(op, s->run, &s->cmp, op->node->step->k, row, n);
+    if ((r = gleam__run_push(op, s->run, &s->cmp, -1, row, n)) != GLEAM_OK) return r;
+    GLEAM__NOTE_PEAK(op, gleam__run_bytes(s->run));
+    if (gleam__run_bytes(s->run) <= op->task->job->share) return GLEAM_OK;
+    if (!(v = (gleam__run **)gleam__realloc(s->disk, (size_t)(s->ndisk + 1) * sizeof *v))) return gleam__nomem(op);
+    s->disk = v;
+    if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
+    s->disk[s->ndisk++] = d;
+    if (s->ndisk == 2 * GLEAM__MERGE_WAY) { /* the oldest runs into one, first: ties keep input order */
+        int failed = gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d);
+        s->ndisk -= GLEAM__MERGE_WAY - !failed; /* the merged runs are gone; their merge takes the first place */
+        memmove(s->disk + !failed, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
+        if (failed) return gleam__spill_fail(op, "merge");
+        s->disk[0] = d;
+    }
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__lsort_finish(gleam__op *op) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    gleam__cursor *cur;
+    gleam_result r;
+    int i;
+    if (!s->ndisk)
+        return gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
+    if (gleam__run_sort(s->run, &s->cmp) || !(cur = (gleam__cursor *)gleam__calloc((size_t)s->ndisk + 1, sizeof *cur)))
+        return gleam__nomem(op);
+    for (i = 0; i < s->ndisk; i++) gleam__cursor_init(&cur[i], s->disk[i], 0, 0, NULL, NULL);
+    gleam__cursor_init(&cur[i], s->run, 0, s->run->n, NULL, NULL); /* the newest rows last: ties keep input order */
+    r = gleam__merge(op, cur, s->ndisk + 1, &s->cmp);
+    for (i = 0; i <= s->ndisk; i++) gleam__cursor_free(&cur[i]);
+    gleam__free(cur);
+    return r;
+}
+
+static void gleam__sortop_free(gleam__op *op) {
+    gleam__sortop *s = (gleam__sortop *)op;
+    int i;
+    gleam__run_free(s->run);
+    for (i = 0; i < s->ndisk; i++) gleam__run_free(s->disk[i]);
+    gleam__free(s->disk);
+}
+
+/* Set up a sort op's run and comparison for order o. */
+static int gleam__sortop_init(gleam__sortop *s, const gleam_order *o) {
+    gleam__cmp_init(&s->cmp, o);
+    s->op.free = gleam__sortop_free;
+    return (s->run = gleam__run_new()) ? 0 : -1;
+}
+
+GLEAM__PRIV gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node) {
+    gleam__step *s = node->step;
+    gleam__op *op;
+    switch (s->kind) {
+    case GLEAM__MAP:
+        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__map_push;
+        return op;
+    case GLEAM__SELECT:
+        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__select_push;
+        return op;
+    case GLEAM__LOCAL_SORT:
+    case GLEAM__LOCAL_TOP:
+        if (!(op = gleam__op_alloc(t, node, sizeof(gleam__sortop)))) return NULL;
+        op->push = gleam__lsort_push;
+        op->finish = gleam__lsort_finish;
+        if (gleam__sortop_init((gleam__sortop *)op, &s->order)) {
+            gleam__free(op);
+            return NULL;
+        }
+        return op;
+    default: /* union */
+        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__pass_push;
+        return op;
+    }
+}
+/* ==== End file src/steps/narrow.c ==== */
+
+/* ==== Begin file src/steps/ordered.c ==== */
+/* ordered.c: sorting inside operators (local sort and top, the top and sort steps): runs
+   of rows that keep only the first k, emitted in order, and merges of sorted runs. */
+
+/* Check that a row has the fields an order needs. */
+GLEAM__PRIV int gleam__check_order(gleam__op *op, const gleam_order *o, int n) {
+    int i;
+    for (i = 0; i < o->n; i++)
+        if (o->by[i].field > n) {
+            gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; the order needs field %d", n,
+                        n == 1 ? "" : "s", o->by[i].field);
+            return -1;
+        }
+    return 0;
+}
+
+/* Add a row to a run, keeping only the first k of the order when k >= 0. */
+GLEAM__PRIV gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k,
+                                    const gleam_value *row, int n) {
+    if (gleam__check_order(op, cmp->order, n)) return GLEAM_ERR_INPUT;
+    if (k == 0) return GLEAM_OK;
+    if (gleam__run_add(run, cmp, row, n)) return gleam__nomem(op);
+    /* past twice k rows, keep the first k: O(n log k) overall, bounded memory */
+    if (k > 0 && (uint64_t)k <= ((size_t)-1 - 1024) / 2 && run->n >= 2 * (size_t)k + 1024)
+        if (gleam__run_sort(run, cmp) || gleam__run_truncate(run, (size_t)k))
+            return gleam__nomem(op);
+    return GLEAM_OK;
+}
+
+/* Sort the run, keep k rows (k < 0: all) and emit them in order. */
+GLEAM__PRIV gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k) {
+    size_t i, n;
+    gleam_result r = GLEAM_OK;
+    if (gleam__run_sort(run, cmp)) return gleam__nomem(op);
+    n = k >= 0 && (uint64_t)k < run->n ? (size_t)k : run->n;
+    for (i = 0; i < n && r == GLEAM_OK; i++) {
+        const char *p = run->rows[i].row;
+        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) return gleam__nomem(op);
+        r = gleam__emit(op, op->vals.v, op->vals.n);
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+static gleam_result gleam__merge_emit(void *arg, const gleam__cursor *from) {
+    gleam__op *op = (gleam__op *)arg;
+    const char *p = from->head.row;
+    if (gleam__unpack_row(&p, p + gleam__cursor_len(from), &op->vals) != GLEAM_OK)
+        return gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
+    return gleam__emit(op, op->vals.v, op->vals.n);
+}
+
+/* Emit the rows of n cursors (not yet started) in order, ties to the lower cursor. */
+GLEAM__PRIV gleam_result gleam__merge(gleam__op *op, gleam__cursor *cur, int n, const gleam__cmp *c) {
+    gleam_result r = gleam__heap_merge(cur, n, c, gleam__merge_emit, op);
+    if (r == GLEAM__READ_FAILED) return gleam__spill_fail(op, "read");
+    if (r == GLEAM_ERR_NOMEM) return gleam__nomem(op);
+    return r < 0 ? r : GLEAM_OK;
+}
+
+/* ==== End file src/steps/ordered.c ==== */
+
+/* ==== Begin file src/steps/partition.c ==== */
+/* partition.c: hash partitioning. The producer of group_by, cogroup, join and partition
+   sends each row to the partition its key hashes to; partition's consumer passes the rows
+   of its partition on. */
+
+typedef struct gleam__hashprod {
+    gleam__op op;
+    gleam__writer w;
+} gleam__hashprod;
+
+static gleam_result gleam__hashprod_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__hashprod *p = (gleam__hashprod *)op;
+    gleam_result r;
+    uint64_t h;
+    if ((r = gleam__pack_key(op, &op->node->step->key, row, n, &h)) != GLEAM_OK) return r;
+    return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
+}
+
+static gleam_result gleam__hashprod_finish(gleam__op *op) { return gleam__writer_close(op, &((gleam__hashprod *)op)->w); }
+
+static void gleam__hashprod_free(gleam__op *op) { gleam__writer_free(&((gleam__hashprod *)op)->w); }
+
+GLEAM__PRIV gleam__op *gleam__make_hash_producer(gleam__task *t, gleam__node *node) {
+    gleam__hashprod *p = (gleam__hashprod *)gleam__op_alloc(t, node, sizeof *p);
+    if (!p) return NULL;
+    p->op.push = gleam__hashprod_push;
+    p->op.finish = gleam__hashprod_finish;
+    p->op.free = gleam__hashprod_free;
+    if (gleam__writer_init(&p->w, t->job->xchgs[node->step->id], node->side)) {
+        gleam__free(p);
+        return NULL;
+    }
+    return &p->op;
+}
+
+/* The rows of each block, passed on one by one. */
+static gleam_result gleam__pass_absorb(gleam__op *op, gleam__block *b) {
+    const char *p = b->data, *end = b->data + b->len;
+    gleam_result r = GLEAM_OK;
+    while (p < end && !op->done) {
+        if (gleam__unpack_row(&p, end, &op->vals) != GLEAM_OK) return gleam__nomem(op);
+        if ((r = gleam__emit(op, op->vals.v, op->vals.n)) < 0) return r;
+        if (r == GLEAM_DONE) op->done = 1;
+    }
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam__op *gleam__make_pass_consumer(gleam__task *t, gleam__node *node) {
+    gleam__op *op = gleam__op_alloc(t, node, sizeof *op);
+    if (op) op->absorb = gleam__pass_absorb;
+    return op;
+}
+/* ==== End file src/steps/partition.c ==== */
+
+/* ==== Begin file src/steps/sort.c ==== */
+/* sort.c: the steps that order rows across shards: sort (each producer sorts a run, the
+   exchange cuts every run at splitters agreed from their samples, each consumer merges
+   its key range of all runs), top (each producer keeps its first k rows, one consumer
+   merges them) and limit (the first n rows, in shard order when the input is ordered). */
+
+/* >>producers ---------------------------------------------------------------------------- */
+
+typedef struct gleam__orderprod {
+    gleam__op op;
+    gleam__writer w;
+    gleam__run *run;        /* sort, top */
+    gleam__cmp cmp;
+    int spilled;            /* sort: some runs went to disk */
+    int64_t count;          /* limit */
+} gleam__orderprod;
+
+/* Write the sort producer's rows so far to disk as one more run. */
+static gleam_result gleam__sort_spill(gleam__orderprod *p) {
+    gleam__run *d;
+    p->op.bytes += p->run->mem.used;
+    if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
+    p->spilled = 1;
+    return p->w.x->xport->put_run(p->w.x, &p->op, d);
+}
+
+static gleam_result gleam__orderprod_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__orderprod *p = (gleam__orderprod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    switch (s->kind) {
+    case GLEAM__SORT:
+        if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
+        GLEAM__NOTE_PEAK(op, gleam__run_bytes(p->run));
+        return gleam__run_bytes(p->run) > op->task->job->share ? gleam__sort_spill(p) : GLEAM_OK;
+    case GLEAM__TOP: return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
+    default: /* limit */
+        if (p->count >= s->k) return GLEAM_DONE;
+        p->count++;
+        if ((r = gleam__write_row(op, &p->w, 0, row, n)) < 0) return r;
+        return p->count >= s->k ? GLEAM_DONE : GLEAM_OK;
+    }
+}
+
+static gleam_result gleam__orderprod_finish(gleam__op *op) {
+    gleam__orderprod *p = (gleam__orderprod *)op;
+    const gleam__step *s = op->node->step;
+    gleam_result r = GLEAM_OK;
+    size_t i;
+    if (s->kind == GLEAM__TOP) { /* the first k rows go on, in order */
+        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
+        for (i = 0; i < p->run->n && (int64_t)i < s->k && r >= 0; i++) {
+            const char *q = p->run->rows[i].row;
+            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK) return gleam__nomem(op);
+            r = gleam__write_row(op, &p->w, 0, op->vals.v, op->vals.n);
+        }
+    } else if (s->kind == GLEAM__SORT && p->spilled) { /* the rest to disk as well: the merge then holds little memory */
+        if (p->run->n && (r = gleam__sort_spill(p)) != GLEAM_OK) return r;
+    } else if (s->kind == GLEAM__SORT) {
+        gleam__run *run = p->run;
+        if (gleam__run_sort(run, &p->cmp)) return gleam__nomem(op);
+        op->bytes += run->mem.used;
+        p->run = NULL;
+        if ((r = p->w.x->xport->put_run(p->w.x, op, run)) != GLEAM_OK) return r;
+    }
+    if (r < 0) return r;
+    return gleam__writer_close(op, &p->w);
+}
+
+static void gleam__orderprod_free(gleam__op *op) {
+    gleam__orderprod *p = (gleam__orderprod *)op;
+    gleam__writer_free(&p->w);
+    gleam__run_free(p->run);
+}
+
+GLEAM__PRIV gleam__op *gleam__make_order_producer(gleam__task *t, gleam__node *node) {
+    gleam__orderprod *p = (gleam__orderprod *)gleam__op_alloc(t, node, sizeof *p);
+    const gleam__step *s = node->step;
+    if (!p) return NULL;
+    p->op.push = gleam__orderprod_push;
+    p->op.finish = gleam__orderprod_finish;
+    p->op.free = gleam__orderprod_free;
+    gleam__cmp_init(&p->cmp, &s->order);
+    if (gleam__writer_init(&p->w, t->job->xchgs[s->id], node->side) ||
+        (s->kind != GLEAM__LIMIT && !(p->run = gleam__run_new()))) {
+        gleam__orderprod_free(&p->op);
+        gleam__free(p);
+        return NULL;
+    }
+    return &p->op;
+}
+
+/* >>consumers ---------------------------------------------------------------------------- */
+
+typedef struct gleam__ordercons {
+    gleam__op op;
+    gleam__xchg *x;
+    gleam__run *run;        /* top */
+    gleam__cmp cmp;
+    int64_t count;          /* limit */
+    gleam__vals in;
+} gleam__ordercons;
+
+/* Top and limit take the rows of each block one by one. */
+static gleam_result gleam__ordercons_absorb(gleam__op *op, gleam__block *b) {
+    gleam__ordercons *c = (gleam__ordercons *)op;
+    const gleam__step *s = op->node->step;
+    const char *p = b->data, *end = b->data + b->len;
+    gleam_result r = GLEAM_OK;
+    while (p < end && !op->done) {
+        if (gleam__unpack_row(&p, end, &c->in) != GLEAM_OK) return gleam__nomem(op);
+        if (s->kind == GLEAM__TOP) {
+            if ((r = gleam__run_push(op, c->run, &c->cmp, s->k, c->in.v, c->in.n)) < 0) return r;
+            continue;
+        }
+        if (c->count >= s->k) r = GLEAM_DONE;
+        else if (++c->count, (r = gleam__emit(op, c->in.v, c->in.n)) < 0) return r;
+        if (r == GLEAM_DONE || c->count >= s->k) op->done = 1;
+    }
+    return GLEAM_OK;
+}
+
+/* The sort consumer: merge this partition's slice of every run. */
+static gleam_result gleam__sort_merge(gleam__ordercons *c) {
+    gleam__op *op = &c->op;
+    gleam__xchg *x = c->x;
+    int R = x->nruns, j = op->task->shard, i;
+    gleam__cursor *cur;
+    gleam_result r;
+    if (R == 0) return GLEAM_OK;
+    if (!(cur = (gleam__cursor *)gleam__calloc((size_t)R, sizeof *cur))) return gleam__nomem(op);
+    for (i = 0; i < R; i++) {
+        const gleam__slice *sl = &x->slices[j * R + i];
+        if (sl->run) gleam__cursor_init(&cur[i], sl->run, sl->from, sl->to, sl->lo, sl->hi);
+        else gleam__cursor_blocks(&cur[i], sl->blocks);
+    }
+    r = gleam__merge(op, cur, R, &c->cmp);
+    for (i = 0; i < R; i++) gleam__cursor_free(&cur[i]);
+    gleam__free(cur);
+    return r;
+}
+
+static gleam_result gleam__ordercons_finish(gleam__op *op) {
+    gleam__ordercons *c = (gleam__ordercons *)op;
+    const gleam__step *s = op->node->step;
+    if (s->kind == GLEAM__SORT) return gleam__sort_merge(c);
+    if (s->kind == GLEAM__TOP) return gleam__run_emit(op, c->run, &c->cmp, s->k);
+    return GLEAM_OK;
+}
+
+static void gleam__ordercons_free(gleam__op *op) {
+    gleam__ordercons *c = (gleam__ordercons *)op;
+    gleam__run_free(c->run);
+    gleam__vals_free(&c->in);
+}
+
+GLEAM__PRIV gleam__op *gleam__make_order_consumer(gleam__task *t, gleam__node *node) {
+    gleam__ordercons *c = (gleam__ordercons *)gleam__op_alloc(t, node, sizeof *c);
+    const gleam__step *s = node->step;
+    if (!c) return NULL;
+    c->op.absorb = gleam__ordercons_absorb;
+    c->op.finish = gleam__ordercons_finish;
+    c->op.free = gleam__ordercons_free;
+    c->x = t->job->xchgs[s->id];
+    gleam__cmp_init(&c->cmp, &s->order);
+    if (s->kind == GLEAM__TOP && !(c->run = gleam__run_new())) {
+        gleam__free(c);
+        return NULL;
+    }
+    return &c->op;
+}
+/* ==== End file src/steps/sort.c ==== */
+
+/* ==== Begin file src/steps/wide.c ==== */
+/* wide.c: the operators of each kind of wide step, in one table. */
+
+static const gleam__wide gleam__wide_fold = {gleam__make_fold_producer, gleam__make_fold_consumer};
+static const gleam__wide gleam__wide_group = {gleam__make_hash_producer, gleam__make_group_consumer};
+static const gleam__wide gleam__wide_join = {gleam__make_hash_producer, gleam__make_join_consumer};
+static const gleam__wide gleam__wide_partition = {gleam__make_hash_producer, gleam__make_pass_consumer};
+static const gleam__wide gleam__wide_distinct = {gleam__make_distinct_producer, gleam__make_distinct_consumer};
+static const gleam__wide gleam__wide_order = {gleam__make_order_producer, gleam__make_order_consumer};
+
+GLEAM__PRIV const gleam__wide *gleam__wide_of(int kind) {
+    switch (kind) {
+    case GLEAM__REDUCE_BY:
+    case GLEAM__REDUCE: return &gleam__wide_fold;
+    case GLEAM__GROUP_BY:
+    case GLEAM__COGROUP: return &gleam__wide_group;
+    case GLEAM__JOIN: return &gleam__wide_join;
+    case GLEAM__PARTITION: return &gleam__wide_partition;
+    case GLEAM__DISTINCT: return &gleam__wide_distinct;
+    case GLEAM__SORT:
+    case GLEAM__TOP:
+    case GLEAM__LIMIT: return &gleam__wide_order;
+    default: return NULL;
+    }
+}
+/* ==== End file src/steps/wide.c ==== */
+
+/* ==== Begin file src/io/csv.c ==== */
+/* csv.c: CSV records (RFC 4180): quoted fields with doubled quotes, a record across lines,
+   optional CRLF, and a bad record named by its file and line. A piece that starts inside
+   a file first seeks the first record start, knowing from the quotes before it (files.c)
+   whether it starts inside a quoted field. */
 
 enum { GLEAM__CSV_ROW, GLEAM__CSV_MORE, GLEAM__CSV_BAD };
 
 /* Parse the record at buf[at..len): fields into op->vals, *next after its end. */
 /* The first separator, '\n' or '"' at or after q (end if none): eight bytes a step where
    the bytes of a word are in memory order, one at a time elsewhere. */
-static const char *gleam__csv_plain_end(const char *q, const char *end, char delim) {
+GLEAM__PRIV const char *gleam__csv_plain_end(const char *q, const char *end, char delim) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     const uint64_t d = ones * (unsigned char)delim, nl = ones * '\n', qu = ones * '"';
@@ -5481,7 +8695,7 @@ static int gleam__csv_seek(gleam__reader *rd, const gleam__seg *sg, size_t *at) 
     }
 }
 
-static gleam_result gleam__read_csv(gleam__source *src, const gleam__seg *sg, const char *path) {
+GLEAM__PRIV gleam_result gleam__read_csv(gleam__source *src, const gleam__seg *sg, const char *path) {
     gleam__op *op = &src->op;
     gleam__reader *rd = &src->rd;
     gleam__task *t = op->task;
@@ -5530,12 +8744,312 @@ ioerr:
     return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot read %s: %s", path, strerror(e));
 }
 
-/* >>run a source task --------------------------------------------------------------------- */
+/* ==== End file src/io/csv.c ==== */
+
+/* ==== Begin file src/io/files.c ==== */
+/* files.c: the files a read step reads, cut into byte ranges, one per shard, aligned to
+   line (or CSV record) starts, so one big file still uses every core. Each range is a
+   list of pieces of up to 4 MB; a shard that has read its own goes on with pieces another
+   running shard has not begun, so the shards finish together however unevenly the
+   machine runs them. */
+
+static void gleam__files_free(gleam__files *fs) {
+    int i;
+    if (!fs) return;
+    for (i = 0; i < fs->nfiles; i++) gleam__free(fs->paths[i]);
+    if (fs->segs)
+        for (i = 0; i < fs->nshards; i++) gleam__free(fs->segs[i]);
+    gleam__free(fs->paths);
+    gleam__free(fs->sizes);
+    gleam__free(fs->dev);
+    gleam__free(fs->ino);
+    gleam__free(fs->stream);
+    gleam__free(fs->segs);
+    gleam__free(fs->nsegs);
+    gleam__free(fs->front);
+    gleam__free(fs->back);
+    gleam__free(fs->running);
+    if (fs->have_mu) pthread_mutex_destroy(&fs->mu);
+    gleam__free(fs);
+}
+
+GLEAM__PRIV void gleam__free_sources(gleam__job *job) {
+    int i;
+    for (i = 0; i <= job->plan->nsteps; i++) {
+        if (job->files) gleam__files_free(job->files[i]);
+        if (job->starts) gleam__free(job->starts[i]);
+    }
+    gleam__free(job->files);
+    gleam__free(job->starts);
+    job->files = NULL;
+    job->starts = NULL;
+}
+
+/* >>listing: globs, sizes, splits ---------------------------------------------------------- */
+
+static int gleam__add_file(gleam__files *fs, const char *path) {
+    char **p = (char **)gleam__realloc(fs->paths, (size_t)(fs->nfiles + 1) * sizeof *p);
+    if (!p) return -1;
+    fs->paths = p;
+    if (!(fs->paths[fs->nfiles] = gleam__strdup(path))) return -1;
+    fs->nfiles++;
+    return 0;
+}
+
+static gleam_result gleam__seg_add(gleam__files *fs, int shard, gleam__seg sg) {
+    int n = fs->nsegs[shard];
+    if (n >= 4 && !(n & (n - 1))) { /* room for 4, 8, 16, ...: full at each power of two */
+        gleam__seg *p = (gleam__seg *)gleam__realloc(fs->segs[shard], (size_t)n * 2 * sizeof *p);
+        if (!p) return GLEAM_ERR_NOMEM;
+        fs->segs[shard] = p;
+    } else if (!fs->segs[shard] && !(fs->segs[shard] = (gleam__seg *)gleam__malloc(4 * sizeof(gleam__seg)))) {
+        return GLEAM_ERR_NOMEM;
+    }
+    fs->segs[shard][fs->nsegs[shard]++] = sg;
+    return GLEAM_OK;
+}
+
+static int gleam__cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The '"' bytes in p[0..n): eight bytes a step where the bytes of a word are in memory
+   order (the high bit of each byte of y is set exactly where that byte was '"'). */
+GLEAM__PRIV uint64_t gleam__count_quotes(const char *p, size_t n) {
+    uint64_t c = 0;
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, qu = 0x0101010101010101ull * '"';
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = gleam__load64((const unsigned char *)p + i) ^ qu, y = ~(((x & low7) + low7) | x | low7);
+        c += ((y >> 7) * 0x0101010101010101ull) >> 56; /* the bytes' sum: no popcount instruction needed */
+    }
+#endif
+    for (; i < n; i++) c += p[i] == '"';
+    return c;
+}
+
+/* Whether each CSV segment that starts inside a file starts inside a quoted field: in
+   RFC 4180 every '"' opens, closes or doubles inside a quoted field, so the parity of the
+   quotes before a byte says which. One pass over the file, up to its last split. */
+static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, size_t errcap) {
+    char buf[1 << 16];
+    uint64_t *starts, pos = 0, quotes = 0;
+    int n = 0, sh, k, idx = 0, fd;
+    for (sh = 0; sh < fs->nshards; sh++)
+        for (k = 0; k < fs->nsegs[sh]; k++) n += fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0;
+    if (n == 0) return GLEAM_OK;
+    if (!(starts = (uint64_t *)gleam__malloc((size_t)n * 2 * sizeof *starts))) return GLEAM_ERR_NOMEM;
+    n = 0;
+    for (sh = 0; sh < fs->nshards; sh++)
+        for (k = 0; k < fs->nsegs[sh]; k++)
+            if (fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0) starts[n++] = fs->segs[sh][k].start;
+    qsort(starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
+    if ((fd = open(fs->paths[file], O_RDONLY | O_CLOEXEC)) < 0) {
+        gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[file], strerror(errno));
+        gleam__free(starts);
+        return GLEAM_ERR_IO;
+    }
+    /* starts[n + i] becomes the parity at starts[i] */
+    while (idx < n) {
+        if (pos == starts[idx]) {
+            starts[n + idx++] = quotes & 1;
+            continue;
+        }
+        {
+            size_t want = (size_t)GLEAM__MIN((uint64_t)sizeof buf, starts[idx] - pos);
+            ssize_t got = pread(fd, buf, want, (off_t)pos);
+            if (got <= 0) break; /* the file shrank: the readers will see its end */
+            quotes += gleam__count_quotes(buf, (size_t)got);
+            pos += (uint64_t)got;
+        }
+    }
+    while (idx < n) starts[n + idx++] = 0;
+    close(fd);
+    for (sh = 0; sh < fs->nshards; sh++)
+        for (k = 0; k < fs->nsegs[sh]; k++) {
+            gleam__seg *sg = &fs->segs[sh][k];
+            const uint64_t *at;
+            if (sg->file != file || sg->start == 0) continue;
+            at = (const uint64_t *)bsearch(&sg->start, starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
+            sg->inquote = at && (int)starts[n + (at - starts)];
+        }
+    gleam__free(starts);
+    return GLEAM_OK;
+}
+
+/* List the files of read step s (expanding globs), check each can be read, and cut them
+   into the shards' segments. */
+static gleam_result gleam__list_files(const gleam__step *s, gleam__files **out, char *err, size_t errcap) {
+    gleam__files *fs = (gleam__files *)gleam__calloc(1, sizeof *fs);
+    uint64_t total = 0, acc = 0;
+    int i, nshards = s->nshards, next_stream = 0;
+    gleam_result r = GLEAM_ERR_NOMEM;
+    *out = fs;
+    if (!fs) return GLEAM_ERR_NOMEM;
+    fs->nshards = nshards;
+    for (i = 0; i < s->npaths; i++) {
+        const char *pat = s->paths[i];
+        if (strpbrk(pat, "*?[")) {
+            glob_t g;
+            size_t k;
+            int gr = glob(pat, 0, NULL, &g);
+            if (gr == GLOB_NOMATCH) {
+                gleam__fmt_into(err, errcap, "no file matches %s", pat);
+                return GLEAM_ERR_IO;
+            }
+            if (gr != 0) {
+                gleam__fmt_into(err, errcap, "cannot list %s", pat);
+                return GLEAM_ERR_IO;
+            }
+            for (k = 0; k < g.gl_pathc; k++)
+                if (gleam__add_file(fs, g.gl_pathv[k])) {
+                    globfree(&g);
+                    return GLEAM_ERR_NOMEM;
+                }
+            globfree(&g);
+        } else if (gleam__add_file(fs, pat)) {
+            return GLEAM_ERR_NOMEM;
+        }
+    }
+    fs->sizes = (uint64_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->sizes);
+    fs->stream = (int *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->stream);
+    fs->dev = (dev_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->dev);
+    fs->ino = (ino_t *)gleam__calloc((size_t)fs->nfiles + 1, sizeof *fs->ino);
+    fs->segs = (gleam__seg **)gleam__calloc((size_t)nshards, sizeof *fs->segs);
+    fs->nsegs = (int *)gleam__calloc((size_t)nshards, sizeof *fs->nsegs);
+    fs->front = (int *)gleam__calloc((size_t)nshards, sizeof *fs->front);
+    fs->back = (int *)gleam__calloc((size_t)nshards, sizeof *fs->back);
+    fs->running = (char *)gleam__calloc((size_t)nshards, 1);
+    if (!fs->sizes || !fs->stream || !fs->dev || !fs->ino || !fs->segs || !fs->nsegs || !fs->front || !fs->back ||
+        !fs->running)
+        return GLEAM_ERR_NOMEM;
+    pthread_mutex_init(&fs->mu, NULL);
+    fs->have_mu = 1;
+    for (i = 0; i < fs->nfiles; i++) {
+        struct stat st;
+        int fd;
+        /* stat, not open: opening a named pipe here would pair with its writer */
+        if (stat(fs->paths[i], &st)) {
+            gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
+            return GLEAM_ERR_IO;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            gleam__fmt_into(err, errcap, "cannot read %s: it is a directory", fs->paths[i]);
+            return GLEAM_ERR_IO;
+        }
+        fs->dev[i] = st.st_dev;
+        fs->ino[i] = st.st_ino;
+        if (!S_ISREG(st.st_mode)) {
+            fs->stream[i] = 1;
+            continue;
+        }
+        if ((fd = open(fs->paths[i], O_RDONLY | O_CLOEXEC)) < 0) {
+            gleam__fmt_into(err, errcap, "cannot open %s: %s", fs->paths[i], strerror(errno));
+            return GLEAM_ERR_IO;
+        }
+        close(fd);
+        fs->sizes[i] = (uint64_t)st.st_size;
+        total += fs->sizes[i];
+    }
+    /* Shard k reads bytes [k*total/n, (k+1)*total/n) of the files laid end to end. */
+    for (i = 0; i < fs->nfiles; i++) {
+        gleam__seg sg;
+        memset(&sg, 0, sizeof sg);
+        sg.file = i;
+        if (fs->stream[i]) {
+            sg.stream = 1;
+            sg.end = (uint64_t)-1;
+            if ((r = gleam__seg_add(fs, next_stream++ % nshards, sg)) != GLEAM_OK) return r;
+            continue;
+        }
+        {
+            uint64_t lo = acc, hi = acc + fs->sizes[i];
+            int k;
+            for (k = 0; k < nshards; k++) {
+                uint64_t a = total ? (uint64_t)((double)k / nshards * (double)total) : 0;
+                uint64_t b = total ? (uint64_t)((double)(k + 1) / nshards * (double)total) : 0;
+                uint64_t from, to, n, piece, q, rem;
+                if (k == nshards - 1) b = total;
+                if (b <= lo || a >= hi) continue;
+                from = GLEAM__MAX(a, lo) - lo;
+                to = GLEAM__MIN(b, hi) - lo;
+                n = (to - from + GLEAM__PIECE - 1) / GLEAM__PIECE; /* pieces of equal size, give or take a byte */
+                q = n ? (to - from) / n : 0;
+                rem = n ? (to - from) % n : 0;
+                for (piece = 0; piece < n; piece++) {
+                    sg.start = from + piece * q + GLEAM__MIN(piece, rem);
+                    sg.end = sg.start + q + (piece < rem);
+                    if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
+                }
+            }
+            acc = hi;
+        }
+    }
+    for (i = 0; i < nshards; i++) fs->back[i] = fs->nsegs[i]; /* (a stream last in a shard's list: none taken from it) */
+    if (s->format == GLEAM_FORMAT_CSV)
+        for (i = 0; i < fs->nfiles; i++)
+            if (!fs->stream[i] && (r = gleam__csv_parity(fs, i, err, errcap)) != GLEAM_OK) return r;
+    return GLEAM_OK;
+}
+
+/* Where each shard's rows start in an in-memory source's packed rows. */
+static gleam_result gleam__value_starts(const gleam__step *s, size_t **out) {
+    size_t nsh = (size_t)s->nshards, k, row = 0;
+    const char *p = s->values, *end = s->values + s->values_len;
+    size_t *starts = (size_t *)gleam__calloc(nsh + 1, sizeof *starts);
+    if (!(*out = starts)) return GLEAM_ERR_NOMEM;
+    for (k = 0; k <= nsh; k++) {
+        size_t first = s->nrows * k / nsh;
+        for (; row < first; row++) gleam__skip_value(&p, end);
+        starts[k] = (size_t)(p - s->values);
+    }
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV int gleam__is_input(const gleam__job *job, dev_t dev, ino_t ino) {
+    int i, k;
+    for (i = 0; i <= job->plan->nsteps; i++) {
+        const gleam__files *fs = job->files ? job->files[i] : NULL;
+        if (!fs) continue;
+        for (k = 0; k < fs->nfiles; k++)
+            if (!fs->stream[k] && fs->dev[k] == dev && fs->ino[k] == ino) return 1;
+    }
+    return 0;
+}
+
+GLEAM__PRIV gleam_result gleam__prepare_sources(gleam__job *job, const char *only) {
+    const gleam__plan *p = job->plan;
+    int i;
+    if (!(job->files = (gleam__files **)gleam__calloc((size_t)p->nsteps + 1, sizeof *job->files)) ||
+        !(job->starts = (size_t **)gleam__calloc((size_t)p->nsteps + 1, sizeof *job->starts))) {
+        gleam__job_fail(job, GLEAM_ERR_NOMEM, "out of memory");
+        return GLEAM_ERR_NOMEM;
+    }
+    for (i = 0; i < p->nsteps; i++) {
+        const gleam__step *s = &p->steps[i];
+        char err[GLEAM__ERRMAX / 2] = "out of memory", label[128];
+        gleam_result r;
+        if (only && !only[s->id]) continue;
+        if (s->kind == GLEAM__VALUES && gleam__value_starts(s, &job->starts[s->id]) != GLEAM_OK) {
+            gleam__job_fail(job, GLEAM_ERR_NOMEM, "out of memory");
+            return GLEAM_ERR_NOMEM;
+        }
+        if (s->kind != GLEAM__READ) continue;
+        if ((r = gleam__list_files(s, &job->files[s->id], err, sizeof err)) != GLEAM_OK) {
+            gleam__step_label(s, label, sizeof label);
+            gleam__job_fail(job, r, "%s: %s", label, err);
+            return r;
+        }
+    }
+    return GLEAM_OK;
+}
 
 /* The next segment for shard sh to read: its own next, else the last not yet taken of the
    running shard with the most left (not a stream, which is read whole by its shard; not a
    shard whose task has not begun, which keeps its rows). NULL when there is none. */
-static const gleam__seg *gleam__next_seg(gleam__files *fs, int sh) {
+GLEAM__PRIV const gleam__seg *gleam__next_seg(gleam__files *fs, int sh) {
     const gleam__seg *sg = NULL;
     int v, best = -1;
     pthread_mutex_lock(&fs->mu);
@@ -5553,87 +9067,156 @@ static const gleam__seg *gleam__next_seg(gleam__files *fs, int sh) {
     return sg;
 }
 
-static gleam_result gleam__run_files(gleam__source *src) {
-    gleam__op *op = &src->op;
-    gleam__task *t = op->task;
-    gleam__step *s = op->node->step;
-    gleam__files *fs = t->job->plan->files[s->id];
-    const gleam__seg *sg;
-    while ((sg = gleam__next_seg(fs, t->shard))) {
-        const char *path = fs->paths[sg->file];
-        gleam_result r;
-        int fd;
-        if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL; /* another task failed: its error stands */
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-        src->rd.fd = fd;
-        src->rd.stream = sg->stream;
-        src->rd.counted = sg->stream ? 0 : sg->start;
-        src->rd.limit = sg->stream ? (uint64_t)-1 : sg->end;
-        src->rd.eof = 0;
-        src->rd.len = 0;
-        t->in_stream = sg->stream;
-        r = s->format == GLEAM_FORMAT_CSV ? gleam__read_csv(src, sg, path) : gleam__read_lines(src, sg, path);
-        close(fd);
-        t->in_path = NULL;
-        if (r != GLEAM_OK) return r;
+/* ==== End file src/io/files.c ==== */
+
+/* ==== Begin file src/io/lines.c ==== */
+/* lines.c: rows as lines of text: printlnf's formats (its common case, strings and integers
+   by %s, %v or %d, without printf), TSV, and CSV quoted as RFC 4180 asks. */
+
+/* Append printf(spec, x) to b. */
+static int gleam__buf_printf(gleam__buf *b, const char *spec, int is_int, long long i, double d) {
+    int n = is_int ? snprintf(NULL, 0, spec, i) : snprintf(NULL, 0, spec, d);
+    if (n < 0 || gleam__buf_reserve(b, (size_t)n + 1)) return -1;
+    if (is_int) snprintf(b->p + b->len, (size_t)n + 1, spec, i);
+    else snprintf(b->p + b->len, (size_t)n + 1, spec, d);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* gleam__format_row's common case: text, strings and integers by %s, %v or %d, no width or
+   precision. The line's room is reserved once and each piece copied without a check.
+   GLEAM_ERR_ARG when the row is not that case. */
+static gleam_result gleam__format_plain(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
+    size_t need = 1;
+    int i, arg = 0;
+    char *o;
+    for (i = 0; i < nfmt; i++) {
+        const gleam__fmt *x = &fmt[i];
+        int str = x->conv == 's' || x->conv == 'v';
+        if (!x->conv) {
+            need += x->len;
+            continue;
+        }
+        if (arg >= n || x->width >= 0 || x->prec >= 0) return GLEAM_ERR_ARG;
+        if (str && row[arg].type == GLEAM_BYTES) need += row[arg].len;
+        else if ((str || x->plain) && row[arg].type == GLEAM_INT) need += 20;
+        else return GLEAM_ERR_ARG;
+        arg++;
     }
-    gleam__free(src->rd.buf); /* the task's other steps may hold memory long after this */
-    src->rd.buf = NULL;
-    src->rd.cap = 0;
+    if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return GLEAM_ERR_NOMEM;
+    o = b->p + b->len;
+    for (i = 0, arg = 0; i < nfmt; i++) {
+        const gleam__fmt *x = &fmt[i];
+        const gleam_value *v = &row[arg];
+        if (!x->conv) {
+            memcpy(o, x->text, x->len);
+            o += x->len;
+            continue;
+        }
+        arg++;
+        if (v->type == GLEAM_BYTES) {
+            if (v->len) memcpy(o, v->u.s, v->len);
+            o += v->len;
+        } else {
+            o += gleam__int_digits(o, v->u.i);
+        }
+    }
+    *o++ = '\n';
+    b->len = (size_t)(o - b->p);
     return GLEAM_OK;
 }
 
-static gleam_result gleam__run_values(gleam__op *op) {
-    gleam__task *t = op->task;
-    gleam__step *s = op->node->step;
-    size_t n = s->nrows, nsh = (size_t)s->out->nshards, sh = (size_t)t->shard;
-    size_t lo = n * sh / nsh, hi = n * (sh + 1) / nsh, i;
-    const char *p = s->values.p + t->job->plan->starts[s->id][sh], *end = s->values.p + s->values.len;
-    gleam_result r;
-    for (i = lo; i < hi; i++) {
-        if (gleam__unpack_row(&p, end, &op->vals) != GLEAM_OK)
-            return gleam__fail(t, op->node, GLEAM_ERR_INTERNAL, "in-memory rows are damaged");
-        if ((r = gleam__source_emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) return r;
+GLEAM__PRIV gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
+    int i, arg = 0;
+    gleam_result r = gleam__format_plain(b, fmt, nfmt, row, n);
+    if (r != GLEAM_ERR_ARG) return r;
+    for (i = 0; i < nfmt; i++) {
+        const gleam__fmt *x = &fmt[i];
+        int bad = 0;
+        if (!x->conv) {
+            bad = gleam__buf_add(b, x->text, x->len);
+        } else if (arg >= n) {
+            char miss[32];
+            int k = gleam__fmt_into(miss, sizeof miss, "%%!%c(MISSING)", x->conv);
+            bad = gleam__buf_add(b, miss, (size_t)k);
+        } else {
+            gleam_value v = row[arg++];
+            switch (x->conv) {
+            case 's':
+            case 'v': {
+                size_t at = b->len, len, pad;
+                if (gleam__value_text(b, v)) return GLEAM_ERR_NOMEM;
+                len = b->len - at;
+                if (x->prec >= 0 && (size_t)x->prec < len) b->len = at + (len = (size_t)x->prec);
+                if (x->width > 0 && (size_t)x->width > len) {
+                    pad = (size_t)x->width - len;
+                    if (gleam__buf_reserve(b, pad)) return GLEAM_ERR_NOMEM;
+                    if (!x->left) memmove(b->p + at + pad, b->p + at, len);
+                    memset(x->left ? b->p + at + len : b->p + at, ' ', pad);
+                    b->len += pad;
+                }
+                break;
+            }
+            case 'd':
+                if (x->plain) { /* no printf */
+                    bad = gleam__int_text(b, gleam_to_int64(v));
+                    break;
+                }
+                bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0);
+                break;
+            case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
+            default: bad = gleam__buf_printf(b, x->spec, 0, 0, gleam_to_double(v)); break;
+            }
+        }
+        if (bad) return GLEAM_ERR_NOMEM;
     }
-    return GLEAM_OK;
+    return gleam__buf_add(b, "\n", 1) ? GLEAM_ERR_NOMEM : GLEAM_OK;
 }
 
-static gleam_result gleam__run_generate(gleam__op *op) {
-    gleam__task *t = op->task;
-    gleam__step *s = op->node->step;
-    gleam_result r;
-    op->ctx.in_call = 1;
-    t->has_usermsg = 0;
-    r = s->fn->u.source(&op->ctx, t->shard, s->out->nshards);
-    op->ctx.in_call = 0;
-    gleam__arena_reset(&op->ctx.scratch);
-    if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) return gleam__fail(t, op->node, r, "%s", t->usermsg);
-        return gleam__fail(t, op->node, r, "source \"%s\" returned %s", s->fn_name, gleam_result_str(r));
+/* A TSV or CSV line for the row. */
+GLEAM__PRIV gleam_result gleam__delimited_row(gleam__buf *b, const gleam_value *row, int n, int csv) {
+    int i;
+    for (i = 0; i < n; i++) {
+        size_t at;
+        if (i && gleam__buf_add(b, csv ? "," : "\t", 1)) return GLEAM_ERR_NOMEM;
+        at = b->len;
+        if (gleam__value_text(b, row[i])) return GLEAM_ERR_NOMEM;
+        if (csv) {
+            size_t len = b->len - at, k, quotes = 0;
+            int need = 0;
+            for (k = at; k < b->len; k++) {
+                char c = b->p[k];
+                need |= c == ',' || c == '"' || c == '\n' || c == '\r';
+                quotes += c == '"';
+            }
+            if (need) { /* RFC 4180: quote the field, double its quotes */
+                size_t src, dst;
+                if (gleam__buf_reserve(b, quotes + 2)) return GLEAM_ERR_NOMEM;
+                dst = at + len + quotes + 2;
+                b->p[--dst] = '"';
+                for (src = at + len; src-- > at;) {
+                    b->p[--dst] = b->p[src];
+                    if (b->p[src] == '"') b->p[--dst] = '"';
+                }
+                b->p[--dst] = '"';
+                b->len = at + len + quotes + 2;
+            }
+        }
     }
-    return r < 0 ? r : GLEAM_OK;
+    return gleam__buf_add(b, "\n", 1) ? GLEAM_ERR_NOMEM : GLEAM_OK;
 }
 
-static gleam_result gleam__run_source(gleam__task *t) {
-    gleam__op *op = t->ops[0];
-    gleam_result r;
-    switch (op->node->step->kind) {
-    case GLEAM__READ: r = gleam__run_files((gleam__source *)op); break;
-    case GLEAM__VALUES: r = gleam__run_values(op); break;
-    default: r = gleam__run_generate(op); break;
-    }
-    return r == GLEAM_DONE ? GLEAM_OK : r;
-}
-/* ==== End file src/source.c ==== */
+/* ==== End file src/io/lines.c ==== */
 
-/* ==== Begin file src/pipe.c ==== */
+/* ==== Begin file src/io/pipe.c ==== */
 /* pipe.c: shell commands as steps. gleam_pipe gives each shard its own `sh -c` process:
    rows go to its stdin as TSV lines, and the lines of its stdout come back as rows of
    bytes split on tabs. gleam_pipe_as_args runs one command per row with the row's fields
-   as its positional parameters ($1, $2, ...): a value is never part of the script's text. One thread drives a process with poll(): it writes while the command
-   reads and reads while it writes, so neither side can wait on the other forever, and
-   a command that reads slowly slows its producer down (at most GLEAM__PIPE_WBUF bytes
-   wait in between). A command that fails stops the job with its status and the end of
+   as its positional parameters ($1, $2, ...): a value is never part of the script's
+   text. One thread drives a process with poll(): it writes while the command reads and
+   reads while it writes, so neither side can wait on the other forever, and a command
+   that reads slowly slows its producer down (at most GLEAM__PIPE_WBUF bytes wait in
+   between). A command that fails stops the job with its status and the end of
    its stderr; a command whose rows are no longer wanted is killed with its process group
    and reaped, on every path. */
 
@@ -5824,8 +9407,6 @@ static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n) {
 }
 
 /* Keep the last bytes of the command's stderr, and pass them on to ours. */
-static ssize_t gleam__write_nosigpipe(int fd, const char *p, size_t n);
-
 static void gleam__proc_stderr(gleam__job *job, gleam__proc *pr, const char *p, size_t n) {
     size_t keep, off = 0;
     if (job->progress_tty) { /* not into the progress line */
@@ -6196,7 +9777,7 @@ static gleam_result gleam__args_push(gleam__op *op, const gleam_value *row, int 
     return gleam__proc_check(op, &po->pr, cmd, gleam__proc_end(&po->pr, 0, op->task->job));
 }
 
-static gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node) {
+GLEAM__PRIV gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node) {
     gleam__pipeop *po = (gleam__pipeop *)gleam__op_alloc(t, node, sizeof *po);
     if (!po) return NULL;
     po->pr.in = po->pr.out = po->pr.err = -1;
@@ -6209,1986 +9790,71 @@ static gleam__op *gleam__make_pipe(gleam__task *t, gleam__node *node) {
     }
     return &po->op;
 }
-/* ==== End file src/pipe.c ==== */
+/* ==== End file src/io/pipe.c ==== */
 
-/* ==== Begin file src/ops.c ==== */
-/* ops.c: the narrow operators. Each takes a row by function call and hands its rows to
-   the next operators of the same task by function call: no queue, no copy, no encoding. */
+/* ==== Begin file src/io/reader.c ==== */
+/* reader.c: what every source reader shares: a window of a file that moves forward (its
+   bytes counted once for the statistics and the progress line), and a source's rows
+   handed on. */
 
-static gleam_result gleam__map_push(gleam__op *op, const gleam_value *row, int n) {
-    return gleam__call_user_row(op, op->node->step->fn->u.row, row, n);
-}
-
-static gleam_result gleam__select_push(gleam__op *op, const gleam_value *row, int n) {
-    const gleam_fields *f = &op->node->step->key;
-    int i;
-    if (gleam__check_fields(op, f, n)) return GLEAM_ERR_INPUT;
-    if (gleam__vals_reserve(&op->vals, f->n)) return gleam__nomem(op);
-    for (i = 0; i < f->n; i++) op->vals.v[i] = row[f->f[i] - 1];
-    return gleam__emit(op, op->vals.v, f->n);
-}
-
-static gleam_result gleam__pass_push(gleam__op *op, const gleam_value *row, int n) { return gleam__emit(op, row, n); }
-
-/* >>ordered: local sort and local top --------------------------------------------------- */
-
-typedef struct gleam__sortop {
-    gleam__op op;
-    gleam__run *run;
-    gleam__cmp cmp;
-    gleam__run **disk;      /* runs spilled so far, oldest first */
-    int ndisk;
-} gleam__sortop;
-
-/* Check that a row has the fields an order needs. */
-static int gleam__check_order(gleam__op *op, const gleam_order *o, int n) {
-    int i;
-    for (i = 0; i < o->n; i++)
-        if (o->by[i].field > n) {
-            gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a row has %d field%s; the order needs field %d", n,
-                        n == 1 ? "" : "s", o->by[i].field);
-            return -1;
+/* Keep buf[keep..len) (moved to the front) and read more after it, growing the buffer
+   when keep == 0 and it is full. 0, or the errno of a failed read. */
+GLEAM__PRIV int gleam__reader_fill(gleam__reader *rd, size_t keep) {
+    size_t rest = rd->len - keep;
+    ssize_t got;
+    if (keep) {
+        memmove(rd->buf, rd->buf + keep, rest);
+        rd->base += keep;
+        rd->len = rest;
+    }
+    if (rd->len == rd->cap) {
+        size_t cap = rd->cap ? rd->cap * 2 : 1 << 20;
+        char *b = (char *)gleam__realloc(rd->buf, cap);
+        if (!b) return ENOMEM;
+        rd->buf = b;
+        rd->cap = cap;
+    }
+    do {
+        got = rd->stream ? read(rd->fd, rd->buf + rd->len, rd->cap - rd->len)
+                         : pread(rd->fd, rd->buf + rd->len, rd->cap - rd->len, (off_t)(rd->base + rd->len));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return errno;
+    if (got == 0) rd->eof = 1;
+    rd->len += (size_t)got;
+    if (got > 0 && rd->op) { /* count the segment's bytes once, not what is read past its end */
+        uint64_t to = GLEAM__MIN(rd->base + rd->len, rd->limit);
+        if (to > rd->counted) {
+            rd->op->bytes += to - rd->counted;
+            gleam__progress_add(rd->op->task->job, 0, to - rd->counted);
+            rd->counted = to;
         }
+    }
     return 0;
 }
 
-/* Add a row to a run, keeping only the first k of the order when k >= 0. */
-static gleam_result gleam__run_push(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k,
-                                    const gleam_value *row, int n) {
-    if (gleam__check_order(op, cmp->order, n)) return GLEAM_ERR_INPUT;
-    if (k == 0) return GLEAM_OK;
-    if (gleam__run_add(run, cmp, row, n)) return gleam__nomem(op);
-    /* past twice k rows, keep the first k: O(n log k) overall, bounded memory */
-    if (k > 0 && (uint64_t)k <= ((size_t)-1 - 1024) / 2 && run->n >= 2 * (size_t)k + 1024)
-        if (gleam__run_sort(run, cmp) || gleam__run_truncate(run, (size_t)k))
-            return gleam__nomem(op);
-    return GLEAM_OK;
-}
-
-/* Sort the run, keep k rows (k < 0: all) and emit them in order. */
-static gleam_result gleam__run_emit(gleam__op *op, gleam__run *run, const gleam__cmp *cmp, int64_t k) {
-    size_t i, n;
-    gleam_result r = GLEAM_OK;
-    if (gleam__run_sort(run, cmp)) return gleam__nomem(op);
-    n = k >= 0 && (uint64_t)k < run->n ? (size_t)k : run->n;
-    for (i = 0; i < n && r == GLEAM_OK; i++) {
-        const char *p = run->rows[i].row;
-        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &op->vals) != GLEAM_OK) return gleam__nomem(op);
-        r = gleam__emit(op, op->vals.v, op->vals.n);
-    }
-    return r < 0 ? r : GLEAM_OK;
-}
-
-static gleam_result gleam__lsort_push(gleam__op *op, const gleam_value *row, int n) {
-    gleam__sortop *s = (gleam__sortop *)op;
-    gleam__run *d, **v;
-    gleam_result r;
-    if (op->node->step->kind == GLEAM__LOCAL_TOP) return gleam__run_push(op, s->run, &s->cmp, op->node->step->k, row, n);
-    if ((r = gleam__run_push(op, s->run, &s->cmp, -1, row, n)) != GLEAM_OK) return r;
-    GLEAM__NOTE_PEAK(op, gleam__run_bytes(s->run));
-    if (gleam__run_bytes(s->run) <= op->task->job->share) return GLEAM_OK;
-    if (!(v = (gleam__run **)gleam__realloc(s->disk, (size_t)(s->ndisk + 1) * sizeof *v))) return gleam__nomem(op);
-    s->disk = v;
-    if (gleam__run_spill(s->run, &s->cmp, op->task->job->opt.tmpdir, &d)) return gleam__spill_fail(op, "write");
-    s->disk[s->ndisk++] = d;
-    if (s->ndisk == 2 * GLEAM__MERGE_WAY) { /* the oldest runs into one, first: ties keep input order */
-        int failed = gleam__runs_compact(s->disk, GLEAM__MERGE_WAY, &s->cmp, op->task->job->opt.tmpdir, &d);
-        s->ndisk -= GLEAM__MERGE_WAY - !failed; /* the merged runs are gone; their merge takes the first place */
-        memmove(s->disk + !failed, s->disk + GLEAM__MERGE_WAY, (size_t)GLEAM__MERGE_WAY * sizeof *s->disk);
-        if (failed) return gleam__spill_fail(op, "merge");
-        s->disk[0] = d;
-    }
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__lsort_finish(gleam__op *op) {
-    gleam__sortop *s = (gleam__sortop *)op;
-    gleam__cursor *cur;
-    gleam_result r;
-    int i;
-    if (!s->ndisk)
-        return gleam__run_emit(op, s->run, &s->cmp, op->node->step->kind == GLEAM__LOCAL_TOP ? op->node->step->k : -1);
-    if (gleam__run_sort(s->run, &s->cmp) || !(cur = (gleam__cursor *)gleam__calloc((size_t)s->ndisk + 1, sizeof *cur)))
-        return gleam__nomem(op);
-    for (i = 0; i < s->ndisk; i++) gleam__cursor_init(&cur[i], s->disk[i], 0, 0, NULL, NULL);
-    gleam__cursor_init(&cur[i], s->run, 0, s->run->n, NULL, NULL); /* the newest rows last: ties keep input order */
-    r = gleam__merge(op, cur, s->ndisk + 1, &s->cmp);
-    for (i = 0; i <= s->ndisk; i++) gleam__cursor_free(&cur[i]);
-    gleam__free(cur);
+/* Emit one row from the source; DONE or errors end the reading. */
+GLEAM__PRIV gleam_result gleam__source_emit(gleam__op *op, const gleam_value *row, int n) {
+    gleam_result r = gleam__emit(op, row, n);
+    gleam__progress_rows(op);
+    if (r < 0 && !gleam__aborted(op->task->job))
+        return gleam__fail(op->task, op->node, r, "%s", gleam_result_str(r));
     return r;
 }
 
-static void gleam__sortop_free(gleam__op *op) {
-    gleam__sortop *s = (gleam__sortop *)op;
-    int i;
-    gleam__run_free(s->run);
-    for (i = 0; i < s->ndisk; i++) gleam__run_free(s->disk[i]);
-    gleam__free(s->disk);
-}
-
-/* Set up a sort op's run and comparison for order o. */
-static int gleam__sortop_init(gleam__sortop *s, const gleam_order *o) {
-    int i;
-    s->cmp.order = o;
-    for (i = 0; i < o->n; i++) s->cmp.maxfield = GLEAM__MAX(s->cmp.maxfield, o->by[i].field);
-    s->op.free = gleam__sortop_free;
-    return (s->run = gleam__run_new()) ? 0 : -1;
-}
-
-static gleam__op *gleam__make_narrow(gleam__task *t, gleam__node *node) {
-    gleam__step *s = node->step;
-    gleam__op *op;
-    switch (s->kind) {
-    case GLEAM__MAP:
-        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__map_push;
-        return op;
-    case GLEAM__SELECT:
-        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__select_push;
-        return op;
-    case GLEAM__LOCAL_SORT:
-    case GLEAM__LOCAL_TOP:
-        if (!(op = gleam__op_alloc(t, node, sizeof(gleam__sortop)))) return NULL;
-        op->push = gleam__lsort_push;
-        op->finish = gleam__lsort_finish;
-        if (gleam__sortop_init((gleam__sortop *)op, &s->order)) {
-            gleam__free(op);
-            return NULL;
-        }
-        return op;
-    case GLEAM__PIPE:
-    case GLEAM__PIPE_ARGS:
-        return gleam__make_pipe(t, node);
-    default: /* union */
-        if ((op = gleam__op_alloc(t, node, sizeof *op))) op->push = gleam__pass_push;
-        return op;
-    }
-}
-/* ==== End file src/ops.c ==== */
-
-/* ==== Begin file src/exchange.c ==== */
-/* exchange.c: wide steps. A producer op at the end of one stage packs rows into blocks,
-   one per destination partition; a full block goes to that partition's queue. Whoever
-   pushes into a partition that nobody is consuming runs the consumer on it right away
-   (the consumer op is the root of the next stage's task for that partition); when the
-   queue is full and another thread consumes it, the producer waits: that is the back
-   pressure. Waits only ever point downstream, so they cannot form a cycle. When every
-   producer has closed, each partition is finished by a work item of the pool. */
-
-/* >>blocks ----------------------------------------------------------------------------- */
-
-static gleam__block *gleam__block_new(size_t cap) {
-    gleam__block *b = (gleam__block *)gleam__malloc(sizeof *b + cap);
-    if (!b) return NULL;
-    b->next = NULL;
-    b->len = 0;
-    b->cap = cap;
-    b->side = 0;
-    b->producer = 0;
-    b->data = (char *)(b + 1);
-    return b;
-}
-
-static void gleam__block_free(gleam__block *b) { gleam__free(b); }
-
-static void gleam__blocks_free(gleam__block *b) {
-    while (b) {
-        gleam__block *n = b->next;
-        gleam__block_free(b);
-        b = n;
-    }
-}
-
-static void gleam__xchg_free(gleam__xchg *x) {
-    int j;
-    if (!x) return;
-    if (x->parts) {
-        for (j = 0; j < x->nparts; j++) {
-            gleam__blocks_free(x->parts[j].head[0]);
-            gleam__blocks_free(x->parts[j].head[1]);
-            pthread_mutex_destroy(&x->parts[j].mu);
-            pthread_cond_destroy(&x->parts[j].cv);
-        }
-        pthread_mutex_destroy(&x->mu);
-        gleam__free(x->parts);
-    }
-    for (j = 0; j < x->nruns; j++) gleam__run_free(x->runs[j]);
-    gleam__free(x->runs);
-    gleam__free(x->bounds);
-    gleam__free(x->splits);
-    gleam__free(x);
-}
-
-static void gleam__xchg_wake_all(gleam__job *job) {
-    gleam__plan *p = job->plan;
-    int i, j;
-    for (i = 1; i <= p->nsteps; i++) {
-        gleam__xchg *x = p->xchgs[i];
-        if (!x || !x->parts) continue;
-        for (j = 0; j < x->nparts; j++) {
-            pthread_mutex_lock(&x->parts[j].mu);
-            x->parts[j].aborted = 1;
-            pthread_cond_broadcast(&x->parts[j].cv);
-            pthread_mutex_unlock(&x->parts[j].mu);
-        }
-    }
-}
-
-/* >>queues ----------------------------------------------------------------------------- */
-
-/* May blocks of this side be consumed as they come? Not the left side of a join before
-   its right side is complete, and nothing of an ordered gather before the end. */
-static int gleam__can_absorb(gleam__xchg *x, int side) {
-    int ok;
-    if (x->ordered || x->step->kind == GLEAM__SORT) return 0;
-    if (side == 1 || x->step->kind != GLEAM__JOIN) return 1;
-    pthread_mutex_lock(&x->mu);
-    ok = x->build_done;
-    pthread_mutex_unlock(&x->mu);
-    return ok;
-}
-
-static void gleam__enqueue(gleam__part *pt, gleam__block *b) {
-    b->next = NULL;
-    if (pt->tail[b->side]) pt->tail[b->side]->next = b;
-    else pt->head[b->side] = b;
-    pt->tail[b->side] = b;
-    pt->bytes += b->len;
-}
-
-/* Take the queued blocks of `side` (caller holds pt->mu). */
-static gleam__block *gleam__take(gleam__part *pt, int side) {
-    gleam__block *b = pt->head[side], *c;
-    for (c = b; c; c = c->next) pt->bytes -= c->len;
-    pt->head[side] = pt->tail[side] = NULL;
-    return b;
-}
-
-/* Run the consumer of partition pt on blocks, freeing them. */
-static gleam_result gleam__absorb_list(gleam__part *pt, gleam__block *b) {
-    gleam__op *root = pt->task->ops[0];
-    gleam_result r = GLEAM_OK;
-    if (!pt->task->t0 && b) pt->task->t0 = gleam__now();
-    while (b) {
-        gleam__block *n = b->next;
-        b->kept = 0;
-        if (r >= 0) r = root->absorb(root, b);
-        if (!b->kept) gleam__block_free(b);
-        b = n;
-    }
-    return r;
-}
-
-static gleam_result gleam__xchg_push(gleam__op *from, gleam__xchg *x, int part, gleam__block *b) {
-    gleam__job *job = from->task->job;
-    gleam__part *pt = &x->parts[part];
-    gleam_result r = GLEAM_OK;
-    int side = b->side;
-    from->bytes += b->len;
-    pthread_mutex_lock(&pt->mu);
-    gleam__enqueue(pt, b);
-    for (;;) {
-        int can1, can0;
-        if (pt->aborted) {
-            r = GLEAM_ERR_INTERNAL;
-            break;
-        }
-        can1 = gleam__can_absorb(x, 1) && pt->head[1];
-        can0 = gleam__can_absorb(x, 0) && pt->head[0];
-        if (!pt->busy && (can0 || can1)) {
-            gleam__block *b1 = can1 ? gleam__take(pt, 1) : NULL, *b0 = can0 ? gleam__take(pt, 0) : NULL;
-            pt->busy = 1;
-            pthread_mutex_unlock(&pt->mu);
-            r = gleam__absorb_list(pt, b1);
-            if (r >= 0) r = gleam__absorb_list(pt, b0);
-            else gleam__blocks_free(b0);
-            pthread_mutex_lock(&pt->mu);
-            pt->busy = 0;
-            pthread_cond_broadcast(&pt->cv);
-            if (r < 0) break;
-            continue;
-        }
-        if (pt->busy && pt->bytes > job->part_cap && gleam__can_absorb(x, side)) {
-            pthread_cond_wait(&pt->cv, &pt->mu);
-            continue;
-        }
-        break;
-    }
-    pthread_mutex_unlock(&pt->mu);
-    return r;
-}
-
-/* >>sorted runs: splitting them into key ranges --------------------------------------- */
-
-static size_t gleam__lower_bound(const gleam__run *run, const gleam__srow *key, const gleam__cmp *c) {
-    size_t lo = 0, hi = run->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (gleam__srow_cmp(c, &run->rows[mid], key) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-/* Cut every run into nparts key ranges at splitters sampled from all runs, so partition j
-   holds keys before partition j+1's. -1 when out of memory. */
-static int gleam__split_runs(gleam__xchg *x) {
-    int P = x->nparts, R = x->nruns, r, i;
-    gleam__cmp c;
-    gleam__run samples;
-    memset(&samples, 0, sizeof samples);
-    c.order = &x->step->order;
-    c.maxfield = 0;
-    if (!(x->bounds = (size_t *)gleam__calloc((size_t)R * (size_t)(P + 1), sizeof *x->bounds))) return -1;
-    if (!(x->splits = (gleam__srow *)gleam__calloc((size_t)P, sizeof *x->splits))) return -1;
-    for (r = 0; r < R; r++) x->bounds[r * (P + 1) + P] = x->runs[r]->n;
-    if (P == 1) return 0;
-    for (r = 0; r < R; r++) {
-        const gleam__run *run = x->runs[r];
-        size_t k, want = GLEAM__MIN(run->n, (size_t)P * 64);
-        for (k = 0; k < want; k++) {
-            if (samples.n == samples.cap) {
-                size_t cap = samples.cap ? samples.cap * 2 : 256;
-                gleam__srow *s = (gleam__srow *)gleam__realloc(samples.rows, cap * sizeof *s);
-                if (!s) {
-                    gleam__free(samples.rows);
-                    return -1;
-                }
-                samples.rows = s;
-                samples.cap = cap;
-            }
-            samples.rows[samples.n++] = run->rows[(size_t)((double)k / (double)want * (double)run->n)];
-        }
-    }
-    if (gleam__run_sort(&samples, &c)) {
-        gleam__free(samples.rows);
-        return -1;
-    }
-    for (i = 1; i < P; i++) {
-        gleam__srow split;
-        if (!samples.n) break;
-        split = x->splits[i - 1] = samples.rows[(size_t)i * samples.n / (size_t)P];
-        for (r = 0; r < R; r++) x->bounds[r * (P + 1) + i] = gleam__lower_bound(x->runs[r], &split, &c);
-    }
-    gleam__free(samples.rows);
-    return 0;
-}
-
-/* >>closing and finishing ---------------------------------------------------------------- */
-
-static void gleam__part_finish(gleam__job *job, void *arg, int j);
-
-static void gleam__xchg_close(gleam__job *job, gleam__xchg *x, int side, int width) {
-    int complete, j;
-    pthread_mutex_lock(&x->mu);
-    x->open[side]--;
-    x->width[side] = GLEAM__MAX(x->width[side], width);
-    if (x->open[1] == 0) x->build_done = 1;
-    complete = x->open[0] == 0 && x->open[1] == 0;
-    pthread_mutex_unlock(&x->mu);
-    if (!complete) return;
-    if (x->step->kind == GLEAM__SORT && gleam__split_runs(x)) {
-        gleam__fail(x->parts[0].task, x->stage->nodes[0], GLEAM_ERR_NOMEM, "out of memory");
-        return;
-    }
-    for (j = 0; j < x->nparts; j++) gleam__schedule(job, gleam__part_finish, x, j);
-}
-
-/* Sort the blocks of an ordered gather by producer. The sort is stable: the blocks of one
-   producer arrive in order and stay so. 0, or -1 when out of memory (list unchanged). */
-static int gleam__by_producer(gleam__block **list) {
-    gleam__block **v, *c, *b = *list;
-    size_t n = 0, i;
-    for (c = b; c; c = c->next) n++;
-    if (n < 2) return 0;
-    if (!(v = (gleam__block **)gleam__malloc(n * sizeof *v))) return -1;
-    for (i = 0, c = b; c; c = c->next) v[i++] = c;
-    /* insertion sort: n is the number of blocks, small for a limit */
-    for (i = 1; i < n; i++) {
-        gleam__block *x = v[i];
-        size_t k = i;
-        while (k > 0 && v[k - 1]->producer > x->producer) {
-            v[k] = v[k - 1];
-            k--;
-        }
-        v[k] = x;
-    }
-    for (i = 0; i + 1 < n; i++) v[i]->next = v[i + 1];
-    v[n - 1]->next = NULL;
-    *list = v[0];
-    gleam__free(v);
-    return 0;
-}
-
-/* All producers closed: consume what is left in partition j, then finish its task. */
-static void gleam__part_finish(gleam__job *job, void *arg, int j) {
-    gleam__xchg *x = (gleam__xchg *)arg;
-    gleam__part *pt = &x->parts[j];
-    gleam__block *b0, *b1;
-    gleam_result r;
-    int k;
-    pthread_mutex_lock(&pt->mu);
-    while (pt->busy && !pt->aborted) pthread_cond_wait(&pt->cv, &pt->mu);
-    pt->busy = 1;
-    pt->finished = 1;
-    b1 = gleam__take(pt, 1);
-    b0 = gleam__take(pt, 0);
-    pthread_mutex_unlock(&pt->mu);
-    r = x->ordered && gleam__by_producer(&b0) ? gleam__nomem(pt->task->ops[0]) : GLEAM_OK;
-    if (r >= 0) r = gleam__absorb_list(pt, b1);
-    else gleam__blocks_free(b1);
-    if (r >= 0) r = gleam__absorb_list(pt, b0);
-    else gleam__blocks_free(b0);
-    if (!pt->task->t0) pt->task->t0 = gleam__now();
-    if (r >= 0) r = gleam__finish_task(pt->task);
-    if (r < 0 && !gleam__aborted(job)) gleam__fail(pt->task, x->stage->nodes[0], r, "%s", gleam_result_str(r));
-    gleam__task_release(pt->task);
-    pthread_mutex_lock(&x->mu); /* the last partition done frees the sorted runs */
-    if (++x->parts_done == x->nparts) {
-        for (k = 0; k < x->nruns; k++) gleam__run_free(x->runs[k]);
-        x->nruns = 0;
-    }
-    pthread_mutex_unlock(&x->mu);
-    gleam__task_done(job);
-}
-
-/* >>writer: rows into per-partition blocks ----------------------------------------------- */
-
-typedef struct gleam__writer {
-    gleam__xchg *x;
-    int side, producer, width;
-    gleam__block **cur;     /* by partition */
-} gleam__writer;
-
-static int gleam__part_of(uint64_t h, int nparts) { return (int)(((h >> 32) * (uint64_t)nparts) >> 32); }
-
-/* Room for a row of n values and `size` bytes in the block of `part` (a full block is
-   pushed first); *at is where it goes. */
-static gleam_result gleam__writer_room(gleam__op *op, gleam__writer *w, int part, int n, size_t size, char **at) {
-    gleam__block *b = w->cur[part];
-    gleam_result r;
-    if (n > w->width) w->width = n;
-    if (!b || b->cap - b->len < size) {
-        if (b && (r = gleam__xchg_push(op, w->x, part, b)) < 0) {
-            w->cur[part] = NULL;
-            return r;
-        }
-        w->cur[part] = NULL;
-        if (!(b = gleam__block_new(GLEAM__MAX(op->task->job->block_size, size))))
-            return gleam__nomem(op);
-        b->side = w->side;
-        b->producer = w->producer;
-        w->cur[part] = b;
-    }
-    *at = b->data + b->len;
-    b->len += size;
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__write_row(gleam__op *op, gleam__writer *w, int part, const gleam_value *row, int n) {
-    size_t size = gleam__row_size(row, n);
-    char *at;
-    gleam_result r = gleam__writer_room(op, w, part, n, size, &at);
-    if (r < 0) return r;
-    gleam__put_row(at, row, n);
-    return GLEAM_OK;
-}
-
-/* Push every block under way and close this producer. */
-static gleam_result gleam__writer_close(gleam__op *op, gleam__writer *w) {
-    gleam_result r = GLEAM_OK;
-    int j;
-    for (j = 0; j < w->x->nparts; j++) {
-        gleam__block *b = w->cur[j];
-        w->cur[j] = NULL;
-        if (!b) continue;
-        if (r >= 0 && b->len) r = gleam__xchg_push(op, w->x, j, b);
-        else gleam__block_free(b);
-    }
-    if (r >= 0) gleam__xchg_close(op->task->job, w->x, w->side, w->width);
-    return r;
-}
-
-/* >>folding: reduce and reduce_by ------------------------------------------------------- */
-
-/* The fields of row that are not key fields, in order, into out (resized). */
-static int gleam__value_fields(const gleam_fields *key, const gleam_value *row, int n, gleam__vals *out) {
-    int i, k, m = 0;
-    if (gleam__vals_reserve(out, n)) return -1;
-    for (i = 0; i < n; i++) {
-        int is_key = 0;
-        for (k = 0; k < key->n; k++) is_key |= key->f[k] == i + 1;
-        if (!is_key) out->v[m++] = row[i];
-    }
-    out->n = m;
-    return 0;
-}
-
-/* Copy the bytes of values into mem so they outlive the row. -1 when out of memory. */
-static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
-    int i;
-    for (i = 0; i < n; i++)
-        if ((v[i].type == GLEAM_BYTES || v[i].type == GLEAM_LIST) && v[i].len) {
-            const char *p = (const char *)gleam__arena_dup(mem, v[i].u.s, v[i].len);
-            if (!p) return -1;
-            v[i].u.s = p;
-        } else if (v[i].type == GLEAM_BYTES || v[i].type == GLEAM_LIST) {
-            v[i].u.s = ""; /* empty: pointing into nothing that could be handed out again */
-        }
-    return 0;
-}
-
-/* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
-   (old: the pointers acc held before, unless was_plain). */
-GLEAM__OFFPATH gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
-                                      gleam_result r, int was_plain, const char *const *old) {
-    const gleam__step *s = op->node->step;
-    gleam__task *t = op->task;
-    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
-    if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
-        else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
-    }
-    *plain = 0;
-    if (r >= 0)
-        for (i = 0; i < n; i++) {
-            gleam_value *a = &acc[i];
-            /* An empty value must not keep pointing into scratch memory: the next call's
-               scratch could start at that address, and its bytes then pass for the acc's own. */
-            if (a->type >= GLEAM_BYTES && !a->len) a->u.s = "";
-            if (a->type >= GLEAM_BYTES && a->len && (was_plain || i >= m || a->u.s != old[i]) && gleam__own_values(mem, a, 1)) {
-                r = gleam__nomem(op);
-                break;
-            }
-        }
-    if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
-    op->ctx.in_call = 0;
-    return r < 0 ? r : GLEAM_OK;
-}
-
-/* Call the step's reducer on acc and x. *plain_out: it succeeded and left numbers only. */
-static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, int *plain_out) {
-    gleam_result r;
-    int i;
-    op->ctx.in_call = 1;
-    op->task->has_usermsg = 0;
-    r = op->node->step->fn->u.reducer(&op->ctx, acc, x, n);
-    *plain_out = 0;
-    if (r == GLEAM_OK && op->ctx.in_call == 1) {
-        if (n == 1) i = acc[0].type < GLEAM_BYTES; /* a count, a sum: no loop */
-        else
-            for (i = 0; i < n && acc[i].type < GLEAM_BYTES; i++) {
-            }
-        if (i == n) { /* numbers out */
-            *plain_out = 1;
-            op->ctx.in_call = 0;
-        }
-    }
-    return r;
-}
-
-/* acc = reducer(acc, x); bytes the reducer left pointing elsewhere are copied into mem.
-   *plain says that acc holds no bytes or lists, before the call (then nothing needs
-   remembering: the short path) and after it (the usual fold of numbers). */
-GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain);
-
-static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                       int *plain) {
-    gleam_result r;
-    int now_plain;
-    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain);
-    r = gleam__reduce_call(op, acc, x, n, &now_plain);
-    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
-}
-
-/* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
-GLEAM__OFFPATH gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain) {
-    const char *old[GLEAM_MAX_FIELDS];
-    gleam_result r;
-    int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
-    for (i = 0; i < m; i++) old[i] = acc[i].u.s;
-    r = gleam__reduce_call(op, acc, x, n, &now_plain);
-    if (now_plain) {
-        *plain = 1;
-        return GLEAM_OK;
-    }
-    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
-}
-
-/* The payload of a fold table's entry. A fold of a few numbers (a count, a sum, a minimum:
-   the usual case) keeps them as 8-byte numbers with their 2-bit types in the header
-   (GLEAM__ACC_NUMS): half the memory of gleam_values, so a combine table holds more keys
-   between flushes and a consumer's table leaves the cache later. Other folds keep
-   gleam_values (GLEAM__ACC_VALUES). A numbers entry whose reducer leaves bytes in it moves
-   to a values entry made then (GLEAM__ACC_MOVED: its address in u.moved). */
-#define GLEAM__NUMS_MAX 8
-enum { GLEAM__ACC_VALUES, GLEAM__ACC_NUMS, GLEAM__ACC_MOVED };
-
-typedef struct gleam__acc {
-    uint32_t n;             /* values */
-    uint8_t form;           /* GLEAM__ACC_* */
-    uint8_t plain;          /* VALUES: no bytes or lists among them */
-    uint16_t types;         /* NUMS: the type of value i in bits 2i and 2i+1 */
-    union {
-        gleam_value v[1];   /* VALUES */
-        int64_t num[1];     /* NUMS: u.i, or the bits of u.d */
-        struct gleam__acc *moved;
-    } u;
-} gleam__acc;
-
-static size_t gleam__acc_size(int nv, int nums) {
-    return offsetof(gleam__acc, u) + (size_t)nv * (nums ? sizeof(int64_t) : sizeof(gleam_value));
-}
-
-/* nv values that a numbers entry can hold. */
-static inline int gleam__nums_fit(const gleam_value *v, int nv) {
-    int i, ok = nv >= 1 && nv <= GLEAM__NUMS_MAX;
-    for (i = 0; ok && i < nv; i++) ok = v[i].type < GLEAM_BYTES;
-    return ok;
-}
-
-static inline void gleam__nums_get(const gleam__acc *a, gleam_value *out) {
-    uint32_t i;
-    if (a->n == 1) { /* a count, a sum: no loop */
-        out[0].type = (gleam_type)a->types;
-        out[0].len = 0;
-        out[0].u.i = a->u.num[0];
-        return;
-    }
-    for (i = 0; i < a->n; i++) {
-        out[i].type = (gleam_type)(a->types >> (2 * i) & 3);
-        out[i].len = 0;
-        out[i].u.i = a->u.num[i];
-    }
-}
-
-static inline void gleam__nums_put(gleam__acc *a, const gleam_value *v) {
-    uint32_t i;
-    unsigned types = 0;
-    if (a->n == 1) {
-        a->types = (uint16_t)v[0].type;
-        a->u.num[0] = v[0].u.i;
-        return;
-    }
-    for (i = 0; i < a->n; i++) {
-        types |= (unsigned)v[i].type << (2 * i);
-        a->u.num[i] = v[i].u.i;
-    }
-    a->types = (uint16_t)types;
-}
-
-/* The entry's values: its own, or unpacked into tmp (room for GLEAM__NUMS_MAX). */
-static const gleam_value *gleam__acc_values(const gleam__acc *a, gleam_value *tmp) {
-    if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
-    if (a->form == GLEAM__ACC_VALUES) return a->u.v;
-    gleam__nums_get(a, tmp);
-    return tmp;
-}
-
-/* Start fetching a fold entry of a key of klen bytes and nv values: its first line, and
-   its last when that is another. The last is reckoned from the row's values as a numbers
-   entry (which a bad row may have more of than the entry: an address in integers, then,
-   never a pointer past the entry). */
-#define GLEAM__PREFETCH_FOLD(e, klen, nv)                                                          \
-    do {                                                                                           \
-        const char *e_ = (e);                                                                      \
-        uintptr_t l_ = (uintptr_t)e_ + gleam__payload_offset(klen) + offsetof(gleam__acc, u) +     \
-                       (size_t)(nv) * ((nv) <= GLEAM__NUMS_MAX ? 8 : sizeof(gleam_value)) - 1;     \
-        GLEAM__PREFETCH(e_);                                                                       \
-        GLEAM__PREFETCH((const void *)l_);                                                         \
-    } while (0)
-
-/* A numbers entry's reducer failed, used scratch memory or left bytes: its error, the
-   numbers kept, or the entry moved to values. */
-GLEAM__OFFPATH gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gleam__acc *a, gleam_value *acc,
-                                            gleam_result r) {
-    gleam__acc *b;
-    int plain;
-    if (r < 0 || gleam__nums_fit(acc, (int)a->n)) { /* an error, or numbers after scratch was used */
-        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL)) >= 0) gleam__nums_put(a, acc);
-        return r;
-    }
-    if (!(b = (gleam__acc *)gleam__arena_alloc(&t->mem, gleam__acc_size((int)a->n, 0)))) {
-        if (op->ctx.in_call & 2) gleam__arena_reset(&op->ctx.scratch);
-        op->ctx.in_call = 0;
-        return gleam__nomem(op);
-    }
-    b->n = a->n;
-    b->form = GLEAM__ACC_VALUES;
-    memcpy(b->u.v, acc, a->n * sizeof(gleam_value));
-    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL)) < 0) return r;
-    b->plain = (uint8_t)plain;
-    a->form = GLEAM__ACC_MOVED;
-    a->u.moved = b;
-    return GLEAM_OK;
-}
-
-/* Fold values v into table t under the packed key (hash h). A table's first keys (in a
-   skewed input the frequent ones, folded most) keep gleam_values, folded in place; keys
-   made after GLEAM__NUMS_AFTER others, where memory counts, keep numbers compactly. */
-#ifndef GLEAM__NUMS_AFTER
-#define GLEAM__NUMS_AFTER 4096
-#endif
-GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
-                                       const gleam_value *v, int nv) {
-    int plain;
-    size_t at;
-    gleam_result r;
-    gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
-    if (!a) {
-        int i, made, nums = t->count + 1 > (size_t)GLEAM__NUMS_AFTER && gleam__nums_fit(v, nv);
-        if (!(a = (gleam__acc *)gleam__table_insert(t, at, h, key, klen, gleam__acc_size(nv, nums), &made)))
-            return gleam__nomem(op);
-        a->n = (uint32_t)nv;
-        if (nums) {
-            a->form = GLEAM__ACC_NUMS;
-            gleam__nums_put(a, v);
-            return GLEAM_OK;
-        }
-        a->form = GLEAM__ACC_VALUES;
-        if (nv) memcpy(a->u.v, v, (size_t)nv * sizeof(gleam_value));
-        for (i = 0, plain = 1; i < nv; i++) plain &= v[i].type < GLEAM_BYTES;
-        a->plain = (uint8_t)plain; /* numbers only: its folds take the short path from the first */
-        if (!plain && gleam__own_values(&t->mem, a->u.v, nv)) return gleam__nomem(op);
-        return GLEAM_OK;
-    }
-    if (a->n != (uint32_t)nv)
-        return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
-    if (a->form == GLEAM__ACC_NUMS) {
-        gleam_value acc[GLEAM__NUMS_MAX];
-        gleam__nums_get(a, acc);
-        r = gleam__reduce_call(op, acc, v, nv, &plain);
-        if (!plain) return gleam__nums_move(op, t, a, acc, r);
-        gleam__nums_put(a, acc);
-        return GLEAM_OK;
-    }
-    if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
-    plain = a->plain;
-    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain);
-    a->plain = (uint8_t)plain;
-    return r;
-}
-
-/* Fold a row into table t under its `key` fields. */
-static gleam_result gleam__fold_row(gleam__op *op, gleam__table *t, const gleam_fields *key, const gleam_value *row, int n) {
-    uint64_t h;
-    gleam_result r;
-    const gleam_value *v;
-    int nv;
-    if ((r = gleam__pack_key(op, key, row, n, &h)) != GLEAM_OK) return r;
-    if (key->n == 1 && key->f[0] == 1) { /* the values follow the key: no copy */
-        v = row + 1;
-        nv = n - 1;
-    } else {
-        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
-        v = op->vals.v;
-        nv = op->vals.n;
-    }
-    return gleam__fold_packed(op, t, h, op->key.p, (uint32_t)op->key.len, v, nv);
-}
-
-/* Rebuild the row of a fold-table entry (key fields first) into op->vals. */
-static gleam_result gleam__entry_row(gleam__op *op, char *e) {
-    const char *key, *p;
-    size_t klen = gleam__entry_key(e, &key);
-    const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
-    const gleam_value *v;
-    int nk = op->node->step->key.n, i;
-    p = key;
-    if (gleam__vals_reserve(&op->vals, nk + (int)a->n)) return gleam__nomem(op);
-    for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &op->vals.v[i]);
-    if ((v = gleam__acc_values(a, op->vals.v + nk)) != op->vals.v + nk) memcpy(op->vals.v + nk, v, a->n * sizeof(gleam_value));
-    op->vals.n = nk + (int)a->n;
-    return GLEAM_OK;
-}
-
-/* >>producers ---------------------------------------------------------------------------- */
-
-/* reduce_by's producer folds rows GLEAM__BATCH at a time, in a pipeline: a row's table
-   slot is fetched when it arrives and its entry GLEAM__LAG rows later; when the batch is
-   full, all but its last GLEAM__LAG rows are folded (so at least GLEAM__LAG folds come
-   between fetching an entry and using it) and those wait for the next batch. */
-#define GLEAM__BATCH 32
-#define GLEAM__LAG 8
-/* The bytes a map-side combine table holds before it is sent on. Each byte of a table is
-   memory touched for the first time, which costs a virtual machine dearly: at 32 MB a
-   2.4 M-word count took 0.89x the time of 64 MB and a 1 M-key group by 0.95x; a 4 M-key
-   group by is the same either way (1.01x), and so is an 85 k-word count. */
-#ifndef GLEAM__COMBINE_MAX
-#define GLEAM__COMBINE_MAX (32u << 20)
-#endif
-
-typedef struct gleam__prod {
-    gleam__op op;
-    gleam__writer w;
-    gleam__table table;     /* reduce_by: combine; distinct: seen */
-    gleam__run *run;        /* sort, top */
-    gleam__cmp cmp;
-    gleam__vals acc;        /* reduce */
-    gleam__arena accmem;
-    int have_acc, acc_plain;
-    int spilled;            /* sort: some runs went to disk */
-    int64_t count;          /* limit */
-    size_t combine_limit;
-    int key_first;          /* reduce_by: the key is field 1 alone, the values follow it */
-    /* reduce_by: rows waiting to be folded, their table slots already being fetched */
-    struct gleam__pend {
-        uint64_t h, in_off;
-        size_t key;         /* offset in bkeys */
-        uint32_t klen;
-        int val, nv;        /* bvals[val .. val+nv) */
-    } pend[GLEAM__BATCH];
-    int npend;
-    const char *pend_path;  /* the file they were read from, for an error: it may be done */
-    int pend_stream;
-    gleam__buf bkeys;
-    gleam_value bvals[GLEAM__BATCH * 8];
-} gleam__prod;
-
-/* Fold the waiting rows but the last `keep`, which move to the front of the batch. */
-static gleam_result gleam__prod_fold_pending(gleam__prod *p, int keep) {
-    gleam__op *op = &p->op;
-    gleam__table *t = &p->table;
-    gleam__task *task = op->task;
-    uint64_t in_off = task->in_off;
-    const char *in_path = task->in_path;
-    gleam_result r = GLEAM_OK;
-    int i, n = p->npend - keep, in_stream = task->in_stream;
-    for (i = GLEAM__MAX(0, p->npend - GLEAM__LAG); i < n; i++) { /* rows whose entries are not on their way */
-        const gleam__slot *sl = &t->slots[p->pend[i].h & t->mask];
-        if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, p->pend[i].klen, p->pend[i].nv);
-    }
-    task->in_path = p->pend_path; /* an error names the row's file and line */
-    task->in_stream = p->pend_stream;
-    for (i = 0; i < n && r == GLEAM_OK; i++) {
-        struct gleam__pend *q = &p->pend[i];
-        task->in_off = q->in_off;
-        r = gleam__fold_packed(op, t, q->h, p->bkeys.p + q->key, q->klen, p->bvals + q->val, q->nv);
-    }
-    task->in_off = in_off;
-    task->in_path = in_path;
-    task->in_stream = in_stream;
-    if (keep && r == GLEAM_OK) {
-        struct gleam__pend *q = &p->pend[n];
-        size_t k0 = q->key;
-        int v0 = q->val, nvals = q[keep - 1].val + q[keep - 1].nv - v0;
-        memmove(p->bkeys.p, p->bkeys.p + k0, p->bkeys.len - k0);
-        p->bkeys.len -= k0;
-        memmove(p->bvals, p->bvals + v0, (size_t)nvals * sizeof *p->bvals);
-        for (i = 0; i < keep; i++) {
-            q[i].key -= k0;
-            q[i].val -= v0;
-        }
-        memmove(p->pend, q, (size_t)keep * sizeof *q);
-        p->npend = keep;
-        return GLEAM_OK;
-    }
-    p->npend = 0;
-    p->bkeys.len = 0;
-    return r;
-}
-
-/* Hand a sorted run to the sort's exchange. */
-static gleam_result gleam__xchg_add_run(gleam__op *op, gleam__xchg *x, gleam__run *run) {
-    int added = 0;
-    pthread_mutex_lock(&x->mu);
-    if (x->nruns == x->capruns) {
-        int cap = x->capruns ? x->capruns * 2 : 8;
-        gleam__run **rs = (gleam__run **)gleam__realloc(x->runs, (size_t)cap * sizeof *rs);
-        if (rs) {
-            x->runs = rs;
-            x->capruns = cap;
-        }
-    }
-    if (x->nruns < x->capruns) {
-        x->runs[x->nruns++] = run;
-        x->ndisk += run->file != NULL;
-        added = 1;
-    }
-    pthread_mutex_unlock(&x->mu);
-    if (added) return GLEAM_OK;
-    gleam__run_free(run);
-    return gleam__nomem(op);
-}
-
-/* With 2 * GLEAM__MERGE_WAY runs on disk, merge GLEAM__MERGE_WAY of them into one, so the
-   files open and the ways of the final merge stay bounded however big the input. */
-static gleam_result gleam__xchg_compact(gleam__op *op, gleam__xchg *x, const gleam__cmp *cmp) {
-    gleam__run *batch[GLEAM__MERGE_WAY], *d;
-    int i, n = 0, failed, e;
-    pthread_mutex_lock(&x->mu);
-    if (x->ndisk >= 2 * GLEAM__MERGE_WAY) { /* take a batch out; the others go on meanwhile */
-        int k = 0;
-        for (i = 0; i < x->nruns; i++)
-            if (x->runs[i]->file && n < GLEAM__MERGE_WAY) batch[n++] = x->runs[i];
-            else x->runs[k++] = x->runs[i];
-        x->nruns = k;
-    }
-    pthread_mutex_unlock(&x->mu);
-    if (!n) return GLEAM_OK;
-    failed = gleam__runs_compact(batch, n, cmp, op->task->job->opt.tmpdir, &d);
-    e = errno;
-    pthread_mutex_lock(&x->mu);
-    x->ndisk -= n;
-    pthread_mutex_unlock(&x->mu);
-    if (failed) {
-        errno = e;
-        return gleam__spill_fail(op, "merge");
-    }
-    return gleam__xchg_add_run(op, x, d);
-}
-
-/* Write the sort producer's rows so far to disk as one more run. */
-static gleam_result gleam__prod_spill(gleam__prod *p) {
-    gleam__run *d;
-    gleam_result r;
-    p->op.bytes += p->run->mem.used;
-    if (gleam__run_spill(p->run, &p->cmp, p->op.task->job->opt.tmpdir, &d)) return gleam__spill_fail(&p->op, "write");
-    p->spilled = 1;
-    if ((r = gleam__xchg_add_run(&p->op, p->w.x, d)) != GLEAM_OK) return r;
-    return gleam__xchg_compact(&p->op, p->w.x, &p->cmp);
-}
-
-/* A fold-table entry as a row, its key fields then its values, into the block of part:
-   the key goes as it is packed in the entry. */
-static gleam_result gleam__write_entry(gleam__op *op, gleam__writer *w, int part, char *e, int nk) {
-    const char *key;
-    size_t klen = gleam__entry_key(e, &key), size;
-    const gleam__acc *a = (const gleam__acc *)gleam__entry_payload(e);
-    gleam_value tmp[GLEAM__NUMS_MAX];
-    const gleam_value *v = gleam__acc_values(a, tmp);
-    int n = nk + (int)a->n, i;
-    unsigned char *q;
-    char *at;
-    gleam_result r;
-    size = gleam__array_hdr((uint32_t)n) + klen;
-    for (i = 0; i < (int)a->n; i++) size += gleam__packed_size(v[i]);
-    if ((r = gleam__writer_room(op, w, part, n, size, &at)) < 0) return r;
-    q = gleam__put_array((unsigned char *)at, (uint32_t)n);
-    memcpy(q, key, klen);
-    q += klen;
-    for (i = 0; i < (int)a->n; i++) q = gleam__put_value(q, v[i]);
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__prod_flush_table(gleam__prod *p) {
-    gleam__op *op = &p->op;
-    size_t i;
-    gleam_result r;
-    int nk = op->node->step->key.n;
-    for (i = 0; i <= p->table.mask; i++) {
-        char *e = p->table.slots[i].e;
-        GLEAM__TABLE_AHEAD(&p->table, i);
-        if (!e) continue;
-        if ((r = gleam__write_entry(op, &p->w, gleam__part_of(p->table.slots[i].h, p->w.x->nparts), e, nk)) < 0) return r;
-    }
-    gleam__table_clear(&p->table); /* to be refilled at once: keep its memory */
-    return GLEAM_OK;
-}
-
-/* reduce_by's producer: fold each row into the combine table, a batch at a time. */
-static gleam_result gleam__prod_push_reduce_by(gleam__op *op, const gleam_value *row, int n) {
-    gleam__prod *p = (gleam__prod *)op;
-    const gleam__step *s = op->node->step;
-    gleam_result r;
-    uint64_t h;
-    int i, nv = n - 1, plain = p->key_first && n >= 1 && nv <= 8;
-    if (nv == 1) plain = plain && row[1].type < GLEAM_BYTES; /* a count, a sum: no loop */
-    else
-        for (i = 1; plain && i < n; i++) plain = row[i].type < GLEAM_BYTES;
-    if (!plain) { /* values that point into the input: fold now */
-        if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
-        if ((r = gleam__fold_row(op, &p->table, &s->key, row, n)) != GLEAM_OK) return r;
-    } else { /* keep the row (its key packed) and start fetching its slot */
-        struct gleam__pend *q;
-        int at;
-        if (!p->npend || op->task->in_path != p->pend_path) { /* the waiting rows are all of one file */
-            if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
-            p->pend_path = op->task->in_path;
-            p->pend_stream = op->task->in_stream;
-        }
-        q = &p->pend[p->npend];
-        at = p->npend ? q[-1].val + q[-1].nv : 0;
-        q->key = p->bkeys.len; /* the key packed straight into the batch's buffer */
-        if ((r = gleam__pack_key_to(op, &s->key, row, n, &p->bkeys, &h)) != GLEAM_OK) return r;
-        q->klen = (uint32_t)(p->bkeys.len - q->key);
-        q->h = h;
-        q->val = at;
-        q->in_off = op->task->in_off;
-        q->nv = nv;
-        if (nv == 1) p->bvals[at] = row[1]; /* a count, a sum */
-        else
-            for (i = 0; i < nv; i += 2) { /* a few values: two at a time, not a string copy's start-up */
-                p->bvals[at + i] = row[1 + i];
-                if (i + 1 < nv) p->bvals[at + i + 1] = row[2 + i];
-            }
-        GLEAM__PREFETCH(&p->table.slots[h & p->table.mask]);
-        if (p->npend >= GLEAM__LAG) { /* the slot of the row GLEAM__LAG back has come: fetch its entry */
-            const gleam__slot *sl = &p->table.slots[q[-GLEAM__LAG].h & p->table.mask];
-            if (sl->e) GLEAM__PREFETCH_FOLD(sl->e, q[-GLEAM__LAG].klen, q[-GLEAM__LAG].nv);
-        }
-        if (++p->npend < GLEAM__BATCH) return GLEAM_OK; /* the table grows only when rows fold */
-        if ((r = gleam__prod_fold_pending(p, GLEAM__LAG)) != GLEAM_OK) return r;
-    }
-    GLEAM__NOTE_PEAK(op, p->table.mem.bytes);
-    if (gleam__table_bytes(&p->table) > p->combine_limit) {
-        if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
-        return gleam__prod_flush_table(p);
-    }
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__prod_push(gleam__op *op, const gleam_value *row, int n) {
-    gleam__prod *p = (gleam__prod *)op;
-    const gleam__step *s = op->node->step;
-    gleam_result r;
-    uint64_t h;
-    int made;
-    switch (s->kind) { /* reduce_by has its own push, gleam__prod_push_reduce_by */
-    case GLEAM__REDUCE:
-        if (!p->have_acc) {
-            if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
-            memcpy(p->acc.v, row, (size_t)n * sizeof *row);
-            p->acc.n = n;
-            p->have_acc = 1;
-            return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
-        }
-        if (n != p->acc.n)
-            return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
-        return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain);
-    case GLEAM__SORT:
-        if ((r = gleam__run_push(op, p->run, &p->cmp, -1, row, n)) != GLEAM_OK) return r;
-        GLEAM__NOTE_PEAK(op, gleam__run_bytes(p->run));
-        return gleam__run_bytes(p->run) > op->task->job->share ? gleam__prod_spill(p) : GLEAM_OK;
-    case GLEAM__TOP:
-        return gleam__run_push(op, p->run, &p->cmp, s->k, row, n);
-    case GLEAM__LIMIT:
-        if (p->count >= s->k) return GLEAM_DONE;
-        p->count++;
-        if ((r = gleam__write_row(op, &p->w, 0, row, n)) < 0) return r;
-        return p->count >= s->k ? GLEAM_DONE : GLEAM_OK;
-    case GLEAM__DISTINCT:
-        if (s->whole_row) {
-            op->key.len = 0;
-            if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
-            h = gleam__hash(op->key.p, op->key.len);
-        } else if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) {
-            return r;
-        }
-        if (gleam__table_bytes(&p->table) > p->combine_limit) gleam__table_clear(&p->table); /* forget what was seen, keep memory bounded */
-        if (!gleam__table_upsert(&p->table, h, op->key.p, (uint32_t)op->key.len, 0, &made))
-            return gleam__nomem(op);
-        if (!made) return GLEAM_OK;
-        return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
-    default: /* group_by, join, cogroup, partition: hash-partition by key */
-        if ((r = gleam__pack_key(op, &s->key, row, n, &h)) != GLEAM_OK) return r;
-        return gleam__write_row(op, &p->w, gleam__part_of(h, p->w.x->nparts), row, n);
-    }
-}
-
-static gleam_result gleam__prod_finish(gleam__op *op) {
-    gleam__prod *p = (gleam__prod *)op;
-    const gleam__step *s = op->node->step;
-    gleam_result r = GLEAM_OK;
-    size_t i;
-    switch (s->kind) {
-    case GLEAM__REDUCE_BY:
-        if (p->npend && (r = gleam__prod_fold_pending(p, 0)) != GLEAM_OK) return r;
-        r = gleam__prod_flush_table(p);
-        break;
-    case GLEAM__REDUCE:
-        if (p->have_acc) r = gleam__write_row(op, &p->w, 0, p->acc.v, p->acc.n);
-        break;
-    case GLEAM__TOP:
-        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
-        for (i = 0; i < p->run->n && (int64_t)i < s->k && r >= 0; i++) {
-            const char *q = p->run->rows[i].row;
-            if (gleam__unpack_row(&q, GLEAM__NOEND(q), &op->vals) != GLEAM_OK) return gleam__nomem(op);
-            r = gleam__write_row(op, &p->w, 0, op->vals.v, op->vals.n);
-        }
-        break;
-    case GLEAM__SORT:
-        if (p->spilled) { /* the rest to disk as well: the merge then holds little memory */
-            if (p->run->n && (r = gleam__prod_spill(p)) != GLEAM_OK) return r;
-            break;
-        }
-        if (gleam__run_sort(p->run, &p->cmp)) return gleam__nomem(op);
-        op->bytes += p->run->mem.used;
-        if ((r = gleam__xchg_add_run(op, p->w.x, p->run)) != GLEAM_OK) {
-            p->run = NULL;
-            return r;
-        }
-        p->run = NULL;
-        break;
-    default: break;
-    }
-    if (r < 0) return r;
-    return gleam__writer_close(op, &p->w);
-}
-
-static void gleam__prod_free(gleam__op *op) {
-    gleam__prod *p = (gleam__prod *)op;
-    int j;
-    if (p->w.cur) {
-        for (j = 0; j < p->w.x->nparts; j++) gleam__block_free(p->w.cur[j]);
-        gleam__free(p->w.cur);
-    }
-    gleam__table_free(&p->table);
-    gleam__run_free(p->run);
-    gleam__vals_free(&p->acc);
-    gleam__arena_free(&p->accmem);
-    gleam__buf_free(&p->bkeys);
-}
-
-static gleam__op *gleam__make_producer(gleam__task *t, gleam__node *node) {
-    gleam__prod *p = (gleam__prod *)gleam__op_alloc(t, node, sizeof(gleam__prod));
-    gleam__step *s = node->step;
-    int i;
-    if (!p) return NULL;
-    p->op.push = s->kind == GLEAM__REDUCE_BY ? gleam__prod_push_reduce_by : gleam__prod_push;
-    p->op.finish = gleam__prod_finish;
-    p->op.free = gleam__prod_free;
-    p->w.x = t->job->plan->xchgs[s->id];
-    p->w.side = node->side;
-    p->w.producer = t->shard + node->offset;
-    p->combine_limit = GLEAM__MIN((size_t)GLEAM__COMBINE_MAX, t->job->share / 2);
-    p->key_first = s->key.n == 1 && s->key.f[0] == 1;
-    p->cmp.order = &s->order;
-    for (i = 0; i < s->order.n; i++) p->cmp.maxfield = GLEAM__MAX(p->cmp.maxfield, s->order.by[i].field);
-    if (!(p->w.cur = (gleam__block **)gleam__calloc((size_t)p->w.x->nparts, sizeof *p->w.cur))) goto fail;
-    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT) && gleam__table_init(&p->table, 16)) goto fail;
-    if ((s->kind == GLEAM__SORT || s->kind == GLEAM__TOP) && !(p->run = gleam__run_new())) goto fail;
-    return &p->op;
-fail:
-    gleam__prod_free(&p->op);
-    gleam__free(p);
-    return NULL;
-}
-
-/* >>consumers ---------------------------------------------------------------------------- */
-
-/* A list of packed elements kept per key (group_by, cogroup, the right side of a join). */
-typedef struct gleam__elem {
-    struct gleam__elem *next;
-    uint32_t len;
-    unsigned char is_row;   /* data is a packed row of values, else one packed value */
-    char data[1];
-} gleam__elem;
-
-typedef struct gleam__elems {
-    gleam__elem *first, *last;
-    uint32_t count;
-    int matched;            /* join: some left row matched this key */
-} gleam__elems;
-
-typedef struct gleam__cons {
-    gleam__op op;
-    gleam__xchg *x;
-    gleam__table table;
-    gleam__run *run;
-    gleam__cmp cmp;
-    gleam__vals acc, row2, in;
-    gleam_fields lead;      /* fields 1..k: where a reduce_by's key is after the shuffle */
-    gleam__arena accmem;
-    int have_acc, acc_plain;
-    int64_t count;
-    gleam__buf tmp;
-    gleam__spill *sub;      /* past its share: GLEAM__FANOUT files of rows, by key hash */
-    int probing;            /* join, spilled: left rows go to the files */
-    int replay;             /* reading the files back */
-    gleam__buf rec;         /* a record on its way to a file */
-    gleam__buf hs;          /* the keys of a block's rows: gleam__bkey each */
-    gleam__vals canon;
-    /* join: probes gathered from many blocks, then made in slot order (>>sweeps) */
-    gleam__block *held;     /* the blocks they point into */
-    size_t held_bytes;
-    gleam__buf sweep, sweep_tmp; /* gleam__probe each */
-    size_t nsweep;
-    int laid_out;           /* the build side's entries were copied in slot order (or not) */
-    char *layout;           /* into this block, then */
-    size_t layout_len;
-} gleam__cons;
-
-#define GLEAM__FANOUT 16
-/* How far ahead a consumer fetches, in rows of a block: the slot of row i+32, the entry of
-   row i+16 (its slot has arrived by then), a join's first right row of row i+8. Fetching
-   every slot of a block at once overflows the cache before the rows get there. */
-#define GLEAM__PF1 32
-#define GLEAM__PF2 16
-#define GLEAM__PF3 8
-static int gleam__sub_of(uint64_t h) { return (int)((h >> 20) & (GLEAM__FANOUT - 1)); }
-
-/* Append the value fields of a row to a key's list: the value itself when there is one,
-   else a list of them (as Gleam's GroupByKey does). */
-static gleam_result gleam__elems_add(gleam__cons *c, gleam__elems *l, const gleam_value *v, int n, int as_row) {
-    gleam__op *op = &c->op;
-    gleam__elem *e;
-    size_t size = as_row || n != 1 ? gleam__row_size(v, n) : gleam__packed_size(v[0]);
-    if (l->count == 0xffffffffu) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "a key has more than 4294967295 rows");
-    e = (gleam__elem *)gleam__arena_alloc(&c->table.mem, sizeof *e + size);
-    if (!e) return gleam__nomem(op);
-    if (as_row || n != 1) gleam__put_row(e->data, v, n);
-    else {
-        gleam__buf b;
-        b.p = e->data;
-        b.len = 0;
-        b.cap = size;
-        gleam__pack_value(&b, v[0]);
-    }
-    e->len = (uint32_t)size;
-    e->is_row = (unsigned char)(as_row || n != 1);
-    e->next = NULL;
-    if (l->last) l->last->next = e;
-    else l->first = e;
-    l->last = e;
-    l->count++;
-    return GLEAM_OK;
-}
-
-/* A list value of the elements, built in c->tmp from offset `at`. */
-static gleam_value gleam__elems_value(gleam__cons *c, const gleam__elems *l, size_t at, int *nomem) {
-    gleam__elem *e;
-    unsigned char hdr[5];
-    size_t h;
-    gleam_value v;
-    if (l->count < 16) { hdr[0] = (unsigned char)(0x90 | l->count); h = 1; }
-    else if (l->count < 65536) { hdr[0] = 0xdc; hdr[1] = (unsigned char)(l->count >> 8); hdr[2] = (unsigned char)l->count; h = 3; }
-    else {
-        hdr[0] = 0xdd;
-        hdr[1] = (unsigned char)(l->count >> 24); hdr[2] = (unsigned char)(l->count >> 16);
-        hdr[3] = (unsigned char)(l->count >> 8); hdr[4] = (unsigned char)l->count;
-        h = 5;
-    }
-    c->tmp.len = at;
-    *nomem = gleam__buf_add(&c->tmp, hdr, h) != 0;
-    for (e = l->first; e && !*nomem; e = e->next) *nomem = gleam__buf_add(&c->tmp, e->data, e->len) != 0;
-    v.type = GLEAM_LIST;
-    v.len = (uint32_t)(c->tmp.len - at);
-    v.u.s = NULL; /* set by the caller once tmp stops moving */
-    return v;
-}
-
-/* Decode the key bytes of an entry into out[0..nk). */
-static void gleam__key_values(char *e, gleam_value *out, int nk) {
-    const char *key, *p;
-    size_t klen = gleam__entry_key(e, &key);
-    int i;
-    p = key;
-    for (i = 0; i < nk; i++) gleam__unpack_value(&p, key + klen, &out[i]);
-}
-
-/* The join's output row: key, left values (or nils), right values (or nils). */
-static gleam_result gleam__join_emit(gleam__cons *c, const gleam_value *key, int nk, const gleam_value *a, int na,
-                                     const gleam_value *b, int nb) {
-    gleam__op *op = &c->op;
-    int i, n = 0;
-    if (gleam__vals_reserve(&c->row2, nk + na + nb)) return gleam__nomem(op);
-    for (i = 0; i < nk; i++) c->row2.v[n++] = key[i];
-    for (i = 0; i < na; i++) c->row2.v[n++] = a ? a[i] : gleam_nil();
-    for (i = 0; i < nb; i++) c->row2.v[n++] = b ? b[i] : gleam_nil();
-    return gleam__emit(op, c->row2.v, n);
-}
-
-/* >>consumer spilling: past its share, a consumer's table goes to GLEAM__FANOUT files by key
-   hash, as rows with the key fields first (and a side byte); so does every later row that
-   cannot be folded into the table. At the end each file is read back alone: a sixteenth of
-   the keys at a time. */
-
-static size_t gleam__table_bytes(const gleam__table *t) { return t->mem.used + (t->mask + 1) * sizeof(gleam__slot); }
-
-static gleam_result gleam__sub_open(gleam__cons *c) {
-    int i;
-    if (!(c->sub = (gleam__spill *)gleam__calloc(GLEAM__FANOUT, sizeof *c->sub))) return gleam__nomem(&c->op);
-    for (i = 0; i < GLEAM__FANOUT; i++) c->sub[i].fd = -1;
-    for (i = 0; i < GLEAM__FANOUT; i++)
-        if (gleam__spill_open(&c->sub[i], c->op.task->job->opt.tmpdir)) return gleam__spill_fail(&c->op, "make");
-    return GLEAM_OK;
-}
-
-/* Append [side, row] to sub-file f, opening the files on first use. */
-static gleam_result gleam__spill_row(gleam__cons *c, int f, int side, const gleam_value *row, int n) {
-    gleam__op *op = &c->op;
-    unsigned char sb = (unsigned char)side;
-    gleam_result r;
-    if (!c->sub && (r = gleam__sub_open(c)) != GLEAM_OK) return r;
-    c->rec.len = 0;
-    if (gleam__buf_add(&c->rec, &sb, 1) || gleam__pack_row(&c->rec, row, n)) return gleam__nomem(op);
-    if (gleam__spill_record(&c->sub[f], c->rec.p, c->rec.len)) return gleam__spill_fail(op, "write");
-    return GLEAM_OK;
-}
-
-/* Spill a row with its key fields moved first. */
-static gleam_result gleam__spill_canon(gleam__cons *c, uint64_t h, int side, const gleam_value *row, int n,
-                                       const gleam_fields *key) {
-    int i, m = 0;
-    if (gleam__vals_reserve(&c->canon, n)) return gleam__nomem(&c->op);
-    for (i = 0; i < key->n; i++) c->canon.v[m++] = row[key->f[i] - 1];
-    if (gleam__value_fields(key, row, n, &c->op.vals)) return gleam__nomem(&c->op);
-    for (i = 0; i < c->op.vals.n; i++) c->canon.v[m++] = c->op.vals.v[i];
-    return gleam__spill_row(c, gleam__sub_of(h), side, c->canon.v, m);
-}
-
-/* Spill key values nk plus the values of element e. */
-static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, const gleam__elem *e) {
-    const char *p = e->data;
-    gleam__vals *v = &c->canon;
-    if (e->is_row) {
-        if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(&c->op);
-        if (gleam__vals_reserve(v, nk + c->row2.n)) return gleam__nomem(&c->op);
-        memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
-        return gleam__spill_row(c, f, side, v->v, nk + c->row2.n);
-    }
-    if (gleam__vals_reserve(v, nk + 1)) return gleam__nomem(&c->op);
-    if (gleam__unpack_value(&p, p + e->len, &v->v[nk]) != GLEAM_OK) return gleam__nomem(&c->op);
-    return gleam__spill_row(c, f, side, v->v, nk + 1);
-}
-
-/* Write the table's contents to the files and empty it. */
-/* A consumer's empty table. A reduce_by's is dense (3/4 full before it grows, not 1/2): its
-   folds mostly find their key, so the longer probes cost little, and the slots of millions
-   of keys take less fresh memory, which a virtual machine makes dear; a join's probes of
-   keys it lacks would run long. */
-static int gleam__cons_table(gleam__cons *c) {
-    if (gleam__table_init(&c->table, 16)) return -1;
-    c->table.dense = c->op.node->step->kind == GLEAM__REDUCE_BY;
-    return 0;
-}
-
-static gleam_result gleam__spill_table(gleam__cons *c) {
-    gleam__op *op = &c->op;
-    const gleam__step *s = op->node->step;
-    int nk = s->key.n, k;
-    size_t i;
-    gleam_result r = c->sub ? GLEAM_OK : gleam__sub_open(c);
-    for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
-        char *e = c->table.slots[i].e;
-        int f = gleam__sub_of(c->table.slots[i].h);
-        GLEAM__TABLE_AHEAD(&c->table, i);
-        if (!e) continue;
-        switch (s->kind) {
-        case GLEAM__REDUCE_BY:
-            if ((r = gleam__entry_row(op, e)) == GLEAM_OK) r = gleam__spill_row(c, f, 0, op->vals.v, op->vals.n);
-            break;
-        case GLEAM__DISTINCT: { /* keys already emitted: side 1, the key bytes as one value */
-            const char *key;
-            size_t klen = gleam__entry_key(e, &key);
-            gleam_value kv;
-            kv.type = GLEAM_BYTES;
-            kv.len = (uint32_t)klen;
-            kv.u.s = key;
-            r = gleam__spill_row(c, f, 1, &kv, 1);
-            break;
-        }
-        default: { /* group_by, cogroup: both lists; join: the build side */
-            gleam__elems *l = (gleam__elems *)gleam__entry_payload(e);
-            int lists = s->kind == GLEAM__COGROUP ? 2 : 1;
-            if (gleam__vals_reserve(&c->canon, nk + 1)) return gleam__nomem(op);
-            for (k = 0; k < lists && r == GLEAM_OK; k++) {
-                const gleam__elem *el;
-                for (el = l[k].first; el && r == GLEAM_OK; el = el->next) {
-                    gleam__key_values(e, c->canon.v, nk); /* again: unpacking an element may move canon */
-                    r = gleam__spill_elem(c, f, s->kind == GLEAM__JOIN ? 1 : k, nk, el);
-                }
-            }
-            break;
-        }
-        }
-    }
-    if (r != GLEAM_OK) return r;
-    gleam__table_free(&c->table);
-    return gleam__cons_table(c) ? gleam__nomem(op) : GLEAM_OK;
-}
-
-/* A row's packed key, as its block holds it, and the key's hash. */
-typedef struct gleam__bkey {
-    const char *p;
-    uint32_t len;
-    uint32_t nf;            /* the row's number of values */
-    uint64_t h;
-    const char *row;        /* where the row starts */
-} gleam__bkey;
-
-/* The packed key of a row and its hash: bk when its block gave it, else packed into
-   op->key. */
-static gleam_result gleam__cons_key(gleam__cons *c, const gleam__bkey *bk, const gleam_fields *key,
-                                    const gleam_value *row, int n, const char **k, uint32_t *klen, uint64_t *h) {
-    gleam_result r;
-    if (bk) {
-        *k = bk->p;
-        *klen = bk->len;
-        *h = bk->h;
-        return GLEAM_OK;
-    }
-    if ((r = gleam__pack_key(&c->op, key, row, n, h)) != GLEAM_OK) return r;
-    *k = c->op.key.p;
-    *klen = (uint32_t)c->op.key.len;
-    return GLEAM_OK;
-}
-
-/* The join's output for a probing row (its value fields in op->vals) whose key has the
-   build side's rows l (NULL: none). */
-static gleam_result gleam__join_probe(gleam__cons *c, const gleam_value *row, const gleam_fields *key, gleam__elems *l) {
-    gleam__op *op = &c->op;
-    int nk = key->n, i;
-    gleam__elem *e;
-    gleam_result r;
-    if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
-    for (i = 0; i < nk; i++) c->acc.v[i] = row[key->f[i] - 1];
-    if (!l) {
-        if (op->node->step->join != GLEAM_LEFT_OUTER) return GLEAM_OK;
-        return gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, NULL, GLEAM__MAX(c->x->width[1] - nk, 0));
-    }
-    l->matched = 1;
-    for (e = l->first; e; e = e->next) {
-        const char *p = e->data;
-        int nb;
-        gleam_value *bvals;
-        if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(op);
-        nb = c->row2.n; /* row2 is reused for the output row: the right values go aside first */
-        if (gleam__buf_reserve(&c->tmp, (size_t)nb * sizeof(gleam_value))) return gleam__nomem(op);
-        bvals = (gleam_value *)(void *)c->tmp.p;
-        for (i = 0; i < nb; i++) bvals[i] = c->row2.v[i];
-        if ((r = gleam__join_emit(c, c->acc.v, nk, op->vals.v, op->vals.n, bvals, nb)) != GLEAM_OK) return r;
-    }
-    return GLEAM_OK;
-}
-
-/* Take one row from side `side` of the exchange (bk: its key from the block, or NULL). */
-static gleam_result gleam__cons_take(gleam__cons *c, int side, const gleam_value *row, int n, const gleam_fields *key,
-                                     const gleam__bkey *bk) {
-    gleam__op *op = &c->op;
-    const gleam__step *s = op->node->step;
-    gleam_result r;
-    uint64_t h;
-    const char *k;
-    uint32_t klen;
-    int made;
-    switch (s->kind) {
-    case GLEAM__REDUCE_BY: /* partial folds arrive as key fields first, then values */
-        if (bk) return gleam__fold_packed(op, &c->table, bk->h, bk->p, bk->len, row + c->lead.n, n - c->lead.n);
-        return gleam__fold_row(op, &c->table, &c->lead, row, n);
-    case GLEAM__REDUCE:
-        if (!c->have_acc) {
-            if (gleam__vals_reserve(&c->acc, n)) return gleam__nomem(op);
-            memcpy(c->acc.v, row, (size_t)n * sizeof *row);
-            c->acc.n = n;
-            c->have_acc = 1;
-            return gleam__own_values(&c->accmem, c->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
-        }
-        if (n != c->acc.n) return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, n);
-        return gleam__fold(op, c->acc.v, row, n, &c->accmem, &c->acc_plain);
-    case GLEAM__TOP: return gleam__run_push(op, c->run, &c->cmp, s->k, row, n);
-    case GLEAM__LIMIT:
-        if (c->count >= s->k) return GLEAM_DONE;
-        c->count++;
-        if ((r = gleam__emit(op, row, n)) < 0) return r;
-        return c->count >= s->k ? GLEAM_DONE : r;
-    case GLEAM__PARTITION: return gleam__emit(op, row, n);
-    case GLEAM__DISTINCT:
-        if (s->whole_row) {
-            op->key.len = 0;
-            if (gleam__pack_row(&op->key, row, n)) return gleam__nomem(op);
-            h = gleam__hash(op->key.p, op->key.len);
-            k = op->key.p;
-            klen = (uint32_t)op->key.len;
-        } else if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) {
-            return r;
-        }
-        if (c->sub && !c->replay) return gleam__spill_row(c, gleam__sub_of(h), 0, row, n);
-        if (!gleam__table_upsert(&c->table, h, k, klen, 0, &made))
-            return gleam__nomem(op);
-        return made ? gleam__emit(op, row, n) : GLEAM_OK;
-    case GLEAM__GROUP_BY:
-    case GLEAM__COGROUP: {
-        gleam__elems *l;
-        if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
-        l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, 2 * sizeof *l, &made);
-        if (!l) return gleam__nomem(op);
-        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
-        return gleam__elems_add(c, &l[side], op->vals.v, op->vals.n, 0);
-    }
-    case GLEAM__JOIN: {
-        gleam__elems *l;
-        if ((r = gleam__cons_key(c, bk, key, row, n, &k, &klen, &h)) != GLEAM_OK) return r;
-        if (gleam__value_fields(key, row, n, &op->vals)) return gleam__nomem(op);
-        if (side == 0 && c->probing) return gleam__spill_canon(c, h, 0, row, n, key);
-        if (side == 1) { /* build */
-            l = (gleam__elems *)gleam__table_upsert(&c->table, h, k, klen, sizeof *l, &made);
-            if (!l) return gleam__nomem(op);
-            return gleam__elems_add(c, l, op->vals.v, op->vals.n, 1);
-        }
-        return gleam__join_probe(c, row, key, (gleam__elems *)gleam__table_find(&c->table, h, k, klen));
-    }
-    default: return gleam__emit(op, row, n);
-    }
-}
-
-/* Find and hash the key of every row of a block whose key is its leading fields (packed
-   there as the table packs keys), into c->hs: the absorbing loop fetches ahead with the
-   hashes and hands each row its key. The number of rows, or 0 when the rows do not
-   qualify. */
-static size_t gleam__hash_block(gleam__cons *c, const char *p, const char *end) {
-    const gleam__step *s = c->op.node->step;
-    const gleam_fields *key = s->kind == GLEAM__REDUCE_BY ? &c->lead : &s->key;
-    size_t n = 0;
-    int k;
-    if (s->whole_row || c->sub) return 0;
-    for (k = 0; k < key->n; k++)
-        if (key->f[k] != k + 1) return 0;
-    while (p < end) {
-        const char *q = p, *kb;
-        uint32_t nf;
-        gleam__bkey *bk;
-        uint32_t f;
-        if (gleam__unpack_header(&q, end, &nf) != GLEAM_OK || nf < (uint32_t)key->n) return 0;
-        kb = q;
-        for (k = 0; k < key->n; k++)
-            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
-        if (c->hs.cap < (n + 1) * sizeof *bk && gleam__buf_reserve(&c->hs, (n + 1) * sizeof *bk - c->hs.len)) return 0;
-        bk = (gleam__bkey *)(void *)c->hs.p + n;
-        bk->row = p;
-        bk->p = kb;
-        bk->len = (uint32_t)(q - kb);
-        bk->nf = nf;
-        bk->h = gleam__hash(kb, bk->len);
-        c->hs.len = ++n * sizeof *bk;
-        for (f = (uint32_t)key->n; f < nf; f++) /* the rest of the row */
-            if (gleam__skip_fast(&q, end) != GLEAM_OK) return 0;
-        p = q;
-    }
-    return n;
-}
-
-/* >>sweeps: a join's probes in table order. A probe of a table far bigger than the cache
-   costs a miss for its slot and another for its entry, wherever they are. So once the
-   build side is complete its entries (and their rows) are copied into one block in slot
-   order, and the probing rows of many blocks are gathered (their blocks kept) and sorted
-   by slot: each sweep then walks the slots and the entries forward, once. The copy holds
-   the build side twice for a moment (peak memory about 1.6x at the benchmark's SCALE 4),
-   and only when that fits in half the share; a table that is smaller, or nearly in the
-   cache, gains nothing from it (1.05x at 52 MB) and is probed as its rows come. */
-#ifndef GLEAM__SWEEP_ROWS
-#define GLEAM__SWEEP_ROWS (256u * 1024) /* probes gathered before a sweep */
-#endif
-#ifndef GLEAM__SWEEP_BYTES
-#define GLEAM__SWEEP_BYTES ((size_t)128 << 20) /* a smaller table (in cache, or nearly) is probed as rows come */
-#endif
-
-/* Copy the build side's entries and their rows into one block in slot order, when that
-   fits in half the consumer's share next to the table; the arena they were in is freed.
-   Without it (too big, out of memory) the table stays as it is, and still correct. */
-static void gleam__lay_out(gleam__cons *c) {
-    gleam__table *t = &c->table;
-    size_t i, need = 0;
-    char *at;
-    for (i = 0; i <= t->mask; i++) {
-        const char *e = t->slots[i].e, *key;
-        const gleam__elem *el;
-        if (!e) continue;
-        need += (gleam__payload_offset((uint32_t)gleam__entry_key(e, &key)) + sizeof(gleam__elems) + 7) & ~(size_t)7;
-        for (el = ((const gleam__elems *)gleam__entry_payload((char *)(uintptr_t)e))->first; el; el = el->next)
-            need += (sizeof *el + el->len + 7) & ~(size_t)7;
-    }
-    if (!need || gleam__table_bytes(t) + need > c->op.task->job->share / 2 || !(at = (char *)gleam__big_alloc(need))) return;
-    c->layout = at;
-    c->layout_len = need;
-    for (i = 0; i <= t->mask; i++) {
-        char *e = t->slots[i].e;
-        const char *key;
-        size_t off;
-        gleam__elems *l;
-        gleam__elem *el, *prev = NULL;
-        GLEAM__TABLE_AHEAD(t, i);
-        if (!e) continue;
-        off = gleam__payload_offset((uint32_t)gleam__entry_key(e, &key));
-        memcpy(at, e, off + sizeof *l);
-        t->slots[i].e = at;
-        l = (gleam__elems *)(void *)(at + off);
-        at += (off + sizeof *l + 7) & ~(size_t)7;
-        for (el = l->first; el; el = el->next) {
-            gleam__elem *n = (gleam__elem *)(void *)at;
-            memcpy(n, el, sizeof *el + el->len);
-            at += (sizeof *el + el->len + 7) & ~(size_t)7;
-            n->next = NULL;
-            if (prev) prev->next = n;
-            else l->first = n;
-            prev = n;
-        }
-        l->last = prev;
-    }
-    gleam__arena_free(&t->mem);
-    t->mem.used = need; /* the table's bytes, for its share: now in the block */
-}
-
-/* A gathered probing row: its key, then the entry its slot holds. */
-typedef struct gleam__probe {
-    gleam__bkey k;
-    char *e;                /* the entry in the first slot of its hash, NULL if none */
-} gleam__probe;
-
-/* Sort a[0..n) stably by slot (h & mask), on the slot's top 16 bits (tmp: room for n). */
-static void gleam__by_slot(gleam__probe *a, gleam__probe *tmp, size_t n, uint64_t mask) {
-    size_t count[256], i;
-    gleam__probe *from = a, *to = tmp, *t;
-    int bits = 0, shift;
-    while (bits < 64 && (mask >> bits)) bits++;
-    for (shift = bits > 16 ? bits - 16 : 0; shift < bits; shift += 8) { /* LSD: the lower digit first */
-        size_t sum = 0;
-        memset(count, 0, sizeof count);
-        for (i = 0; i < n; i++) count[((from[i].k.h & mask) >> shift) & 0xff]++;
-        for (i = 0; i < 256; i++) {
-            size_t k = count[i];
-            count[i] = sum;
-            sum += k;
-        }
-        for (i = 0; i < n; i++) to[count[((from[i].k.h & mask) >> shift) & 0xff]++] = from[i];
-        t = from;
-        from = to;
-        to = t;
-    }
-    if (from != a) memcpy(a, from, n * sizeof *a);
-}
-
-/* Probe with the gathered rows in slot order: a pass over the slots finds each row's
-   entry, a second over the entries (in the same order, once laid out) makes the output.
-   Then their blocks are freed. */
-static gleam_result gleam__sweep(gleam__cons *c) {
-    gleam__op *op = &c->op;
-    gleam__table *t = &c->table;
-    gleam__probe *a = (gleam__probe *)(void *)c->sweep.p;
-    const gleam_fields *key = &op->node->step->key;
-    size_t n = c->nsweep, i;
-    gleam_result r = GLEAM_OK;
-    if (!c->laid_out && !op->done && n >= GLEAM__SWEEP_ROWS / 4) { /* not for a last few rows */
-        c->laid_out = 1; /* the build side is complete: probes come after it */
-        gleam__lay_out(c);
-    }
-    if (gleam__buf_reserve(&c->sweep_tmp, n * sizeof *a)) n = 0; /* fails the job, below */
-    if (n) gleam__by_slot(a, (gleam__probe *)(void *)c->sweep_tmp.p, n, t->mask);
-    for (i = 0; i < n; i++) {
-        size_t j = a[i].k.h & t->mask;
-        if (i + GLEAM__PF1 < n) GLEAM__PREFETCH(&t->slots[a[i + GLEAM__PF1].k.h & t->mask]);
-        while (t->slots[j].e && t->slots[j].h != a[i].k.h) j = (j + 1) & t->mask;
-        a[i].e = t->slots[j].e;
-    }
-    for (i = 0; i < n && r >= 0 && !op->done; i++) {
-        const char *p = a[i].k.row;
-        char *e = a[i].e;
-        gleam__elems *l = NULL;
-        if (i + GLEAM__PF2 < n) { /* the row sits in one of many blocks */
-            GLEAM__PREFETCH(a[i + GLEAM__PF2].k.row);
-            if (a[i + GLEAM__PF2].e) GLEAM__PREFETCH(a[i + GLEAM__PF2].e);
-        }
-        if (gleam__unpack_row(&p, GLEAM__NOEND(p), &c->in) != GLEAM_OK ||
-            gleam__value_fields(key, c->in.v, c->in.n, &op->vals)) {
-            r = gleam__nomem(op);
-            break;
-        }
-        if (e) /* the first slot of its hash: another key's only if the two share all 64 bits */
-            l = (gleam__elems *)(gleam__entry_is(e, a[i].k.p, a[i].k.len)
-                                     ? gleam__entry_payload(e)
-                                     : gleam__table_find(t, a[i].k.h, a[i].k.p, a[i].k.len));
-        r = gleam__join_probe(c, c->in.v, key, l);
-        if (r == GLEAM_DONE) {
-            op->done = 1;
-            r = GLEAM_OK;
-        }
-    }
-    if (!n && c->nsweep) r = gleam__nomem(op);
-    c->nsweep = 0;
-    c->sweep.len = 0;
-    gleam__blocks_free(c->held);
-    c->held = NULL;
-    c->held_bytes = 0;
-    return r < 0 ? r : GLEAM_OK;
-}
-
-/* Keep block b and its probing rows (their keys in c->hs, nh of them) for the next sweep;
-   when that makes enough, sweep now, b left to its caller to free. GLEAM_OK, or the
-   sweep's result. */
-static gleam_result gleam__gather(gleam__cons *c, gleam__block *b, size_t nh) {
-    const gleam__bkey *ks = (const gleam__bkey *)(const void *)c->hs.p;
-    gleam__probe *q;
-    size_t i;
-    if (gleam__buf_reserve(&c->sweep, nh * sizeof *q)) return gleam__nomem(&c->op);
-    q = (gleam__probe *)(void *)(c->sweep.p + c->sweep.len);
-    for (i = 0; i < nh; i++) q[i].k = ks[i];
-    c->sweep.len += nh * sizeof *q;
-    c->nsweep += nh;
-    /* enough rows, or their blocks past an eighth of the share (wide rows) */
-    if (c->nsweep >= GLEAM__SWEEP_ROWS || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
-    b->kept = 1;
-    b->next = c->held;
-    c->held = b;
-    c->held_bytes += b->cap;
-    GLEAM__NOTE_PEAK(&c->op, gleam__table_bytes(&c->table) + c->held_bytes + c->sweep.cap);
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__cons_absorb(gleam__op *op, gleam__block *b) {
-    gleam__cons *c = (gleam__cons *)op;
-    const char *p = b->data, *end = b->data + b->len;
-    gleam__vals *rowv = &c->in;
-    gleam_result r = GLEAM_OK;
-    const gleam__bkey *ks;
-    size_t nh = 0, i = 0;
-    int probe = b->side == 0 && op->node->step->kind == GLEAM__JOIN, fold = op->node->step->kind == GLEAM__REDUCE_BY;
-    if (b->side == 0 && c->sub && !c->probing && op->node->step->kind == GLEAM__JOIN) {
-        if ((r = gleam__spill_table(c)) != GLEAM_OK) return r; /* the build side, all on disk */
-        c->probing = 1;
-    }
-    c->hs.len = 0;
-    if (c->table.slots) nh = gleam__hash_block(c, p, end);
-    ks = (const gleam__bkey *)(const void *)c->hs.p;
-    if (probe && nh && !c->sub && gleam__table_bytes(&c->table) + 1 > GLEAM__SWEEP_BYTES) return gleam__gather(c, b, nh);
-    for (i = 0; i < nh && i < GLEAM__PF1; i++) GLEAM__PREFETCH(&c->table.slots[ks[i].h & c->table.mask]);
-    i = 0;
-    while (p < end) {
-        if (i + GLEAM__PF1 < nh) GLEAM__PREFETCH(&c->table.slots[ks[i + GLEAM__PF1].h & c->table.mask]);
-        if (i + GLEAM__PF2 < nh) { /* the slot of row i+PF2 has arrived by now: fetch its entry */
-            const gleam__bkey *bk = &ks[i + GLEAM__PF2];
-            const gleam__slot *sl = &c->table.slots[bk->h & c->table.mask];
-            if (sl->e && fold) GLEAM__PREFETCH_FOLD(sl->e, bk->len, bk->nf - (uint32_t)c->lead.n);
-            else if (sl->e) GLEAM__PREFETCH(sl->e);
-        }
-        if (probe && i + GLEAM__PF3 < nh) { /* and the entry of row i+PF3: fetch its first right row */
-            const gleam__slot *sl = &c->table.slots[ks[i + GLEAM__PF3].h & c->table.mask];
-            if (sl->e) {
-                const gleam__elems *l = (const gleam__elems *)gleam__entry_payload(sl->e);
-                if (l->first) GLEAM__PREFETCH(l->first);
-            }
-        }
-        i++;
-        if (fold && i <= nh) { /* a partial fold: its key is found and hashed, only its values are unpacked */
-            const gleam__bkey *bk = &ks[i - 1];
-            if (op->done) break;
-            p = bk->p + bk->len;
-            if (gleam__unpack_values(&p, end, bk->nf - (uint32_t)c->lead.n, rowv) != GLEAM_OK) {
-                r = gleam__nomem(op);
-                break;
-            }
-            if ((r = gleam__fold_packed(op, &c->table, bk->h, bk->p, bk->len, rowv->v, rowv->n)) < 0) break;
-            continue;
-        }
-        if (gleam__unpack_row(&p, end, rowv) != GLEAM_OK) {
-            r = gleam__nomem(op);
-            break;
-        }
-        r = op->done ? GLEAM_DONE
-                     : gleam__cons_take(c, b->side, rowv->v, rowv->n,
-                                        op->node->step->kind == GLEAM__REDUCE_BY ? &c->lead : &op->node->step->key,
-                                        i <= nh ? &ks[i - 1] : NULL); /* its key as found: not packed or hashed again */
-        if (r < 0) break;
-        if (r == GLEAM_DONE) {
-            op->done = 1;
-            r = GLEAM_OK;
-            break;
-        }
-    }
-    if (c->table.slots) GLEAM__NOTE_PEAK(op, gleam__table_bytes(&c->table));
-    if (r >= 0 && c->table.slots && gleam__table_bytes(&c->table) > op->task->job->share) r = gleam__spill_table(c);
-    return r;
-}
-
-/* The sort consumer: merge this partition's key range of every run. */
-static gleam_result gleam__merge_runs(gleam__cons *c) {
-    gleam__op *op = &c->op;
-    gleam__xchg *x = c->x;
-    int P = x->nparts, R = x->nruns, j = op->task->shard, i;
-    gleam__cursor *cur;
-    gleam_result r;
-    if (R == 0) return GLEAM_OK;
-    if (!(cur = (gleam__cursor *)gleam__calloc((size_t)R, sizeof *cur))) return gleam__nomem(op);
-    for (i = 0; i < R; i++)
-        gleam__cursor_init(&cur[i], x->runs[i], x->bounds[i * (P + 1) + j], x->bounds[i * (P + 1) + j + 1],
-                           j > 0 ? &x->splits[j - 1] : NULL, j < P - 1 ? &x->splits[j] : NULL);
-    r = gleam__merge(op, cur, R, &c->cmp);
-    for (i = 0; i < R; i++) gleam__cursor_free(&cur[i]);
-    gleam__free(cur);
-    return r;
-}
-
-/* Emit what the table holds at the end: folds, groups, a right outer join's unmatched rows. */
-static gleam_result gleam__cons_emit_table(gleam__cons *c) {
-    gleam__op *op = &c->op;
-    const gleam__step *s = op->node->step;
-    gleam_result r = GLEAM_OK;
-    size_t i;
-    int nk = s->key.n;
-    switch (s->kind) {
-    case GLEAM__REDUCE_BY:
-        for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
-            char *e = c->table.slots[i].e;
-            GLEAM__TABLE_AHEAD(&c->table, i);
-            if (!e) continue;
-            if ((r = gleam__entry_row(op, e)) != GLEAM_OK) return r;
-            r = gleam__emit(op, op->vals.v, op->vals.n);
-        }
-        return r < 0 ? r : GLEAM_OK;
-    case GLEAM__GROUP_BY:
-    case GLEAM__COGROUP: {
-        int lists = s->kind == GLEAM__COGROUP ? 2 : 1, nomem = 0, k;
-        for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
-            char *e = c->table.slots[i].e;
-            gleam__elems *l;
-            size_t at[2];
-            GLEAM__TABLE_AHEAD(&c->table, i);
-            if (!e) continue;
-            l = (gleam__elems *)gleam__entry_payload(e);
-            if (gleam__vals_reserve(&op->vals, nk + lists)) return gleam__nomem(op);
-            gleam__key_values(e, op->vals.v, nk);
-            c->tmp.len = 0;
-            for (k = 0; k < lists; k++) {
-                at[k] = c->tmp.len;
-                op->vals.v[nk + k] = gleam__elems_value(c, &l[k], at[k], &nomem);
-                if (nomem) return gleam__nomem(op);
-            }
-            for (k = 0; k < lists; k++) op->vals.v[nk + k].u.s = c->tmp.p + at[k];
-            r = gleam__emit(op, op->vals.v, nk + lists);
-        }
-        return r < 0 ? r : GLEAM_OK;
-    }
-    case GLEAM__JOIN:
-        if (s->join != GLEAM_RIGHT_OUTER) return GLEAM_OK;
-        for (i = 0; i <= c->table.mask && r == GLEAM_OK; i++) {
-            char *e = c->table.slots[i].e;
-            gleam__elems *l;
-            gleam__elem *el;
-            GLEAM__TABLE_AHEAD(&c->table, i);
-            if (!e) continue;
-            l = (gleam__elems *)gleam__entry_payload(e);
-            if (l->matched) continue;
-            if (gleam__vals_reserve(&c->acc, nk)) return gleam__nomem(op);
-            gleam__key_values(e, c->acc.v, nk);
-            for (el = l->first; el && r == GLEAM_OK; el = el->next) {
-                const char *p = el->data;
-                if (gleam__unpack_row(&p, p + el->len, &op->vals) != GLEAM_OK) return gleam__nomem(op);
-                r = gleam__join_emit(c, c->acc.v, nk, NULL, GLEAM__MAX(c->x->width[0] - nk, 0), op->vals.v, op->vals.n);
-            }
-        }
-        return r < 0 ? r : GLEAM_OK;
-    default: return GLEAM_OK;
-    }
-}
-
-/* Read the spilled rows back, one file at a time, into a fresh table, and emit it. */
-static gleam_result gleam__cons_unspill(gleam__cons *c) {
-    gleam__op *op = &c->op;
-    const gleam__step *s = op->node->step;
-    gleam_result r = GLEAM_OK;
-    int f;
-    if (s->kind != GLEAM__DISTINCT && !c->probing && (r = gleam__spill_table(c)) != GLEAM_OK) return r;
-    c->replay = 1;
-    for (f = 0; f < GLEAM__FANOUT && r == GLEAM_OK; f++) {
-        gleam__recs rd;
-        const char *p;
-        size_t n;
-        int got;
-        if (gleam__spill_end(&c->sub[f])) return gleam__spill_fail(op, "write");
-        gleam__table_free(&c->table);
-        if (gleam__cons_table(c)) return gleam__nomem(op);
-        c->probing = 0;
-        gleam__recs_init(&rd, &c->sub[f], 0, c->sub[f].size);
-        while (r == GLEAM_OK && (got = gleam__recs_next(&rd, &p, &n)) != 0) {
-            const char *q = p + 1;
-            int side;
-            if (got < 0 || n < 1 || gleam__unpack_row(&q, p + n, &c->in) != GLEAM_OK) {
-                r = got < 0 ? gleam__spill_fail(op, "read")
-                            : gleam__fail(op->task, op->node, GLEAM_ERR_IO, "a spill file in %s is damaged", op->task->job->opt.tmpdir);
-                break;
-            }
-            side = (unsigned char)p[0];
-            if (s->kind == GLEAM__DISTINCT && side == 1) { /* a key emitted before the spill */
-                int made;
-                if (c->in.n != 1 || c->in.v[0].type != GLEAM_BYTES) { r = gleam__nomem(op); break; }
-                if (!gleam__table_upsert(&c->table, gleam__hash(c->in.v[0].u.s, c->in.v[0].len), c->in.v[0].u.s, c->in.v[0].len, 0, &made))
-                    r = gleam__nomem(op);
-                continue;
-            }
-            r = gleam__cons_take(c, side, c->in.v, c->in.n, s->kind == GLEAM__DISTINCT ? &s->key : &c->lead, NULL);
-        }
-        if (r == GLEAM_DONE) op->done = 1; /* nobody wants more rows */
-        gleam__recs_free(&rd);
-        gleam__spill_close(&c->sub[f]);
-        if (r == GLEAM_OK) r = gleam__cons_emit_table(c);
-    }
-    return r < 0 ? r : GLEAM_OK;
-}
-
-static gleam_result gleam__cons_finish(gleam__op *op) {
-    gleam__cons *c = (gleam__cons *)op;
-    const gleam__step *s = op->node->step;
-    gleam_result r = GLEAM_OK;
-    switch (s->kind) {
-    case GLEAM__SORT: return gleam__merge_runs(c);
-    case GLEAM__TOP: return gleam__run_emit(op, c->run, &c->cmp, s->k);
-    case GLEAM__REDUCE:
-        if (c->have_acc) r = gleam__emit(op, c->acc.v, c->acc.n);
-        return r < 0 ? r : GLEAM_OK;
-    default:
-        if (c->nsweep && (r = gleam__sweep(c)) < 0) return r;
-        return c->sub ? gleam__cons_unspill(c) : gleam__cons_emit_table(c);
-    }
-}
-
-static void gleam__cons_free(gleam__op *op) {
-    gleam__cons *c = (gleam__cons *)op;
-    int f;
-    if (c->sub) {
-        for (f = 0; f < GLEAM__FANOUT; f++) gleam__spill_close(&c->sub[f]);
-        gleam__free(c->sub);
-    }
-    gleam__buf_free(&c->rec);
-    gleam__buf_free(&c->hs);
-    gleam__buf_free(&c->sweep);
-    gleam__buf_free(&c->sweep_tmp);
-    gleam__blocks_free(c->held);
-    if (c->layout) gleam__big_free(c->layout, c->layout_len);
-    gleam__vals_free(&c->canon);
-    gleam__table_free(&c->table);
-    gleam__run_free(c->run);
-    gleam__vals_free(&c->acc);
-    gleam__vals_free(&c->row2);
-    gleam__vals_free(&c->in);
-    gleam__arena_free(&c->accmem);
-    gleam__buf_free(&c->tmp);
-}
-
-static gleam__op *gleam__make_consumer(gleam__task *t, gleam__node *node) {
-    gleam__cons *c = (gleam__cons *)gleam__op_alloc(t, node, sizeof(gleam__cons));
-    gleam__step *s = node->step;
-    int i;
-    if (!c) return NULL;
-    c->op.absorb = gleam__cons_absorb;
-    c->op.finish = gleam__cons_finish;
-    c->op.free = gleam__cons_free;
-    c->x = t->job->plan->xchgs[s->id];
-    c->lead.n = s->key.n;
-    for (i = 0; i < s->key.n; i++) c->lead.f[i] = i + 1;
-    c->cmp.order = &s->order;
-    for (i = 0; i < s->order.n; i++) c->cmp.maxfield = GLEAM__MAX(c->cmp.maxfield, s->order.by[i].field);
-    if ((s->kind == GLEAM__REDUCE_BY || s->kind == GLEAM__DISTINCT || s->kind == GLEAM__GROUP_BY ||
-         s->kind == GLEAM__COGROUP || s->kind == GLEAM__JOIN) && gleam__cons_table(c))
-        goto fail;
-    if (s->kind == GLEAM__TOP && !(c->run = gleam__run_new())) goto fail;
-    return &c->op;
-fail:
-    gleam__cons_free(&c->op);
-    gleam__free(c);
-    return NULL;
-}
-/* ==== End file src/exchange.c ==== */
-
-/* ==== Begin file src/output.c ==== */
-/* output.c: where rows end: formatted lines (printlnf, TSV, CSV) on stdout or in a file,
-   a user callback, or memory. Each task formats into its own buffer and hands full
-   buffers to the step's sink, which writes them one at a time; for an ordered dataset the
-   sink writes shard 0's output, then shard 1's, and so on, keeping later shards' buffers
-   until their turn: in memory up to a megabyte each, then in a spill file. */
+/* ==== End file src/io/reader.c ==== */
+
+/* ==== Begin file src/io/sink.c ==== */
+/* sink.c: where rows end: formatted lines (printlnf, TSV, CSV) on stdout or in a file, a
+   user callback, or memory. Each task formats into its own buffer and hands full buffers
+   to the step's sink, which writes them one at a time; for an ordered dataset the sink
+   writes shard 0's output, then shard 1's, and so on, keeping later shards' buffers until
+   their turn: in memory up to a megabyte each, then in a spill file. */
 
 struct gleam__sink {
-    gleam__step *step;
+    const gleam__step *step;
+    gleam__fmt *fmt;        /* printlnf: the format, parsed */
+    int nfmt;
+    gleam_rows *rows;       /* collect: where the rows go */
     int fd, own_fd;
     int ordered, nshards, next;
     pthread_mutex_t mu;
@@ -8198,206 +9864,7 @@ struct gleam__sink {
     gleam_result err;
 };
 
-/* >>format: printlnf ----------------------------------------------------------------------- */
-
-static gleam_result gleam__parse_format(gleam_flow *f, gleam__step *s) {
-    const char *p = s->format_text;
-    int cap = 8;
-    s->fmt = (gleam__fmt *)gleam__calloc((size_t)cap, sizeof *s->fmt);
-    if (!s->fmt) goto nomem;
-    while (*p) {
-        gleam__fmt *x;
-        if (s->nfmt == cap) {
-            gleam__fmt *g = (gleam__fmt *)gleam__realloc(s->fmt, (size_t)cap * 2 * sizeof *g);
-            if (!g) goto nomem;
-            s->fmt = g;
-            cap *= 2;
-        }
-        x = &s->fmt[s->nfmt++];
-        memset(x, 0, sizeof *x);
-        x->width = x->prec = -1;
-        if (*p != '%' || p[1] == '%') { /* literal text; "%%" is one '%' */
-            x->text = p;
-            if (*p == '%') {
-                x->len = 1;
-                p += 2;
-            } else {
-                const char *q = strchr(p, '%');
-                x->len = q ? (size_t)(q - p) : strlen(p);
-                p += x->len;
-            }
-            continue;
-        }
-        {
-            const char *start = p++;
-            size_t n = 0;
-            while (*p && strchr("-+ #0", *p)) x->left |= *p++ == '-';
-            if (*p >= '0' && *p <= '9') x->width = (int)strtol(p, (char **)&p, 10);
-            if (*p == '.') {
-                p++;
-                x->prec = (*p >= '0' && *p <= '9') ? (int)strtol(p, (char **)&p, 10) : 0;
-            }
-            if (!*p || !strchr("svdifFeEgGxX", *p)) {
-                gleam__flow_fail(f, GLEAM_ERR_ARG, "step %d printlnf: \"%.*s\" is not a conversion this format knows (%%s %%v %%d %%f %%e %%g %%x)",
-                                 s->id, (int)(p - start + (*p ? 1 : 0)), start);
-                return GLEAM_ERR_ARG;
-            }
-            x->conv = *p == 'i' ? 'd' : *p;
-            n = (size_t)(p - start);
-            if (n + 4 > sizeof x->spec) {
-                gleam__flow_fail(f, GLEAM_ERR_ARG, "step %d printlnf: conversion \"%.*s\" is too long", s->id, (int)n + 1, start);
-                return GLEAM_ERR_ARG;
-            }
-            memcpy(x->spec, start, n);
-            if (x->conv == 'd' || x->conv == 'x' || x->conv == 'X') x->spec[n++] = 'l', x->spec[n++] = 'l';
-            x->spec[n++] = x->conv;
-            x->spec[n] = 0;
-            x->plain = !strcmp(x->spec, "%lld");
-            p++;
-        }
-    }
-    return GLEAM_OK;
-nomem:
-    gleam__flow_fail(f, GLEAM_ERR_NOMEM, "out of memory");
-    return GLEAM_ERR_NOMEM;
-}
-
-/* Append printf(spec, x) to b. */
-static int gleam__buf_printf(gleam__buf *b, const char *spec, int is_int, long long i, double d) {
-    int n = is_int ? snprintf(NULL, 0, spec, i) : snprintf(NULL, 0, spec, d);
-    if (n < 0 || gleam__buf_reserve(b, (size_t)n + 1)) return -1;
-    if (is_int) snprintf(b->p + b->len, (size_t)n + 1, spec, i);
-    else snprintf(b->p + b->len, (size_t)n + 1, spec, d);
-    b->len += (size_t)n;
-    return 0;
-}
-
-/* gleam__format_row's common case: text, strings and integers by %s, %v or %d, no width or
-   precision. The line's room is reserved once and each piece copied without a check.
-   GLEAM_ERR_ARG when the row is not that case. */
-static gleam_result gleam__format_plain(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
-    size_t need = 1;
-    int i, arg = 0;
-    char *o;
-    for (i = 0; i < nfmt; i++) {
-        const gleam__fmt *x = &fmt[i];
-        int str = x->conv == 's' || x->conv == 'v';
-        if (!x->conv) {
-            need += x->len;
-            continue;
-        }
-        if (arg >= n || x->width >= 0 || x->prec >= 0) return GLEAM_ERR_ARG;
-        if (str && row[arg].type == GLEAM_BYTES) need += row[arg].len;
-        else if ((str || x->plain) && row[arg].type == GLEAM_INT) need += 20;
-        else return GLEAM_ERR_ARG;
-        arg++;
-    }
-    if (b->cap - b->len < need && gleam__buf_reserve(b, need)) return GLEAM_ERR_NOMEM;
-    o = b->p + b->len;
-    for (i = 0, arg = 0; i < nfmt; i++) {
-        const gleam__fmt *x = &fmt[i];
-        const gleam_value *v = &row[arg];
-        if (!x->conv) {
-            memcpy(o, x->text, x->len);
-            o += x->len;
-            continue;
-        }
-        arg++;
-        if (v->type == GLEAM_BYTES) {
-            if (v->len) memcpy(o, v->u.s, v->len);
-            o += v->len;
-        } else {
-            o += gleam__int_digits(o, v->u.i);
-        }
-    }
-    *o++ = '\n';
-    b->len = (size_t)(o - b->p);
-    return GLEAM_OK;
-}
-
-static gleam_result gleam__format_row(gleam__buf *b, const gleam__fmt *fmt, int nfmt, const gleam_value *row, int n) {
-    int i, arg = 0;
-    gleam_result r = gleam__format_plain(b, fmt, nfmt, row, n);
-    if (r != GLEAM_ERR_ARG) return r;
-    for (i = 0; i < nfmt; i++) {
-        const gleam__fmt *x = &fmt[i];
-        int bad = 0;
-        if (!x->conv) {
-            bad = gleam__buf_add(b, x->text, x->len);
-        } else if (arg >= n) {
-            char miss[32];
-            int k = gleam__fmt_into(miss, sizeof miss, "%%!%c(MISSING)", x->conv);
-            bad = gleam__buf_add(b, miss, (size_t)k);
-        } else {
-            gleam_value v = row[arg++];
-            switch (x->conv) {
-            case 's':
-            case 'v': {
-                size_t at = b->len, len, pad;
-                if (gleam__value_text(b, v)) return GLEAM_ERR_NOMEM;
-                len = b->len - at;
-                if (x->prec >= 0 && (size_t)x->prec < len) b->len = at + (len = (size_t)x->prec);
-                if (x->width > 0 && (size_t)x->width > len) {
-                    pad = (size_t)x->width - len;
-                    if (gleam__buf_reserve(b, pad)) return GLEAM_ERR_NOMEM;
-                    if (!x->left) memmove(b->p + at + pad, b->p + at, len);
-                    memset(x->left ? b->p + at + len : b->p + at, ' ', pad);
-                    b->len += pad;
-                }
-                break;
-            }
-            case 'd':
-                if (x->plain) { /* no printf */
-                    bad = gleam__int_text(b, gleam_to_int64(v));
-                    break;
-                }
-                bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0);
-                break;
-            case 'x': case 'X': bad = gleam__buf_printf(b, x->spec, 1, (long long)gleam_to_int64(v), 0); break;
-            default: bad = gleam__buf_printf(b, x->spec, 0, 0, gleam_to_double(v)); break;
-            }
-        }
-        if (bad) return GLEAM_ERR_NOMEM;
-    }
-    return gleam__buf_add(b, "\n", 1) ? GLEAM_ERR_NOMEM : GLEAM_OK;
-}
-
-/* A TSV or CSV line for the row. */
-static gleam_result gleam__delimited_row(gleam__buf *b, const gleam_value *row, int n, int csv) {
-    int i;
-    for (i = 0; i < n; i++) {
-        size_t at;
-        if (i && gleam__buf_add(b, csv ? "," : "\t", 1)) return GLEAM_ERR_NOMEM;
-        at = b->len;
-        if (gleam__value_text(b, row[i])) return GLEAM_ERR_NOMEM;
-        if (csv) {
-            size_t len = b->len - at, k, quotes = 0;
-            int need = 0;
-            for (k = at; k < b->len; k++) {
-                char c = b->p[k];
-                need |= c == ',' || c == '"' || c == '\n' || c == '\r';
-                quotes += c == '"';
-            }
-            if (need) { /* RFC 4180: quote the field, double its quotes */
-                size_t src, dst;
-                if (gleam__buf_reserve(b, quotes + 2)) return GLEAM_ERR_NOMEM;
-                dst = at + len + quotes + 2;
-                b->p[--dst] = '"';
-                for (src = at + len; src-- > at;) {
-                    b->p[--dst] = b->p[src];
-                    if (b->p[src] == '"') b->p[--dst] = '"';
-                }
-                b->p[--dst] = '"';
-                b->len = at + len + quotes + 2;
-            }
-        }
-    }
-    return gleam__buf_add(b, "\n", 1) ? GLEAM_ERR_NOMEM : GLEAM_OK;
-}
-
-/* >>sinks ----------------------------------------------------------------------------------- */
-
-static void gleam__sink_free(gleam__sink *s) {
+GLEAM__PRIV void gleam__sink_free(gleam__sink *s) {
     int i;
     if (!s) return;
     if (s->pending)
@@ -8411,57 +9878,74 @@ static void gleam__sink_free(gleam__sink *s) {
     gleam__free(s->pending);
     gleam__free(s->parked);
     gleam__free(s->finished);
+    gleam__free(s->fmt);
     if (s->own_fd && s->fd >= 0) close(s->fd);
     pthread_mutex_destroy(&s->mu);
     gleam__free(s);
 }
 
-static gleam_result gleam__sinks_open(gleam__job *job) {
-    gleam__plan *p = job->plan;
+GLEAM__PRIV gleam_result gleam__sinks_open(gleam__job *job, const char *only) {
+    const gleam__plan *p = job->plan;
+    char label[128];
     int i;
-    for (i = 0; i < p->flow->nsteps; i++) {
-        gleam__step *st = p->flow->steps[i];
+    if (!(job->sinks = (gleam__sink **)gleam__calloc((size_t)p->nsteps + 1, sizeof *job->sinks))) goto nomem;
+    for (i = 0; i < p->nsteps; i++) {
+        const gleam__step *st = &p->steps[i];
         gleam__sink *s;
-        if (gleam__step_class(st->kind) != GLEAM__OUTPUT) continue;
-        if (!(s = (gleam__sink *)gleam__calloc(1, sizeof *s))) return GLEAM_ERR_NOMEM;
+        if (gleam__step_class(st->kind) != GLEAM__OUTPUT || (only && !only[st->id])) continue;
+        if (!(s = (gleam__sink *)gleam__calloc(1, sizeof *s))) goto nomem;
         pthread_mutex_init(&s->mu, NULL);
-        p->sinks[st->id] = s;
+        job->sinks[st->id] = s;
         s->step = st;
         s->fd = 1;
-        s->nshards = st->in[0]->nshards;
-        s->ordered = st->in[0]->ordered && s->nshards > 1;
+        s->nshards = st->nshards;
+        s->ordered = st->ordered && s->nshards > 1;
+        s->rows = job->rows ? job->rows[st->id] : NULL;
         if (s->ordered && (!(s->pending = (gleam__buf *)gleam__calloc((size_t)s->nshards, sizeof *s->pending)) ||
                            !(s->parked = (gleam__spill **)gleam__calloc((size_t)s->nshards, sizeof *s->parked)) ||
                            !(s->finished = (char *)gleam__calloc((size_t)s->nshards, 1))))
-            return GLEAM_ERR_NOMEM;
-        if (st->path) {
-            char label[128];
-            struct stat sb;
-            if (stat(st->path, &sb) == 0 && gleam__is_input(p, sb.st_dev, sb.st_ino)) {
+            goto nomem;
+        if (st->kind == GLEAM__PRINTF) {
+            char err[256];
+            gleam_result r = gleam__parse_format(st->format_text ? st->format_text : "", &s->fmt, &s->nfmt, err, sizeof err);
+            if (r != GLEAM_OK) {
                 gleam__step_label(st, label, sizeof label);
-                gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: %s is also an input of this flow", label, st->path);
-                job->err = GLEAM_ERR_ARG;
+                gleam__job_fail(job, r, "%s: %s", label, err);
+                return r;
+            }
+        }
+        if (st->kind == GLEAM__COLLECT && !s->rows) {
+            gleam__step_label(st, label, sizeof label);
+            gleam__job_fail(job, GLEAM_ERR_INTERNAL, "%s: nowhere to keep the rows in this process", label);
+            return GLEAM_ERR_INTERNAL;
+        }
+        if (st->path) {
+            struct stat sb;
+            if (stat(st->path, &sb) == 0 && gleam__is_input(job, sb.st_dev, sb.st_ino)) {
+                gleam__step_label(st, label, sizeof label);
+                gleam__job_fail(job, GLEAM_ERR_ARG, "%s: %s is also an input of this flow", label, st->path);
                 return GLEAM_ERR_ARG;
             }
             s->fd = open(st->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (s->fd < 0) {
                 gleam__step_label(st, label, sizeof label);
-                gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: cannot create %s: %s", label, st->path, strerror(errno));
-                job->err = GLEAM_ERR_IO;
+                gleam__job_fail(job, GLEAM_ERR_IO, "%s: cannot create %s: %s", label, st->path, strerror(errno));
                 return GLEAM_ERR_IO;
             }
             s->own_fd = 1;
         }
     }
     return GLEAM_OK;
+nomem:
+    gleam__job_fail(job, GLEAM_ERR_NOMEM, "out of memory");
+    return GLEAM_ERR_NOMEM;
 }
 
-static gleam_result gleam__sinks_close(gleam__job *job) {
-    gleam__plan *p = job->plan;
+GLEAM__PRIV gleam_result gleam__sinks_close(gleam__job *job) {
     gleam_result r = GLEAM_OK;
     int i;
-    for (i = 1; i <= p->nsteps; i++) {
-        gleam__sink *s = p->sinks[i];
+    for (i = 1; job->sinks && i <= job->plan->nsteps; i++) {
+        gleam__sink *s = job->sinks[i];
         if (!s || !s->own_fd) continue;
         if (close(s->fd) && r == GLEAM_OK) {
             gleam__fmt_into(job->errmsg, sizeof job->errmsg, "cannot write %s: %s", s->step->path, strerror(errno));
@@ -8481,7 +9965,7 @@ typedef struct gleam__outop {
 static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p, size_t len) {
     const gleam__step *st = s->step;
     if (st->kind == GLEAM__COLLECT) {
-        if (gleam__buf_add(&st->rows->data, p, len)) return gleam__nomem(op);
+        if (gleam__buf_add(&s->rows->data, p, len)) return gleam__nomem(op);
         return GLEAM_OK;
     }
     if (st->kind == GLEAM__OUTPUT_ROW) { /* rows that waited for their turn: no input line */
@@ -8494,7 +9978,7 @@ static gleam_result gleam__deliver(gleam__op *op, gleam__sink *s, const char *p,
                 r = gleam__fail(op->task, op->node, GLEAM_ERR_INTERNAL, "an output row is damaged");
                 break;
             }
-            r = gleam__call_user_row(op, st->fn->u.row, v.v, v.n);
+            r = gleam__call_user_row(op, op->fn->u.row, v.v, v.n);
         }
         op->task->in_path = in_path;
         gleam__vals_free(&v);
@@ -8557,7 +10041,7 @@ static gleam_result gleam__unpark(gleam__op *op, gleam__sink *s, int shard) {
 
 static gleam_result gleam__out_flush(gleam__outop *o) {
     gleam__op *op = &o->op;
-    gleam__sink *s = op->task->job->plan->sinks[op->node->step->id];
+    gleam__sink *s = op->task->job->sinks[op->node->step->id];
     int shard = op->task->shard + op->node->offset;
     gleam_result r = GLEAM_OK;
     if (!o->buf.len) return GLEAM_OK;
@@ -8575,15 +10059,19 @@ static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n
     const gleam__step *st = op->node->step;
     gleam_result r;
     switch (st->kind) {
-    case GLEAM__PRINTF: r = gleam__format_row(&o->buf, st->fmt, st->nfmt, row, n); break;
+    case GLEAM__PRINTF: {
+        const gleam__sink *s = op->task->job->sinks[st->id];
+        r = gleam__format_row(&o->buf, s->fmt, s->nfmt, row, n);
+        break;
+    }
     case GLEAM__WRITE_TSV: r = gleam__delimited_row(&o->buf, row, n, 0); break;
     case GLEAM__WRITE_CSV: r = gleam__delimited_row(&o->buf, row, n, 1); break;
     default: {
-        gleam__sink *s = op->task->job->plan->sinks[st->id];
+        gleam__sink *s = op->task->job->sinks[st->id];
         if (st->kind == GLEAM__OUTPUT_ROW && !s->ordered) {
             /* call back now, one call at a time, so an error names the input line */
             pthread_mutex_lock(&s->mu);
-            r = gleam__call_user_row(op, st->fn->u.row, row, n);
+            r = gleam__call_user_row(op, op->fn->u.row, row, n);
             pthread_mutex_unlock(&s->mu);
             return r < 0 ? r : GLEAM_OK;
         }
@@ -8598,11 +10086,12 @@ static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n
 
 static gleam_result gleam__out_finish(gleam__op *op) {
     gleam__outop *o = (gleam__outop *)op;
-    gleam__sink *s = op->task->job->plan->sinks[op->node->step->id];
+    gleam__sink *s = op->task->job->sinks[op->node->step->id];
     int shard = op->task->shard + op->node->offset;
     gleam_result r = gleam__out_flush(o);
     if (r < 0 || !s->ordered) return r;
     pthread_mutex_lock(&s->mu);
+    GLEAM_ASSERT(shard >= 0 && shard < s->nshards && !s->finished[shard]);
     s->finished[shard] = 1;
     while (s->next < s->nshards && s->finished[s->next]) {
         if (++s->next < s->nshards && r >= 0) r = gleam__unpark(op, s, s->next);
@@ -8613,7 +10102,7 @@ static gleam_result gleam__out_finish(gleam__op *op) {
 
 static void gleam__outop_free(gleam__op *op) { gleam__buf_free(&((gleam__outop *)op)->buf); }
 
-static gleam__op *gleam__make_output(gleam__task *t, gleam__node *node) {
+GLEAM__PRIV gleam__op *gleam__make_output(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__outop));
     if (!op) return NULL;
     op->push = gleam__out_push;
@@ -8621,6 +10110,1208 @@ static gleam__op *gleam__make_output(gleam__task *t, gleam__node *node) {
     op->free = gleam__outop_free;
     return op;
 }
-/* ==== End file src/output.c ==== */
+/* ==== End file src/io/sink.c ==== */
+
+/* ==== Begin file src/io/source.c ==== */
+/* source.c: the operators at the root of a source's task: the lines of a read step's
+   pieces (text and TSV here, CSV in csv.c), rows from memory, rows from a generator.
+   Rows point into the read buffer and are never copied. */
+
+static void gleam__source_free(gleam__op *op) {
+    gleam__source *s = (gleam__source *)op;
+    gleam__free(s->rd.buf);
+    gleam__buf_free(&s->unq);
+}
+
+GLEAM__PRIV gleam__op *gleam__make_source(gleam__task *t, gleam__node *node) {
+    gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__source));
+    if (!op) return NULL;
+    op->free = gleam__source_free;
+    op->ctx.source = 1; /* a generator's gleam_emit counts its rows as read */
+    ((gleam__source *)op)->rd.op = op;
+    return op;
+}
+
+/* Lines (text and TSV) of one segment. */
+static gleam_result gleam__read_lines(gleam__source *src, const gleam__seg *sg, const char *path) {
+    gleam__op *op = &src->op;
+    gleam__reader *rd = &src->rd;
+    const gleam__step *s = op->node->step;
+    gleam__task *t = op->task;
+    size_t at = 0;          /* start of the current line in buf */
+    int skip_header = s->header && sg->start == 0, tsv = s->format == GLEAM_FORMAT_TSV, e;
+    gleam_result r;
+    if (!sg->stream && sg->start > 0) { /* the line under way at `start` belongs to the shard before */
+        rd->base = sg->start - 1;
+        if ((e = gleam__reader_fill(rd, 0))) goto ioerr;
+        for (;;) {
+            char *nl = rd->len > at ? (char *)memchr(rd->buf + at, '\n', rd->len - at) : NULL;
+            if (nl) {
+                at = (size_t)(nl - rd->buf) + 1;
+                break;
+            }
+            if (rd->eof) return GLEAM_OK;
+            at = rd->len;
+            if ((e = gleam__reader_fill(rd, at))) goto ioerr;
+            at = 0;
+        }
+    } else {
+        rd->base = 0;
+        if ((e = gleam__reader_fill(rd, 0))) goto ioerr;
+    }
+    for (;;) {
+        char *nl;
+        size_t len;
+        if (rd->base + at >= sg->end) return GLEAM_OK;
+        nl = rd->len > at ? (char *)memchr(rd->buf + at, '\n', rd->len - at) : NULL;
+        if (!nl) {
+            if (rd->eof) {
+                if (at == rd->len) return GLEAM_OK;
+                nl = rd->buf + rd->len; /* a last line without '\n' */
+            } else {
+                if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL;
+                if ((e = gleam__reader_fill(rd, at))) goto ioerr;
+                at = 0;
+                continue;
+            }
+        }
+        len = (size_t)(nl - (rd->buf + at));
+        t->in_path = path;
+        t->in_off = rd->base + at;
+        if (skip_header) {
+            skip_header = 0;
+        } else if (!tsv) {
+            gleam_value v = gleam_bytes(rd->buf + at, len);
+            if ((r = gleam__source_emit(op, &v, 1)) != GLEAM_OK) return r;
+        } else {
+            const char *p = rd->buf + at, *end = p + len;
+            int n = 0;
+            if (end > p && end[-1] == '\r') end--;
+            for (;;) {
+                const char *tab = (const char *)memchr(p, s->delim, (size_t)(end - p));
+                if (gleam__vals_reserve(&op->vals, n + 1)) return gleam__fail(t, op->node, GLEAM_ERR_NOMEM, "out of memory");
+                op->vals.v[n++] = gleam_bytes(p, (size_t)((tab ? tab : end) - p));
+                if (!tab) break;
+                p = tab + 1;
+            }
+            if ((r = gleam__source_emit(op, op->vals.v, n)) != GLEAM_OK) return r;
+        }
+        at = (size_t)(nl - rd->buf) + 1;
+        if (at > rd->len) return GLEAM_OK;
+    }
+ioerr:
+    return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot read %s: %s", path, strerror(e));
+}
+
+static gleam_result gleam__run_files(gleam__source *src) {
+    gleam__op *op = &src->op;
+    gleam__task *t = op->task;
+    const gleam__step *s = op->node->step;
+    gleam__files *fs = t->job->files[s->id];
+    const gleam__seg *sg;
+    while ((sg = gleam__next_seg(fs, t->shard))) {
+        const char *path = fs->paths[sg->file];
+        gleam_result r;
+        int fd;
+        if (gleam__aborted(t->job)) return GLEAM_ERR_INTERNAL; /* another task failed: its error stands */
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return gleam__fail(t, op->node, GLEAM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        src->rd.fd = fd;
+        src->rd.stream = sg->stream;
+        src->rd.counted = sg->stream ? 0 : sg->start;
+        src->rd.limit = sg->stream ? (uint64_t)-1 : sg->end;
+        src->rd.eof = 0;
+        src->rd.len = 0;
+        t->in_stream = sg->stream;
+        r = s->format == GLEAM_FORMAT_CSV ? gleam__read_csv(src, sg, path) : gleam__read_lines(src, sg, path);
+        close(fd);
+        t->in_path = NULL;
+        if (r != GLEAM_OK) return r;
+    }
+    gleam__free(src->rd.buf); /* the task's other steps may hold memory long after this */
+    src->rd.buf = NULL;
+    src->rd.cap = 0;
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__run_values(gleam__op *op) {
+    gleam__task *t = op->task;
+    const gleam__step *s = op->node->step;
+    size_t n = s->nrows, nsh = (size_t)s->nshards, sh = (size_t)t->shard;
+    size_t lo = n * sh / nsh, hi = n * (sh + 1) / nsh, i;
+    const char *p = s->values + t->job->starts[s->id][sh], *end = s->values + s->values_len;
+    gleam_result r;
+    for (i = lo; i < hi; i++) {
+        if (gleam__unpack_row(&p, end, &op->vals) != GLEAM_OK)
+            return gleam__fail(t, op->node, GLEAM_ERR_INTERNAL, "in-memory rows are damaged");
+        if ((r = gleam__source_emit(op, op->vals.v, op->vals.n)) != GLEAM_OK) return r;
+    }
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__run_generate(gleam__op *op) {
+    gleam__task *t = op->task;
+    const gleam__step *s = op->node->step;
+    gleam_result r;
+    op->ctx.in_call = 1;
+    t->has_usermsg = 0;
+    r = op->fn->u.source(&op->ctx, t->shard, s->nshards);
+    op->ctx.in_call = 0;
+    gleam__arena_reset(&op->ctx.scratch);
+    if (r < 0 && !gleam__aborted(t->job)) {
+        if (t->has_usermsg) return gleam__fail(t, op->node, r, "%s", t->usermsg);
+        return gleam__fail(t, op->node, r, "source \"%s\" returned %s", s->fn_name, gleam_result_str(r));
+    }
+    return r < 0 ? r : GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__run_source(gleam__task *t) {
+    gleam__op *op = t->ops[0];
+    gleam_result r;
+    switch (op->node->step->kind) {
+    case GLEAM__READ: r = gleam__run_files((gleam__source *)op); break;
+    case GLEAM__VALUES: r = gleam__run_values(op); break;
+    default: r = gleam__run_generate(op); break;
+    }
+    return r == GLEAM_DONE ? GLEAM_OK : r;
+}
+/* ==== End file src/io/source.c ==== */
+
+/* ==== Begin file src/run/exec.c ==== */
+/* exec.c: the other end of remote.c: a process that runs one task of a plan it is sent as
+   bytes: the plan decoded and checked, the task's input read and its output written as
+   frames on one socket, its result last. This is what an executor runs. */
+
+/* An output step in a process that runs one task: its rows go up as ROWS frames. */
+typedef struct gleam__rowsup {
+    gleam__op op;
+    gleam__buf buf;
+} gleam__rowsup;
+
+static int gleam__exec_fd = -1;
+static pthread_mutex_t gleam__exec_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static gleam_result gleam__rowsup_flush(gleam__rowsup *o) {
+    gleam__op *op = &o->op;
+    uint32_t f[2];
+    int e;
+    if (!o->buf.len) return GLEAM_OK;
+    f[0] = (uint32_t)op->node->step->id;
+    f[1] = (uint32_t)(op->task->shard + op->node->offset);
+    e = gleam__frame_write_locked(gleam__exec_fd, &gleam__exec_mu, GLEAM__FRAME_ROWS, f, 2, o->buf.p, o->buf.len);
+    o->buf.len = 0;
+    return e ? gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot send rows on: %s", strerror(e)) : GLEAM_OK;
+}
+
+static gleam_result gleam__rowsup_push(gleam__op *op, const gleam_value *row, int n) {
+    gleam__rowsup *o = (gleam__rowsup *)op;
+    if (gleam__pack_row(&o->buf, row, n)) return gleam__nomem(op);
+    return o->buf.len >= op->task->job->block_size ? gleam__rowsup_flush(o) : GLEAM_OK;
+}
+
+static gleam_result gleam__rowsup_finish(gleam__op *op) { return gleam__rowsup_flush((gleam__rowsup *)op); }
+
+static void gleam__rowsup_free(gleam__op *op) { gleam__buf_free(&((gleam__rowsup *)op)->buf); }
+
+static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
+    gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__rowsup));
+    if (!op) return NULL;
+    op->push = gleam__rowsup_push;
+    op->finish = gleam__rowsup_finish;
+    op->free = gleam__rowsup_free;
+    return op;
+}
+
+/* Run the task: its exchanges up fd, its input (if it reads an exchange) from fd. */
+static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, char *err, size_t errcap) {
+    const gleam__plan *p = job->plan;
+    gleam__task *t;
+    gleam__buf buf = {NULL, 0, 0};
+    gleam_result r = GLEAM_OK;
+    char *only;
+    int i;
+    if (!(only = (char *)gleam__calloc((size_t)p->nsteps + 1, 1))) return GLEAM_ERR_NOMEM;
+    for (i = 0; i < st->nnodes; i++) only[st->nodes[i]->step->id] = 1;
+    for (i = 1; i < st->nnodes && r == GLEAM_OK; i++) { /* the exchanges it feeds */
+        const gleam__step *s = st->nodes[i]->step;
+        gleam__xchg *x;
+        if (gleam__step_class(s->kind) != GLEAM__WIDE || job->xchgs[s->id]) continue;
+        if (!(x = gleam__xchg_new(job, s, gleam__xport_up())) || (job->xchgs[s->id] = x, gleam__up_init(x, fd, &gleam__exec_mu)))
+            r = GLEAM_ERR_NOMEM;
+    }
+    if (r == GLEAM_OK && gleam__step_class(st->root->kind) == GLEAM__WIDE) { /* the one it reads */
+        gleam__xchg *x = gleam__xchg_new(job, st->root, gleam__xport_up());
+        if (!x || (job->xchgs[st->root->id] = x, gleam__up_init(x, -1, &gleam__exec_mu))) r = GLEAM_ERR_NOMEM;
+    }
+    if (r == GLEAM_OK) r = gleam__prepare_sources(job, only);
+    gleam__free(only);
+    if (r != GLEAM_OK) return r;
+    if (!(job->tasks[st->id - 1] = (gleam__task **)gleam__calloc((size_t)st->nshards, sizeof **job->tasks)) ||
+        !(t = job->tasks[st->id - 1][shard] = gleam__task_new(job, st, shard)))
+        return GLEAM_ERR_NOMEM;
+    t->t0 = gleam__now();
+    if (gleam__step_class(st->root->kind) == GLEAM__SOURCE) {
+        r = gleam__run_source(t);
+        t->in_path = NULL;
+    } else {
+        r = gleam__receive(job->xchgs[st->root->id], t, fd, &buf, err, errcap);
+        if (r < 0 && err[0] && !gleam__aborted(job)) gleam__fail(t, st->nodes[0], r, "%s", err);
+    }
+    gleam__buf_free(&buf);
+    if (r >= 0) r = gleam__finish_task(t);
+    if (r < 0 && !gleam__aborted(job)) gleam__fail(t, st->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(t);
+    return r < 0 ? r : GLEAM_OK;
+}
+
+GLEAM__HOOK int gleam__exec_task(int fd) {
+    gleam__buf buf = {NULL, 0, 0};
+    gleam__plan *p = NULL;
+    gleam__job job;
+    gleam__frame fr;
+    gleam_result r;
+    char err[GLEAM__ERRMAX];
+    int32_t code;
+    uint32_t stage, shard;
+    int k, out;
+    gleam__exec_fd = fd;
+    if ((k = gleam__frame_read(fd, &buf, &fr)) <= 0 || fr.type != GLEAM__FRAME_PLAN) {
+        fprintf(stderr, "gleam: executor: the first frame is not a plan\n");
+        gleam__buf_free(&buf);
+        return 2;
+    }
+    if ((r = gleam__plan_decode(fr.data, fr.len, &p, err, sizeof err)) != GLEAM_OK) {
+        fprintf(stderr, "gleam: executor: the plan does not decode: %s\n", err);
+        gleam__buf_free(&buf);
+        return 2;
+    }
+    if ((k = gleam__frame_read(fd, &buf, &fr)) <= 0 || fr.type != GLEAM__FRAME_TASK || fr.f[0] < 1 ||
+        fr.f[0] > (uint32_t)p->nstages || fr.f[1] >= (uint32_t)p->stages[fr.f[0] - 1]->nshards) {
+        fprintf(stderr, "gleam: executor: no task of the plan follows it\n");
+        gleam__plan_free(p);
+        gleam__buf_free(&buf);
+        return 2;
+    }
+    stage = fr.f[0];
+    shard = fr.f[1];
+    err[0] = 0;
+    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) {
+        job.make_output = gleam__make_rowsup;
+        r = gleam__exec_run(&job, p->stages[stage - 1], (int)shard, fd, err, sizeof err);
+    }
+    if (r != GLEAM_OK && job.errmsg[0] == 0) gleam__fmt_into(job.errmsg, sizeof job.errmsg, "%s", err[0] ? err : gleam_result_str(r));
+    if (r == GLEAM_OK) job.errmsg[0] = 0;
+    code = (int32_t)r;
+    {
+        uint32_t f[1];
+        f[0] = (uint32_t)code;
+        out = gleam__frame_write_locked(fd, &gleam__exec_mu, GLEAM__FRAME_END, f, 1, job.errmsg, strlen(job.errmsg));
+    }
+    gleam__job_free(&job);
+    gleam__plan_free(p);
+    gleam__buf_free(&buf);
+    if (out) return 2;
+    return r == GLEAM_OK ? 0 : 1;
+}
+/* ==== End file src/run/exec.c ==== */
+
+/* ==== Begin file src/run/flags.c ==== */
+/* flags.c: gleam_init: the -gleam.* flags taken out of argv into the process's settings. */
+
+static const char gleam__known_flags[] = "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR, "
+                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet, -gleam.roundtrip";
+
+/* A true/false flag: no value, or true/false/1/0. */
+static gleam_result gleam__flag_bool(const char *name, const char *v, int *out) {
+    if (!v || !strcmp(v, "true") || !strcmp(v, "1")) *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0")) *out = 0;
+    else {
+        gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.%s: \"%s\" is not true or false", name, v);
+        return GLEAM_ERR_FLAG;
+    }
+    return GLEAM_OK;
+}
+
+static gleam_result gleam__flag_int(const char *name, const char *v, long lo, long hi, long *out) {
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.%s: \"%s\" is not a number from %ld to %ld",
+                        name, v, lo, hi);
+        return GLEAM_ERR_FLAG;
+    }
+    *out = x;
+    return GLEAM_OK;
+}
+
+/* Apply one -gleam flag; *used_next when it took the next argument as its value. */
+static gleam_result gleam__flag(const char *arg, const char *next, int *used_next) {
+    const char *name = arg + (arg[1] == '-' ? 8 : 7), *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const char *v = eq ? eq + 1 : NULL;
+    long x;
+    gleam_result r;
+    *used_next = 0;
+#define GLEAM__IS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
+    if (GLEAM__IS("explain")) return gleam__flag_bool("explain", v, &gleam__settings()->explain);
+    if (GLEAM__IS("stats")) return gleam__flag_bool("stats", v, &gleam__settings()->stats);
+    if (GLEAM__IS("roundtrip")) return gleam__flag_bool("roundtrip", v, gleam__roundtrip());
+    if (GLEAM__IS("progress") || GLEAM__IS("quiet")) {
+        int on;
+        if ((r = gleam__flag_bool(GLEAM__IS("quiet") ? "quiet" : "progress", v, &on)) != GLEAM_OK) return r;
+        if (GLEAM__IS("quiet")) gleam__settings()->progress = on ? -1 : 0; /* quiet=false: the default again */
+        else gleam__settings()->progress = on ? 1 : -1;
+        return GLEAM_OK;
+    }
+    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot")) {
+        gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "unknown flag %.*s; the known flags are %s",
+                        (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
+        return GLEAM_ERR_FLAG;
+    }
+    if (!v) {
+        if (!next || !strncmp(next, "-gleam.", 7) || !strncmp(next, "--gleam.", 8)) { /* not a value: a flag */
+            gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag %s needs a value", arg);
+            return GLEAM_ERR_FLAG;
+        }
+        v = next;
+        *used_next = 1;
+    }
+    if (GLEAM__IS("threads")) {
+        if ((r = gleam__flag_int("threads", v, 1, 1024, &x)) != GLEAM_OK) return r;
+        gleam__settings()->threads = (int)x;
+    } else if (GLEAM__IS("memory")) {
+        if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
+        gleam__settings()->memory_mb = (size_t)x;
+    } else if (GLEAM__IS("dot")) {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.dot needs a file name");
+            return GLEAM_ERR_FLAG;
+        }
+        gleam__settings()->dot = v;
+    } else {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.tmpdir needs a directory");
+            return GLEAM_ERR_FLAG;
+        }
+        gleam__settings()->tmpdir = v;
+    }
+#undef GLEAM__IS
+    return GLEAM_OK;
+}
+
+GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
+    int i, out = 1, n;
+    char **av;
+    gleam__init_error()[0] = 0;
+    if (!argc || !argv || !*argv || *argc < 1) return GLEAM_OK;
+    n = *argc;
+    av = *argv;
+    for (i = 1; i < n; i++) {
+        const char *a = av[i];
+        int used_next = 0;
+        gleam_result r;
+        if (!strcmp(a, "--")) {
+            while (i < n) av[out++] = av[i++];
+            break;
+        }
+        if (strncmp(a, "-gleam.", 7) && strncmp(a, "--gleam.", 8)) {
+            av[out++] = av[i];
+            continue;
+        }
+        if ((r = gleam__flag(a, i + 1 < n ? av[i + 1] : NULL, &used_next)) != GLEAM_OK) return r;
+        i += used_next;
+    }
+    av[out] = NULL;
+    *argc = out;
+    return GLEAM_OK;
+}
+/* ==== End file src/run/flags.c ==== */
+
+/* ==== Begin file src/run/job.c ==== */
+/* job.c: running a plan in this process. A job makes one task per stage and shard, each a
+   tree of operators; an exchange per wide step, with the in-process transport; then runs
+   the sources' tasks on a pool of threads, build sides first. A consumer task runs when
+   its exchange hands it blocks, and is finished by the exchange. gleam_run is here. */
+
+GLEAM__PRIV gleam__task *gleam__task_new(gleam__job *job, gleam__stage *st, int shard) {
+    gleam__task *t = (gleam__task *)gleam__calloc(1, sizeof *t);
+    int i, k;
+    if (!t) return NULL;
+    t->job = job;
+    t->stage = st;
+    t->shard = shard;
+    if (!(t->ops = (gleam__op **)gleam__calloc((size_t)st->nnodes, sizeof *t->ops))) goto fail;
+    for (i = 0; i < st->nnodes; i++) {
+        gleam__node *n = st->nodes[i];
+        int kind = n->step->kind, cls = gleam__step_class(kind);
+        gleam__op *op;
+        if (i == 0) op = cls == GLEAM__SOURCE ? gleam__make_source(t, n) : gleam__wide_of(kind)->consumer(t, n);
+        else if (kind == GLEAM__PIPE || kind == GLEAM__PIPE_ARGS) op = gleam__make_pipe(t, n);
+        else if (cls == GLEAM__NARROW) op = gleam__make_narrow(t, n);
+        else if (cls == GLEAM__WIDE) op = gleam__wide_of(kind)->producer(t, n);
+        else op = job->make_output ? job->make_output(t, n) : gleam__make_output(t, n);
+        if (!(t->ops[i] = op)) goto fail;
+    }
+    for (i = 0; i < st->nnodes; i++) {
+        gleam__node *n = st->nodes[i];
+        gleam__op *op = t->ops[i];
+        if (!n->nkids) continue;
+        if (!(op->kids = (gleam__op **)gleam__calloc((size_t)n->nkids, sizeof *op->kids))) goto fail;
+        for (k = 0; k < n->nkids; k++) op->kids[k] = t->ops[n->kids[k]->index];
+        op->nkids = n->nkids;
+    }
+    return t;
+fail:
+    gleam__task_free(t);
+    return NULL;
+}
+
+GLEAM__PRIV void gleam__task_free(gleam__task *t) {
+    if (!t) return;
+    gleam__task_release(t);
+    gleam__free(t);
+}
+
+/* Does stage st feed the right side of a join or cogroup? Such stages run first, so that
+   the left side can be probed as it streams instead of waiting in queues. */
+static int gleam__feeds_build_side(const gleam__stage *st) {
+    int i;
+    for (i = 1; i < st->nnodes; i++) {
+        const gleam__node *n = st->nodes[i];
+        if ((n->step->kind == GLEAM__JOIN || n->step->kind == GLEAM__COGROUP) && n->side == 1) return 1;
+    }
+    return 0;
+}
+
+/* A source's task, as a work item of the pool. */
+static void gleam__source_work(gleam__job *job, void *arg, int i) {
+    gleam__task *t = (gleam__task *)arg;
+    gleam_result r;
+    (void)i;
+    t->t0 = gleam__now();
+    r = gleam__run_source(t);
+    t->in_path = NULL;
+    if (r >= 0) r = gleam__finish_task(t);
+    if (r < 0 && !gleam__aborted(job)) gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
+    gleam__task_release(t);
+    gleam__task_done(job);
+}
+
+GLEAM__PRIV void gleam__job_abort(gleam__job *job) {
+    int i;
+    if (!job->xchgs) return;
+    for (i = 1; i <= job->plan->nsteps; i++)
+        if (job->xchgs[i]) job->xchgs[i]->xport->abort(job->xchgs[i]);
+}
+
+GLEAM__PRIV gleam_options gleam__resolve(const gleam_options *opt) {
+    const gleam_options *set = gleam__settings();
+    gleam_options o;
+    memset(&o, 0, sizeof o);
+    if (opt) o = *opt;
+    if (o.threads <= 0) o.threads = gleam__default_threads();
+    if (!o.explain) o.explain = set->explain;
+    if (!o.memory_mb) o.memory_mb = set->memory_mb;
+    if (!o.memory_mb) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        o.memory_mb = pages > 0 && size > 0 ? (size_t)pages / 4 * (size_t)size >> 20 : 1024;
+        if (o.memory_mb < 64) o.memory_mb = 64;
+    }
+    if (!o.dot) o.dot = set->dot;
+    if (!o.stats) o.stats = set->stats;
+    if (!o.progress) o.progress = set->progress;
+    if (!o.progress) o.progress = isatty(2) ? 2 : -1; /* 2: on when the job has run a second */
+    if (!o.tmpdir) o.tmpdir = set->tmpdir;
+    if (!o.tmpdir) o.tmpdir = getenv("TMPDIR");
+    if (!o.tmpdir || !*o.tmpdir) o.tmpdir = "/tmp";
+    return o;
+}
+
+GLEAM__PRIV gleam_result gleam__job_init(gleam__job *job, const gleam__plan *p, gleam_flow *flow, const gleam_options *opt) {
+    int i, nsteps = p->nsteps;
+    memset(job, 0, sizeof *job);
+    pthread_mutex_init(&job->mu, NULL);
+    pthread_cond_init(&job->cv, NULL);
+    pthread_mutex_init(&job->smu, NULL);
+    pthread_cond_init(&job->scv, NULL);
+    job->t_start = gleam__now();
+    job->plan = p;
+    job->flow = flow;
+    job->opt = gleam__resolve(opt);
+    job->on_abort = gleam__job_abort;
+    job->block_size = 64 * 1024;
+    job->part_cap = 4u << 20;
+    job->share = (job->opt.memory_mb << 20) / (size_t)job->opt.threads;
+    if (job->share < (1u << 20)) job->share = 1u << 20;
+    if (!(job->fns = (const gleam__fn **)gleam__calloc((size_t)nsteps + 1, sizeof *job->fns)) ||
+        !(job->users = (void **)gleam__calloc((size_t)nsteps + 1, sizeof *job->users)) ||
+        !(job->rows = (gleam_rows **)gleam__calloc((size_t)nsteps + 1, sizeof *job->rows)) ||
+        !(job->xchgs = (struct gleam__xchg **)gleam__calloc((size_t)nsteps + 1, sizeof *job->xchgs)) ||
+        !(job->stats = (gleam_step_stats *)gleam__calloc((size_t)nsteps + 1, sizeof *job->stats)) ||
+        !(job->span = (double *)gleam__calloc(2 * ((size_t)nsteps + 1), sizeof *job->span)) ||
+        !(job->stage_left = (int *)gleam__calloc((size_t)p->nstages + 1, sizeof *job->stage_left)) ||
+        !(job->step_busy = (char *)gleam__calloc((size_t)nsteps + 1, 1)) ||
+        !(job->tasks = (gleam__task ***)gleam__calloc((size_t)p->nstages + 1, sizeof *job->tasks))) {
+        job->err = GLEAM_ERR_NOMEM;
+        gleam__fmt_into(job->errmsg, sizeof job->errmsg, "out of memory");
+        return job->err;
+    }
+    for (i = 0; i < nsteps; i++) { /* functions by name: a plan may come from another process */
+        const gleam__step *s = &p->steps[i];
+        int fk = gleam__step_fn_kind(s->kind);
+        const gleam__fn *fn;
+        char label[128];
+        if (fk < 0) continue;
+        if (!s->fn_name || !(fn = gleam__lookup(s->fn_name)) || fn->kind != fk) {
+            gleam__step_label(s, label, sizeof label);
+            gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s: no %s is registered as \"%s\" in this process", label,
+                            gleam__fn_kind_name(fk), s->fn_name ? s->fn_name : "");
+            job->err = GLEAM_ERR_PLAN;
+            return job->err;
+        }
+        job->fns[s->id] = fn;
+    }
+    if (flow) /* the program's own flow: its context pointers, its collected rows */
+        for (i = 0; i < nsteps && i < flow->nsteps; i++) {
+            job->users[i + 1] = flow->steps[i]->user;
+            job->rows[i + 1] = flow->steps[i]->rows;
+        }
+    for (i = 0; i < p->nstages; i++) job->stage_left[i] = p->stages[i]->nshards;
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV void gleam__job_free(gleam__job *job) {
+    int s, j;
+    if (job->tasks) {
+        for (s = 0; s < job->plan->nstages; s++) {
+            if (!job->tasks[s]) continue;
+            for (j = 0; j < job->plan->stages[s]->nshards; j++) gleam__task_free(job->tasks[s][j]);
+            gleam__free(job->tasks[s]);
+        }
+        gleam__free(job->tasks);
+    }
+    if (job->xchgs)
+        for (s = 0; s <= job->plan->nsteps; s++) gleam__xchg_free(job->xchgs[s]);
+    if (job->sinks)
+        for (s = 0; s <= job->plan->nsteps; s++) gleam__sink_free(job->sinks[s]);
+    gleam__remote_free(job);
+    gleam__free_sources(job);
+    gleam__free(job->xchgs);
+    gleam__free(job->sinks);
+    gleam__free(job->fns);
+    gleam__free(job->users);
+    gleam__free(job->rows);
+    gleam__free(job->q);
+    gleam__free(job->stats);
+    gleam__free(job->span);
+    gleam__free(job->stage_left);
+    gleam__free(job->step_busy);
+    pthread_mutex_destroy(&job->mu);
+    pthread_cond_destroy(&job->cv);
+    pthread_mutex_destroy(&job->smu);
+    pthread_cond_destroy(&job->scv);
+}
+
+/* The exchanges of the plan's wide steps: in-process, but toward a remote stage. */
+static gleam_result gleam__job_exchanges(gleam__job *job) {
+    const gleam__plan *p = job->plan;
+    int i;
+    for (i = 0; i < p->nsteps; i++) {
+        const gleam__step *s = &p->steps[i];
+        const gleam__stage *to;
+        gleam__xchg *x;
+        int bad;
+        if (gleam__step_class(s->kind) != GLEAM__WIDE) continue;
+        to = gleam__consumer_stage(p, s);
+        if (job->remote_stage && to->id == job->remote_stage) {
+            if (!(x = gleam__xchg_new(job, s, gleam__xport_send()))) return GLEAM_ERR_NOMEM;
+            job->xchgs[s->id] = x;
+            bad = gleam__send_init(x, gleam__remote_fds(job));
+        } else {
+            if (!(x = gleam__xchg_new(job, s, gleam__xport_local()))) return GLEAM_ERR_NOMEM;
+            job->xchgs[s->id] = x;
+            bad = 0; /* set up once its consumer tasks exist */
+        }
+        if (bad) return GLEAM_ERR_NOMEM;
+    }
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__job_run(gleam__job *job) {
+    const gleam__plan *p = job->plan;
+    pthread_t *threads = NULL, progress;
+    int s, j, started = 0, pass, has_progress = 0;
+    gleam_result r = GLEAM_OK;
+    if (job->remote && (r = gleam__remote_launch(job)) != GLEAM_OK) goto out;
+    if (gleam__job_exchanges(job) != GLEAM_OK) goto nomem;
+    for (s = 0; s < p->nstages; s++) {
+        gleam__stage *st = p->stages[s];
+        if (!(job->tasks[s] = (gleam__task **)gleam__calloc((size_t)st->nshards, sizeof **job->tasks))) goto nomem;
+        for (j = 0; j < st->nshards; j++)
+            if (!(job->tasks[s][j] = gleam__task_new(job, st, j))) goto nomem;
+        job->remaining += st->nshards;
+    }
+    for (s = 1; s <= p->nsteps; s++)
+        if (job->xchgs[s] && job->xchgs[s]->xport == gleam__xport_local() && gleam__local_init(job->xchgs[s])) goto nomem;
+    if ((r = gleam__prepare_sources(job, NULL)) != GLEAM_OK) goto out;
+    if ((r = gleam__sinks_open(job, NULL)) != GLEAM_OK) goto out;
+    if (!(threads = (pthread_t *)gleam__calloc((size_t)job->opt.threads, sizeof *threads))) goto nomem;
+    /* Queue every source task before any worker starts, build sides first. */
+    for (pass = 0; pass < 2; pass++)
+        for (s = 0; s < p->nstages; s++) {
+            gleam__stage *st = p->stages[s];
+            if (st->root != NULL && gleam__step_class(st->root->kind) != GLEAM__SOURCE) continue;
+            if (st->id == job->remote_stage || gleam__feeds_build_side(st) != (pass == 0)) continue;
+            for (j = 0; j < st->nshards; j++) gleam__schedule(job, gleam__source_work, job->tasks[s][j], j);
+        }
+    if (job->opt.progress > 0) { /* before any worker writes */
+        job->progress_tty = isatty(2);
+        job->out_tty = isatty(1);
+    }
+    for (started = 0; started < job->opt.threads; started++)
+        if (pthread_create(&threads[started], NULL, gleam__worker, job)) break;
+    if (started == 0) {
+        gleam__job_fail(job, GLEAM_ERR_INTERNAL, "cannot start a thread: %s", strerror(errno));
+        r = GLEAM_ERR_INTERNAL;
+        goto out;
+    }
+    if (job->remote) gleam__remote_start(job);
+    if (job->opt.progress > 0) has_progress = !pthread_create(&progress, NULL, gleam__progress_main, job);
+    for (j = 0; j < started; j++) pthread_join(threads[j], NULL);
+    if (job->remote) gleam__remote_join(job);
+    if (has_progress) {
+        pthread_mutex_lock(&job->smu);
+        job->stop_progress = 1;
+        pthread_cond_broadcast(&job->scv);
+        pthread_mutex_unlock(&job->smu);
+        pthread_join(progress, NULL);
+    }
+    if (job->stalled && job->err == GLEAM_OK)
+        gleam__job_fail(job, GLEAM_ERR_INTERNAL, "the plan stalled with %d task%s left", job->remaining,
+                        job->remaining == 1 ? "" : "s");
+    r = job->err;
+    {
+        gleam_result rc = gleam__sinks_close(job);
+        if (r == GLEAM_OK) r = rc;
+    }
+    goto out;
+nomem:
+    gleam__job_fail(job, GLEAM_ERR_NOMEM, "out of memory");
+    r = GLEAM_ERR_NOMEM;
+out:
+    if (r != GLEAM_OK && job->err == GLEAM_OK) job->err = r;
+    gleam__free(threads);
+    return r;
+}
+
+/* Write the plan as Graphviz DOT to path. GLEAM_OK, or an error recorded in f. */
+static gleam_result gleam__write_dot(gleam_flow *f, const gleam__plan *p, int threads, const char *path) {
+    FILE *out = fopen(path, "w");
+    int bad = !out, e = errno;
+    if (out) {
+        gleam__plan_dot(p, threads, out);
+        bad = ferror(out);
+        e = bad ? errno : 0;
+        if (fclose(out) && !bad) {
+            bad = 1;
+            e = errno;
+        }
+    }
+    if (!bad) return GLEAM_OK;
+    gleam__flow_fail(f, GLEAM_ERR_IO, "cannot write the plan to %s: %s", path, e ? strerror(e) : "write error");
+    return f->err;
+}
+
+/* -gleam.roundtrip: the plan, encoded and decoded again. GLEAM_OK and *p replaced, or an
+   error recorded in f. */
+static gleam_result gleam__plan_roundtrip(gleam_flow *f, gleam__plan **p) {
+    gleam__buf b = {NULL, 0, 0};
+    gleam__plan *q = NULL;
+    char err[256];
+    gleam_result r;
+    if (gleam__plan_encode(*p, &b)) {
+        gleam__flow_fail(f, GLEAM_ERR_NOMEM, "encoding the plan: out of memory");
+        return f->err;
+    }
+    if ((r = gleam__plan_decode(b.p, b.len, &q, err, sizeof err)) != GLEAM_OK) {
+        gleam__flow_fail(f, r, "the plan does not decode from its own bytes: %s", err);
+        gleam__buf_free(&b);
+        return f->err;
+    }
+    gleam__buf_free(&b);
+    gleam__plan_free(*p);
+    *p = q;
+    return GLEAM_OK;
+}
+
+GLEAM_API gleam_result gleam_run_with(gleam_flow *f, const gleam_options *opt) { return gleam__run_flow(f, opt, 0, NULL, NULL); }
+
+GLEAM__PRIV gleam_result gleam__run_flow(gleam_flow *f, const gleam_options *opt, int stage, gleam__launch_fn launch, void *arg) {
+    gleam__plan *p = NULL;
+    gleam__job job;
+    gleam_options o;
+    gleam_result r;
+    int i;
+    if (!f) return GLEAM_ERR_ARG;
+    if (f->err != GLEAM_OK) return f->err;
+    if (f->ran) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "flow \"%s\" has run already: a flow runs once", f->name);
+        return f->err;
+    }
+    f->ran = 1;
+    o = gleam__resolve(opt);
+    if (o.threads > 1024) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", o.threads);
+        return f->err;
+    }
+    if ((r = gleam__plan_build(f, o.threads, &p)) != GLEAM_OK) return r;
+    if (*gleam__roundtrip() && (r = gleam__plan_roundtrip(f, &p)) != GLEAM_OK) {
+        gleam__plan_free(p);
+        return r;
+    }
+    if (o.dot && (r = gleam__write_dot(f, p, o.threads, o.dot)) != GLEAM_OK) {
+        gleam__plan_free(p);
+        return r;
+    }
+    if (o.explain) {
+        gleam__plan_print(p, o.threads, stderr);
+        gleam__plan_free(p);
+        return GLEAM_OK;
+    }
+    fflush(stdout); /* what the program printed before comes before the flow's output */
+    if ((r = gleam__job_init(&job, p, f, &o)) == GLEAM_OK) {
+        if (stage && (stage > p->nstages || gleam__remote_set(&job, stage, launch, arg))) {
+            r = GLEAM_ERR_ARG;
+            gleam__fmt_into(job.errmsg, sizeof job.errmsg, "stage %d cannot run elsewhere", stage);
+        } else {
+            r = gleam__job_run(&job);
+        }
+    }
+    if (r == GLEAM_OK)
+        for (i = 0; i < f->nsteps; i++)
+            if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) {
+                r = GLEAM_ERR_NOMEM;
+                gleam__fmt_into(job.errmsg, sizeof job.errmsg, "collect: out of memory");
+            }
+    gleam__stats_keep(f, &job);
+    if (job.opt.stats && f->has_stats) gleam__stats_print(f, stderr);
+    if (r != GLEAM_OK) {
+        f->err = r;
+        gleam__fmt_into(f->errmsg, sizeof f->errmsg, "flow \"%s\": %s", f->name, job.errmsg[0] ? job.errmsg : gleam_result_str(r));
+    }
+    gleam__job_free(&job);
+    gleam__plan_free(p);
+    return r;
+}
+
+GLEAM_API gleam_result gleam_run(gleam_flow *f) { return gleam_run_with(f, NULL); }
+/* ==== End file src/run/job.c ==== */
+
+/* ==== Begin file src/run/progress.c ==== */
+/* progress.c: the progress line: steps done, rows and bytes read, the rate, the time. */
+
+/* The progress line (under smu): steps done, rows and bytes read, rate, elapsed. */
+static void gleam__progress_line(gleam__job *job, char *line, size_t cap) {
+    const gleam__plan *p = job->plan;
+    int nsteps = p->nsteps, done = 0, s, i;
+    double el = gleam__now() - job->t_start;
+    char rows[32], bytes[32], rate[32];
+    memset(job->step_busy, 0, (size_t)nsteps + 1);
+    for (s = 0; s < p->nstages; s++)
+        if (job->stage_left[s] > 0)
+            for (i = 0; i < p->stages[s]->nnodes; i++) job->step_busy[p->stages[s]->nodes[i]->step->id] = 1;
+    for (i = 1; i <= nsteps; i++) done += !job->step_busy[i];
+    gleam__fmt_into(line, cap, "gleam: %d/%d steps done, %s rows and %s read (%s/s), %.1f s", done, nsteps,
+                    gleam__fmt_count(rows, sizeof rows, (double)job->rows_read),
+                    gleam__fmt_bytes(bytes, sizeof bytes, (double)job->bytes_read),
+                    gleam__fmt_bytes(rate, sizeof rate, el > 0 ? (double)job->bytes_read / el : 0), el);
+}
+
+/* The progress thread: on a terminal, one line redrawn four times a second once the job
+   has run a second (taken off while the job writes to the terminal, cleared at the end);
+   forced on (-gleam.progress), from the start, and when stderr is not a terminal a line a
+   second; forced, a last line at the end. Lines are written under smu, so that they never
+   cut into the job's own output. */
+GLEAM__PRIV void *gleam__progress_main(void *arg) {
+    gleam__job *job = (gleam__job *)arg;
+    int tty = job->progress_tty, forced = job->opt.progress == 1;
+    char line[256], out[300];
+    int n;
+    pthread_mutex_lock(&job->smu);
+    while (!job->stop_progress) {
+        struct timespec ts;
+        long step = tty ? 250000000L : 1000000000L;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += step;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&job->scv, &job->smu, &ts);
+        if (job->stop_progress) break;
+        if (!forced && gleam__now() - job->t_start < 1.0) continue;
+        gleam__progress_line(job, line, sizeof line);
+        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K" : "%s\n", line);
+        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
+        job->drawn = tty;
+    }
+    if (forced) {
+        gleam__progress_line(job, line, sizeof line);
+        n = gleam__fmt_into(out, sizeof out, tty ? "\r%s\033[K\n" : "%s\n", line);
+        (void)gleam__write_all(2, out, (size_t)GLEAM__MIN(n, (int)sizeof out - 1));
+        job->drawn = 0;
+    }
+    gleam__progress_erase(job);
+    pthread_mutex_unlock(&job->smu);
+    return NULL;
+}
+
+/* ==== End file src/run/progress.c ==== */
+
+/* ==== Begin file src/run/remote.c ==== */
+/* remote.c: a stage of a job run by other processes of the same binary (exec.c is their
+   side). The job starts one process per shard of the stage, sends it the plan and its
+   task, and sends the stage's input exchange to it (stream.c); a thread per process reads
+   what it sends back (blocks and closes for the exchanges its task feeds, rows for its
+   outputs, then its result) and hands it on as if the task had run here. */
+
+typedef struct gleam__remote {
+    int stage;
+    gleam__launch_fn launch;
+    void *arg;
+    int n;                  /* processes: the stage's shards */
+    int *fds;
+    pid_t *pids;
+    pthread_t *readers;
+    int nreaders;
+} gleam__remote;
+
+/* One reader thread's work: the frames of the process of shard `shard`. */
+typedef struct gleam__reading {
+    gleam__job *job;
+    int shard;
+} gleam__reading;
+
+GLEAM__HOOK int gleam__remote_set(gleam__job *job, int stage, gleam__launch_fn launch, void *arg) {
+    gleam__remote *rm = (gleam__remote *)gleam__calloc(1, sizeof *rm);
+    if (!rm) return -1;
+    GLEAM_ASSERT(stage >= 1 && stage <= job->plan->nstages);
+    rm->stage = stage;
+    rm->launch = launch;
+    rm->arg = arg;
+    job->remote = rm;
+    job->remote_stage = stage;
+    return 0;
+}
+
+GLEAM__PRIV const int *gleam__remote_fds(const gleam__job *job) { return job->remote->fds; }
+
+GLEAM__PRIV gleam_result gleam__remote_launch(gleam__job *job) {
+    gleam__remote *rm = job->remote;
+    const gleam__stage *st = job->plan->stages[rm->stage - 1];
+    gleam__buf plan = {NULL, 0, 0};
+    int j;
+    rm->n = st->nshards;
+    if (!(rm->fds = (int *)gleam__calloc((size_t)rm->n, sizeof *rm->fds)) ||
+        !(rm->pids = (pid_t *)gleam__calloc((size_t)rm->n, sizeof *rm->pids)) ||
+        !(rm->readers = (pthread_t *)gleam__calloc((size_t)rm->n, sizeof *rm->readers)) || gleam__plan_encode(job->plan, &plan)) {
+        gleam__buf_free(&plan);
+        gleam__job_fail(job, GLEAM_ERR_NOMEM, "out of memory");
+        return GLEAM_ERR_NOMEM;
+    }
+    for (j = 0; j < rm->n; j++) rm->fds[j] = -1;
+    for (j = 0; j < rm->n; j++) {
+        uint32_t f[2];
+        f[0] = (uint32_t)rm->stage;
+        f[1] = (uint32_t)j;
+        if ((rm->pids[j] = rm->launch(rm->arg, rm->stage, j, &rm->fds[j])) < 0 ||
+            gleam__frame_write(rm->fds[j], GLEAM__FRAME_PLAN, NULL, 0, plan.p, plan.len) ||
+            gleam__frame_write(rm->fds[j], GLEAM__FRAME_TASK, f, 2, NULL, 0)) {
+            gleam__job_fail(job, GLEAM_ERR_IO, "cannot start the process of stage %d, shard %d: %s", rm->stage, j + 1,
+                            strerror(errno));
+            gleam__buf_free(&plan);
+            return GLEAM_ERR_IO;
+        }
+    }
+    gleam__buf_free(&plan);
+    pthread_mutex_lock(&job->mu); /* the readers count as running work from now on */
+    job->running += rm->n;
+    pthread_mutex_unlock(&job->mu);
+    return GLEAM_OK;
+}
+
+/* The node of the task's stage for step id `step` whose rows carry shard number `shard`
+   (a task's shard plus the node's union offset), on `side` (-1: any). NULL if none. */
+static gleam__node *gleam__node_for(const gleam__task *t, uint32_t step, int side, uint32_t shard) {
+    int i;
+    for (i = 1; i < t->stage->nnodes; i++) {
+        gleam__node *n = t->stage->nodes[i];
+        if ((uint32_t)n->step->id == step && (side < 0 || n->side == side) && (uint32_t)(t->shard + n->offset) == shard)
+            return n;
+    }
+    return NULL;
+}
+
+/* Rows that came up as blocks of one sorted run, made a run of this process. */
+static gleam__run *gleam__run_of_blocks(gleam__block *b, const gleam__cmp *cmp) {
+    gleam__run *run = gleam__run_new();
+    gleam__vals v = {NULL, 0, 0};
+    for (; run && b; b = b->next) {
+        const char *p = b->data, *end = b->data + b->len;
+        while (p < end)
+            if (gleam__unpack_row(&p, end, &v) != GLEAM_OK || gleam__run_add(run, cmp, v.v, v.n)) {
+                gleam__run_free(run);
+                run = NULL;
+                break;
+            }
+    }
+    gleam__vals_free(&v);
+    return run;
+}
+
+/* What one frame from the process asks: GLEAM_OK, GLEAM_DONE for its END (*end set), or an
+   error with err set. */
+static gleam_result gleam__remote_frame(gleam__job *job, gleam__task *t, const gleam__frame *fr, gleam__block **runb,
+                                        gleam_result *end, char *err, size_t errcap) {
+    gleam__node *n;
+    gleam__xchg *x;
+    gleam__block *b;
+    gleam__op *op;
+    uint64_t rows;
+    switch (fr->type) {
+    case GLEAM__FRAME_BLOCK:
+    case GLEAM__FRAME_CLOSE:
+    case GLEAM__FRAME_RUN: {
+        int side = fr->type == GLEAM__FRAME_RUN ? 0 : (int)(fr->type == GLEAM__FRAME_BLOCK ? fr->f[2] : fr->f[1]);
+        uint32_t shard = fr->type == GLEAM__FRAME_BLOCK ? fr->f[3] : fr->type == GLEAM__FRAME_RUN ? fr->f[1] : fr->f[2];
+        if (side > 1 || !(n = gleam__node_for(t, fr->f[0], side, shard)) || gleam__step_class(n->step->kind) != GLEAM__WIDE) {
+            gleam__fmt_into(err, errcap, "a frame for step %u, side %d, shard %u that its task does not make", fr->f[0], side,
+                            shard);
+            return GLEAM_ERR_INPUT;
+        }
+        op = t->ops[n->index];
+        x = job->xchgs[n->step->id];
+        if (fr->type == GLEAM__FRAME_CLOSE) return x->xport->close(x, op, side, (int)GLEAM__MIN(fr->f[3], 1u << 24));
+        if (fr->type == GLEAM__FRAME_RUN) {
+            gleam__run *run = x->take == GLEAM__TAKE_RUNS ? gleam__run_of_blocks(*runb, &x->cmp) : NULL;
+            gleam__blocks_free(*runb);
+            *runb = NULL;
+            if (!run) {
+                gleam__fmt_into(err, errcap, "a sorted run for step %u could not be kept", fr->f[0]);
+                return GLEAM_ERR_INPUT;
+            }
+            return x->xport->put_run(x, op, run);
+        }
+        if (gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK ||
+            (fr->f[1] != GLEAM__PART_RUN && fr->f[1] >= (uint32_t)x->nparts)) {
+            gleam__fmt_into(err, errcap, "a block for step %u, partition %u is not whole rows for a partition of it", fr->f[0],
+                            fr->f[1]);
+            return GLEAM_ERR_INPUT;
+        }
+        if (!(b = gleam__block_new(fr->len))) return gleam__nomem(op);
+        memcpy(b->data, fr->data, fr->len);
+        b->len = fr->len;
+        b->side = side;
+        b->producer = (int)shard;
+        if (fr->f[1] == GLEAM__PART_RUN) { /* a piece of a sorted run: kept until its RUN frame */
+            gleam__block **at = runb;
+            while (*at) at = &(*at)->next;
+            *at = b;
+            return GLEAM_OK;
+        }
+        op->bytes += b->len;
+        return x->xport->put(x, op, (int)fr->f[1], b);
+    }
+    case GLEAM__FRAME_ROWS: {
+        const char *p = fr->data, *e = fr->data + fr->len;
+        gleam_result r = GLEAM_OK;
+        if (!(n = gleam__node_for(t, fr->f[0], -1, fr->f[1])) || gleam__step_class(n->step->kind) != GLEAM__OUTPUT ||
+            gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK) {
+            gleam__fmt_into(err, errcap, "rows for step %u, shard %u that its task does not output", fr->f[0], fr->f[1]);
+            return GLEAM_ERR_INPUT;
+        }
+        op = t->ops[n->index];
+        while (p < e && r >= 0 && !op->done) {
+            if (gleam__unpack_row(&p, e, &op->vals) != GLEAM_OK) return gleam__nomem(op);
+            op->nin++;
+            r = op->push(op, op->vals.v, op->vals.n);
+        }
+        return r < 0 ? r : GLEAM_OK;
+    }
+    case GLEAM__FRAME_END:
+        *end = (gleam_result)(int32_t)fr->f[0];
+        if (*end != GLEAM_OK) gleam__job_fail(job, *end, "%.*s", (int)GLEAM__MIN(fr->len, (size_t)GLEAM__ERRMAX), fr->data);
+        return GLEAM_DONE;
+    default:
+        gleam__fmt_into(err, errcap, "a frame of type %d", fr->type);
+        return GLEAM_ERR_INPUT;
+    }
+}
+
+/* A reader thread: the frames of one process, then its end. */
+static void *gleam__remote_read(void *arg) {
+    gleam__reading *rd = (gleam__reading *)arg;
+    gleam__job *job = rd->job;
+    gleam__remote *rm = job->remote;
+    gleam__task *t = job->tasks[rm->stage - 1][rd->shard];
+    gleam__buf buf = {NULL, 0, 0};
+    gleam__block *runb = NULL;
+    gleam_result r = GLEAM_OK, end = GLEAM_ERR_IO;
+    char err[256] = "";
+    int i, st = 0, fd = rm->fds[rd->shard];
+    t->t0 = gleam__now();
+    while (r == GLEAM_OK) {
+        gleam__frame fr;
+        int k = gleam__frame_read(fd, &buf, &fr);
+        if (k <= 0) {
+            gleam__fmt_into(err, sizeof err, k == 0 ? "it ended without a result" : "cannot read from it: %s", strerror(errno));
+            r = GLEAM_ERR_IO;
+            break;
+        }
+        r = gleam__remote_frame(job, t, &fr, &runb, &end, err, sizeof err);
+    }
+    gleam__blocks_free(runb);
+    gleam__buf_free(&buf);
+    if (r == GLEAM_DONE && end == GLEAM_OK) /* its outputs end here, in order */
+        for (i = 1; i < t->stage->nnodes && r >= 0; i++)
+            if (gleam__step_class(t->stage->nodes[i]->step->kind) == GLEAM__OUTPUT) r = t->ops[i]->finish(t->ops[i]);
+    if (r != GLEAM_DONE && r < 0 && err[0])
+        gleam__job_fail(job, r, "stage %d, shard %d of %d (process %ld): %s", rm->stage, rd->shard + 1, rm->n,
+                        (long)rm->pids[rd->shard], err);
+    else if (r < 0 && !gleam__aborted(job))
+        gleam__fail(t, t->stage->nodes[0], r, "%s", gleam_result_str(r));
+    shutdown(fd, SHUT_RDWR);
+    while (waitpid(rm->pids[rd->shard], &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!gleam__aborted(job) && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+        gleam__job_fail(job, GLEAM_ERR_IO, "stage %d, shard %d of %d: its process (%ld) ended with status %d", rm->stage,
+                        rd->shard + 1, rm->n, (long)rm->pids[rd->shard], st);
+    gleam__task_release(t);
+    gleam__task_done(job);
+    pthread_mutex_lock(&job->mu);
+    job->running--;
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    gleam__free(rd);
+    return NULL;
+}
+
+GLEAM__PRIV gleam_result gleam__remote_start(gleam__job *job) {
+    gleam__remote *rm = job->remote;
+    int j;
+    for (j = 0; j < rm->n; j++) {
+        gleam__reading *rd = (gleam__reading *)gleam__calloc(1, sizeof *rd);
+        if (rd) {
+            rd->job = job;
+            rd->shard = j;
+        }
+        if (!rd || pthread_create(&rm->readers[j], NULL, gleam__remote_read, rd)) {
+            gleam__free(rd);
+            gleam__job_fail(job, GLEAM_ERR_INTERNAL, "cannot start a thread for stage %d", rm->stage);
+            pthread_mutex_lock(&job->mu); /* the readers not started run no more */
+            job->running -= rm->n - j;
+            pthread_cond_broadcast(&job->cv);
+            pthread_mutex_unlock(&job->mu);
+            for (; j < rm->n; j++) {
+                shutdown(rm->fds[j], SHUT_RDWR);
+                waitpid(rm->pids[j], NULL, 0);
+            }
+            return GLEAM_ERR_INTERNAL;
+        }
+        rm->nreaders = j + 1;
+    }
+    return GLEAM_OK;
+}
+
+GLEAM__PRIV void gleam__remote_join(gleam__job *job) {
+    gleam__remote *rm = job->remote;
+    int j;
+    for (j = 0; j < rm->nreaders; j++) pthread_join(rm->readers[j], NULL);
+    rm->nreaders = 0;
+}
+
+GLEAM__PRIV void gleam__remote_free(gleam__job *job) {
+    gleam__remote *rm = job->remote;
+    int j;
+    if (!rm) return;
+    for (j = 0; rm->fds && j < rm->n; j++)
+        if (rm->fds[j] >= 0) close(rm->fds[j]);
+    gleam__free(rm->fds);
+    gleam__free(rm->pids);
+    gleam__free(rm->readers);
+    gleam__free(rm);
+    job->remote = NULL;
+}
+
+/* ==== End file src/run/remote.c ==== */
+
+/* ==== Begin file src/run/stats.c ==== */
+/* stats.c: what a run did, kept in the flow (gleam_stats) and printed by -gleam.stats. */
+
+/* Move the run's figures into the flow. */
+GLEAM__PRIV void gleam__stats_keep(gleam_flow *f, gleam__job *job) {
+    gleam_job_stats *js = &f->jstats;
+    struct rusage ru;
+    int i;
+    if (!job->stats || !job->span) return;
+    gleam__free(f->stats);
+    f->stats = job->stats;
+    job->stats = NULL;
+    memset(js, 0, sizeof *js);
+    for (i = 1; i <= f->nsteps; i++) {
+        gleam_step_stats *ss = &f->stats[i];
+        const gleam__step *s = &f->steps[i - 1]->s;
+        int cls = gleam__step_class(s->kind);
+        ss->step = i;
+        ss->kind = gleam__step_kind_name(s->kind);
+        ss->name = s->fn_name ? s->fn_name : "";
+        ss->seconds = job->span[2 * i + 1] > job->span[2 * i] ? job->span[2 * i + 1] - job->span[2 * i] : 0;
+        if (cls == GLEAM__SOURCE) {
+            js->rows_read += ss->rows_out;
+            js->bytes_read += ss->bytes;
+        } else if (cls == GLEAM__OUTPUT) {
+            js->bytes_written += ss->bytes;
+        }
+    }
+    js->seconds = gleam__now() - job->t_start;
+    js->steps = f->nsteps;
+    js->threads = job->opt.threads;
+    if (!getrusage(RUSAGE_SELF, &ru))
+#ifdef __APPLE__
+        js->peak_rss = (uint64_t)ru.ru_maxrss;
+#else
+        js->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+#endif
+    f->has_stats = 1;
+}
+
+/* -gleam.stats: the table of the run's figures. */
+GLEAM__PRIV void gleam__stats_print(const gleam_flow *f, FILE *out) {
+    const gleam_job_stats *js = &f->jstats;
+    char a[32], b[32], c[32], d[32];
+    int i;
+    fprintf(out, "stats of flow \"%s\": %.3f s on %d thread%s; read %s rows, %s; wrote %s; peak RSS %s\n", f->name,
+            js->seconds, js->threads, js->threads == 1 ? "" : "s", gleam__fmt_count(a, sizeof a, (double)js->rows_read),
+            gleam__fmt_bytes(b, sizeof b, (double)js->bytes_read), gleam__fmt_bytes(c, sizeof c, (double)js->bytes_written),
+            js->peak_rss ? gleam__fmt_bytes(d, sizeof d, (double)js->peak_rss) : "unknown");
+    fprintf(out, "%5s  %-28s %14s %14s %11s %9s %11s\n", "step", "what", "rows in", "rows out", "bytes", "time", "peak mem");
+    for (i = 1; i <= js->steps; i++) {
+        const gleam_step_stats *ss = &f->stats[i];
+        char what[64];
+        if (*ss->name) gleam__fmt_into(what, sizeof what, "%s(%s)", ss->kind, ss->name);
+        else gleam__fmt_into(what, sizeof what, "%s", ss->kind);
+        fprintf(out, "%5d  %-28.28s %14llu %14llu %11s %8.3fs %11s\n", ss->step, what, (unsigned long long)ss->rows_in,
+                (unsigned long long)ss->rows_out, ss->bytes ? gleam__fmt_bytes(a, sizeof a, (double)ss->bytes) : "-",
+                ss->seconds, ss->peak_bytes ? gleam__fmt_bytes(b, sizeof b, (double)ss->peak_bytes) : "-");
+    }
+}
+
+GLEAM_API const gleam_job_stats *gleam_stats(const gleam_flow *f) { return f && f->has_stats ? &f->jstats : NULL; }
+
+GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step) {
+    if (!f || !f->has_stats || step < 1 || step > f->jstats.steps) return NULL;
+    return &f->stats[step];
+}
+
+/* ==== End file src/run/stats.c ==== */
 
 #endif /* GLEAM_IMPLEMENTATION */

@@ -49,6 +49,8 @@
    -gleam.stats         print each step's rows, bytes, time and memory to stderr at the end
    -gleam.progress      a progress line on stderr (default: when stderr is a terminal and
                         the job runs over a second); -gleam.quiet: never
+   -gleam.roundtrip     run the plan decoded from its own bytes (checks that a plan survives
+                        the trip to another process)
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)

@@ -1,5 +1,4 @@
 /* test_errors.c: bad input, failing user functions, bad plans and bad flags give a clear error and a non-zero result, without crash, hang or leak. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

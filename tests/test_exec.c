@@ -1,7 +1,6 @@
 /* test_exec.c: the executor: back pressure between task groups, and flow shapes that
    stress the plan (fan-out, diamonds, self-joins, long chains), each checked against a
    plain computation. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

@@ -1,7 +1,6 @@
 /* test_pipe.c: pipe steps (gleam_pipe, gleam_pipe_as_args) through real shell commands,
    checked against a naive model of the text they exchange; failing, killed and stopped
    commands, quoting, bad arguments, explain, and no process or descriptor left behind. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

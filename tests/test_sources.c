@@ -1,5 +1,4 @@
 /* test_sources.c: reading files (text, CSV, TSV; shards, globs, pipes) checked against rows split by a plain reference loop. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

@@ -4,7 +4,6 @@
    rows must equal references made with qsort; after every run, successful or failed, the
    tmpdir is empty and no descriptor on a file in it is left open; a tmpdir that cannot
    take a spill file gives an error naming it. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

@@ -3,7 +3,7 @@
    must equal those of naive loops here, the spill files must have been used while the job
    ran, and nothing may be left in the spill directory afterwards. */
 #define GLEAM__NUMS_AFTER 16 /* folds of numbers kept compactly past a table's 16th key */
-#define GLEAM_IMPLEMENTATION
+#define GLEAM_IMPLEMENTATION /* with that setting: this test compiles the engine itself */
 #include "gleam.h"
 #include "harness.h"
 

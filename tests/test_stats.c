@@ -1,5 +1,4 @@
 /* test_stats.c: per-step statistics (gleam_stats, gleam_stats_step), -gleam.stats, the progress line and the DOT plan, checked against counts and sizes the test works out itself. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

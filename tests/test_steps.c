@@ -1,5 +1,4 @@
 /* test_steps.c: every step type (narrow, wide, outputs) checked against answers computed by naive reference loops. */
-#define GLEAM_IMPLEMENTATION
 #include "gleam.h"
 #include "harness.h"
 

@@ -1,8 +1,7 @@
 /* test_values.c: unit tests of the pieces under the flows: values and their conversions,
    the total order, MessagePack encoding (against the specification's byte layouts), the
    hash table and the sorted runs. */
-#define GLEAM_IMPLEMENTATION
-#include "gleam.h"
+#include "run/run.h" /* the engine's internal declarations (build with -Isrc), gleam.h's among them */
 #include "harness.h"
 
 /* The bytes gleam__pack_value makes for v, as a hex string. */
