@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Not every test file uses every helper. */
@@ -21,6 +22,43 @@
 #define TH_FN static __attribute__((unused))
 #else
 #define TH_FN static
+#endif
+
+/* A test's own reference computation (a byte-by-byte comparison, say), run on its one
+   thread: ThreadSanitizer has nothing to find there, and instrumenting every byte it reads
+   would cost more than the engine's whole run. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TH_REFERENCE __attribute__((no_sanitize("thread")))
+#else
+#define TH_REFERENCE
+#endif
+
+/* The rows of a heavy test: n, or a quarter of n under a sanitizer, which checks every
+   memory access (the code paths and the threads are what it checks; the plain build runs
+   the full size). Under ThreadSanitizer a test's loops over thread counts start at two. */
+#if defined(__SANITIZE_THREAD__)
+#define TH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TH_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+#if defined(TH_TSAN) || defined(TH_ASAN)
+#define TH_ROWS(n) ((n) / 4)
+#else
+#define TH_ROWS(n) (n)
+#endif
+#ifdef TH_TSAN
+#define TH_MIN_THREADS 2 /* one thread has no other to race with */
+#else
+#define TH_MIN_THREADS 1
 #endif
 
 static int th_passed, th_failed, th_cur_failed;
@@ -120,10 +158,24 @@ TH_FN gleam_result th_run_threads(gleam_flow *f, int threads) {
 
 #define RUN(fn) th_run(#fn, fn)
 
+/* Run one test; with TH_TIMES set in the environment, print its seconds to stderr. With
+   TH_ONLY set (names separated by commas), run only those tests. */
 TH_FN void th_run(const char *name, void (*fn)(void)) {
+    struct timespec a, b;
+    const char *only = getenv("TH_ONLY");
+    if (only && *only) {
+        size_t n = strlen(name);
+        const char *p = only;
+        while ((p = strstr(p, name)) && ((p > only && p[-1] != ',') || (p[n] && p[n] != ','))) p += n;
+        if (!p) return;
+    }
     th_name = name;
     th_cur_failed = 0;
+    clock_gettime(CLOCK_MONOTONIC, &a);
     fn();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (getenv("TH_TIMES"))
+        fprintf(stderr, "%8.3f s  %s\n", (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9, name);
     if (th_cur_failed) th_failed++;
     else th_passed++;
 }

@@ -1,11 +1,13 @@
 #!/bin/sh
 # matrix.sh: the compile matrix. For gcc and clang (a compiler that is not installed is
-# skipped), under -std=c99 and -std=c11, with -Wall -Wextra -Wpedantic -Werror:
-#   - every example compiles;
+# skipped; the two run side by side), under -std=c99 and -std=c11, with -Wall -Wextra
+# -Wpedantic -Werror:
 #   - two translation units that both include gleam.h, one with GLEAM_IMPLEMENTATION,
 #     link and run a tiny flow with the right answer;
-#   - the same with GLEAM_STATIC (the implementation static in one TU, used only there,
-#     exporting no gleam_ symbol);
+#   - every example compiles (its own code; the implementation it includes is the one
+#     just compiled) and links against that implementation;
+#   - with GLEAM_STATIC (the implementation static in one TU, used only there, exporting no
+#     gleam_ symbol) the TU compiles without a warning, links and runs;
 #   - (c99) a TU with _POSIX_C_SOURCE that includes <stdio.h> and <string.h> before gleam.h;
 #   - GLEAM_MALLOC/GLEAM_REALLOC/GLEAM_FREE overridden by counting wrappers are used, and
 #     only ever given their own blocks.
@@ -40,7 +42,7 @@ fail() { # fail NAME LOGFILE
 try() {
     try_name=$1
     shift
-    if "$@" > "$T/log" 2>&1; then pass "$try_name"; else fail "$try_name" "$T/log"; fi
+    if "$@" > "$T/log.$$.$cc" 2>&1; then pass "$try_name"; else fail "$try_name" "$T/log.$$.$cc"; fi
 }
 
 # ---- the programs -------------------------------------------------------------------------
@@ -280,32 +282,59 @@ int build(gleam_flow *f, const char *path) {
 EOF
 
 # ---- the matrix ---------------------------------------------------------------------------
+# combo CC STD: every check of one compiler and standard, in its own directory. The
+# implementation is compiled once per combination (impl.o, two TUs); each example is then
+# compiled with all its own code (GLEAM__IMPLEMENTED set skips the implementation part it
+# includes) and linked against impl.o.
+combo() {
+    cc=$1 std=$2 D=$T/$1-$2
+    mkdir -p "$D"
+    C="$cc -std=$std -O2 $WARN -I. -I$T"
+    try "$cc -std=$std two TUs, one with GLEAM_IMPLEMENTATION: link and run" sh -c '
+        $1 -c -o "$4/impl.o" "$2/impl.c" && $1 -c -o "$4/user.o" "$2/user.c" &&
+        $1 -o "$4/two" "$4/impl.o" "$4/user.o" -pthread -lm && $3 "$4/two" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+    for e in $EXAMPLES; do
+        try "$cc -std=$std examples/$e.c" sh -c '
+            $1 -DGLEAM__IMPLEMENTED -c -o "$3/$4.o" "examples/$4.c" && $1 -o "$3/$4" "$3/$4.o" "$3/impl.o" -pthread -lm' \
+            sh "$C" "$T" "$D" "$e"
+    done
+    # with GLEAM_STATIC, the functions the TU does not call must not warn either
+    try "$cc -std=$std GLEAM_STATIC in one TU: no warning, no exported gleam_ symbol, link and run" sh -c '
+        $1 -c -o "$4/static_impl.o" "$2/static_impl.c" && $1 -c -o "$4/static_main.o" "$2/static_main.c" &&
+        if nm -g --defined-only "$4/static_impl.o" | grep -i " gleam"; then echo "exported by the GLEAM_STATIC TU: above"; exit 1; fi &&
+        $1 -o "$4/static" "$4/static_impl.o" "$4/static_main.o" -pthread -lm && $3 "$4/static" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+    if [ "$std" = c99 ]; then
+        try "$cc -std=c99 _POSIX_C_SOURCE, <stdio.h> <string.h> before gleam.h: link and run" sh -c '
+            $1 -o "$4/posix" "$2/posix.c" -pthread -lm && $3 "$4/posix" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+    fi
+    try "$cc -std=$std GLEAM_MALLOC/REALLOC/FREE counting hooks used" sh -c '
+        $1 -o "$4/hooks" "$2/hooks.c" -pthread -lm && $3 "$4/hooks" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+}
+
+# gcc and clang side by side (each line and count goes to its own file, summed below)
 for cc in gcc clang; do
     if ! command -v "$cc" > /dev/null 2>&1; then
         echo "skip  $cc: not installed"
         continue
     fi
-    for std in c99 c11; do
-        C="$cc -std=$std -O2 $WARN -I. -I$T"
-        for e in $EXAMPLES; do
-            try "$cc -std=$std examples/$e.c" $C -o "$T/$e" "examples/$e.c" -pthread -lm
-        done
-        try "$cc -std=$std two TUs, one with GLEAM_IMPLEMENTATION: link and run" sh -c '
-            $1 -c -o "$2/impl.o" "$2/impl.c" && $1 -c -o "$2/user.o" "$2/user.c" &&
-            $1 -o "$2/two" "$2/impl.o" "$2/user.o" -pthread -lm && $3 "$2/two" "$2/words.txt"' sh "$C" "$T" "$TO"
-        # with GLEAM_STATIC, the functions the TU does not call must not warn either
-        try "$cc -std=$std GLEAM_STATIC in one TU: compiles without warnings" $C -c -o "$T/static_impl.o" "$T/static_impl.c"
-        try "$cc -std=$std GLEAM_STATIC in one TU: no exported gleam_ symbol, link and run (-Wno-unused-function)" sh -c '
-            $1 -Wno-unused-function -c -o "$2/static_impl.o" "$2/static_impl.c" && $1 -c -o "$2/static_main.o" "$2/static_main.c" &&
-            if nm -g --defined-only "$2/static_impl.o" | grep -i " gleam"; then echo "exported by the GLEAM_STATIC TU: above"; exit 1; fi &&
-            $1 -o "$2/static" "$2/static_impl.o" "$2/static_main.o" -pthread -lm && $3 "$2/static" "$2/words.txt"' sh "$C" "$T" "$TO"
-        if [ "$std" = c99 ]; then
-            try "$cc -std=c99 _POSIX_C_SOURCE, <stdio.h> <string.h> before gleam.h: link and run" sh -c '
-                $1 -o "$2/posix" "$2/posix.c" -pthread -lm && $3 "$2/posix" "$2/words.txt"' sh "$C" "$T" "$TO"
-        fi
-        try "$cc -std=$std GLEAM_MALLOC/REALLOC/FREE counting hooks used" sh -c '
-            $1 -o "$2/hooks" "$2/hooks.c" -pthread -lm && $3 "$2/hooks" "$2/words.txt"' sh "$C" "$T" "$TO"
-    done
+    (
+        checks=0 failed=0
+        for std in c99 c11; do combo "$cc" "$std"; done
+        echo "$checks $failed" > "$T/$cc.count"
+    ) > "$T/$cc.out" 2>&1 &
+done
+wait
+for cc in gcc clang; do
+    [ -f "$T/$cc.out" ] || continue
+    cat "$T/$cc.out"
+    if [ -f "$T/$cc.count" ]; then
+        read -r c f < "$T/$cc.count"
+        checks=$((checks + c))
+        failed=$((failed + f))
+    else
+        echo "FAIL  $cc: its checks did not finish"
+        failed=$((failed + 1))
+    fi
 done
 for cxx in g++ clang++; do
     if ! command -v "$cxx" > /dev/null 2>&1; then

@@ -205,7 +205,7 @@ static gleam_result run_small(gleam_flow *f, gleam_rows *rows, int threads, line
 
 static void test_reduce_by(void) {
     int threads;
-    for (threads = 1; threads <= 4; threads *= 2) {
+    for (threads = TH_MIN_THREADS; threads <= 4; threads *= 2) {
         static int64_t total[NKEYS], count[NKEYS];
         lines got = {0, 0, 0}, want = {0, 0, 0};
         gleam_flow *f = gleam_flow_new("reduce_by spill");
@@ -272,7 +272,7 @@ static gleam_result mixed_fold(gleam_ctx *c, gleam_value *acc, const gleam_value
 
 static void test_reduce_by_mixed(void) {
     int threads;
-    for (threads = 1; threads <= 4; threads *= 2) {
+    for (threads = TH_MIN_THREADS; threads <= 4; threads *= 2) {
         static int64_t count[NKEYS], mod100[NKEYS], mod7[NKEYS], quarters[NKEYS], odd[NKEYS];
         lines got = {0, 0, 0}, want = {0, 0, 0};
         gleam_flow *f = gleam_flow_new("reduce_by mixed spill");
@@ -331,7 +331,7 @@ static gleam_result append_one(gleam_ctx *c, const gleam_value *row, int n) {
 
 static void test_distinct(void) {
     int threads;
-    for (threads = 1; threads <= 4; threads *= 2) {
+    for (threads = TH_MIN_THREADS; threads <= 4; threads *= 2) {
         static char seen[NKEYS];
         lines got = {0, 0, 0}, want = {0, 0, 0};
         gleam_flow *f = gleam_flow_new("distinct spill");

@@ -302,7 +302,7 @@ static int type_rank(gleam_type t) {
     default: return 4;
     }
 }
-static int ref_cmp(gleam_value a, gleam_value b) {
+TH_REFERENCE static int ref_cmp(gleam_value a, gleam_value b) {
     int ra = type_rank(a.type), rb = type_rank(b.type);
     if (ra != rb) return ra < rb ? -1 : 1;
     switch (ra) {
@@ -1085,7 +1085,7 @@ static void test_sort_fields(void) {
     size_t i;
     g_tb.cols = 4;
     rng_seed(9);
-    for (i = 0; i < 20000; i++) {
+    for (i = 0; i < (size_t)TH_ROWS(20000); i++) {
         trow *r = tb_add(&g_tb);
         const char *w = words[rng_below((int64_t)NWORDS)];
         r->v[0] = gleam_int(rng_below(101) - 50);
@@ -2152,7 +2152,7 @@ static void test_wide_long_keys(void) {
     g_tb.cols = 3;
     g_tb2.cols = 2;
     rng_seed(19);
-    for (i = 0; i < 1500; i++) {
+    for (i = 0; i < TH_ROWS(1500); i++) {
         /* shared prefixes of a few KB, differing at the end or in length */
         size_t len = 3000 + (size_t)rng_below(4) * 1000;
         int64_t tail = rng_below(5);
@@ -2177,7 +2177,7 @@ static void test_wide_mixed_sizes(void) {
     g_tb.cols = 3;
     g_tb2.cols = 2;
     rng_seed(23);
-    for (i = 0; i < 6000; i++) {
+    for (i = 0; i < TH_ROWS(6000); i++) {
         size_t len = i % 97 == 0 ? 4000 + (size_t)rng_below(16000) : (size_t)rng_below(200), j;
         for (j = 0; j < len; j++) buf[j] = (char)rng_below(256);
         add_kv(&g_tb, tb_str(&g_tb, buf, len), i);
@@ -2196,7 +2196,7 @@ static void test_reduce_built_bytes(void) {
     int64_t i;
     g_tb.cols = 3;
     rng_seed(20);
-    for (i = 0; i < 30000; i++) {
+    for (i = 0; i < TH_ROWS(30000); i++) {
         trow *r = tb_add(&g_tb);
         char s[16];
         size_t len = (size_t)rng_below(12), j;
@@ -2208,7 +2208,7 @@ static void test_reduce_built_bytes(void) {
     }
     ref_group(&g_tb, GLEAM_FIELDS(1), ref_reduce_cb, &exp);
     CHECK_INT(exp.n, 7);
-    CHECK_FLOW("reduce_by_key building 20 KB values", build_wide, &a, &exp, 0);
+    CHECK_FLOW("reduce_by_key building long values", build_wide, &a, &exp, 0);
     rs_free(&exp);
     tb_free(&g_tb);
 }
@@ -2247,7 +2247,7 @@ static void test_reduce_empty_then_bytes(void) {
     gleam_flow_free(f);
 }
 
-/* One key holds half of 200000 rows. */
+/* One key holds half of 200000 rows (TH_ROWS). */
 static void test_wide_skewed(void) {
     int64_t i;
     rs exp = {0, 0, 0};
@@ -2256,7 +2256,7 @@ static void test_wide_skewed(void) {
     sort_arg sa = {0, 8, {0, {{0, 0}}}, 0};
     g_tb.cols = 2;
     rng_seed(21);
-    for (i = 0; i < 200000; i++) {
+    for (i = 0; i < TH_ROWS(200000); i++) {
         trow *r = tb_add(&g_tb);
         r->v[0] = gleam_int(i % 2 ? 42 : 100 + rng_below(5000));
         r->v[1] = gleam_int(rng_below(1000));
@@ -2292,7 +2292,7 @@ static void test_wide_skewed(void) {
                 rs_add(&exp, o, 3);
             }
         }
-        CHECK_INT(exp.n, 200000);
+        CHECK_INT(exp.n, TH_ROWS(200000));
         CHECK_FLOW("skewed join", build_join, &j, &exp, 0);
         rs_free(&exp);
     }
