@@ -2377,6 +2377,15 @@ GLEAM__PRIV void gleam__arena_free(gleam__arena *a) {
 
 #define GLEAM__SPILL_WBUF (1u << 20)
 
+/* O_TMPFILE (Linux 3.11) is declared only under _GNU_SOURCE, which gleam.h does not ask for:
+   on Linux its value is 020000000 | O_DIRECTORY, but on the few architectures that give
+   __O_TMPFILE a value of their own. A kernel or file system without it refuses the open,
+   and mkstemp serves (with a moment between making the file and unlinking it). */
+#if !defined(O_TMPFILE) && defined(__linux__) && defined(O_DIRECTORY) && !defined(__alpha__) && !defined(__sparc__) && \
+    !defined(__hppa__)
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+
 /* Make a spill file in dir. 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__spill_open(gleam__spill *s, const char *dir) {
     char *path;
