@@ -7,16 +7,6 @@ STD = -std=c11
 LDLIBS = -pthread -lm
 SAN_ADDR = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_THREAD = -fsanitize=thread
-# A join sweeps its probes only with a table of 128 MB or more, and a fold keeps numbers
-# compactly only past a table's first 4096 keys: the sweep flavours build the engine to
-# sweep every join after every 7 probing rows and to fold numbers compactly from the
-# first key, so the tests reach those paths on small data.
-SWEEP = -DGLEAM__SWEEP_BYTES=0 -DGLEAM__SWEEP_ROWS=7 -DGLEAM__NUMS_AFTER=0
-
-# Builds run on every core (JOBS=1 make ... for one at a time).
-JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-MAKEFLAGS += -j$(JOBS)
-
 EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join
 SRC = src/gleam_api.h $(wildcard src/*/*.h src/*/*.c)
 UNIT = $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
@@ -56,12 +46,6 @@ build/asan/impl.o: build/impl.c build/gleam-lines.h
 build/tsan/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/tsan
 	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
-build/sweep-asan/impl.o: build/impl.c build/gleam-lines.h
-	@mkdir -p build/sweep-asan
-	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) $(SWEEP) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
-build/sweep-tsan/impl.o: build/impl.c build/gleam-lines.h
-	@mkdir -p build/sweep-tsan
-	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) $(SWEEP) -DGLEAM__EXTERN -Ibuild -c -o $@ $<
 
 build/test/test_%: tests/test_%.c tests/harness.h gleam.h build/test/impl.o
 	$(CC) $(TEST_CFLAGS) -o $@ $< build/test/impl.o $(LDLIBS)
@@ -69,22 +53,8 @@ build/asan/test_%: tests/test_%.c tests/harness.h gleam.h build/asan/impl.o
 	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -o $@ $< build/asan/impl.o $(LDLIBS)
 build/tsan/test_%: tests/test_%.c tests/harness.h gleam.h build/tsan/impl.o
 	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -o $@ $< build/tsan/impl.o $(LDLIBS)
-# test_spill_hash compiles the engine itself, with folds kept compactly from a table's 16th key.
-build/test/test_spill_hash: tests/test_spill_hash.c tests/harness.h gleam.h
-	@mkdir -p build/test
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(LDLIBS)
-build/asan/test_spill_hash: tests/test_spill_hash.c tests/harness.h gleam.h
-	@mkdir -p build/asan
-	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -o $@ $< $(LDLIBS)
-build/tsan/test_spill_hash: tests/test_spill_hash.c tests/harness.h gleam.h
-	@mkdir -p build/tsan
-	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -o $@ $< $(LDLIBS)
-build/sweep-asan/test_steps: tests/test_steps.c tests/harness.h gleam.h build/sweep-asan/impl.o
-	$(CC) $(TEST_CFLAGS) $(SAN_ADDR) -o $@ $< build/sweep-asan/impl.o $(LDLIBS)
-build/sweep-tsan/test_steps: tests/test_steps.c tests/harness.h gleam.h build/sweep-tsan/impl.o
-	$(CC) $(TEST_CFLAGS) $(SAN_THREAD) -o $@ $< build/sweep-tsan/impl.o $(LDLIBS)
 
-unit: $(foreach f,$(FLAVOURS),$(UNIT:%=build/$(f)/%)) build/sweep-asan/test_steps build/sweep-tsan/test_steps
+unit: $(foreach f,$(FLAVOURS),$(UNIT:%=build/$(f)/%))
 
 # make dev: every file of src/ a translation unit of its own (each must compile alone), the
 # examples linked against them; tests/dev.sh checks they answer as the amalgamated build.

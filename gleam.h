@@ -528,8 +528,12 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
    dev), so that compilers and tools see every call between files. */
 #if defined(GLEAM__AMALGAMATION) && !defined(GLEAM__EXTERN)
 #define GLEAM__PRIV static
+#define GLEAM__VAR static /* an internal variable, declared in a header ... */
+#define GLEAM__VARDEF static /* ... and defined in one file */
 #else
 #define GLEAM__PRIV /* GLEAM__EXTERN: the tests link their internal checks against them */
+#define GLEAM__VAR extern
+#define GLEAM__VARDEF
 #endif
 
 #if defined(GLEAM_MALLOC) && defined(GLEAM_REALLOC) && defined(GLEAM_FREE)
@@ -1776,6 +1780,17 @@ GLEAM__PRIV gleam__op *gleam__make_distinct_consumer(gleam__task *t, gleam__node
 GLEAM__PRIV gleam__op *gleam__make_join_consumer(gleam__task *t, gleam__node *node);
 GLEAM__PRIV gleam__op *gleam__make_order_producer(gleam__task *t, gleam__node *node); /* sort, top, limit */
 GLEAM__PRIV gleam__op *gleam__make_order_consumer(gleam__task *t, gleam__node *node);
+
+/* The sizes at which the steps change their ways, in one place so that the tests can move
+   them and reach on small data what needs big data: a join whose table has sweep_bytes or
+   more sweeps its probes in table order, sweep_rows at a time (join.c); a fold keeps the
+   numbers of a key made after nums_after others compactly (fold.c). */
+typedef struct gleam__tuning {
+    size_t sweep_bytes;
+    size_t sweep_rows;
+    size_t nums_after;
+} gleam__tuning;
+GLEAM__VAR gleam__tuning gleam__tune;
 
 /* The bytes a producer's table (a map-side combine, a distinct's keys seen) holds before
    it is sent on or forgotten: each byte of a table is memory touched for the first time. */
@@ -6929,10 +6944,7 @@ static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table
 
 /* Fold values v into table t under the packed key (hash h). A table's first keys (in a
    skewed input the frequent ones, folded most) keep gleam_values, folded in place; keys
-   made after GLEAM__NUMS_AFTER others, where memory counts, keep numbers compactly. */
-#ifndef GLEAM__NUMS_AFTER
-#define GLEAM__NUMS_AFTER 4096
-#endif
+   made after gleam__tune.nums_after others, where memory counts, keep numbers compactly. */
 GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
     int plain;
@@ -6940,7 +6952,7 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     gleam_result r;
     gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
     if (!a) {
-        int i, made, nums = t->count + 1 > (size_t)GLEAM__NUMS_AFTER && gleam__nums_fit(v, nv);
+        int i, made, nums = t->count + 1 > gleam__tune.nums_after && gleam__nums_fit(v, nv);
         if (!(a = (gleam__acc *)gleam__table_insert(t, at, h, key, klen, gleam__acc_size(nv, nums), &made)))
             return gleam__nomem(op);
         a->n = (uint32_t)nv;
@@ -7823,13 +7835,7 @@ static gleam_result gleam__join_spill_entry(gleam__cons *c, char *e, int f) { re
    by slot: each sweep then walks the slots and the entries forward, once. The copy holds
    the build side twice for a moment, so it is made only when that fits in half the share;
    a table that is smaller, nearly in the cache, gains nothing from it and is probed as its
-   rows come. */
-#ifndef GLEAM__SWEEP_ROWS
-#define GLEAM__SWEEP_ROWS (256u * 1024) /* probes gathered before a sweep */
-#endif
-#ifndef GLEAM__SWEEP_BYTES
-#define GLEAM__SWEEP_BYTES ((size_t)128 << 20) /* a smaller table (in cache, or nearly) is probed as rows come */
-#endif
+   rows come. The sizes are gleam__tune's: sweep_bytes of table, sweep_rows probes. */
 
 /* Copy the build side's entries and their rows into one block in slot order, when that
    fits in half the consumer's share next to the table; the arena they were in is freed.
@@ -7916,7 +7922,7 @@ static gleam_result gleam__sweep(gleam__cons *c) {
     const gleam_fields *key = &op->node->step->key;
     size_t n = c->nsweep, i;
     gleam_result r = GLEAM_OK;
-    if (!c->laid_out && !op->done && n >= GLEAM__SWEEP_ROWS / 4) { /* not for a last few rows */
+    if (!c->laid_out && !op->done && n >= gleam__tune.sweep_rows / 4) { /* not for a last few rows */
         c->laid_out = 1; /* the build side is complete: probes come after it */
         gleam__lay_out(c);
     }
@@ -7973,7 +7979,7 @@ static gleam_result gleam__gather(gleam__cons *c, gleam__block *b, size_t nh) {
     c->sweep.len += nh * sizeof *q;
     c->nsweep += nh;
     /* enough rows, or their blocks past an eighth of the share (wide rows) */
-    if (c->nsweep >= GLEAM__SWEEP_ROWS || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
+    if (c->nsweep >= gleam__tune.sweep_rows || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
     b->kept = 1;
     b->next = c->held;
     c->held = b;
@@ -7993,7 +7999,7 @@ static gleam_result gleam__join_absorb(gleam__op *op, gleam__block *b) {
     }
     c->hs.len = 0;
     if (c->table.slots) nh = gleam__hash_block(c, b->data, b->data + b->len);
-    if (probe && nh && !c->sub && gleam__table_bytes(&c->table) + 1 > GLEAM__SWEEP_BYTES) return gleam__gather(c, b, nh);
+    if (probe && nh && !c->sub && gleam__table_bytes(&c->table) + 1 > gleam__tune.sweep_bytes) return gleam__gather(c, b, nh);
     return gleam__cons_after_block(c, gleam__cons_rows(c, b, nh, probe, gleam__join_take));
 }
 
@@ -8538,6 +8544,10 @@ GLEAM__PRIV gleam__op *gleam__make_order_consumer(gleam__task *t, gleam__node *n
 
 /* ==== Begin file src/steps/wide.c ==== */
 /* wide.c: the operators of each kind of wide step, in one table. */
+
+/* A table is far from the cache from 128 MB; a table's first 4096 keys, the frequent ones
+   of a skewed input, are folded in place. */
+GLEAM__VARDEF gleam__tuning gleam__tune = {(size_t)128 << 20, 256u * 1024, 4096};
 
 static const gleam__wide gleam__wide_fold = {gleam__make_fold_producer, gleam__make_fold_consumer};
 static const gleam__wide gleam__wide_group = {gleam__make_hash_producer, gleam__make_group_consumer};

@@ -2,8 +2,9 @@
 # matrix.sh: the compile matrix. For gcc and clang (a compiler that is not installed is
 # skipped; the two run side by side), under -std=c99 and -std=c11, with -Wall -Wextra
 # -Wpedantic -Werror:
-#   - two translation units that both include gleam.h, one with GLEAM_IMPLEMENTATION,
-#     link and run a tiny flow with the right answer;
+#   - two translation units that both include gleam.h, one with GLEAM_IMPLEMENTATION (at
+#     -O2, which the warnings that need optimizing see), link and run a tiny flow with the
+#     right answer;
 #   - every example compiles (its own code; the implementation it includes is the one
 #     just compiled) and links against that implementation;
 #   - with GLEAM_STATIC (the implementation static in one TU, used only there, exporting no
@@ -11,6 +12,8 @@
 #   - (c99) a TU with _POSIX_C_SOURCE that includes <stdio.h> and <string.h> before gleam.h;
 #   - GLEAM_MALLOC/GLEAM_REALLOC/GLEAM_FREE overridden by counting wrappers are used, and
 #     only ever given their own blocks.
+#   The TUs of the settings (GLEAM_STATIC, _POSIX_C_SOURCE, the allocator hooks) are
+#   compiled at -O0: the optimized build of the same code is the first one.
 # Then the declarations as C++11 (g++, clang++, -fsyntax-only).
 # Everything is built in a temp dir. Prints one line per combination; exits 1 if any failed.
 # Run: sh tests/matrix.sh   (called by tests/run)
@@ -290,6 +293,7 @@ combo() {
     cc=$1 std=$2 D=$T/$1-$2
     mkdir -p "$D"
     C="$cc -std=$std -O2 $WARN -I. -I$T"
+    C0="$cc -std=$std -O0 $WARN -I. -I$T" # the settings' TUs: impl.o is the optimized build
     try "$cc -std=$std two TUs, one with GLEAM_IMPLEMENTATION: link and run" sh -c '
         $1 -c -o "$4/impl.o" "$2/impl.c" && $1 -c -o "$4/user.o" "$2/user.c" &&
         $1 -o "$4/two" "$4/impl.o" "$4/user.o" -pthread -lm && $3 "$4/two" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
@@ -302,13 +306,13 @@ combo() {
     try "$cc -std=$std GLEAM_STATIC in one TU: no warning, no exported gleam_ symbol, link and run" sh -c '
         $1 -c -o "$4/static_impl.o" "$2/static_impl.c" && $1 -c -o "$4/static_main.o" "$2/static_main.c" &&
         if nm -g --defined-only "$4/static_impl.o" | grep -i " gleam"; then echo "exported by the GLEAM_STATIC TU: above"; exit 1; fi &&
-        $1 -o "$4/static" "$4/static_impl.o" "$4/static_main.o" -pthread -lm && $3 "$4/static" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+        $1 -o "$4/static" "$4/static_impl.o" "$4/static_main.o" -pthread -lm && $3 "$4/static" "$2/words.txt"' sh "$C0" "$T" "$TO" "$D"
     if [ "$std" = c99 ]; then
         try "$cc -std=c99 _POSIX_C_SOURCE, <stdio.h> <string.h> before gleam.h: link and run" sh -c '
-            $1 -o "$4/posix" "$2/posix.c" -pthread -lm && $3 "$4/posix" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+            $1 -o "$4/posix" "$2/posix.c" -pthread -lm && $3 "$4/posix" "$2/words.txt"' sh "$C0" "$T" "$TO" "$D"
     fi
     try "$cc -std=$std GLEAM_MALLOC/REALLOC/FREE counting hooks used" sh -c '
-        $1 -o "$4/hooks" "$2/hooks.c" -pthread -lm && $3 "$4/hooks" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
+        $1 -o "$4/hooks" "$2/hooks.c" -pthread -lm && $3 "$4/hooks" "$2/words.txt"' sh "$C0" "$T" "$TO" "$D"
 }
 
 # gcc and clang side by side (each line and count goes to its own file, summed below)

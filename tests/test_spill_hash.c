@@ -2,9 +2,7 @@
    joins) with a memory bound small enough that their consumers spill to files: the answers
    must equal those of naive loops here, the spill files must have been used while the job
    ran, and nothing may be left in the spill directory afterwards. */
-#define GLEAM__NUMS_AFTER 16 /* folds of numbers kept compactly past a table's 16th key */
-#define GLEAM_IMPLEMENTATION /* with that setting: this test compiles the engine itself */
-#include "gleam.h"
+#include "run/run.h" /* the engine's internal declarations (build with -Isrc), gleam.h's among them */
 #include "harness.h"
 
 #include <dirent.h>
@@ -574,6 +572,7 @@ static void test_no_tmpdir(void) {
 }
 
 int main(void) {
+    gleam__tune.nums_after = 16; /* folds of numbers kept compactly past a table's 16th key */
     make_data();
     snprintf(spill_dir, sizeof spill_dir, "%s", th_path("spill"));
     if (mkdir(spill_dir, 0700)) {

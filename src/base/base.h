@@ -40,8 +40,12 @@
    dev), so that compilers and tools see every call between files. */
 #if defined(GLEAM__AMALGAMATION) && !defined(GLEAM__EXTERN)
 #define GLEAM__PRIV static
+#define GLEAM__VAR static /* an internal variable, declared in a header ... */
+#define GLEAM__VARDEF static /* ... and defined in one file */
 #else
 #define GLEAM__PRIV /* GLEAM__EXTERN: the tests link their internal checks against them */
+#define GLEAM__VAR extern
+#define GLEAM__VARDEF
 #endif
 
 #if defined(GLEAM_MALLOC) && defined(GLEAM_REALLOC) && defined(GLEAM_FREE)

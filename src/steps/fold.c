@@ -208,10 +208,7 @@ static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table
 
 /* Fold values v into table t under the packed key (hash h). A table's first keys (in a
    skewed input the frequent ones, folded most) keep gleam_values, folded in place; keys
-   made after GLEAM__NUMS_AFTER others, where memory counts, keep numbers compactly. */
-#ifndef GLEAM__NUMS_AFTER
-#define GLEAM__NUMS_AFTER 4096
-#endif
+   made after gleam__tune.nums_after others, where memory counts, keep numbers compactly. */
 GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, uint64_t h, const char *key, uint32_t klen,
                                        const gleam_value *v, int nv) {
     int plain;
@@ -219,7 +216,7 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     gleam_result r;
     gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
     if (!a) {
-        int i, made, nums = t->count + 1 > (size_t)GLEAM__NUMS_AFTER && gleam__nums_fit(v, nv);
+        int i, made, nums = t->count + 1 > gleam__tune.nums_after && gleam__nums_fit(v, nv);
         if (!(a = (gleam__acc *)gleam__table_insert(t, at, h, key, klen, gleam__acc_size(nv, nums), &made)))
             return gleam__nomem(op);
         a->n = (uint32_t)nv;

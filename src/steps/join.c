@@ -101,13 +101,7 @@ static gleam_result gleam__join_spill_entry(gleam__cons *c, char *e, int f) { re
    by slot: each sweep then walks the slots and the entries forward, once. The copy holds
    the build side twice for a moment, so it is made only when that fits in half the share;
    a table that is smaller, nearly in the cache, gains nothing from it and is probed as its
-   rows come. */
-#ifndef GLEAM__SWEEP_ROWS
-#define GLEAM__SWEEP_ROWS (256u * 1024) /* probes gathered before a sweep */
-#endif
-#ifndef GLEAM__SWEEP_BYTES
-#define GLEAM__SWEEP_BYTES ((size_t)128 << 20) /* a smaller table (in cache, or nearly) is probed as rows come */
-#endif
+   rows come. The sizes are gleam__tune's: sweep_bytes of table, sweep_rows probes. */
 
 /* Copy the build side's entries and their rows into one block in slot order, when that
    fits in half the consumer's share next to the table; the arena they were in is freed.
@@ -194,7 +188,7 @@ static gleam_result gleam__sweep(gleam__cons *c) {
     const gleam_fields *key = &op->node->step->key;
     size_t n = c->nsweep, i;
     gleam_result r = GLEAM_OK;
-    if (!c->laid_out && !op->done && n >= GLEAM__SWEEP_ROWS / 4) { /* not for a last few rows */
+    if (!c->laid_out && !op->done && n >= gleam__tune.sweep_rows / 4) { /* not for a last few rows */
         c->laid_out = 1; /* the build side is complete: probes come after it */
         gleam__lay_out(c);
     }
@@ -251,7 +245,7 @@ static gleam_result gleam__gather(gleam__cons *c, gleam__block *b, size_t nh) {
     c->sweep.len += nh * sizeof *q;
     c->nsweep += nh;
     /* enough rows, or their blocks past an eighth of the share (wide rows) */
-    if (c->nsweep >= GLEAM__SWEEP_ROWS || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
+    if (c->nsweep >= gleam__tune.sweep_rows || c->held_bytes + b->cap > c->op.task->job->share / 8) return gleam__sweep(c);
     b->kept = 1;
     b->next = c->held;
     c->held = b;
@@ -271,7 +265,7 @@ static gleam_result gleam__join_absorb(gleam__op *op, gleam__block *b) {
     }
     c->hs.len = 0;
     if (c->table.slots) nh = gleam__hash_block(c, b->data, b->data + b->len);
-    if (probe && nh && !c->sub && gleam__table_bytes(&c->table) + 1 > GLEAM__SWEEP_BYTES) return gleam__gather(c, b, nh);
+    if (probe && nh && !c->sub && gleam__table_bytes(&c->table) + 1 > gleam__tune.sweep_bytes) return gleam__gather(c, b, nh);
     return gleam__cons_after_block(c, gleam__cons_rows(c, b, nh, probe, gleam__join_take));
 }
 

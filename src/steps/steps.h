@@ -32,6 +32,17 @@ GLEAM__PRIV gleam__op *gleam__make_join_consumer(gleam__task *t, gleam__node *no
 GLEAM__PRIV gleam__op *gleam__make_order_producer(gleam__task *t, gleam__node *node); /* sort, top, limit */
 GLEAM__PRIV gleam__op *gleam__make_order_consumer(gleam__task *t, gleam__node *node);
 
+/* The sizes at which the steps change their ways, in one place so that the tests can move
+   them and reach on small data what needs big data: a join whose table has sweep_bytes or
+   more sweeps its probes in table order, sweep_rows at a time (join.c); a fold keeps the
+   numbers of a key made after nums_after others compactly (fold.c). */
+typedef struct gleam__tuning {
+    size_t sweep_bytes;
+    size_t sweep_rows;
+    size_t nums_after;
+} gleam__tuning;
+GLEAM__VAR gleam__tuning gleam__tune;
+
 /* The bytes a producer's table (a map-side combine, a distinct's keys seen) holds before
    it is sent on or forgotten: each byte of a table is memory touched for the first time. */
 #ifndef GLEAM__COMBINE_MAX
