@@ -36,6 +36,20 @@ static gleam_result t_gen_wide(gleam_ctx *c, int shard, int nshards) {
     return GLEAM_OK;
 }
 
+/* Shard 0's keys all come before shard 1's: each sorted run lies in one partition, and
+   the other partitions' slices of it are empty. */
+static gleam_result t_gen_apart(gleam_ctx *c, int shard, int nshards) {
+    char key[16];
+    int i;
+    gleam_result r;
+    (void)nshards;
+    for (i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "%c%04d", shard ? 'z' : 'a', (i * 37) % 500);
+        if ((r = GLEAM_EMIT(c, gleam_str(key), gleam_int(i))) != GLEAM_OK) return r;
+    }
+    return GLEAM_OK;
+}
+
 static gleam_result t_sum(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
     (void)c;
     (void)n;
@@ -61,6 +75,7 @@ static gleam_result t_fail_on_k13(gleam_ctx *c, const gleam_value *row, int n) {
 static void t_register(void) {
     gleam_register_source("gen", t_gen);
     gleam_register_source("genWide", t_gen_wide);
+    gleam_register_source("genApart", t_gen_apart);
     gleam_register_reducer("sum", t_sum);
     gleam_register_mapper("pid", t_pid);
     gleam_register_mapper("failOnK13", t_fail_on_k13);
@@ -209,10 +224,15 @@ static gleam_rows *t_sort_wide(gleam_flow *f) {
     return gleam_collect(gleam_sort(gleam_generate(f, "genWide", 3), gleam_then_by(gleam_order_by(1, GLEAM_DESC), 3, GLEAM_ASC)));
 }
 
+static gleam_rows *t_sort_apart(gleam_flow *f) {
+    return gleam_collect(gleam_sort(gleam_generate(f, "genApart", 2), gleam_order_by(1, GLEAM_ASC)));
+}
+
 static void test_sort_elsewhere(void) {
     gleam_flow *f = gleam_flow_new("seam");
     gleam_options o;
     t_same(t_sort, 2, 1, 0, 0);
+    t_same(t_sort_apart, 2, 1, 0, 0); /* empty slices */
     /* in 1 MB the runs spill (where no spill file can be made, the sort fails), and the
        slices sent are read from disk */
     memset(&o, 0, sizeof o);

@@ -318,7 +318,8 @@ GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
     const char *p;
     size_t n;
     int r;
-    if (k->blk) { /* rows in blocks: checked when they arrived */
+    if (!k->run) { /* rows in blocks, checked when they arrived; no block: an empty slice */
+        if (!k->blk) return 0;
         while (k->at == k->blk->data + k->blk->len) {
             if (!(k->blk = k->blk->next)) return 0;
             k->at = k->blk->data;
