@@ -8,17 +8,23 @@ LDLIBS = -pthread -lm
 SAN_ADDR = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_THREAD = -fsanitize=thread
 EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join
-SRC = src/gleam_api.h $(wildcard src/*/*.h src/*/*.c)
+SRC = src/gleam_api.h src/gleam_net_api.h $(wildcard src/*/*.h src/*/*.c)
 UNIT = $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 FLAVOURS = test asan tsan
 DEV_OBJ = $(patsubst src/%.c,build/dev/obj/%.o,$(wildcard src/*/*.c))
+HEADERS = gleam.h gleam_net.h
 
-all: $(EXAMPLES:%=build/%) build/gen
+all: $(EXAMPLES:%=build/%) build/gleam build/gen
 
-gleam.h: $(SRC) tools/amalgamate
+gleam.h gleam_net.h &: $(SRC) tools/amalgamate
 	tools/amalgamate
 
-build/%: examples/%.c gleam.h
+build/%: examples/%.c $(HEADERS)
+	@mkdir -p build
+	$(CC) $(STD) $(CFLAGS) $(WARN) -I. -o $@ $< $(LDLIBS)
+
+# `gleam master` and `gleam agent`: a few lines that include both headers.
+build/gleam: tools/gleam.c $(HEADERS)
 	@mkdir -p build
 	$(CC) $(STD) $(CFLAGS) $(WARN) -I. -o $@ $< $(LDLIBS)
 
@@ -33,9 +39,9 @@ build/gen: tools/gen.c
 build/gleam-lines.h: $(SRC) tools/amalgamate
 	@mkdir -p build
 	tools/amalgamate --lines $@
-build/impl.c:
+build/impl.c: Makefile
 	@mkdir -p build
-	printf '#define GLEAM_IMPLEMENTATION\n#include "gleam-lines.h"\n' > $@
+	printf '#define GLEAM_IMPLEMENTATION\n#include "gleam-lines.h"\n#include "gleam_net-lines.h"\n' > $@
 TEST_CFLAGS = $(STD) -O1 -g $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. -Isrc -Itests
 build/test/impl.o: build/impl.c build/gleam-lines.h
 	@mkdir -p build/test
@@ -64,7 +70,10 @@ build/dev/obj/%.o: src/%.c $(wildcard src/*/*.h) src/gleam_api.h
 build/dev/include/gleam.h: src/gleam_api.h
 	@mkdir -p build/dev/include
 	cp $< $@
-build/dev/%: examples/%.c build/dev/include/gleam.h $(DEV_OBJ)
+build/dev/include/gleam_net.h: src/gleam_net_api.h
+	@mkdir -p build/dev/include
+	cp $< $@
+build/dev/%: examples/%.c build/dev/include/gleam.h build/dev/include/gleam_net.h $(DEV_OBJ)
 	$(CC) $(STD) -O1 -g $(WARN) -Ibuild/dev/include -o $@ $< $(DEV_OBJ) $(LDLIBS)
 dev: $(EXAMPLES:%=build/dev/%)
 

@@ -52,6 +52,9 @@
                         the job runs over a second); -gleam.quiet: never
    -gleam.roundtrip     run the plan decoded from its own bytes (checks that a plan survives
                         the trip to another process)
+   -distributed         run the flows on the cluster (needs gleam_net.h; without it, an error)
+   -gleam.master=H:P    the cluster's master (default 127.0.0.1:45326)
+   -gleam.secret-file=F the cluster's shared secret (else $GLEAM_SECRET)
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -116,6 +119,7 @@ typedef struct gleam_dataset gleam_dataset;
     X(GLEAM_ERR_VALUE, -12, "value of the wrong type")                                   \
     X(GLEAM_ERR_USER, -13, "a user function failed")                                     \
     X(GLEAM_ERR_COMMAND, -14, "a piped command failed")                                  \
+    X(GLEAM_ERR_NET, -15, "a member of the cluster failed or cannot be reached")         \
     X(GLEAM_ERR_INTERNAL, -20, "internal error")
 
 typedef enum gleam_result {
@@ -1703,7 +1707,8 @@ enum {
     GLEAM__FRAME_ROWS,      /* step, shard, then packed rows for an output step */
     GLEAM__FRAME_RUN,       /* step, producer: the blocks of one sorted run (part
                                GLEAM__PART_RUN) that a producer sent end here */
-    GLEAM__FRAME_END        /* result (as a 32-bit two's complement), then the error message */
+    GLEAM__FRAME_END,       /* result (as a 32-bit two's complement), then the error message */
+    GLEAM__FRAME_MSG = 32   /* from here to 255: the messages of gleam_net.h, no fields */
 };
 #define GLEAM__PART_RUN 0xffffffffu
 
@@ -1714,6 +1719,9 @@ typedef struct gleam__frame {
     size_t len;
 } gleam__frame;
 
+/* Write n bytes to fd (a socket or not); a socket whose peer is gone gives EPIPE, never
+   SIGPIPE. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
 /* Write one frame (type, nf fields, then len bytes of data). 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len);
 /* gleam__frame_write with mu held (one writer at a time on fd): 0, or the errno of the
@@ -1725,6 +1733,9 @@ GLEAM__PRIV int gleam__frame_fields(int type);
 /* Read one frame into fr, its bytes in buf. 1, 0 at the end of the input (between frames),
    or -1: a read error (errno set) or a malformed frame (errno EPROTO). */
 GLEAM__PRIV int gleam__frame_read(int fd, gleam__buf *buf, gleam__frame *fr);
+/* gleam__frame_read of frames of at most max bytes (EPROTO past it). The buffer grows with
+   the bytes that arrive, so a length that lies costs nothing. */
+GLEAM__PRIV int gleam__frame_read_max(int fd, gleam__buf *buf, gleam__frame *fr, size_t max);
 
 /* The transport of an exchange whose consumers are in other processes: fds[j] reaches the
    consumer of partition j. Blocks and closes go there as frames; a sorted exchange's runs
@@ -2166,6 +2177,37 @@ GLEAM__PRIV const int *gleam__remote_fds(const gleam__job *job);
    frame. Returns 0 when the task succeeded, 1 when it failed (its error went up in the
    END frame), 2 when fd spoke something else (a message on stderr). */
 GLEAM__PRIV int gleam__exec_task(int fd);
+/* Run task `shard` of stage `stage` of job's plan (made by gleam__job_init) in this
+   process: the blocks of the exchanges it feeds and the rows of its outputs go up out as
+   frames, its input (when it reads an exchange) comes from in. GLEAM_OK, or its error
+   with job->errmsg set. */
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in);
+/* The END frame of a task with result r and job->errmsg, up out. 0, or -1. */
+GLEAM__PRIV int gleam__exec_end(gleam__job *job, int out, gleam_result r);
+
+/* >>net: what gleam_net.h plugs in -------------------------------------------------------- */
+
+/* The flags gleam_init keeps for the distributed mode, and argv as main got it (an
+   executor runs main again with the driver's arguments). */
+typedef struct gleam__netflags {
+    int distributed;        /* -distributed */
+    const char *master;     /* -gleam.master=HOST:PORT */
+    const char *secret_file; /* -gleam.secret-file=F */
+    int argc;
+    char **argv;
+} gleam__netflags;
+GLEAM__PRIV gleam__netflags *gleam__net_flags(void);
+
+/* The distributed mode's entry points, set by gleam_net.h before main runs; NULL in a
+   program built without it. init: at the end of gleam_init, with argv stripped of the
+   -gleam flags: a role named by argv[1] (master, agent) runs and the process ends; an
+   executor gets ready and returns. run: at the start of gleam_run: *handled = 1 when it
+   ran the flow (as a driver or an executor), with its result. */
+typedef struct gleam__net_ops {
+    gleam_result (*init)(int *argc, char ***argv);
+    gleam_result (*run)(gleam_flow *f, const gleam_options *opt, int *handled);
+} gleam__net_ops;
+GLEAM__VAR const gleam__net_ops *gleam__net;
 
 #endif /* GLEAM_RUN_H */
 /* ==== End file src/run/run.h ==== */
@@ -3258,7 +3300,8 @@ GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
     const char *p;
     size_t n;
     int r;
-    if (k->blk) { /* rows in blocks: checked when they arrived */
+    if (!k->run) { /* rows in blocks, checked when they arrived; no block: an empty slice */
+        if (!k->blk) return 0;
         while (k->at == k->blk->data + k->blk->len) {
             if (!(k->blk = k->blk->next)) return 0;
             k->at = k->blk->data;
@@ -6010,12 +6053,11 @@ GLEAM__PRIV int gleam__frame_fields(int type) {
     case GLEAM__FRAME_ROWS: return 2;
     case GLEAM__FRAME_RUN: return 2;
     case GLEAM__FRAME_END: return 1;
-    default: return -1;
+    default: return type >= GLEAM__FRAME_MSG && type <= 255 ? 0 : -1;
     }
 }
 
-/* Write n bytes to fd; a socket whose peer is gone gives EPIPE, never SIGPIPE. */
-static int gleam__fd_write(int fd, const char *p, size_t n) {
+GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) {
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == ENOTSOCK) return gleam__write_all(fd, p, n);
@@ -6065,23 +6107,31 @@ static int gleam__read_exact(int fd, char *p, size_t n) {
 }
 
 GLEAM__PRIV int gleam__frame_read(int fd, gleam__buf *buf, gleam__frame *fr) {
+    return gleam__frame_read_max(fd, buf, fr, GLEAM__FRAME_MAX);
+}
+
+GLEAM__PRIV int gleam__frame_read_max(int fd, gleam__buf *buf, gleam__frame *fr, size_t max) {
     unsigned char hdr[4];
-    size_t len;
+    size_t len, got = 0;
     int k, nf, i;
     if ((k = gleam__read_exact(fd, (char *)hdr, 4)) <= 0) return k;
     len = gleam__rd32(hdr);
-    if (len < 1 || len > GLEAM__FRAME_MAX) {
+    if (len < 1 || len > max) {
         errno = EPROTO;
         return -1;
     }
     buf->len = 0;
-    if (gleam__buf_reserve(buf, len)) {
-        errno = ENOMEM;
-        return -1;
-    }
-    if ((k = gleam__read_exact(fd, buf->p, len)) <= 0) {
-        if (k == 0) errno = EPROTO;
-        return -1;
+    while (got < len) { /* memory grows with the bytes that came, not with the length claimed */
+        size_t step = GLEAM__MIN(len - got, got + ((size_t)1 << 20));
+        if (gleam__buf_reserve(buf, got + step)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if ((k = gleam__read_exact(fd, buf->p + got, step)) <= 0) {
+            if (k == 0) errno = EPROTO;
+            return -1;
+        }
+        got += step;
     }
     buf->len = len;
     fr->type = (unsigned char)buf->p[0];
@@ -10340,8 +10390,8 @@ static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
     return op;
 }
 
-/* Run the task: its exchanges up fd, its input (if it reads an exchange) from fd. */
-static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, char *err, size_t errcap) {
+/* Run the task: its exchanges up fd, its input (if it reads an exchange) from in. */
+static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, int in, char *err, size_t errcap) {
     const gleam__plan *p = job->plan;
     gleam__task *t;
     gleam__buf buf = {NULL, 0, 0};
@@ -10372,7 +10422,7 @@ static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard
         r = gleam__run_source(t);
         t->in_path = NULL;
     } else {
-        r = gleam__receive(job->xchgs[st->root->id], t, fd, &buf, err, errcap);
+        r = gleam__receive(job->xchgs[st->root->id], t, in, &buf, err, errcap);
         if (r < 0 && err[0] && !gleam__aborted(job)) gleam__fail(t, st->nodes[0], r, "%s", err);
     }
     gleam__buf_free(&buf);
@@ -10382,6 +10432,24 @@ static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard
     return r < 0 ? r : GLEAM_OK;
 }
 
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in) {
+    char err[GLEAM__ERRMAX];
+    gleam_result r;
+    err[0] = 0;
+    gleam__exec_fd = out;
+    job->make_output = gleam__make_rowsup;
+    r = gleam__exec_run(job, job->plan->stages[stage - 1], shard, out, in, err, sizeof err);
+    if (r != GLEAM_OK && job->errmsg[0] == 0) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", err[0] ? err : gleam_result_str(r));
+    if (r == GLEAM_OK) job->errmsg[0] = 0;
+    return r;
+}
+
+GLEAM__PRIV int gleam__exec_end(gleam__job *job, int out, gleam_result r) {
+    uint32_t f[1];
+    f[0] = (uint32_t)(int32_t)r;
+    return gleam__frame_write_locked(out, &gleam__exec_mu, GLEAM__FRAME_END, f, 1, job->errmsg, strlen(job->errmsg)) ? -1 : 0;
+}
+
 GLEAM__HOOK int gleam__exec_task(int fd) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__plan *p = NULL;
@@ -10389,7 +10457,6 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
     gleam__frame fr;
     gleam_result r;
     char err[GLEAM__ERRMAX];
-    int32_t code;
     uint32_t stage, shard;
     int k, out;
     gleam__exec_fd = fd;
@@ -10412,24 +10479,12 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
     }
     stage = fr.f[0];
     shard = fr.f[1];
-    err[0] = 0;
-    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) {
-        job.make_output = gleam__make_rowsup;
-        r = gleam__exec_run(&job, p->stages[stage - 1], (int)shard, fd, err, sizeof err);
-    }
-    if (r != GLEAM_OK && job.errmsg[0] == 0) gleam__fmt_into(job.errmsg, sizeof job.errmsg, "%s", err[0] ? err : gleam_result_str(r));
-    if (r == GLEAM_OK) job.errmsg[0] = 0;
-    code = (int32_t)r;
-    {
-        uint32_t f[1];
-        f[0] = (uint32_t)code;
-        out = gleam__frame_write_locked(fd, &gleam__exec_mu, GLEAM__FRAME_END, f, 1, job.errmsg, strlen(job.errmsg));
-    }
+    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) r = gleam__exec_stage(&job, (int)stage, (int)shard, fd, fd);
+    out = gleam__exec_end(&job, fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;
     gleam__job_free(&job);
     gleam__plan_free(p);
     gleam__buf_free(&buf);
-    if (out) return 2;
-    return r == GLEAM_OK ? 0 : 1;
+    return out;
 }
 /* ==== End file src/run/exec.c ==== */
 
@@ -10437,7 +10492,13 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
 /* flags.c: gleam_init: the -gleam.* flags taken out of argv into the process's settings. */
 
 static const char gleam__known_flags[] = "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR, "
-                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet, -gleam.roundtrip";
+                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet, -gleam.roundtrip, "
+                                        "-distributed, -gleam.master=HOST:PORT, -gleam.secret-file=FILE";
+
+GLEAM__VARDEF const gleam__net_ops *gleam__net;
+static gleam__netflags gleam__nf;
+
+GLEAM__PRIV gleam__netflags *gleam__net_flags(void) { return &gleam__nf; }
 
 /* A true/false flag: no value, or true/false/1/0. */
 static gleam_result gleam__flag_bool(const char *name, const char *v, int *out) {
@@ -10483,7 +10544,8 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
         else gleam__settings()->progress = on ? 1 : -1;
         return GLEAM_OK;
     }
-    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot")) {
+    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot") && !GLEAM__IS("master") &&
+        !GLEAM__IS("secret-file")) {
         gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "unknown flag %.*s; the known flags are %s",
                         (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
         return GLEAM_ERR_FLAG;
@@ -10502,6 +10564,13 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
     } else if (GLEAM__IS("memory")) {
         if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
         gleam__settings()->memory_mb = (size_t)x;
+    } else if (GLEAM__IS("master") || GLEAM__IS("secret-file")) {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.%s needs a value", GLEAM__IS("master") ? "master" : "secret-file");
+            return GLEAM_ERR_FLAG;
+        }
+        if (GLEAM__IS("master")) gleam__nf.master = v;
+        else gleam__nf.secret_file = v;
     } else if (GLEAM__IS("dot")) {
         if (!*v) {
             gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.dot needs a file name");
@@ -10526,6 +10595,12 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
     if (!argc || !argv || !*argv || *argc < 1) return GLEAM_OK;
     n = *argc;
     av = *argv;
+    if (!gleam__net_flags()->argv) { /* argv as main got it, for the executors of -distributed */
+        gleam__netflags *nf = gleam__net_flags();
+        if ((nf->argv = (char **)gleam__calloc((size_t)n + 1, sizeof *nf->argv)) == NULL) return GLEAM_ERR_NOMEM;
+        memcpy(nf->argv, av, (size_t)n * sizeof *av);
+        nf->argc = n;
+    }
     for (i = 1; i < n; i++) {
         const char *a = av[i];
         int used_next = 0;
@@ -10533,6 +10608,17 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
         if (!strcmp(a, "--")) {
             while (i < n) av[out++] = av[i++];
             break;
+        }
+        if (!strcmp(a, "-distributed") || !strcmp(a, "--distributed")) {
+            if (!gleam__net) {
+                gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX,
+                                "%s: this program was built without gleam_net.h, the distributed mode; include it after "
+                                "gleam.h in the file that defines GLEAM_IMPLEMENTATION",
+                                a);
+                return GLEAM_ERR_FLAG;
+            }
+            gleam__nf.distributed = 1;
+            continue;
         }
         if (strncmp(a, "-gleam.", 7) && strncmp(a, "--gleam.", 8)) {
             av[out++] = av[i];
@@ -10543,7 +10629,7 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
     }
     av[out] = NULL;
     *argc = out;
-    return GLEAM_OK;
+    return gleam__net ? gleam__net->init(argc, argv) : GLEAM_OK;
 }
 /* ==== End file src/run/flags.c ==== */
 
@@ -10871,7 +10957,7 @@ GLEAM__PRIV gleam_result gleam__run_flow(gleam_flow *f, const gleam_options *opt
     gleam__job job;
     gleam_options o;
     gleam_result r;
-    int i;
+    int i, handled = 0;
     if (!f) return GLEAM_ERR_ARG;
     if (f->err != GLEAM_OK) return f->err;
     if (f->ran) {
@@ -10884,6 +10970,7 @@ GLEAM__PRIV gleam_result gleam__run_flow(gleam_flow *f, const gleam_options *opt
         gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", o.threads);
         return f->err;
     }
+    if (!launch && gleam__net && (r = gleam__net->run(f, &o, &handled), handled)) return r;
     if ((r = gleam__plan_build(f, o.threads, &p)) != GLEAM_OK) return r;
     if (*gleam__roundtrip() && (r = gleam__plan_roundtrip(f, &p)) != GLEAM_OK) {
         gleam__plan_free(p);

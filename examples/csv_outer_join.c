@@ -6,6 +6,7 @@
    A has a header line; rows print as "key : a2 a3, b4 b5". */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h" /* -distributed, and the master and agent roles */
 
 #include <stdio.h>
 

@@ -5,6 +5,7 @@
    usage: pi_estimation [-points N]        (plus the -gleam.* flags) */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h" /* -distributed, and the master and agent roles */
 
 #include <stdio.h>
 #include <stdlib.h>

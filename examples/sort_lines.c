@@ -4,6 +4,7 @@
    usage: sort_lines FILE        (plus the -gleam.* flags) */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h" /* -distributed, and the master and agent roles */
 
 #include <stdio.h>
 

@@ -5,6 +5,7 @@
    usage: tfidf FILE...        (plus the -gleam.* flags) */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h" /* -distributed, and the master and agent roles */
 
 #include <math.h>
 #include <stdio.h>

@@ -6,6 +6,7 @@
    usage: union FILE        (plus the -gleam.* flags) */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h" /* -distributed, and the master and agent roles */
 
 #include <stdio.h>
 #include <string.h>

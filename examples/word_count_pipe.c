@@ -7,6 +7,7 @@
    usage: word_count_pipe FILE...        (plus the -gleam.* flags) */
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h" /* -distributed, and the master and agent roles */
 
 #include <stdio.h>
 #include <stdlib.h>

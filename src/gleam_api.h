@@ -51,6 +51,9 @@
                         the job runs over a second); -gleam.quiet: never
    -gleam.roundtrip     run the plan decoded from its own bytes (checks that a plan survives
                         the trip to another process)
+   -distributed         run the flows on the cluster (needs gleam_net.h; without it, an error)
+   -gleam.master=H:P    the cluster's master (default 127.0.0.1:45326)
+   -gleam.secret-file=F the cluster's shared secret (else $GLEAM_SECRET)
    Forms accepted: -gleam.x=v, --gleam.x=v, -gleam.x v. Anything after "--" is left alone.
 
    SECTIONS (grep for the banners)
@@ -115,6 +118,7 @@ typedef struct gleam_dataset gleam_dataset;
     X(GLEAM_ERR_VALUE, -12, "value of the wrong type")                                   \
     X(GLEAM_ERR_USER, -13, "a user function failed")                                     \
     X(GLEAM_ERR_COMMAND, -14, "a piped command failed")                                  \
+    X(GLEAM_ERR_NET, -15, "a member of the cluster failed or cannot be reached")         \
     X(GLEAM_ERR_INTERNAL, -20, "internal error")
 
 typedef enum gleam_result {

@@ -124,6 +124,7 @@ EOF
 cat > "$T/impl.c" << 'EOF'
 #define GLEAM_IMPLEMENTATION
 #include "gleam.h"
+#include "gleam_net.h"
 EOF
 cat > "$T/user.c" << 'EOF'
 #include <stdio.h>
@@ -254,6 +255,7 @@ EOF
 # the declarations as C++
 cat > "$T/decl.cpp" << 'EOF'
 #include "gleam.h"
+#include "gleam_net.h"
 #include <cstdio>
 static gleam_result pair(gleam_ctx *c, const gleam_value *row, int n) {
     gleam_value out[2] = { row[0], gleam_int(n) };
@@ -287,8 +289,8 @@ EOF
 # ---- the matrix ---------------------------------------------------------------------------
 # combo CC STD: every check of one compiler and standard, in its own directory. The
 # implementation is compiled once per combination (impl.o, two TUs); each example is then
-# compiled with all its own code (GLEAM__IMPLEMENTED set skips the implementation part it
-# includes) and linked against impl.o.
+# compiled with all its own code (GLEAM__IMPLEMENTED and GLEAM__NET_IMPLEMENTED set skip the
+# implementation parts it includes) and linked against impl.o.
 combo() {
     cc=$1 std=$2 D=$T/$1-$2
     mkdir -p "$D"
@@ -299,7 +301,7 @@ combo() {
         $1 -o "$4/two" "$4/impl.o" "$4/user.o" -pthread -lm && $3 "$4/two" "$2/words.txt"' sh "$C" "$T" "$TO" "$D"
     for e in $EXAMPLES; do
         try "$cc -std=$std examples/$e.c" sh -c '
-            $1 -DGLEAM__IMPLEMENTED -c -o "$3/$4.o" "examples/$4.c" && $1 -o "$3/$4" "$3/$4.o" "$3/impl.o" -pthread -lm' \
+            $1 -DGLEAM__IMPLEMENTED -DGLEAM__NET_IMPLEMENTED -c -o "$3/$4.o" "examples/$4.c" && $1 -o "$3/$4" "$3/$4.o" "$3/impl.o" -pthread -lm' \
             sh "$C" "$T" "$D" "$e"
     done
     # with GLEAM_STATIC, the functions the TU does not call must not warn either

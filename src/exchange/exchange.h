@@ -146,7 +146,8 @@ enum {
     GLEAM__FRAME_ROWS,      /* step, shard, then packed rows for an output step */
     GLEAM__FRAME_RUN,       /* step, producer: the blocks of one sorted run (part
                                GLEAM__PART_RUN) that a producer sent end here */
-    GLEAM__FRAME_END        /* result (as a 32-bit two's complement), then the error message */
+    GLEAM__FRAME_END,       /* result (as a 32-bit two's complement), then the error message */
+    GLEAM__FRAME_MSG = 32   /* from here to 255: the messages of gleam_net.h, no fields */
 };
 #define GLEAM__PART_RUN 0xffffffffu
 
@@ -157,6 +158,9 @@ typedef struct gleam__frame {
     size_t len;
 } gleam__frame;
 
+/* Write n bytes to fd (a socket or not); a socket whose peer is gone gives EPIPE, never
+   SIGPIPE. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
 /* Write one frame (type, nf fields, then len bytes of data). 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len);
 /* gleam__frame_write with mu held (one writer at a time on fd): 0, or the errno of the
@@ -168,6 +172,9 @@ GLEAM__PRIV int gleam__frame_fields(int type);
 /* Read one frame into fr, its bytes in buf. 1, 0 at the end of the input (between frames),
    or -1: a read error (errno set) or a malformed frame (errno EPROTO). */
 GLEAM__PRIV int gleam__frame_read(int fd, gleam__buf *buf, gleam__frame *fr);
+/* gleam__frame_read of frames of at most max bytes (EPROTO past it). The buffer grows with
+   the bytes that arrive, so a length that lies costs nothing. */
+GLEAM__PRIV int gleam__frame_read_max(int fd, gleam__buf *buf, gleam__frame *fr, size_t max);
 
 /* The transport of an exchange whose consumers are in other processes: fds[j] reaches the
    consumer of partition j. Blocks and closes go there as frames; a sorted exchange's runs

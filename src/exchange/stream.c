@@ -18,12 +18,11 @@ GLEAM__PRIV int gleam__frame_fields(int type) {
     case GLEAM__FRAME_ROWS: return 2;
     case GLEAM__FRAME_RUN: return 2;
     case GLEAM__FRAME_END: return 1;
-    default: return -1;
+    default: return type >= GLEAM__FRAME_MSG && type <= 255 ? 0 : -1;
     }
 }
 
-/* Write n bytes to fd; a socket whose peer is gone gives EPIPE, never SIGPIPE. */
-static int gleam__fd_write(int fd, const char *p, size_t n) {
+GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) {
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == ENOTSOCK) return gleam__write_all(fd, p, n);
@@ -73,23 +72,31 @@ static int gleam__read_exact(int fd, char *p, size_t n) {
 }
 
 GLEAM__PRIV int gleam__frame_read(int fd, gleam__buf *buf, gleam__frame *fr) {
+    return gleam__frame_read_max(fd, buf, fr, GLEAM__FRAME_MAX);
+}
+
+GLEAM__PRIV int gleam__frame_read_max(int fd, gleam__buf *buf, gleam__frame *fr, size_t max) {
     unsigned char hdr[4];
-    size_t len;
+    size_t len, got = 0;
     int k, nf, i;
     if ((k = gleam__read_exact(fd, (char *)hdr, 4)) <= 0) return k;
     len = gleam__rd32(hdr);
-    if (len < 1 || len > GLEAM__FRAME_MAX) {
+    if (len < 1 || len > max) {
         errno = EPROTO;
         return -1;
     }
     buf->len = 0;
-    if (gleam__buf_reserve(buf, len)) {
-        errno = ENOMEM;
-        return -1;
-    }
-    if ((k = gleam__read_exact(fd, buf->p, len)) <= 0) {
-        if (k == 0) errno = EPROTO;
-        return -1;
+    while (got < len) { /* memory grows with the bytes that came, not with the length claimed */
+        size_t step = GLEAM__MIN(len - got, got + ((size_t)1 << 20));
+        if (gleam__buf_reserve(buf, got + step)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if ((k = gleam__read_exact(fd, buf->p + got, step)) <= 0) {
+            if (k == 0) errno = EPROTO;
+            return -1;
+        }
+        got += step;
     }
     buf->len = len;
     fr->type = (unsigned char)buf->p[0];

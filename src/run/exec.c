@@ -43,8 +43,8 @@ static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
     return op;
 }
 
-/* Run the task: its exchanges up fd, its input (if it reads an exchange) from fd. */
-static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, char *err, size_t errcap) {
+/* Run the task: its exchanges up fd, its input (if it reads an exchange) from in. */
+static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, int in, char *err, size_t errcap) {
     const gleam__plan *p = job->plan;
     gleam__task *t;
     gleam__buf buf = {NULL, 0, 0};
@@ -75,7 +75,7 @@ static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard
         r = gleam__run_source(t);
         t->in_path = NULL;
     } else {
-        r = gleam__receive(job->xchgs[st->root->id], t, fd, &buf, err, errcap);
+        r = gleam__receive(job->xchgs[st->root->id], t, in, &buf, err, errcap);
         if (r < 0 && err[0] && !gleam__aborted(job)) gleam__fail(t, st->nodes[0], r, "%s", err);
     }
     gleam__buf_free(&buf);
@@ -85,6 +85,24 @@ static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard
     return r < 0 ? r : GLEAM_OK;
 }
 
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in) {
+    char err[GLEAM__ERRMAX];
+    gleam_result r;
+    err[0] = 0;
+    gleam__exec_fd = out;
+    job->make_output = gleam__make_rowsup;
+    r = gleam__exec_run(job, job->plan->stages[stage - 1], shard, out, in, err, sizeof err);
+    if (r != GLEAM_OK && job->errmsg[0] == 0) gleam__fmt_into(job->errmsg, sizeof job->errmsg, "%s", err[0] ? err : gleam_result_str(r));
+    if (r == GLEAM_OK) job->errmsg[0] = 0;
+    return r;
+}
+
+GLEAM__PRIV int gleam__exec_end(gleam__job *job, int out, gleam_result r) {
+    uint32_t f[1];
+    f[0] = (uint32_t)(int32_t)r;
+    return gleam__frame_write_locked(out, &gleam__exec_mu, GLEAM__FRAME_END, f, 1, job->errmsg, strlen(job->errmsg)) ? -1 : 0;
+}
+
 GLEAM__HOOK int gleam__exec_task(int fd) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__plan *p = NULL;
@@ -92,7 +110,6 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
     gleam__frame fr;
     gleam_result r;
     char err[GLEAM__ERRMAX];
-    int32_t code;
     uint32_t stage, shard;
     int k, out;
     gleam__exec_fd = fd;
@@ -115,22 +132,10 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
     }
     stage = fr.f[0];
     shard = fr.f[1];
-    err[0] = 0;
-    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) {
-        job.make_output = gleam__make_rowsup;
-        r = gleam__exec_run(&job, p->stages[stage - 1], (int)shard, fd, err, sizeof err);
-    }
-    if (r != GLEAM_OK && job.errmsg[0] == 0) gleam__fmt_into(job.errmsg, sizeof job.errmsg, "%s", err[0] ? err : gleam_result_str(r));
-    if (r == GLEAM_OK) job.errmsg[0] = 0;
-    code = (int32_t)r;
-    {
-        uint32_t f[1];
-        f[0] = (uint32_t)code;
-        out = gleam__frame_write_locked(fd, &gleam__exec_mu, GLEAM__FRAME_END, f, 1, job.errmsg, strlen(job.errmsg));
-    }
+    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) r = gleam__exec_stage(&job, (int)stage, (int)shard, fd, fd);
+    out = gleam__exec_end(&job, fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;
     gleam__job_free(&job);
     gleam__plan_free(p);
     gleam__buf_free(&buf);
-    if (out) return 2;
-    return r == GLEAM_OK ? 0 : 1;
+    return out;
 }

@@ -2,7 +2,13 @@
 #include "run/run.h"
 
 static const char gleam__known_flags[] = "-gleam.threads=N, -gleam.explain, -gleam.memory=MB, -gleam.tmpdir=DIR, "
-                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet, -gleam.roundtrip";
+                                        "-gleam.dot=FILE, -gleam.stats, -gleam.progress, -gleam.quiet, -gleam.roundtrip, "
+                                        "-distributed, -gleam.master=HOST:PORT, -gleam.secret-file=FILE";
+
+GLEAM__VARDEF const gleam__net_ops *gleam__net;
+static gleam__netflags gleam__nf;
+
+GLEAM__PRIV gleam__netflags *gleam__net_flags(void) { return &gleam__nf; }
 
 /* A true/false flag: no value, or true/false/1/0. */
 static gleam_result gleam__flag_bool(const char *name, const char *v, int *out) {
@@ -48,7 +54,8 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
         else gleam__settings()->progress = on ? 1 : -1;
         return GLEAM_OK;
     }
-    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot")) {
+    if (!GLEAM__IS("threads") && !GLEAM__IS("memory") && !GLEAM__IS("tmpdir") && !GLEAM__IS("dot") && !GLEAM__IS("master") &&
+        !GLEAM__IS("secret-file")) {
         gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "unknown flag %.*s; the known flags are %s",
                         (int)(len + (size_t)(name - arg)), arg, gleam__known_flags);
         return GLEAM_ERR_FLAG;
@@ -67,6 +74,13 @@ static gleam_result gleam__flag(const char *arg, const char *next, int *used_nex
     } else if (GLEAM__IS("memory")) {
         if ((r = gleam__flag_int("memory", v, 1, 1L << 30, &x)) != GLEAM_OK) return r;
         gleam__settings()->memory_mb = (size_t)x;
+    } else if (GLEAM__IS("master") || GLEAM__IS("secret-file")) {
+        if (!*v) {
+            gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.%s needs a value", GLEAM__IS("master") ? "master" : "secret-file");
+            return GLEAM_ERR_FLAG;
+        }
+        if (GLEAM__IS("master")) gleam__nf.master = v;
+        else gleam__nf.secret_file = v;
     } else if (GLEAM__IS("dot")) {
         if (!*v) {
             gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX, "flag -gleam.dot needs a file name");
@@ -91,6 +105,12 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
     if (!argc || !argv || !*argv || *argc < 1) return GLEAM_OK;
     n = *argc;
     av = *argv;
+    if (!gleam__net_flags()->argv) { /* argv as main got it, for the executors of -distributed */
+        gleam__netflags *nf = gleam__net_flags();
+        if ((nf->argv = (char **)gleam__calloc((size_t)n + 1, sizeof *nf->argv)) == NULL) return GLEAM_ERR_NOMEM;
+        memcpy(nf->argv, av, (size_t)n * sizeof *av);
+        nf->argc = n;
+    }
     for (i = 1; i < n; i++) {
         const char *a = av[i];
         int used_next = 0;
@@ -98,6 +118,17 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
         if (!strcmp(a, "--")) {
             while (i < n) av[out++] = av[i++];
             break;
+        }
+        if (!strcmp(a, "-distributed") || !strcmp(a, "--distributed")) {
+            if (!gleam__net) {
+                gleam__fmt_into(gleam__init_error(), GLEAM__ERRMAX,
+                                "%s: this program was built without gleam_net.h, the distributed mode; include it after "
+                                "gleam.h in the file that defines GLEAM_IMPLEMENTATION",
+                                a);
+                return GLEAM_ERR_FLAG;
+            }
+            gleam__nf.distributed = 1;
+            continue;
         }
         if (strncmp(a, "-gleam.", 7) && strncmp(a, "--gleam.", 8)) {
             av[out++] = av[i];
@@ -108,5 +139,5 @@ GLEAM_API gleam_result gleam_init(int *argc, char ***argv) {
     }
     av[out] = NULL;
     *argc = out;
-    return GLEAM_OK;
+    return gleam__net ? gleam__net->init(argc, argv) : GLEAM_OK;
 }

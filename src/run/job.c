@@ -322,7 +322,7 @@ GLEAM__PRIV gleam_result gleam__run_flow(gleam_flow *f, const gleam_options *opt
     gleam__job job;
     gleam_options o;
     gleam_result r;
-    int i;
+    int i, handled = 0;
     if (!f) return GLEAM_ERR_ARG;
     if (f->err != GLEAM_OK) return f->err;
     if (f->ran) {
@@ -335,6 +335,7 @@ GLEAM__PRIV gleam_result gleam__run_flow(gleam_flow *f, const gleam_options *opt
         gleam__flow_fail(f, GLEAM_ERR_ARG, "%d threads is out of range (1 to 1024)", o.threads);
         return f->err;
     }
+    if (!launch && gleam__net && (r = gleam__net->run(f, &o, &handled), handled)) return r;
     if ((r = gleam__plan_build(f, o.threads, &p)) != GLEAM_OK) return r;
     if (*gleam__roundtrip() && (r = gleam__plan_roundtrip(f, &p)) != GLEAM_OK) {
         gleam__plan_free(p);

@@ -55,5 +55,36 @@ GLEAM__PRIV const int *gleam__remote_fds(const gleam__job *job);
    frame. Returns 0 when the task succeeded, 1 when it failed (its error went up in the
    END frame), 2 when fd spoke something else (a message on stderr). */
 GLEAM__PRIV int gleam__exec_task(int fd);
+/* Run task `shard` of stage `stage` of job's plan (made by gleam__job_init) in this
+   process: the blocks of the exchanges it feeds and the rows of its outputs go up out as
+   frames, its input (when it reads an exchange) comes from in. GLEAM_OK, or its error
+   with job->errmsg set. */
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in);
+/* The END frame of a task with result r and job->errmsg, up out. 0, or -1. */
+GLEAM__PRIV int gleam__exec_end(gleam__job *job, int out, gleam_result r);
+
+/* >>net: what gleam_net.h plugs in -------------------------------------------------------- */
+
+/* The flags gleam_init keeps for the distributed mode, and argv as main got it (an
+   executor runs main again with the driver's arguments). */
+typedef struct gleam__netflags {
+    int distributed;        /* -distributed */
+    const char *master;     /* -gleam.master=HOST:PORT */
+    const char *secret_file; /* -gleam.secret-file=F */
+    int argc;
+    char **argv;
+} gleam__netflags;
+GLEAM__PRIV gleam__netflags *gleam__net_flags(void);
+
+/* The distributed mode's entry points, set by gleam_net.h before main runs; NULL in a
+   program built without it. init: at the end of gleam_init, with argv stripped of the
+   -gleam flags: a role named by argv[1] (master, agent) runs and the process ends; an
+   executor gets ready and returns. run: at the start of gleam_run: *handled = 1 when it
+   ran the flow (as a driver or an executor), with its result. */
+typedef struct gleam__net_ops {
+    gleam_result (*init)(int *argc, char ***argv);
+    gleam_result (*run)(gleam_flow *f, const gleam_options *opt, int *handled);
+} gleam__net_ops;
+GLEAM__VAR const gleam__net_ops *gleam__net;
 
 #endif /* GLEAM_RUN_H */

@@ -1,0 +1,281 @@
+/* net.h: the distributed mode (gleam_net.h): the same job binary as master, agent, driver
+   and executor. Below the roles: SHA-256 and HMAC (sha256.c), TCP with timeouts (sock.c),
+   the greeting that proves the shared secret and the messages after it (wire.c). The
+   roles: master.c with its status page (status.c), agent.c with the blocks it keeps
+   (store.c), driver.c (gleam_run with -distributed) and executor.c; roles.c tells them
+   apart by argv in gleam_init. */
+#ifndef GLEAM__NET_H
+#define GLEAM__NET_H
+
+#include "run/run.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+/* >>sha256: FIPS 180-4 and RFC 2104 ------------------------------------------------------- */
+
+#define GLEAM__SHA256_LEN 32
+
+typedef struct gleam__sha256_ctx {
+    uint32_t h[8];
+    uint64_t n;             /* bytes added */
+    unsigned char buf[64];
+    size_t fill;
+} gleam__sha256_ctx;
+
+GLEAM__PRIV void gleam__sha256_init(gleam__sha256_ctx *s);
+GLEAM__PRIV void gleam__sha256_add(gleam__sha256_ctx *s, const void *data, size_t len);
+GLEAM__PRIV void gleam__sha256_end(gleam__sha256_ctx *s, unsigned char out[GLEAM__SHA256_LEN]);
+GLEAM__PRIV void gleam__sha256(const void *data, size_t len, unsigned char out[GLEAM__SHA256_LEN]);
+GLEAM__PRIV void gleam__hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                                    unsigned char out[GLEAM__SHA256_LEN]);
+/* 1 when a[0..n) and b[0..n) are equal, in a time that does not depend on where they differ. */
+GLEAM__PRIV int gleam__ct_equal(const void *a, const void *b, size_t n);
+/* n bytes as 2n lowercase hex digits and a NUL at out. */
+GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out);
+
+/* >>sock: TCP with timeouts --------------------------------------------------------------- */
+
+#define GLEAM__NET_MASTER_PORT 45326
+#define GLEAM__NET_AGENT_PORT 45327
+/* How long a read or write on a connection may wait before its peer counts as gone, and
+   how often a peer that has nothing to say shows that it lives. */
+#define GLEAM__NET_TIMEOUT_MS 30000
+#define GLEAM__NET_BEAT_MS 1000
+
+/* "host:port" (or ":port", or "port") into host and *port. 0, or -1 with err set. */
+GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap);
+/* 1 when host names this machine's loopback (127.x, ::1, localhost). */
+GLEAM__PRIV int gleam__is_loopback(const char *host);
+/* A socket listening on host:port (port 0: any free one). fd, or -1 with err set. */
+GLEAM__PRIV int gleam__listen(const char *host, int port, char *err, size_t cap);
+/* The port a listening socket got. */
+GLEAM__PRIV int gleam__local_port(int fd);
+/* A connection to host:port within timeout_ms, its reads and writes timing out after
+   GLEAM__NET_TIMEOUT_MS. fd, or -1 with err set. */
+GLEAM__PRIV int gleam__connect(const char *host, int port, int timeout_ms, char *err, size_t cap);
+/* Reads and writes on fd give up (EAGAIN) after ms milliseconds; 0: never. */
+GLEAM__PRIV void gleam__timeouts(int fd, int ms);
+/* The address of fd's peer as text ("127.0.0.1"), and its port. */
+GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port);
+
+/* >>wire: the greeting and the messages --------------------------------------------------- */
+
+#define GLEAM__NET_VERSION 1
+/* Most bytes of one message: a block of rows, a plan, or a part of a binary. */
+#define GLEAM__NET_FRAME_MAX ((size_t)64 << 20)
+
+/* Who is on the other end of a connection. */
+enum {
+    GLEAM__ROLE_MASTER = 'M',
+    GLEAM__ROLE_AGENT = 'A',
+    GLEAM__ROLE_DRIVER = 'D',
+    GLEAM__ROLE_EXECUTOR = 'E'
+};
+
+/* Messages: frames of type GLEAM__FRAME_MSG + n whose bytes are one packed row. */
+enum {
+    GLEAM__MSG_OK = GLEAM__FRAME_MSG, /* [..]: what a request asked for */
+    GLEAM__MSG_ERR,         /* [message] */
+    GLEAM__MSG_REGISTER,    /* agent to master: [host, port, slots, memory MB, pid] */
+    GLEAM__MSG_BEAT,        /* [running executors, bytes kept, jobs]: alive */
+    GLEAM__MSG_AGENTS,      /* driver to master: []; the answer: OK [n, then host, port, slots of each] */
+    GLEAM__MSG_JOB,         /* driver to master: [name, stages: a packed row per stage] -> OK [job id] */
+    GLEAM__MSG_PROGRESS,    /* driver to master: [stage, tasks done, running, rows, bytes] */
+    GLEAM__MSG_HAVE,        /* driver to agent: [binary hash] -> OK [0 or 1] */
+    GLEAM__MSG_BINARY,      /* [binary hash, size], then its bytes as PIECE messages -> OK [] */
+    GLEAM__MSG_PIECE,       /* [bytes] */
+    GLEAM__MSG_HOLD,        /* driver to agent: [job]: the job lives while this connection does */
+    GLEAM__MSG_RUN,         /* driver to agent: [job, binary hash, stage, shard, argv, cwd, spec] */
+    GLEAM__MSG_LOG,         /* agent to driver: [stream (1 stdout, 2 stderr), text] */
+    GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept] */
+    GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part]: the frames that task
+                               made for that step and part, then OK [] */
+    GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows] of that
+                               task's sorted run, evenly spaced */
+    GLEAM__MSG_SPEC,        /* agent to executor: [spec] */
+    GLEAM__MSG_LAST
+};
+
+/* The secret of this process: GLEAM_SECRET, or the file of -gleam.secret-file. Its length;
+   0 when there is none. */
+GLEAM__PRIV size_t gleam__secret(const unsigned char **key);
+/* Set the secret to n bytes at p (n = 0: none). */
+GLEAM__PRIV void gleam__secret_set(const void *p, size_t n);
+/* Set the secret from a file's contents (without a trailing newline). 0, or -1 with err. */
+GLEAM__PRIV int gleam__secret_file(const char *path, char *err, size_t cap);
+
+/* Greet the peer on fd and prove the shared secret both ways: the side that connected
+   (server = 0) speaks first. A server whose peer starts with "GET " or "HEAD" (a browser)
+   gets 2, those 4 bytes in peek. Returns 1 when both proved the secret, *peer_role set;
+   0 with err set when the peer is not ours, refused us, or did not prove it. */
+GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap);
+
+/* Send a message of values. 0, or -1 with errno set. */
+GLEAM__PRIV int gleam__msg_send(int fd, int type, const gleam_value *v, int n);
+/* Read a message of at least `least` values into v (values point into buf). Its type; 0
+   when the peer closed between messages; -1 with err set for a read error, a timeout, a
+   frame over GLEAM__NET_FRAME_MAX or a message that does not decode. An ERR message is
+   returned as GLEAM__MSG_ERR, its text in err. */
+GLEAM__PRIV int gleam__msg_recv(int fd, gleam__buf *buf, gleam__vals *v, int least, char *err, size_t cap);
+/* Values of a message, checked: an integer in [lo, hi], or bytes. 0, or -1. */
+GLEAM__PRIV int gleam__mint(const gleam__vals *v, int i, int64_t lo, int64_t hi, int64_t *out);
+GLEAM__PRIV int gleam__mbytes(const gleam__vals *v, int i, const char **p, size_t *len);
+/* Bytes of a message as a NUL-terminated name of at most cap - 1 bytes, with no NUL, '/'
+   or ".." in it and not empty: what may become part of a path. 0, or -1. */
+GLEAM__PRIV int gleam__mname(const gleam__vals *v, int i, char *out, size_t cap);
+
+/* >>roles --------------------------------------------------------------------------------- */
+
+/* A server's settings: where it listens, whom it registers with, what it may use. */
+typedef struct gleam__netcfg {
+    char host[256];         /* listen on */
+    int port;
+    char master[256];       /* agent: the master's host and port */
+    int master_port;
+    char advertise[256];    /* agent: -host, the address it tells the master */
+    char dir[1024];
+    int slots;
+    long memory_mb;
+} gleam__netcfg;
+
+/* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
+   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
+   when accept fails for good. */
+typedef struct gleam__conn {
+    int fd;
+} gleam__conn;
+GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
+
+/* >>master: its state, and the status page made of it (status.c) ----------------------- */
+
+#define GLEAM__MAX_AGENTS 256
+#define GLEAM__MAX_JOBS 64
+#define GLEAM__MAX_STAGES 64
+#define GLEAM__MAX_CONNS 512
+
+typedef struct gleam__magent {
+    int used, id;
+    char host[256];
+    int port, slots;
+    int64_t memory_mb, running, kept, jobs;
+    long pid;
+    double since, beat;
+} gleam__magent;
+
+typedef struct gleam__mstage {
+    int id, shards, done, running;
+    int64_t rows, bytes;
+    char label[512];
+    int inputs[8], ninputs;
+} gleam__mstage;
+
+typedef struct gleam__mjob {
+    int used, id;
+    char name[256], driver[64];
+    double started, ended;
+    int result;             /* 0 running, 1 done, 2 failed, 3 its driver went */
+    gleam__mstage stages[GLEAM__MAX_STAGES];
+    int nstages;
+} gleam__mjob;
+
+typedef struct gleam__master {
+    pthread_mutex_t mu;
+    char host[256];
+    int port, conns, next_agent, next_job;
+    double started;
+    gleam__magent agents[GLEAM__MAX_AGENTS];
+    gleam__mjob jobs[GLEAM__MAX_JOBS];
+} gleam__master;
+
+GLEAM__PRIV void gleam__mjob_clear(gleam__mjob *j);
+/* The stages of a job from its driver's JOB message: a packed row per stage, [id, label,
+   shards, the ids of the stages it reads]. What does not decode is left out. */
+GLEAM__PRIV void gleam__mjob_stages(gleam__mjob *j, const char *p, size_t n);
+/* Answer one HTTP request on fd whose first 4 bytes were peek: GET / (the page), GET
+   /status.json (the same as data); anything else 404 or 405. */
+GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]);
+/* The master's state as JSON and as an HTML page, into b. 0, or -1 when out of memory. */
+GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b);
+GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b);
+
+GLEAM__PRIV int gleam__master_main(const gleam__netcfg *cfg);
+
+/* >>store: the blocks an agent keeps, by job and task --------------------------------------- */
+
+/* One frame an executor sent (its bytes after the length), in memory or in the job's file
+   under -dir. */
+typedef struct gleam__sframe {
+    struct gleam__sframe *next;
+    uint32_t len;
+    int64_t off;            /* in the job's file; -1: in data */
+    char data[1];
+} gleam__sframe;
+
+/* What one task made. */
+typedef struct gleam__stask {
+    struct gleam__stask *next;
+    int stage, shard, done;
+    gleam__sframe *head, *tail;
+    uint64_t bytes;
+} gleam__stask;
+
+typedef struct gleam__sjob {
+    struct gleam__sjob *next;
+    char name[64];
+    gleam__stask *tasks;
+    int holds;              /* drivers' connections holding it */
+    int fd;                 /* its file under -dir, once memory is full; -1 before */
+    int64_t fsize;
+    pid_t pids[64];         /* process groups of its executors running here */
+    int npids;
+    int readers, dropped;   /* connections reading its frames; dropped: freed by the last */
+} gleam__sjob;
+
+typedef struct gleam__store {
+    pthread_mutex_t mu;
+    gleam__sjob *jobs;
+    uint64_t mem, cap;      /* bytes kept in memory; most before they go to files */
+    uint64_t kept;          /* bytes kept in all */
+    char dir[1024];
+} gleam__store;
+
+/* The job of that name, made when make. NULL when out of memory or absent. With mu held. */
+GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, int make);
+/* Task (stage, shard) of job j, emptied for a new attempt when fresh. NULL when out of
+   memory. With mu held. */
+GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, int stage, int shard, int fresh);
+/* Keep one frame body for task t. 0, or -1 with errno set. With mu held. */
+GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n);
+/* The bytes of frame f into buf (reading the job's file when it is there). 0, or -1. */
+GLEAM__PRIV int gleam__store_read(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *buf);
+/* Forget job j and free what it kept (its file too), now or, while connections read its
+   frames, when the last of them lets go (gleam__store_release). With mu held. */
+GLEAM__PRIV void gleam__store_drop(gleam__store *st, gleam__sjob *j);
+GLEAM__PRIV void gleam__store_release(gleam__store *st, gleam__sjob *j);
+
+GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
+
+/* >>spec: what a driver tells the executor of one task ------------------------------------ */
+
+/* A packed row: [flow number, plan hash, default shards, stage, shard, job, the sort's lower
+   and upper splitter rows (packed rows as bytes, or nil), the number of producer tasks
+   whose frames it reads, then stage, shard, host, port of each]. Producers come in the
+   order to read them: a join's build side first. */
+enum {
+    GLEAM__SPEC_FLOW, GLEAM__SPEC_HASH, GLEAM__SPEC_SHARDS, GLEAM__SPEC_STAGE, GLEAM__SPEC_SHARD, GLEAM__SPEC_JOB,
+    GLEAM__SPEC_LO, GLEAM__SPEC_HI, GLEAM__SPEC_NPROD, GLEAM__SPEC_PROD
+};
+
+/* gleam_init in an executor: read its task from descriptor fd (GLEAM_NET_EXEC). */
+GLEAM__PRIV gleam_result gleam__executor_init(const char *fd);
+GLEAM__PRIV int gleam__executor_active(void);
+/* gleam_run in an executor: a flow before its own returns at once; its own flow runs its
+   one task, and the process ends. */
+GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options *opt);
+/* gleam_run with -distributed. */
+GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *opt);
+
+#endif /* GLEAM__NET_H */

@@ -1,0 +1,169 @@
+/* sock.c: TCP for the roles: addresses, listening, connecting within a time, and reads and
+   writes that give up when the peer is silent for too long. */
+#include "net/net.h"
+
+GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap) {
+    const char *colon = strrchr(s, ':');
+    const char *ps = colon ? colon + 1 : s;
+    size_t hl = colon ? (size_t)(colon - s) : 0;
+    char *end;
+    long p;
+    if (!colon && strspn(s, "0123456789") != strlen(s)) { /* a host without a port */
+        ps = NULL;
+        hl = strlen(s);
+    }
+    if (hl >= hcap) {
+        gleam__fmt_into(err, cap, "address \"%s\": the host name is too long", s);
+        return -1;
+    }
+    if (hl) {
+        memcpy(host, s, hl);
+        host[hl] = 0;
+    } else if (!colon && ps) {
+        /* "port" alone: keep the host the caller set */
+    } else {
+        snprintf(host, hcap, "127.0.0.1");
+    }
+    if (!ps) return 0;
+    errno = 0;
+    p = strtol(ps, &end, 10);
+    if (!*ps || *end || errno || p < 0 || p > 65535) {
+        gleam__fmt_into(err, cap, "address \"%s\": \"%s\" is not a port (0 to 65535)", s, ps);
+        return -1;
+    }
+    *port = (int)p;
+    return 0;
+}
+
+GLEAM__PRIV int gleam__is_loopback(const char *host) {
+    struct in_addr a;
+    if (!strcmp(host, "localhost") || !strcmp(host, "::1")) return 1;
+    if (inet_pton(AF_INET, host, &a) == 1) return (ntohl(a.s_addr) >> 24) == 127;
+    return 0;
+}
+
+/* The addresses of host:port, for a listener (passive) or a connection. */
+static struct addrinfo *gleam__resolve_addr(const char *host, int port, int passive, char *err, size_t cap) {
+    struct addrinfo hints, *res = NULL;
+    char ps[16];
+    int e;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    snprintf(ps, sizeof ps, "%d", port);
+    if ((e = getaddrinfo(*host ? host : NULL, ps, &hints, &res)) != 0) {
+        gleam__fmt_into(err, cap, "cannot resolve \"%s\": %s", host, gai_strerror(e));
+        return NULL;
+    }
+    return res;
+}
+
+GLEAM__PRIV int gleam__listen(const char *host, int port, char *err, size_t cap) {
+    struct addrinfo *res = gleam__resolve_addr(host, port, 1, err, cap), *a;
+    int fd = -1, one = 1, e = 0;
+    if (!res) return -1;
+    for (a = res; a && fd < 0; a = a->ai_next) {
+        if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol)) < 0) {
+            e = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, 128)) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) gleam__fmt_into(err, cap, "cannot listen on %s:%d: %s", host, port, strerror(e));
+    return fd;
+}
+
+GLEAM__PRIV int gleam__local_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len)) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+GLEAM__PRIV void gleam__timeouts(int fd, int ms) {
+    struct timeval tv;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Connect fd to a within timeout_ms: 0, or -1 with errno set (ETIMEDOUT). */
+static int gleam__connect_within(int fd, const struct addrinfo *a, int timeout_ms) {
+    int fl = fcntl(fd, F_GETFL), e = 0;
+    socklen_t el = sizeof e;
+    struct pollfd p;
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+        fcntl(fd, F_SETFL, fl);
+        return 0;
+    }
+    if (errno != EINPROGRESS) return -1;
+    p.fd = fd;
+    p.events = POLLOUT;
+    for (;;) {
+        int k = poll(&p, 1, timeout_ms);
+        if (k < 0 && errno == EINTR) continue;
+        if (k == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (k < 0) return -1;
+        break;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) || e) {
+        errno = e ? e : errno;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fl);
+    return 0;
+}
+
+GLEAM__PRIV int gleam__connect(const char *host, int port, int timeout_ms, char *err, size_t cap) {
+    struct addrinfo *res = gleam__resolve_addr(host, port, 0, err, cap), *a;
+    int fd = -1, e = 0, one = 1;
+    if (!res) return -1;
+    for (a = res; a && fd < 0; a = a->ai_next) {
+        if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol)) < 0) {
+            e = errno;
+            continue;
+        }
+        if (gleam__connect_within(fd, a, timeout_ms)) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        gleam__fmt_into(err, cap, "cannot connect to %s:%d: %s", host, port, strerror(e));
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    gleam__timeouts(fd, GLEAM__NET_TIMEOUT_MS);
+    return fd;
+}
+
+GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    snprintf(host, cap, "?");
+    *port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len)) return;
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, (socklen_t)cap);
+        *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, (socklen_t)cap);
+        *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+}

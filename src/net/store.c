@@ -1,0 +1,120 @@
+/* store.c: the frames an agent keeps for the tasks that ran on it, by job and task, until
+   the job ends: in memory up to the agent's -memory, then appended to one file per job
+   under -dir, named by the job (a name checked by gleam__mname: never a path). */
+#include "net/net.h"
+
+GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, int make) {
+    gleam__sjob *j;
+    for (j = st->jobs; j; j = j->next)
+        if (!strcmp(j->name, name)) return j;
+    if (!make || strlen(name) >= sizeof j->name || !(j = (gleam__sjob *)gleam__calloc(1, sizeof *j))) return NULL;
+    snprintf(j->name, sizeof j->name, "%s", name);
+    j->fd = -1;
+    j->next = st->jobs;
+    st->jobs = j;
+    return j;
+}
+
+static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
+    gleam__sframe *f = t->head, *n;
+    for (; f; f = n) {
+        n = f->next;
+        if (f->off < 0) st->mem -= f->len;
+        gleam__free(f);
+    }
+    st->kept -= t->bytes;
+    t->head = t->tail = NULL;
+    t->bytes = 0;
+    t->done = 0;
+}
+
+GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, int stage, int shard, int fresh) {
+    gleam__stask *t;
+    for (t = j->tasks; t; t = t->next)
+        if (t->stage == stage && t->shard == shard) {
+            if (fresh) gleam__stask_empty(st, t); /* what an earlier attempt kept is never read */
+            return t;
+        }
+    if (!(t = (gleam__stask *)gleam__calloc(1, sizeof *t))) return NULL;
+    t->stage = stage;
+    t->shard = shard;
+    t->next = j->tasks;
+    j->tasks = t;
+    return t;
+}
+
+GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n) {
+    int disk = st->mem + n > st->cap;
+    gleam__sframe *f = (gleam__sframe *)gleam__malloc(sizeof *f + (disk ? 0 : n));
+    if (!f) {
+        errno = ENOMEM;
+        return -1;
+    }
+    f->next = NULL;
+    f->len = (uint32_t)n;
+    f->off = -1;
+    if (disk) {
+        if (j->fd < 0) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/%s.blocks", st->dir, j->name);
+            if ((j->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+                gleam__free(f);
+                return -1;
+            }
+            j->fsize = 0;
+        }
+        if (pwrite(j->fd, p, n, (off_t)j->fsize) != (ssize_t)n) {
+            if (errno == 0) errno = ENOSPC;
+            gleam__free(f);
+            return -1;
+        }
+        f->off = j->fsize;
+        j->fsize += (int64_t)n;
+    } else {
+        memcpy(f->data, p, n);
+        st->mem += n;
+    }
+    if (t->tail) t->tail->next = f;
+    else t->head = f;
+    t->tail = f;
+    t->bytes += n;
+    st->kept += n;
+    return 0;
+}
+
+GLEAM__PRIV int gleam__store_read(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *buf) {
+    buf->len = 0;
+    if (gleam__buf_reserve(buf, f->len)) return -1;
+    if (f->off < 0) memcpy(buf->p, f->data, f->len);
+    else if (pread(j->fd, buf->p, f->len, (off_t)f->off) != (ssize_t)f->len) return -1;
+    buf->len = f->len;
+    return 0;
+}
+
+static void gleam__store_free(gleam__store *st, gleam__sjob *j) {
+    gleam__stask *t, *n;
+    for (t = j->tasks; t; t = n) {
+        n = t->next;
+        gleam__stask_empty(st, t);
+        gleam__free(t);
+    }
+    if (j->fd >= 0) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s.blocks", st->dir, j->name);
+        unlink(path);
+        close(j->fd);
+    }
+    gleam__free(j);
+}
+
+GLEAM__PRIV void gleam__store_drop(gleam__store *st, gleam__sjob *j) {
+    gleam__sjob **at = &st->jobs;
+    while (*at && *at != j) at = &(*at)->next;
+    if (*at) *at = j->next;
+    j->dropped = 1;
+    if (!j->readers) gleam__store_free(st, j);
+}
+
+GLEAM__PRIV void gleam__store_release(gleam__store *st, gleam__sjob *j) {
+    if (--j->readers == 0 && j->dropped) gleam__store_free(st, j);
+}

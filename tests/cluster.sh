@@ -1,0 +1,186 @@
+#!/bin/sh
+# cluster.sh: the distributed mode on a cluster on loopback: a master and 3 agents of
+# build/gleam on free ports, started here and stopped at the end, also when a check fails
+# or the script is interrupted. Every example run with -distributed must print what it
+# prints locally (byte for byte where its output is ordered, the same lines otherwise);
+# executors must be processes of the job binary, not of the agent; a driver or an agent
+# with the wrong secret is refused and runs nothing; a program built without gleam_net.h
+# rejects -distributed. Run: sh tests/cluster.sh (after make; called by tests/run).
+cd "$(dirname "$0")/.." || exit 2
+. tests/lib.sh
+lib_init cluster
+
+for b in gleam gen word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join; do
+    [ -x "build/$b" ] || lib_die "build/$b is missing: run make first"
+done
+
+PIDS=
+stop_all() {
+    for p in $PIDS; do kill "$p" 2> /dev/null; done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2> /dev/null && [ $i -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -9 "$p" 2> /dev/null
+    done
+    PIDS=
+}
+trap 'stop_all; rm -rf "$T"' EXIT
+
+# wait_for FILE ERE COUNT SECONDS: until FILE has COUNT lines matching ERE. 0, or 1.
+wait_for() {
+    w_i=0
+    while [ "$(grep -cE -- "$2" "$1" 2> /dev/null)" -lt "$3" ]; do
+        [ $w_i -ge $(($4 * 10)) ] && return 1
+        sleep 0.1
+        w_i=$((w_i + 1))
+    done
+    return 0
+}
+
+SECRET=cluster-test-secret-$$
+export GLEAM_SECRET="$SECRET"
+build/gleam master -address 127.0.0.1:0 2> "$T/master.log" &
+PIDS="$PIDS $!"
+wait_for "$T/master.log" 'listening on' 1 10 || lib_die "the master did not start: $(head -c 300 "$T/master.log")"
+MP=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/master.log" | head -n 1)
+M=127.0.0.1:$MP
+APIDS=
+for i in 1 2 3; do
+    build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/agent$i" -slots 2 -memory 64 2> "$T/agent$i.log" &
+    APIDS="$APIDS $!"
+done
+PIDS="$PIDS $APIDS"
+wait_for "$T/master.log" 'registered' 3 15 || lib_die "3 agents did not register: $(cat "$T/master.log" "$T"/agent*.log | head -c 600)"
+lib_pass "a master and 3 agents on free ports of loopback"
+
+# ---- every example, locally and on the cluster ------------------------------------------
+build/gen text 300000 7 > "$T/text.txt"
+build/gen records 20000 3 > "$T/records.txt"
+build/gen csv-a 20000 8000 1 > "$T/a.csv"
+build/gen csv-b 20000 8000 2 > "$T/b.csv"
+{ echo "id,name,city,x,y"; build/gen csv-a 20000 30000 31; } > "$T/oa.csv"
+build/gen csv-a 20000 30000 32 > "$T/ob.csv"
+build/gen kv 50000 2000 4 1.2 > "$T/kv.tsv"
+D=examples/data
+
+# same NAME MODE CMD...: CMD locally and with -distributed: both exit 0 and print the same
+# (MODE exact: byte for byte; lines: the same lines in any order).
+same() {
+    s_name=$1 s_mode=$2
+    shift 2
+    $TO "$@" > "$T/local.out" 2> "$T/local.err"
+    s_lrc=$?
+    $TO "$@" -distributed -gleam.master="$M" > "$T/dist.out" 2> "$T/dist.err"
+    s_drc=$?
+    if [ $s_lrc -ne 0 ] || [ $s_drc -ne 0 ]; then
+        lib_fail "$s_name: exit $s_lrc locally, $s_drc distributed" "$T/dist.err"
+        return
+    fi
+    if [ "$s_mode" = lines ]; then
+        sort "$T/local.out" > "$T/local.s" && mv "$T/local.s" "$T/local.out"
+        sort "$T/dist.out" > "$T/dist.s" && mv "$T/dist.s" "$T/dist.out"
+    fi
+    if [ ! -s "$T/local.out" ]; then
+        lib_fail "$s_name: no output locally"
+    elif cmp -s "$T/local.out" "$T/dist.out"; then
+        lib_pass "$s_name: -distributed prints what local mode prints ($(wc -l < "$T/local.out") lines, $s_mode)"
+    else
+        diff "$T/local.out" "$T/dist.out" | head -n 20 > "$T/diff"
+        cat "$T/dist.err" >> "$T/diff"
+        lib_fail "$s_name: -distributed differs from local mode" "$T/diff"
+    fi
+}
+
+same "word_count" lines build/word_count "$T/text.txt"
+same "word_count -top 20" exact build/word_count -top 20 "$T/text.txt" "$D/flow.txt"
+same "word_count_pipe" exact build/word_count_pipe "$D/flow.txt"
+same "sort_lines" exact build/sort_lines "$T/records.txt"
+same "join_csv" lines build/join_csv "$T/a.csv" "$T/b.csv"
+same "group_stats" lines build/group_stats "$T/kv.tsv"
+same "tfidf" exact build/tfidf "$D/flow.txt" "$D/users.txt" "$T/records.txt"
+same "pi_estimation" exact build/pi_estimation -points 200000
+same "union" exact build/union "$D/users.txt"
+same "csv_outer_join" lines build/csv_outer_join "$D/people.csv" "$D/orders.csv"
+same "csv_outer_join (generated)" lines build/csv_outer_join "$T/oa.csv" "$T/ob.csv"
+
+# ---- the executors are processes of the job binary ----------------------------------------
+# A job binary of its own (a copy under another name), whose executors must show up as
+# processes of that binary while the job runs.
+cp build/sort_lines "$T/sorter"
+build/gen records 400000 5 > "$T/big.txt"
+"$T/sorter" "$T/big.txt" -distributed -gleam.master="$M" > "$T/sorter.out" 2> "$T/sorter.err" &
+JOB=$!
+seen=0
+i=0
+while kill -0 $JOB 2> /dev/null && [ $i -lt 300 ]; do
+    for c in $(for a in $APIDS; do pgrep -P "$a"; done 2> /dev/null); do
+        exe=$(readlink "/proc/$c/exe" 2> /dev/null)
+        case $exe in */bin/[0-9a-f]*) cmp -s "$exe" "$T/sorter" && seen=1 ;; esac
+    done
+    [ $seen = 1 ] && break
+    sleep 0.05
+    i=$((i + 1))
+done
+wait $JOB
+rc=$?
+if [ $rc -eq 0 ] && [ $seen = 1 ] && sort "$T/big.txt" | cmp -s - "$T/sorter.out"; then
+    lib_pass "executors are processes of the job binary (its copy kept by SHA-256), and its sort is exact"
+else
+    lib_fail "executors of the job binary: exit $rc, seen $seen" "$T/sorter.err"
+fi
+
+# ---- refused --------------------------------------------------------------------------------
+GLEAM_SECRET=wrong $TO build/word_count "$D/flow.txt" -distributed -gleam.master="$M" > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q 'secret' "$T/err"; then
+    lib_pass "a driver with the wrong secret is refused: $(head -c 160 "$T/err")"
+else
+    lib_fail "a driver with the wrong secret: exit $rc, $(wc -c < "$T/out") bytes out" "$T/err"
+fi
+env -u GLEAM_SECRET $TO build/word_count "$D/flow.txt" -distributed -gleam.master="$M" > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q 'secret' "$T/err"; then
+    lib_pass "a driver without a secret is refused"
+else
+    lib_fail "a driver without a secret: exit $rc" "$T/err"
+fi
+GLEAM_SECRET=wrong build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/agent9" 2> "$T/agent9.log" &
+BAD=$!
+PIDS="$PIDS $BAD"
+if wait_for "$T/master.log" 'refused.*secret' 1 10 && ! grep -q registered "$T/agent9.log"; then
+    lib_pass "an agent with the wrong secret is refused by the master"
+else
+    lib_fail "an agent with the wrong secret" "$T/agent9.log"
+fi
+kill $BAD 2> /dev/null
+
+# ---- a program built without gleam_net.h ----------------------------------------------------
+cat > "$T/plain.c" << 'EOF'
+#define GLEAM_IMPLEMENTATION
+#include "gleam.h"
+#include <stdio.h>
+int main(int argc, char **argv) {
+    if (gleam_init(&argc, &argv) != GLEAM_OK) {
+        fprintf(stderr, "%s\n", gleam_error(NULL));
+        return 2;
+    }
+    return 0;
+}
+EOF
+if cc -std=c11 -O0 -I. -o "$T/plain" "$T/plain.c" -pthread -lm 2> "$T/cc.err"; then
+    "$T/plain" -distributed > "$T/out" 2> "$T/err"
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q 'built without gleam_net.h' "$T/err"; then
+        lib_pass "a program built without gleam_net.h rejects -distributed: $(head -c 120 "$T/err")"
+    else
+        lib_fail "without gleam_net.h, -distributed: exit $rc" "$T/err"
+    fi
+else
+    lib_fail "cannot build a program without gleam_net.h" "$T/cc.err"
+fi
+
+stop_all
+lib_done
