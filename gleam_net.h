@@ -159,7 +159,7 @@ enum {
     GLEAM__MSG_HOLD,        /* driver to agent: [job]: the job lives while this connection does */
     GLEAM__MSG_RUN,         /* driver to agent: [job, binary hash, stage, shard, argv, cwd, spec] */
     GLEAM__MSG_LOG,         /* agent to driver: [stream (1 stdout, 2 stderr), text] */
-    GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept] */
+    GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept, rows kept] */
     GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part]: the frames that task
                                made for that step and part, then OK [] */
     GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows] of that
@@ -288,7 +288,7 @@ typedef struct gleam__stask {
     struct gleam__stask *next;
     int stage, shard, done;
     gleam__sframe *head, *tail;
-    uint64_t bytes;
+    uint64_t bytes, rows;
 } gleam__stask;
 
 typedef struct gleam__sjob {
@@ -531,6 +531,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
     gleam__lines lo, le;
     gleam__sjob *j;
     gleam__stask *t = NULL;
+    uint64_t kept = 0, rows_kept = 0;
     gleam__buf fb = {NULL, 0, 0};
     pid_t pid = -1;
     double beat = gleam__now();
@@ -653,6 +654,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
             }
             pthread_mutex_lock(&gleam__ag.st.mu);
             k = (j = gleam__store_job(&gleam__ag.st, job, 0)) != NULL ? gleam__store_add(&gleam__ag.st, j, t, fb.p, fb.len) : -2;
+            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += rows;
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
             else if (k) gleam__fmt_into(err, sizeof err, "agent %s:%d cannot keep a block under %s: %s", gleam__ag.cfg.advertise,
@@ -681,6 +683,8 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         for (q = 0; q < j->npids; q++)
             if (j->pids[q] == pid) j->pids[q] = j->pids[--j->npids];
         if (ended && result == GLEAM_OK) t->done = 1;
+        kept = t->bytes; /* t lives as long as its job: read it here */
+        rows_kept = t->rows;
     }
     pthread_mutex_unlock(&gleam__ag.st.mu);
     if (ended && result == GLEAM_OK && (!WIFEXITED(status) || WEXITSTATUS(status)))
@@ -696,11 +700,12 @@ slot:
     pthread_mutex_unlock(&gleam__ag.st.mu);
 out:
     {
-        gleam_value d[3];
+        gleam_value d[4];
         d[0] = gleam_int(err[0] ? GLEAM_ERR_IO : result);
         d[1] = gleam_str(err[0] ? err : msg);
-        d[2] = gleam_int((int64_t)(t ? t->bytes : 0));
-        gleam__msg_send(fd, GLEAM__MSG_DONE, d, 3);
+        d[2] = gleam_int((int64_t)kept);
+        d[3] = gleam_int((int64_t)rows_kept);
+        gleam__msg_send(fd, GLEAM__MSG_DONE, d, 4);
     }
     for (k = 0; k < 2; k++) {
         if (sp[k] >= 0) close(sp[k]);
@@ -1346,6 +1351,7 @@ static void *gleam__drive_task(void *arg) {
             }
             if (k == GLEAM__MSG_DONE && !gleam__mint(&v, 0, INT32_MIN, INT32_MAX, &res) && !gleam__mbytes(&v, 1, &s, &len)) {
                 gleam__mint(&v, 2, 0, INT64_MAX, &bytes);
+                gleam__mint(&v, 3, 0, INT64_MAX, &rows);
                 if (res != GLEAM_OK) gleam__fmt_into(err, sizeof err, "%.*s", (int)GLEAM__MIN(len, sizeof err - 1), s);
                 break;
             }
@@ -3018,7 +3024,7 @@ static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
     }
     st->kept -= t->bytes;
     t->head = t->tail = NULL;
-    t->bytes = 0;
+    t->bytes = t->rows = 0;
     t->done = 0;
 }
 

@@ -132,6 +132,67 @@ else
     lib_fail "executors of the job binary: exit $rc, seen $seen" "$T/sorter.err"
 fi
 
+# ---- the status page, and Ctrl-C, while a job runs ----------------------------------------------
+children() { for a in $APIDS; do pgrep -P "$a"; done 2> /dev/null; }
+env --default-signal=INT build/pi_estimation -points 40000000000 -distributed -gleam.master="$M" > "$T/pi.out" 2> "$T/pi.err" &
+DRIVER=$!
+PIDS="$PIDS $DRIVER"
+running=0
+i=0
+while [ $i -lt 100 ] && [ $running = 0 ]; do
+    sleep 0.1
+    i=$((i + 1))
+    if command -v curl > /dev/null 2>&1; then
+        curl -s --max-time 5 "http://$M/status.json" > "$T/status.json" 2> /dev/null
+        grep -q '"state":"running","seconds":[0-9.]*,"stages":\[{"id":1,[^]]*"running":[1-9]' "$T/status.json" && running=1
+    elif [ -n "$(children)" ]; then
+        running=1
+    fi
+done
+if ! command -v curl > /dev/null 2>&1; then
+    lib_pass "status.json: skipped, curl is not installed"
+elif [ $running = 1 ] && [ "$(grep -o '"address":"127.0.0.1:[0-9]*"' "$T/status.json" | wc -l)" -eq 3 ]; then
+    lib_pass "status.json shows the 3 agents and the running job's stage with tasks running"
+else
+    lib_fail "status.json while a job runs" "$T/status.json"
+fi
+if ! command -v chromium > /dev/null 2>&1; then
+    lib_pass "the status page in a browser: skipped, chromium is not installed"
+else
+    $TO chromium --headless --no-sandbox --disable-gpu --user-data-dir="$T/chromium" --dump-dom "http://$M/" \
+        > "$T/dom.html" 2> "$T/chromium.err"
+    agents=$(grep -o '<tr class="agent">' "$T/dom.html" | wc -l)
+    if [ "$agents" -eq 3 ] && grep -q 'running, [0-9.]* s, driver' "$T/dom.html" && grep -q '<tr class="stage">' "$T/dom.html" &&
+        grep -q '<svg' "$T/dom.html"; then
+        lib_pass "the status page, as chromium renders it, shows 3 agents, the running job, its stages and its plan"
+    else
+        lib_fail "the status page in chromium ($agents agent rows)" "$T/dom.html"
+    fi
+fi
+# Ctrl-C on the driver (a background job of sh ignores SIGINT: env gave it back its default)
+# within 5 s no executor of it is left and the agents drop its data
+kill -INT $DRIVER
+i=0
+while [ $i -lt 50 ] && [ -n "$(children)" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+left=$(children | wc -l)
+gone=$i
+i=0
+while [ $i -lt 30 ]; do
+    curl -s --max-time 5 "http://$M/status.json" > "$T/status.json" 2> /dev/null
+    grep -q '"jobs":[1-9]' "$T/status.json" || break
+    sleep 0.1
+    i=$((i + 1))
+done
+if [ "$left" -eq 0 ] && ! grep -q '"jobs":[1-9]' "$T/status.json" && ! grep -q '"kept_bytes":[1-9]' "$T/status.json"; then
+    lib_pass "SIGINT on the driver: no executor of it left $(((gone + 1) * 100)) ms later (5 s allowed), its data dropped"
+else
+    lib_fail "SIGINT on the driver: $left executor(s) left" "$T/status.json"
+fi
+wait $DRIVER 2> /dev/null
+
 # ---- refused --------------------------------------------------------------------------------
 GLEAM_SECRET=wrong $TO build/word_count "$D/flow.txt" -distributed -gleam.master="$M" > "$T/out" 2> "$T/err"
 rc=$?

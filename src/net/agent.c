@@ -179,6 +179,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
     gleam__lines lo, le;
     gleam__sjob *j;
     gleam__stask *t = NULL;
+    uint64_t kept = 0, rows_kept = 0;
     gleam__buf fb = {NULL, 0, 0};
     pid_t pid = -1;
     double beat = gleam__now();
@@ -301,6 +302,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
             }
             pthread_mutex_lock(&gleam__ag.st.mu);
             k = (j = gleam__store_job(&gleam__ag.st, job, 0)) != NULL ? gleam__store_add(&gleam__ag.st, j, t, fb.p, fb.len) : -2;
+            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += rows;
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
             else if (k) gleam__fmt_into(err, sizeof err, "agent %s:%d cannot keep a block under %s: %s", gleam__ag.cfg.advertise,
@@ -329,6 +331,8 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         for (q = 0; q < j->npids; q++)
             if (j->pids[q] == pid) j->pids[q] = j->pids[--j->npids];
         if (ended && result == GLEAM_OK) t->done = 1;
+        kept = t->bytes; /* t lives as long as its job: read it here */
+        rows_kept = t->rows;
     }
     pthread_mutex_unlock(&gleam__ag.st.mu);
     if (ended && result == GLEAM_OK && (!WIFEXITED(status) || WEXITSTATUS(status)))
@@ -344,11 +348,12 @@ slot:
     pthread_mutex_unlock(&gleam__ag.st.mu);
 out:
     {
-        gleam_value d[3];
+        gleam_value d[4];
         d[0] = gleam_int(err[0] ? GLEAM_ERR_IO : result);
         d[1] = gleam_str(err[0] ? err : msg);
-        d[2] = gleam_int((int64_t)(t ? t->bytes : 0));
-        gleam__msg_send(fd, GLEAM__MSG_DONE, d, 3);
+        d[2] = gleam_int((int64_t)kept);
+        d[3] = gleam_int((int64_t)rows_kept);
+        gleam__msg_send(fd, GLEAM__MSG_DONE, d, 4);
     }
     for (k = 0; k < 2; k++) {
         if (sp[k] >= 0) close(sp[k]);

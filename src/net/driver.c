@@ -372,6 +372,7 @@ static void *gleam__drive_task(void *arg) {
             }
             if (k == GLEAM__MSG_DONE && !gleam__mint(&v, 0, INT32_MIN, INT32_MAX, &res) && !gleam__mbytes(&v, 1, &s, &len)) {
                 gleam__mint(&v, 2, 0, INT64_MAX, &bytes);
+                gleam__mint(&v, 3, 0, INT64_MAX, &rows);
                 if (res != GLEAM_OK) gleam__fmt_into(err, sizeof err, "%.*s", (int)GLEAM__MIN(len, sizeof err - 1), s);
                 break;
             }

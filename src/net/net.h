@@ -90,7 +90,7 @@ enum {
     GLEAM__MSG_HOLD,        /* driver to agent: [job]: the job lives while this connection does */
     GLEAM__MSG_RUN,         /* driver to agent: [job, binary hash, stage, shard, argv, cwd, spec] */
     GLEAM__MSG_LOG,         /* agent to driver: [stream (1 stdout, 2 stderr), text] */
-    GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept] */
+    GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept, rows kept] */
     GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part]: the frames that task
                                made for that step and part, then OK [] */
     GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows] of that
@@ -219,7 +219,7 @@ typedef struct gleam__stask {
     struct gleam__stask *next;
     int stage, shard, done;
     gleam__sframe *head, *tail;
-    uint64_t bytes;
+    uint64_t bytes, rows;
 } gleam__stask;
 
 typedef struct gleam__sjob {

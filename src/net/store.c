@@ -24,7 +24,7 @@ static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
     }
     st->kept -= t->bytes;
     t->head = t->tail = NULL;
-    t->bytes = 0;
+    t->bytes = t->rows = 0;
     t->done = 0;
 }
 
