@@ -7,7 +7,7 @@ STD = -std=c11
 LDLIBS = -pthread -lm
 SAN_ADDR = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_THREAD = -fsanitize=thread
-EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join
+EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join top_lines
 SRC = src/gleam_api.h src/gleam_net_api.h $(wildcard src/*/*.h src/*/*.c)
 UNIT = $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 FLAVOURS = test asan tsan

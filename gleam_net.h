@@ -331,8 +331,10 @@ GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
 
 /* A packed row: [flow number, plan hash, default shards, stage, shard, job, the sort's lower
    and upper splitter rows (packed rows as bytes, or nil), the number of producer tasks
-   whose frames it reads, then stage, shard, host, port of each]. Producers come in the
-   order to read them: a join's build side first. */
+   whose frames it reads, then stage, shard, host, port of each; then the number of
+   collects of the program's earlier flows, and their rows as bytes: a packed row [flow
+   number, step index, packed rows] each]. Producers come in the order to read them: a join's build side first. An earlier
+   flow's collected rows are what main may build this flow from. */
 enum {
     GLEAM__SPEC_FLOW, GLEAM__SPEC_HASH, GLEAM__SPEC_SHARDS, GLEAM__SPEC_STAGE, GLEAM__SPEC_SHARD, GLEAM__SPEC_JOB,
     GLEAM__SPEC_LO, GLEAM__SPEC_HI, GLEAM__SPEC_NPROD, GLEAM__SPEC_PROD
@@ -1024,6 +1026,24 @@ typedef struct gleam__drun {
 } gleam__drun;
 
 static int gleam__flows_run;
+static gleam__buf gleam__collected; /* [flow, step index, rows] of every collect so far */
+static int gleam__ncollected;
+
+/* Keep what flow f (number `flow`) collected, for the flows after it. */
+static int gleam__keep_collected(gleam_flow *f, int flow) {
+    int i;
+    for (i = 0; i < f->nsteps; i++) {
+        gleam_rows *r = f->steps[i]->rows;
+        gleam_value v[3];
+        if (!r) continue;
+        v[0] = gleam_int(flow);
+        v[1] = gleam_int(i);
+        v[2] = gleam_bytes(r->data.p ? r->data.p : "", r->data.len);
+        if (gleam__pack_row(&gleam__collected, v, 3)) return -1;
+        gleam__ncollected++;
+    }
+    return 0;
+}
 
 static void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
 static void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) {
@@ -1279,7 +1299,7 @@ static int gleam__feeds(const gleam__stage *o, const gleam__stage *st) {
 static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *out) {
     const gleam__stage *st = d->p->stages[stage - 1];
     gleam_value *v;
-    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD, r;
+    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD + 2, r;
     for (i = 0; i < d->p->nstages; i++)
         if (gleam__feeds(d->p->stages[i], st) >= 0) cap += 4 * d->p->stages[i]->nshards;
     if (!(v = (gleam_value *)gleam__calloc((size_t)cap, sizeof *v))) return -1;
@@ -1312,6 +1332,8 @@ static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *
             }
         }
     v[GLEAM__SPEC_NPROD] = gleam_int((n - GLEAM__SPEC_PROD) / 4);
+    v[n++] = gleam_int(gleam__ncollected);
+    v[n++] = gleam_bytes(gleam__collected.p ? gleam__collected.p : "", gleam__collected.len);
     r = gleam__pack_row(out, v, n);
     gleam__free(v);
     return r;
@@ -1704,6 +1726,7 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     if ((r = gleam__drive_outputs(&d, &job)) != GLEAM_OK) gleam__drive_fail(&d, r, "%s", job.errmsg[0] ? job.errmsg : gleam_result_str(r));
     for (i = 0; r == GLEAM_OK && i < f->nsteps; i++)
         if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
+    if (r == GLEAM_OK && !d.failed && gleam__keep_collected(f, d.flow)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
 out:
     if (d.mfd >= 0) {
         gleam_value m = gleam_int(d.failed ? d.err : GLEAM_OK);
@@ -1747,6 +1770,7 @@ typedef struct gleam__producer {
 
 typedef struct gleam__espec {
     int flow, shards, stage, shard, nprod, done;
+    gleam__buf collected;   /* the earlier flows' collects: [flow, step index, rows] each */
     uint64_t hash;
     char job[64];
     gleam__buf lo, hi;      /* a sort's splitter rows; len 0: none */
@@ -1814,6 +1838,14 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
         memcpy(pr->host, p, len);
         pr->host[len] = 0;
         pr->port = (int)port;
+    }
+    {
+        int at = GLEAM__SPEC_PROD + 4 * gleam__es.nprod;
+        if (gleam__mint(v, at, 0, INT32_MAX, &x) || gleam__mbytes(v, at + 1, &p, &len)) {
+            gleam__fmt_into(err, cap, "its task's earlier rows do not decode");
+            return -1;
+        }
+        if (gleam__buf_add(&gleam__es.collected, p, len)) goto nomem;
     }
     return 0;
 nomem:
@@ -1967,6 +1999,41 @@ static void *gleam__feed_main(void *arg) {
 
 /* >>run ------------------------------------------------------------------------------------ */
 
+/* A flow before this task's: not run here; what it collected in the driver is put where
+   the program finds it, since the program may build the next flow from it. */
+static gleam_result gleam__executor_earlier(gleam_flow *f) {
+    const char *p = gleam__es.collected.p, *end = p + gleam__es.collected.len;
+    gleam__vals v = {NULL, 0, 0};
+    gleam_result r = GLEAM_OK;
+    while (p < end && r == GLEAM_OK) {
+        int64_t flow, step;
+        const char *rows;
+        size_t len;
+        gleam_rows *dst;
+        if (gleam__unpack_row(&p, end, &v) != GLEAM_OK || gleam__mint(&v, 0, 1, INT32_MAX, &flow) ||
+            gleam__mint(&v, 1, 0, INT32_MAX, &step) || gleam__mbytes(&v, 2, &rows, &len)) {
+            r = GLEAM_ERR_INPUT;
+            break;
+        }
+        if (flow != gleam__es_flows) continue;
+        if (step >= f->nsteps || !(dst = f->steps[step]->rows)) { /* the program built another flow */
+            r = GLEAM_ERR_PLAN;
+            break;
+        }
+        dst->data.len = 0;
+        if (gleam__buf_add(&dst->data, rows, len) || gleam__rows_index(dst)) r = GLEAM_ERR_NOMEM;
+    }
+    gleam__vals_free(&v);
+    if (r != GLEAM_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "flow number %d in the executor is not the driver's: its collected rows do not fit it",
+                 gleam__es_flows);
+        gleam__executor_end(r, msg);
+        exit(1);
+    }
+    return GLEAM_OK;
+}
+
 GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options *opt) {
     gleam__plan *p = NULL;
     gleam__job job;
@@ -1977,7 +2044,7 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
     gleam_result r;
     int sp[2] = {-1, -1}, fed = 0, out;
     uint64_t h;
-    if (++gleam__es_flows < gleam__es.flow) return GLEAM_OK; /* an earlier flow: the driver ran it */
+    if (++gleam__es_flows < gleam__es.flow) return gleam__executor_earlier(f); /* the driver ran it */
     o.threads = 1;
     if ((r = gleam__plan_build(f, gleam__es.shards, &p)) != GLEAM_OK) {
         gleam__executor_end(r, gleam_error(f));

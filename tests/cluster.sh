@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.." || exit 2
 . tests/lib.sh
 lib_init cluster
 
-for b in gleam gen word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join; do
+for b in gleam gen word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join top_lines; do
     [ -x "build/$b" ] || lib_die "build/$b is missing: run make first"
 done
 
@@ -105,6 +105,7 @@ same "pi_estimation" exact build/pi_estimation -points 200000
 same "union" exact build/union "$D/users.txt"
 same "csv_outer_join" lines build/csv_outer_join "$D/people.csv" "$D/orders.csv"
 same "csv_outer_join (generated)" lines build/csv_outer_join "$T/oa.csv" "$T/ob.csv"
+same "top_lines (two flows, the second from the first's rows)" exact build/top_lines -top 30 "$T/text.txt" "$D/flow.txt"
 
 # ---- the executors are processes of the job binary ----------------------------------------
 # A job binary of its own (a copy under another name), whose executors must show up as

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.." || exit 2
 . tests/lib.sh
 lib_init dev.sh
 
-EXAMPLES="word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join"
+EXAMPLES="word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join top_lines"
 for e in $EXAMPLES; do
     [ -x "build/$e" ] && [ -x "build/dev/$e" ] || lib_die "build/$e or build/dev/$e is missing: run make and make dev first"
 done
@@ -54,4 +54,5 @@ three tfidf unordered "$T/d1.txt" "$T/d2.txt" $D/flow.txt
 three pi_estimation ordered -points 200000
 three union ordered "$T/text.txt"
 three csv_outer_join ordered $D/people.csv $D/orders.csv
+three top_lines ordered -top 15 "$T/text.txt" $D/flow.txt
 lib_done

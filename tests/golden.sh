@@ -9,7 +9,7 @@ LC_ALL=C
 export LC_ALL
 
 GEN_SRC=tools/gen.c
-EXAMPLES="word_count join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join"
+EXAMPLES="word_count join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join top_lines"
 if [ ! -f "$GEN_SRC" ]; then
     echo "FAIL  golden.sh: $GEN_SRC is missing"
     exit 1
@@ -297,6 +297,18 @@ union_ref "$T/passwd.txt" > "$T/union-passwd.ref"
 for t in $THREADS; do
     golden "union -gleam.threads=$t users.txt" exact "$T/union-users.ref" build/union -gleam.threads=$t $D/users.txt
     golden "union -gleam.threads=$t passwd.txt (20000 lines)" exact "$T/union-passwd.ref" build/union -gleam.threads=$t "$T/passwd.txt"
+done
+
+# ---- top_lines: a second flow built from what the first collected --------------------------
+# Every word's count and the number of lines holding it, by awk; the first 25 by count
+# descending, then word.
+$AWK '{ delete seen; line = $0; gsub(/[^A-Za-z0-9]+/, " ", line); n = split(line, w, " ")
+        for (i = 1; i <= n; i++) { c[w[i]]++; if (!(w[i] in seen)) { seen[w[i]] = 1; l[w[i]]++ } } }
+      END { for (x in c) printf "%s\t%d\t%d\n", x, c[x], l[x] }' "$T/text2.txt" "$T/mixed.txt" |
+    sort -t"$tab" -k2,2nr -k1,1 | head -n 25 > "$T/toplines.ref"
+for t in 1 2 3; do
+    golden "top_lines -gleam.threads=$t -top 25 (two flows)" exact "$T/toplines.ref" \
+        build/top_lines -gleam.threads=$t -top 25 "$T/text2.txt" "$T/mixed.txt"
 done
 
 # ---- csv_outer_join ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.." || exit 2
 LC_ALL=C
 export LC_ALL
 
-EXAMPLES="word_count join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join"
+EXAMPLES="word_count join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join top_lines"
 WARN="-Wall -Wextra -Wpedantic -Werror"
 T=$(mktemp -d "${TMPDIR:-/tmp}/gleam-matrix.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT

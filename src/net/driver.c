@@ -45,6 +45,24 @@ typedef struct gleam__drun {
 } gleam__drun;
 
 static int gleam__flows_run;
+static gleam__buf gleam__collected; /* [flow, step index, rows] of every collect so far */
+static int gleam__ncollected;
+
+/* Keep what flow f (number `flow`) collected, for the flows after it. */
+static int gleam__keep_collected(gleam_flow *f, int flow) {
+    int i;
+    for (i = 0; i < f->nsteps; i++) {
+        gleam_rows *r = f->steps[i]->rows;
+        gleam_value v[3];
+        if (!r) continue;
+        v[0] = gleam_int(flow);
+        v[1] = gleam_int(i);
+        v[2] = gleam_bytes(r->data.p ? r->data.p : "", r->data.len);
+        if (gleam__pack_row(&gleam__collected, v, 3)) return -1;
+        gleam__ncollected++;
+    }
+    return 0;
+}
 
 static void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
 static void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) {
@@ -300,7 +318,7 @@ static int gleam__feeds(const gleam__stage *o, const gleam__stage *st) {
 static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *out) {
     const gleam__stage *st = d->p->stages[stage - 1];
     gleam_value *v;
-    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD, r;
+    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD + 2, r;
     for (i = 0; i < d->p->nstages; i++)
         if (gleam__feeds(d->p->stages[i], st) >= 0) cap += 4 * d->p->stages[i]->nshards;
     if (!(v = (gleam_value *)gleam__calloc((size_t)cap, sizeof *v))) return -1;
@@ -333,6 +351,8 @@ static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *
             }
         }
     v[GLEAM__SPEC_NPROD] = gleam_int((n - GLEAM__SPEC_PROD) / 4);
+    v[n++] = gleam_int(gleam__ncollected);
+    v[n++] = gleam_bytes(gleam__collected.p ? gleam__collected.p : "", gleam__collected.len);
     r = gleam__pack_row(out, v, n);
     gleam__free(v);
     return r;
@@ -725,6 +745,7 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     if ((r = gleam__drive_outputs(&d, &job)) != GLEAM_OK) gleam__drive_fail(&d, r, "%s", job.errmsg[0] ? job.errmsg : gleam_result_str(r));
     for (i = 0; r == GLEAM_OK && i < f->nsteps; i++)
         if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
+    if (r == GLEAM_OK && !d.failed && gleam__keep_collected(f, d.flow)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
 out:
     if (d.mfd >= 0) {
         gleam_value m = gleam_int(d.failed ? d.err : GLEAM_OK);

@@ -12,6 +12,7 @@ typedef struct gleam__producer {
 
 typedef struct gleam__espec {
     int flow, shards, stage, shard, nprod, done;
+    gleam__buf collected;   /* the earlier flows' collects: [flow, step index, rows] each */
     uint64_t hash;
     char job[64];
     gleam__buf lo, hi;      /* a sort's splitter rows; len 0: none */
@@ -79,6 +80,14 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
         memcpy(pr->host, p, len);
         pr->host[len] = 0;
         pr->port = (int)port;
+    }
+    {
+        int at = GLEAM__SPEC_PROD + 4 * gleam__es.nprod;
+        if (gleam__mint(v, at, 0, INT32_MAX, &x) || gleam__mbytes(v, at + 1, &p, &len)) {
+            gleam__fmt_into(err, cap, "its task's earlier rows do not decode");
+            return -1;
+        }
+        if (gleam__buf_add(&gleam__es.collected, p, len)) goto nomem;
     }
     return 0;
 nomem:
@@ -232,6 +241,41 @@ static void *gleam__feed_main(void *arg) {
 
 /* >>run ------------------------------------------------------------------------------------ */
 
+/* A flow before this task's: not run here; what it collected in the driver is put where
+   the program finds it, since the program may build the next flow from it. */
+static gleam_result gleam__executor_earlier(gleam_flow *f) {
+    const char *p = gleam__es.collected.p, *end = p + gleam__es.collected.len;
+    gleam__vals v = {NULL, 0, 0};
+    gleam_result r = GLEAM_OK;
+    while (p < end && r == GLEAM_OK) {
+        int64_t flow, step;
+        const char *rows;
+        size_t len;
+        gleam_rows *dst;
+        if (gleam__unpack_row(&p, end, &v) != GLEAM_OK || gleam__mint(&v, 0, 1, INT32_MAX, &flow) ||
+            gleam__mint(&v, 1, 0, INT32_MAX, &step) || gleam__mbytes(&v, 2, &rows, &len)) {
+            r = GLEAM_ERR_INPUT;
+            break;
+        }
+        if (flow != gleam__es_flows) continue;
+        if (step >= f->nsteps || !(dst = f->steps[step]->rows)) { /* the program built another flow */
+            r = GLEAM_ERR_PLAN;
+            break;
+        }
+        dst->data.len = 0;
+        if (gleam__buf_add(&dst->data, rows, len) || gleam__rows_index(dst)) r = GLEAM_ERR_NOMEM;
+    }
+    gleam__vals_free(&v);
+    if (r != GLEAM_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "flow number %d in the executor is not the driver's: its collected rows do not fit it",
+                 gleam__es_flows);
+        gleam__executor_end(r, msg);
+        exit(1);
+    }
+    return GLEAM_OK;
+}
+
 GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options *opt) {
     gleam__plan *p = NULL;
     gleam__job job;
@@ -242,7 +286,7 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
     gleam_result r;
     int sp[2] = {-1, -1}, fed = 0, out;
     uint64_t h;
-    if (++gleam__es_flows < gleam__es.flow) return GLEAM_OK; /* an earlier flow: the driver ran it */
+    if (++gleam__es_flows < gleam__es.flow) return gleam__executor_earlier(f); /* the driver ran it */
     o.threads = 1;
     if ((r = gleam__plan_build(f, gleam__es.shards, &p)) != GLEAM_OK) {
         gleam__executor_end(r, gleam_error(f));

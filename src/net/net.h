@@ -262,8 +262,10 @@ GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
 
 /* A packed row: [flow number, plan hash, default shards, stage, shard, job, the sort's lower
    and upper splitter rows (packed rows as bytes, or nil), the number of producer tasks
-   whose frames it reads, then stage, shard, host, port of each]. Producers come in the
-   order to read them: a join's build side first. */
+   whose frames it reads, then stage, shard, host, port of each; then the number of
+   collects of the program's earlier flows, and their rows as bytes: a packed row [flow
+   number, step index, packed rows] each]. Producers come in the order to read them: a join's build side first. An earlier
+   flow's collected rows are what main may build this flow from. */
 enum {
     GLEAM__SPEC_FLOW, GLEAM__SPEC_HASH, GLEAM__SPEC_SHARDS, GLEAM__SPEC_STAGE, GLEAM__SPEC_SHARD, GLEAM__SPEC_JOB,
     GLEAM__SPEC_LO, GLEAM__SPEC_HI, GLEAM__SPEC_NPROD, GLEAM__SPEC_PROD
