@@ -113,6 +113,8 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out);
    how often a peer that has nothing to say shows that it lives. */
 #define GLEAM__NET_TIMEOUT_MS 30000
 #define GLEAM__NET_BEAT_MS 1000
+/* Values per producer in a task's spec. */
+#define GLEAM__SPEC_PER_PROD 5
 
 /* "host:port" (or ":port", or "port") into host and *port. 0, or -1 with err set. */
 GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap);
@@ -160,10 +162,13 @@ enum {
     GLEAM__MSG_RUN,         /* driver to agent: [job, binary hash, stage, shard, argv, cwd, spec] */
     GLEAM__MSG_LOG,         /* agent to driver: [stream (1 stdout, 2 stderr), text] */
     GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept, rows kept] */
-    GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part]: the frames that task
-                               made for that step and part, then OK [] */
-    GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows] of that
-                               task's sorted run, evenly spaced */
+    GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part, blocks]: the frames that
+                               task made for that step and part, then OK []; blocks (bytes or
+                               nil): of its sorted runs' blocks, numbered in order, only those in
+                               these [from, to) ranges (4-byte big-endian pairs) */
+    GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows, index] of
+                               that task's sorted runs: rows evenly spaced; index a packed row
+                               [run, first row] per block of its runs, in order */
     GLEAM__MSG_SPEC,        /* agent to executor: [spec] */
     GLEAM__MSG_LAST
 };
@@ -283,11 +288,20 @@ typedef struct gleam__sframe {
     char data[1];
 } gleam__sframe;
 
+/* Memory for kept frames, taken in pieces of GLEAM__KCHUNK and given back to the store's
+   pool when a task's frames go, so that the next job reuses pages the system has given. */
+#define GLEAM__KCHUNK ((size_t)4 << 20)
+typedef struct gleam__kchunk {
+    struct gleam__kchunk *next;
+    size_t size, used;      /* of the bytes after this header */
+} gleam__kchunk;
+
 /* What one task made. */
 typedef struct gleam__stask {
     struct gleam__stask *next;
     int stage, shard, done;
     gleam__sframe *head, *tail;
+    gleam__kchunk *chunks;   /* its frames in memory live here, the newest chunk first */
     uint64_t bytes, rows;
 } gleam__stask;
 
@@ -308,6 +322,8 @@ typedef struct gleam__store {
     gleam__sjob *jobs;
     uint64_t mem, cap;      /* bytes kept in memory; most before they go to files */
     uint64_t kept;          /* bytes kept in all */
+    gleam__kchunk *pool;     /* chunks to reuse */
+    uint64_t pooled;
     char dir[1024];
 } gleam__store;
 
@@ -331,7 +347,8 @@ GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
 
 /* A packed row: [flow number, plan hash, default shards, stage, shard, job, the sort's lower
    and upper splitter rows (packed rows as bytes, or nil), the number of producer tasks
-   whose frames it reads, then stage, shard, host, port of each; then the number of
+   whose frames it reads, then stage, shard, host, port, blocks (as in a FETCH) of each;
+   then the number of
    collects of the program's earlier flows, and their rows as bytes: a packed row [flow
    number, step index, packed rows] each]. Producers come in the order to read them: a join's build side first. An earlier
    flow's collected rows are what main may build this flow from. */
@@ -462,6 +479,13 @@ static void gleam__agent_hold(int fd, gleam__buf *buf, gleam__vals *v) {
     pthread_mutex_unlock(&gleam__ag.st.mu);
 }
 
+/* The rows in a block an executor sent, for the figures only: counted as far as they are
+   whole rows, without trusting them further. */
+static uint64_t gleam__count_rows(const char *p, size_t n) {
+    uint64_t rows = 0;
+    return gleam__check_rows(p, n, &rows) == GLEAM_OK ? rows : 0;
+}
+
 /* >>executors ---------------------------------------------------------------------------------- */
 
 /* Lines an executor prints, sent to the driver as LOG messages. */
@@ -502,15 +526,19 @@ static int gleam__pump(int pfd, gleam__lines *l, int stream, int dfd) {
 
 /* The environment of an executor: ours, with its socket's descriptor and the secret. NULL
    when out of memory. */
-static char **gleam__exec_env(void) {
+static char **gleam__exec_env(const char *cwd) {
     const unsigned char *key;
     size_t klen = gleam__secret(&key), n = 0, i, k = 0;
-    char **env, *sec;
+    char **env, *sec, *dir;
     while (environ[n]) n++;
-    if (!(env = (char **)gleam__calloc(n + 3, sizeof *env))) return NULL;
+    if (!(env = (char **)gleam__calloc(n + 4, sizeof *env))) return NULL;
     for (i = 0; i < n; i++)
-        if (strncmp(environ[i], "GLEAM_SECRET=", 13) && strncmp(environ[i], "GLEAM_NET_EXEC=", 15)) env[k++] = environ[i];
+        if (strncmp(environ[i], "GLEAM_SECRET=", 13) && strncmp(environ[i], "GLEAM_NET_", 10)) env[k++] = environ[i];
     env[k++] = (char *)"GLEAM_NET_EXEC=3";
+    if ((dir = (char *)gleam__malloc(strlen(cwd) + 16)) != NULL) { /* where it runs: the driver's directory */
+        sprintf(dir, "GLEAM_NET_DIR=%s", cwd);
+        env[k++] = dir;
+    }
     if (klen && (sec = (char *)gleam__malloc(13 + klen + 1)) != NULL) {
         memcpy(sec, "GLEAM_SECRET=", 13);
         memcpy(sec + 13, key, klen);
@@ -557,7 +585,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
     argv[nargs++] = path; /* in place of the driver's argv[0] */
     for (i = strlen(argbuf) + 1; i < alen; i += strlen(argbuf + i) + 1) argv[nargs++] = argbuf + i;
     argv[nargs] = NULL;
-    if (!(env = gleam__exec_env())) goto nomem;
+    if (!(env = gleam__exec_env(cwd))) goto nomem;
     pthread_mutex_lock(&gleam__ag.st.mu); /* a slot, beating while waiting for one */
     while (gleam__ag.running >= gleam__ag.cfg.slots) {
         struct timespec ts;
@@ -577,24 +605,31 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         gleam__fmt_into(err, sizeof err, "agent: out of memory");
         goto slot;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) || pipe(po) || pipe(pe)) {
+    /* socket pairs made close-on-exec at once: another thread's executor must not inherit
+       this one's ends (its output would never end) */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, po) ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pe)) {
         gleam__fmt_into(err, sizeof err, "agent: cannot make the executor's pipes: %s", strerror(errno));
         goto slot;
     }
-    fcntl(po[0], F_SETFD, FD_CLOEXEC);
-    fcntl(pe[0], F_SETFD, FD_CLOEXEC);
-    if ((pid = fork()) == 0) { /* only async-signal-safe calls from here to exec */
-        setpgid(0, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        dup2(sp[1], 3);
-        if (chdir(cwd) && chdir(gleam__ag.cfg.dir)) _exit(126);
-        execve(path, argv, env);
-        _exit(127);
-    }
-    if (pid < 0) {
-        gleam__fmt_into(err, sizeof err, "agent: cannot start an executor: %s", strerror(errno));
-        goto slot;
+    { /* posix_spawn, not fork: a fork copies the page tables of every block kept here */
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        int e;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+        posix_spawn_file_actions_adddup2(&fa, sp[1], 3);
+        posix_spawnattr_init(&at);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&at, 0);
+        e = posix_spawn(&pid, path, &fa, &at, argv, env);
+        posix_spawnattr_destroy(&at);
+        posix_spawn_file_actions_destroy(&fa);
+        if (e) {
+            gleam__fmt_into(err, sizeof err, "agent: cannot start an executor: %s", strerror(e));
+            goto slot;
+        }
     }
     setpgid(pid, pid);
     close(sp[1]);
@@ -637,7 +672,6 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         }
         if (p[0].revents) {
             gleam__frame fr;
-            uint64_t rows;
             k = gleam__frame_read_max(sp[0], &fb, &fr, GLEAM__NET_FRAME_MAX);
             if (k <= 0) break; /* it ended: its status says how, below */
             if (fr.type == GLEAM__FRAME_END) {
@@ -646,17 +680,16 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
                 ended = 1;
                 break;
             }
-            if ((fr.type != GLEAM__FRAME_BLOCK && fr.type != GLEAM__FRAME_CLOSE && fr.type != GLEAM__FRAME_RUN &&
-                 fr.type != GLEAM__FRAME_ROWS) ||
-                ((fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS) &&
-                 gleam__check_rows(fr.data, fr.len, &rows) != GLEAM_OK)) {
+            /* kept as they came: whoever reads them checks the rows (and SAMPLE before it walks them) */
+            if (fr.type != GLEAM__FRAME_BLOCK && fr.type != GLEAM__FRAME_CLOSE && fr.type != GLEAM__FRAME_RUN &&
+                fr.type != GLEAM__FRAME_ROWS) {
                 gleam__fmt_into(err, sizeof err, "its executor (process %ld) sent a frame of type %d that is not its output",
                          (long)pid, fr.type);
                 break;
             }
             pthread_mutex_lock(&gleam__ag.st.mu);
             k = (j = gleam__store_job(&gleam__ag.st, job, 0)) != NULL ? gleam__store_add(&gleam__ag.st, j, t, fb.p, fb.len) : -2;
-            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += rows;
+            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += gleam__count_rows(fr.data, fr.len);
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
             else if (k) gleam__fmt_into(err, sizeof err, "agent %s:%d cannot keep a block under %s: %s", gleam__ag.cfg.advertise,
@@ -719,7 +752,7 @@ out:
     gleam__free(argv);
     if (env) {
         for (k = 0; env[k]; k++)
-            if (!strncmp(env[k], "GLEAM_SECRET=", 13)) gleam__free(env[k]);
+            if (!strncmp(env[k], "GLEAM_SECRET=", 13) || !strncmp(env[k], "GLEAM_NET_DIR=", 14)) gleam__free(env[k]);
         gleam__free(env);
     }
     return;
@@ -763,25 +796,37 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
     gleam__sjob *j = gleam__agent_task(fd, v, &t, &step, &part);
     gleam__buf b = {NULL, 0, 0};
     const gleam__sframe *f;
+    const char *ranges = NULL;
+    size_t nranges = 0, k;
+    uint32_t block = 0;
     int bad = 0;
     if (!j) return;
+    if (!gleam__mbytes(v, 5, &ranges, &nranges)) nranges /= 8;
     for (f = t->head; f && !bad; f = f->next) {
         const unsigned char *p;
         unsigned char hdr[4];
         uint32_t f0, f1;
-        if (gleam__store_read(j, f, &b)) {
+        if (f->off < 0) p = (const unsigned char *)f->data; /* in memory: sent from where it lies */
+        else if (gleam__store_read(j, f, &b)) {
             bad = 1;
             break;
-        }
-        p = (const unsigned char *)b.p;
+        } else p = (const unsigned char *)b.p;
         f0 = f->len >= 5 ? gleam__rd32(p + 1) : 0;
         f1 = f->len >= 9 ? gleam__rd32(p + 5) : 0;
         if (f0 != (uint32_t)step) continue;
         if ((p[0] == GLEAM__FRAME_BLOCK && f1 != (uint32_t)part && f1 != GLEAM__PART_RUN) ||
             (p[0] == GLEAM__FRAME_ROWS && f1 != (uint32_t)part))
             continue;
+        if (ranges && p[0] == GLEAM__FRAME_BLOCK && f1 == GLEAM__PART_RUN) { /* a sort's block: in a range asked for? */
+            int in = 0;
+            for (k = 0; k < nranges && !in; k++)
+                in = block >= gleam__rd32((const unsigned char *)ranges + 8 * k) &&
+                     block < gleam__rd32((const unsigned char *)ranges + 8 * k + 4);
+            block++;
+            if (!in) continue;
+        }
         gleam__be32(hdr, f->len);
-        if (gleam__fd_write(fd, (const char *)hdr, 4) || gleam__fd_write(fd, b.p, b.len)) bad = 1;
+        if (gleam__fd_write(fd, (const char *)hdr, 4) || gleam__fd_write(fd, (const char *)p, f->len)) bad = 1;
     }
     pthread_mutex_lock(&gleam__ag.st.mu);
     gleam__store_release(&gleam__ag.st, j);
@@ -795,10 +840,10 @@ static void gleam__agent_sample(int fd, const gleam__vals *v) {
     gleam__stask *t;
     int64_t step, most;
     gleam__sjob *j = gleam__agent_task(fd, v, &t, &step, &most);
-    gleam__buf b = {NULL, 0, 0}, out = {NULL, 0, 0};
+    gleam__buf b = {NULL, 0, 0}, out = {NULL, 0, 0}, index = {NULL, 0, 0};
     const gleam__sframe *f;
-    uint64_t total = 0, seen = 0, taken = 0;
-    int pass, bad = 0;
+    uint64_t total = 0, seen = 0, taken = 0, rows;
+    int pass, bad = 0, run = 0;
     if (!j) return;
     for (pass = 0; pass < 2 && !bad; pass++) /* count the rows, then take every total/most-th */
         for (f = t->head; f && !bad; f = f->next) {
@@ -807,9 +852,22 @@ static void gleam__agent_sample(int fd, const gleam__vals *v) {
                 bad = 1;
                 break;
             }
+            if (pass == 1 && b.len >= 9 && b.p[0] == GLEAM__FRAME_RUN && gleam__rd32((const unsigned char *)b.p + 1) == (uint32_t)step)
+                run++;
             if (b.len < 17 || b.p[0] != GLEAM__FRAME_BLOCK || gleam__rd32((const unsigned char *)b.p + 1) != (uint32_t)step ||
                 gleam__rd32((const unsigned char *)b.p + 5) != GLEAM__PART_RUN)
                 continue;
+            if (pass == 0 && gleam__check_rows(b.p + 17, b.len - 17, &rows) != GLEAM_OK) { /* walked below: whole rows? */
+                errno = EPROTO;
+                bad = 1;
+                break;
+            }
+            if (pass == 1 && b.len > 17) { /* the block's first row, for the index */
+                gleam_value e[2];
+                e[0] = gleam_int(run);
+                e[1] = gleam_bytes(b.p + 17, gleam__row_len(b.p + 17));
+                if (gleam__pack_row(&index, e, 2)) bad = 1;
+            }
             for (p = b.p + 17, end = b.p + b.len; p < end; p += gleam__row_len(p)) {
                 if (pass == 0) total++;
                 else if (most && taken < (uint64_t)most && seen++ * (uint64_t)most >= taken * total) {
@@ -822,11 +880,14 @@ static void gleam__agent_sample(int fd, const gleam__vals *v) {
     gleam__store_release(&gleam__ag.st, j);
     pthread_mutex_unlock(&gleam__ag.st.mu);
     if (!bad) {
-        gleam_value r = gleam_bytes(out.p ? out.p : "", out.len);
-        gleam__msg_send(fd, GLEAM__MSG_OK, &r, 1);
+        gleam_value r[2];
+        r[0] = gleam_bytes(out.p ? out.p : "", out.len);
+        r[1] = gleam_bytes(index.p ? index.p : "", index.len);
+        gleam__msg_send(fd, GLEAM__MSG_OK, r, 2);
     } else gleam__agent_err(fd, "agent: cannot read a kept run: %s", strerror(errno));
     gleam__buf_free(&b);
     gleam__buf_free(&out);
+    gleam__buf_free(&index);
 }
 
 static void *gleam__agent_conn(void *arg) {
@@ -998,6 +1059,7 @@ typedef struct gleam__dtask {
     int state;              /* 0 waiting, 1 running, 2 done */
     int agent;
     int64_t bytes, rows;
+    double t0, t1;          /* started, ended */
 } gleam__dtask;
 
 typedef struct gleam__drive {
@@ -1011,6 +1073,7 @@ typedef struct gleam__drive {
     int nag;
     gleam__dtask **t;       /* by stage - 1, then shard */
     gleam__buf *splits;     /* by stage - 1: a sort's splitter rows, packed one after another */
+    gleam__buf **index;     /* by stage - 1, then shard: a producer's sorted blocks, [run, first row] each */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int running, failed, stop;
@@ -1295,14 +1358,88 @@ static int gleam__feeds(const gleam__stage *o, const gleam__stage *st) {
     return -1;
 }
 
+/* The srow of a packed row for order o. */
+static gleam__srow gleam__srow_of(const char *row, const gleam_order *o) {
+    gleam__srow r;
+    r.row = row;
+    r.key = gleam__prefix(gleam__row_field(row, o->by[0].field), o->by[0].dir);
+    return r;
+}
+
+/* Which blocks of a producer's sorted runs partition `shard` of sort stage s needs: in each
+   run, those whose keys may lie in [lo, hi) (a block holds the keys from its first row to
+   the next block's first row), as [from, to) pairs in out. 0, or -1 when the index does
+   not decode or out of memory. */
+static int gleam__drive_ranges(const gleam__drive *d, int s, int shard, const gleam__buf *index, gleam__buf *out) {
+    const gleam_order *o = &d->p->stages[s]->root->order;
+    const char *p = d->splits[s].p, *e = p + d->splits[s].len, *q = index->p, *qe = q + index->len;
+    gleam__srow lo, hi, *first = NULL;
+    int64_t *run = NULL;
+    gleam__cmp cmp;
+    gleam__vals v = {NULL, 0, 0};
+    size_t n = 0, cap = 0, b, from = 0, to = 0;
+    int has_lo = 0, has_hi = 0, i, bad = 0;
+    gleam__cmp_init(&cmp, o);
+    for (i = 0; p < e && i <= shard; i++, p += gleam__row_len(p)) {
+        if (i == shard - 1) lo = gleam__srow_of(p, o), has_lo = 1;
+        if (i == shard) hi = gleam__srow_of(p, o), has_hi = 1;
+    }
+    while (!bad && q && q < qe) { /* the index: run and first row of every block */
+        if (n == cap) {
+            size_t c = cap ? 2 * cap : 256;
+            gleam__srow *f = (gleam__srow *)gleam__realloc(first, c * sizeof *f);
+            int64_t *r = f ? (int64_t *)gleam__realloc(run, c * sizeof *r) : NULL;
+            if (f) first = f;
+            if (r) run = r;
+            if (!f || !r) {
+                bad = 1;
+                break;
+            }
+            cap = c;
+        }
+        if (gleam__unpack_row(&q, qe, &v) != GLEAM_OK || v.n != 2 || v.v[0].type != GLEAM_INT || v.v[1].type != GLEAM_BYTES) {
+            bad = 1;
+            break;
+        }
+        run[n] = v.v[0].u.i;
+        first[n++] = gleam__srow_of(v.v[1].u.s, o); /* points into index, which outlives this */
+    }
+    for (b = 0; !bad && b < n; b++) {
+        int last = b + 1 == n || run[b + 1] != run[b];
+        int need = (!has_hi || gleam__srow_cmp(&cmp, &first[b], &hi) < 0) &&
+                   (last || !has_lo || gleam__srow_cmp(&cmp, &first[b + 1], &lo) >= 0);
+        if (need) {
+            if (from == to) from = b;
+            to = b + 1;
+        }
+        if (last && from < to) { /* this run's blocks */
+            unsigned char pair[8];
+            gleam__be32(pair, (uint32_t)from);
+            gleam__be32(pair + 4, (uint32_t)to);
+            if (gleam__buf_add(out, pair, 8)) bad = 1;
+            from = to = 0;
+        }
+    }
+    gleam__free(first);
+    gleam__free(run);
+    gleam__vals_free(&v);
+    return bad ? -1 : 0;
+}
+
 /* The spec of task (stage, shard): see GLEAM__SPEC_*. 0, or -1 when out of memory. */
 static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *out) {
     const gleam__stage *st = d->p->stages[stage - 1];
     gleam_value *v;
-    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD + 2, r;
+    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD + 2, r, bad = 0;
+    gleam__buf *ranges;
+    int nr = 0;
     for (i = 0; i < d->p->nstages; i++)
-        if (gleam__feeds(d->p->stages[i], st) >= 0) cap += 4 * d->p->stages[i]->nshards;
+        if (gleam__feeds(d->p->stages[i], st) >= 0) cap += GLEAM__SPEC_PER_PROD * d->p->stages[i]->nshards;
     if (!(v = (gleam_value *)gleam__calloc((size_t)cap, sizeof *v))) return -1;
+    if (!(ranges = (gleam__buf *)gleam__calloc((size_t)cap, sizeof *ranges))) {
+        gleam__free(v);
+        return -1;
+    }
     v[GLEAM__SPEC_FLOW] = gleam_int(d->flow);
     v[GLEAM__SPEC_HASH] = gleam_int((int64_t)d->hash);
     v[GLEAM__SPEC_SHARDS] = gleam_int(d->shards);
@@ -1325,16 +1462,24 @@ static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *
             if (gleam__feeds(d->p->stages[i], st) != side) continue;
             for (j = 0; j < d->p->stages[i]->nshards; j++) {
                 const gleam__dagent *a = &d->ag[d->t[i][j].agent];
+                gleam__buf *rg = &ranges[nr++];
                 v[n++] = gleam_int(i + 1);
                 v[n++] = gleam_int(j);
                 v[n++] = gleam_str(a->host);
                 v[n++] = gleam_int(a->port);
+                v[n++] = gleam_nil();
+                if (d->splits[stage - 1].len && d->index[i][j].len) { /* a sort: only the blocks it needs */
+                    if (gleam__drive_ranges(d, stage - 1, shard, &d->index[i][j], rg)) bad = 1;
+                    v[n - 1] = gleam_bytes(rg->p ? rg->p : "", rg->len);
+                }
             }
         }
-    v[GLEAM__SPEC_NPROD] = gleam_int((n - GLEAM__SPEC_PROD) / 4);
+    v[GLEAM__SPEC_NPROD] = gleam_int((n - GLEAM__SPEC_PROD) / GLEAM__SPEC_PER_PROD);
     v[n++] = gleam_int(gleam__ncollected);
     v[n++] = gleam_bytes(gleam__collected.p ? gleam__collected.p : "", gleam__collected.len);
-    r = gleam__pack_row(out, v, n);
+    r = bad ? -1 : gleam__pack_row(out, v, n);
+    for (i = 0; i < nr; i++) gleam__buf_free(&ranges[i]);
+    gleam__free(ranges);
     gleam__free(v);
     return r;
 }
@@ -1392,6 +1537,7 @@ static void *gleam__drive_task(void *arg) {
     else if (res != GLEAM_OK) gleam__drive_fail(d, (gleam_result)res, "%s failed", where);
     pthread_mutex_lock(&d->mu);
     t->state = res == GLEAM_OK ? 2 : 0;
+    t->t1 = gleam__now();
     t->bytes = bytes;
     t->rows = rows;
     d->ag[a].running--;
@@ -1463,11 +1609,13 @@ static int gleam__drive_splitters(gleam__drive *d, int s) {
             m[4] = gleam_int(64 * P);
             if (gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1 ||
                 gleam__msg_send(fd, GLEAM__MSG_SAMPLE, m, 5) ||
-                gleam__msg_recv(fd, &buf, &v, 1, err, sizeof err) != GLEAM__MSG_OK || gleam__mbytes(&v, 0, &p, &len)) {
+                gleam__msg_recv(fd, &buf, &v, 2, err, sizeof err) != GLEAM__MSG_OK || gleam__mbytes(&v, 1, &p, &len)) {
                 if (!err[0]) gleam__fmt_into(err, sizeof err, "no samples from agent %s:%d", a->host, a->port);
                 close(fd);
                 break;
             }
+            if (gleam__buf_add(&d->index[i][j], p, len)) gleam__fmt_into(err, sizeof err, "out of memory");
+            gleam__mbytes(&v, 0, &p, &len);
             for (e = p + len; p < e;)
                 if (gleam__unpack_row(&p, e, &row) != GLEAM_OK || gleam__run_add(samples, &cmp, row.v, row.n)) {
                     gleam__fmt_into(err, sizeof err, "the samples of agent %s:%d do not decode", a->host, a->port);
@@ -1524,6 +1672,7 @@ static gleam_result gleam__drive_tasks(gleam__drive *d) {
                 run->shard = j;
                 d->t[s][j].state = 1;
                 d->t[s][j].agent = a;
+                d->t[s][j].t0 = gleam__now();
                 d->ag[a].running++;
                 d->running++;
                 pthread_attr_init(&at);
@@ -1663,6 +1812,28 @@ static gleam_result gleam__drive_outputs(gleam__drive *d, gleam__job *job) {
 
 /* >>run -------------------------------------------------------------------------------------- */
 
+/* -gleam.stats: each stage's tasks, rows and bytes kept, and its time from its first task's
+   start to its last one's end; then the delivery of the outputs. */
+static void gleam__drive_stats(const gleam__drive *d, double t0, double t_tasks, double t_end) {
+    int s, j;
+    fprintf(stderr, "stats of flow \"%s\" on %d agents: %.3f s (tasks %.3f s, outputs %.3f s)\n", d->f->name, d->nag,
+            t_end - t0, t_tasks - t0, t_end - t_tasks);
+    fprintf(stderr, " stage  tasks        rows kept      bytes kept       time\n");
+    for (s = 0; s < d->p->nstages; s++) {
+        double a = 0, b = 0;
+        int64_t rows = 0, bytes = 0;
+        for (j = 0; j < d->p->stages[s]->nshards; j++) {
+            const gleam__dtask *t = &d->t[s][j];
+            if (!a || t->t0 < a) a = t->t0;
+            if (t->t1 > b) b = t->t1;
+            rows += t->rows;
+            bytes += t->bytes;
+        }
+        fprintf(stderr, " %5d  %5d  %15lld  %14lld  %8.3fs\n", s + 1, d->p->stages[s]->nshards, (long long)rows, (long long)bytes,
+                b > a ? b - a : 0.0);
+    }
+}
+
 GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *opt) {
     gleam__netflags *nf = gleam__net_flags();
     gleam__drive d;
@@ -1672,6 +1843,7 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     char err[512];
     int i, a, slots = 0, job_ok = 0;
     unsigned char rnd[6];
+    double t0 = 0, t_tasks = 0;
     memset(&d, 0, sizeof d);
     memset(&job, 0, sizeof job);
     d.f = f;
@@ -1691,12 +1863,14 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     d.shards = GLEAM__MAX(1, GLEAM__MIN(slots, 1024)); /* a dataset's default shards: the cluster's slots */
     if ((r = gleam__plan_build(f, d.shards, &d.p)) != GLEAM_OK) return r;
     if (!(d.hash = gleam__plan_hash(d.p)) || !(d.t = (gleam__dtask **)gleam__calloc((size_t)d.p->nstages, sizeof *d.t)) ||
-        !(d.splits = (gleam__buf *)gleam__calloc((size_t)d.p->nstages, sizeof *d.splits))) {
+        !(d.splits = (gleam__buf *)gleam__calloc((size_t)d.p->nstages, sizeof *d.splits)) ||
+        !(d.index = (gleam__buf **)gleam__calloc((size_t)d.p->nstages, sizeof *d.index))) {
         gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (i = 0; i < d.p->nstages; i++)
-        if (!(d.t[i] = (gleam__dtask *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.t))) {
+        if (!(d.t[i] = (gleam__dtask *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.t)) ||
+            !(d.index[i] = (gleam__buf *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.index))) {
             gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -1717,7 +1891,9 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     for (a = 0; a < d.nag; a++)
         if (gleam__drive_ship(&d, a) || gleam__drive_hold(&d, a)) goto out;
     fflush(stdout);
+    t0 = gleam__now();
     if ((r = gleam__drive_tasks(&d)) != GLEAM_OK) goto out;
+    t_tasks = gleam__now();
     if ((r = gleam__job_init(&job, d.p, f, &d.o)) != GLEAM_OK) {
         gleam__drive_fail(&d, r, "%s", job.errmsg);
         goto out;
@@ -1727,6 +1903,7 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     for (i = 0; r == GLEAM_OK && i < f->nsteps; i++)
         if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
     if (r == GLEAM_OK && !d.failed && gleam__keep_collected(f, d.flow)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
+    if (!d.failed && d.o.stats) gleam__drive_stats(&d, t0, t_tasks, gleam__now());
 out:
     if (d.mfd >= 0) {
         gleam_value m = gleam_int(d.failed ? d.err : GLEAM_OK);
@@ -1743,7 +1920,10 @@ out:
     for (i = 0; d.t && i < d.p->nstages; i++) {
         gleam__free(d.t[i]);
         gleam__buf_free(&d.splits[i]);
+        for (a = 0; d.index[i] && a < d.p->stages[i]->nshards; a++) gleam__buf_free(&d.index[i][a]);
+        gleam__free(d.index[i]);
     }
+    gleam__free(d.index);
     gleam__free(d.t);
     gleam__free(d.splits);
     gleam__free(d.ag);
@@ -1766,6 +1946,8 @@ out:
 typedef struct gleam__producer {
     int stage, shard, port;
     char host[256];
+    const char *ranges;     /* a sort's blocks to read, or NULL: all */
+    size_t nranges;         /* bytes */
 } gleam__producer;
 
 typedef struct gleam__espec {
@@ -1819,7 +2001,7 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
     gleam__es.hash = (uint64_t)v->v[GLEAM__SPEC_HASH].u.i;
     if (!gleam__mbytes(v, GLEAM__SPEC_LO, &p, &len) && gleam__buf_add(&gleam__es.lo, p, len)) goto nomem;
     if (!gleam__mbytes(v, GLEAM__SPEC_HI, &p, &len) && gleam__buf_add(&gleam__es.hi, p, len)) goto nomem;
-    if (gleam__mint(v, GLEAM__SPEC_NPROD, 0, 1 << 20, &x) || v->n < GLEAM__SPEC_PROD + 4 * x) {
+    if (gleam__mint(v, GLEAM__SPEC_NPROD, 0, 1 << 20, &x) || v->n < GLEAM__SPEC_PROD + GLEAM__SPEC_PER_PROD * x + 2) {
         gleam__fmt_into(err, cap, "its task's producers do not decode");
         return -1;
     }
@@ -1827,7 +2009,7 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
     if (!(gleam__es.prod = (gleam__producer *)gleam__calloc((size_t)x + 1, sizeof *gleam__es.prod))) goto nomem;
     for (i = 0; i < gleam__es.nprod; i++) {
         gleam__producer *pr = &gleam__es.prod[i];
-        int at = GLEAM__SPEC_PROD + 4 * i;
+        int at = GLEAM__SPEC_PROD + GLEAM__SPEC_PER_PROD * i;
         if (gleam__mint(v, at, 1, 1 << 20, &x) || gleam__mint(v, at + 1, 0, 1 << 20, &y) || gleam__mbytes(v, at + 2, &p, &len) ||
             len >= sizeof pr->host || gleam__mint(v, at + 3, 1, 65535, &port)) {
             gleam__fmt_into(err, cap, "its task's producer %d does not decode", i + 1);
@@ -1838,9 +2020,20 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
         memcpy(pr->host, p, len);
         pr->host[len] = 0;
         pr->port = (int)port;
+        if (!gleam__mbytes(v, at + 4, &p, &len)) { /* kept: the message's buffer goes */
+            char *copy = (char *)gleam__malloc(len + 1);
+            if (!copy) goto nomem;
+            memcpy(copy, p, len);
+            pr->ranges = copy;
+            pr->nranges = len;
+            if (len % 8) {
+                gleam__fmt_into(err, cap, "its task's producer %d does not decode", i + 1);
+                return -1;
+            }
+        }
     }
     {
-        int at = GLEAM__SPEC_PROD + 4 * gleam__es.nprod;
+        int at = GLEAM__SPEC_PROD + GLEAM__SPEC_PER_PROD * gleam__es.nprod;
         if (gleam__mint(v, at, 0, INT32_MAX, &x) || gleam__mbytes(v, at + 1, &p, &len)) {
             gleam__fmt_into(err, cap, "its task's earlier rows do not decode");
             return -1;
@@ -1858,7 +2051,12 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
     int fd = atoi(fdtext), k;
+    const char *dir = getenv("GLEAM_NET_DIR");
+    if (dir && chdir(dir)) /* the driver's directory, where relative paths point; else the agent's */
+        fprintf(stderr, "gleam executor: cannot enter %s (%s): relative paths name files of the agent's directory\n", dir,
+                strerror(errno));
     unsetenv("GLEAM_NET_EXEC"); /* the job's piped commands are not executors */
+    unsetenv("GLEAM_NET_DIR");
     if (fd < 3 || fcntl(fd, F_GETFD) < 0) {
         fprintf(stderr, "gleam executor: GLEAM_NET_EXEC=%s is not an open descriptor\n", fdtext);
         exit(2);
@@ -1935,7 +2133,7 @@ static void *gleam__feed_main(void *arg) {
     }
     for (i = 0; i < gleam__es.nprod && !fd->err[0]; i++) {
         const gleam__producer *pr = &gleam__es.prod[i];
-        gleam_value m[5];
+        gleam_value m[6];
         if (conn < 0 || strcmp(chost, pr->host) || cport != pr->port) { /* one connection per agent in turn */
             if (conn >= 0) close(conn);
             snprintf(chost, sizeof chost, "%s", pr->host);
@@ -1953,7 +2151,8 @@ static void *gleam__feed_main(void *arg) {
         m[2] = gleam_int(pr->shard);
         m[3] = gleam_int(fd->step->id);
         m[4] = gleam_int(fd->shard);
-        if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 5)) {
+        m[5] = pr->ranges ? gleam_bytes(pr->ranges, pr->nranges) : gleam_nil();
+        if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 6)) {
             gleam__fmt_into(fd->err, sizeof fd->err, "cannot ask agent %s:%d for its blocks: %s", pr->host, pr->port, strerror(errno));
             break;
         }
@@ -3082,13 +3281,48 @@ GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, in
     return j;
 }
 
+/* Room for n bytes (a frame and its header) in task t's chunks. NULL when out of memory. */
+static void *gleam__chunk_room(gleam__store *st, gleam__stask *t, size_t n) {
+    gleam__kchunk *c = t->chunks;
+    n = (n + 15) & ~(size_t)15;
+    if (!c || c->size - c->used < n) {
+        if (n <= GLEAM__KCHUNK && st->pool) { /* a chunk given back by an earlier task */
+            c = st->pool;
+            st->pool = c->next;
+            st->pooled -= c->size;
+        } else {
+            size_t size = GLEAM__MAX(n, GLEAM__KCHUNK);
+            if (!(c = (gleam__kchunk *)gleam__malloc(sizeof *c + size))) return NULL;
+            c->size = size;
+        }
+        c->used = 0;
+        c->next = t->chunks;
+        t->chunks = c;
+        st->mem += sizeof *c + c->size;
+    }
+    c->used += n;
+    return (char *)(c + 1) + c->used - n;
+}
+
 static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
     gleam__sframe *f = t->head, *n;
+    gleam__kchunk *c, *cn;
     for (; f; f = n) {
         n = f->next;
-        if (f->off < 0) st->mem -= f->len;
-        gleam__free(f);
+        if (f->off >= 0) gleam__free(f); /* on disk: only its header was allocated */
     }
+    for (c = t->chunks; c; c = cn) { /* back to the pool, up to the memory the store may hold */
+        cn = c->next;
+        st->mem -= sizeof *c + c->size;
+        if (c->size == GLEAM__KCHUNK && st->pooled + c->size <= st->cap) {
+            c->next = st->pool;
+            st->pool = c;
+            st->pooled += c->size;
+        } else {
+            gleam__free(c);
+        }
+    }
+    t->chunks = NULL;
     st->kept -= t->bytes;
     t->head = t->tail = NULL;
     t->bytes = t->rows = 0;
@@ -3111,8 +3345,8 @@ GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, in
 }
 
 GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n) {
-    int disk = st->mem + n > st->cap;
-    gleam__sframe *f = (gleam__sframe *)gleam__malloc(sizeof *f + (disk ? 0 : n));
+    int disk = st->mem + n + GLEAM__KCHUNK > st->cap;
+    gleam__sframe *f = (gleam__sframe *)(disk ? gleam__malloc(sizeof *f) : gleam__chunk_room(st, t, sizeof *f + n));
     if (!f) {
         errno = ENOMEM;
         return -1;
@@ -3139,7 +3373,6 @@ GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask 
         j->fsize += (int64_t)n;
     } else {
         memcpy(f->data, p, n);
-        st->mem += n;
     }
     if (t->tail) t->tail->next = f;
     else t->head = f;

@@ -108,6 +108,13 @@ static void gleam__agent_hold(int fd, gleam__buf *buf, gleam__vals *v) {
     pthread_mutex_unlock(&gleam__ag.st.mu);
 }
 
+/* The rows in a block an executor sent, for the figures only: counted as far as they are
+   whole rows, without trusting them further. */
+static uint64_t gleam__count_rows(const char *p, size_t n) {
+    uint64_t rows = 0;
+    return gleam__check_rows(p, n, &rows) == GLEAM_OK ? rows : 0;
+}
+
 /* >>executors ---------------------------------------------------------------------------------- */
 
 /* Lines an executor prints, sent to the driver as LOG messages. */
@@ -148,15 +155,19 @@ static int gleam__pump(int pfd, gleam__lines *l, int stream, int dfd) {
 
 /* The environment of an executor: ours, with its socket's descriptor and the secret. NULL
    when out of memory. */
-static char **gleam__exec_env(void) {
+static char **gleam__exec_env(const char *cwd) {
     const unsigned char *key;
     size_t klen = gleam__secret(&key), n = 0, i, k = 0;
-    char **env, *sec;
+    char **env, *sec, *dir;
     while (environ[n]) n++;
-    if (!(env = (char **)gleam__calloc(n + 3, sizeof *env))) return NULL;
+    if (!(env = (char **)gleam__calloc(n + 4, sizeof *env))) return NULL;
     for (i = 0; i < n; i++)
-        if (strncmp(environ[i], "GLEAM_SECRET=", 13) && strncmp(environ[i], "GLEAM_NET_EXEC=", 15)) env[k++] = environ[i];
+        if (strncmp(environ[i], "GLEAM_SECRET=", 13) && strncmp(environ[i], "GLEAM_NET_", 10)) env[k++] = environ[i];
     env[k++] = (char *)"GLEAM_NET_EXEC=3";
+    if ((dir = (char *)gleam__malloc(strlen(cwd) + 16)) != NULL) { /* where it runs: the driver's directory */
+        sprintf(dir, "GLEAM_NET_DIR=%s", cwd);
+        env[k++] = dir;
+    }
     if (klen && (sec = (char *)gleam__malloc(13 + klen + 1)) != NULL) {
         memcpy(sec, "GLEAM_SECRET=", 13);
         memcpy(sec + 13, key, klen);
@@ -203,7 +214,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
     argv[nargs++] = path; /* in place of the driver's argv[0] */
     for (i = strlen(argbuf) + 1; i < alen; i += strlen(argbuf + i) + 1) argv[nargs++] = argbuf + i;
     argv[nargs] = NULL;
-    if (!(env = gleam__exec_env())) goto nomem;
+    if (!(env = gleam__exec_env(cwd))) goto nomem;
     pthread_mutex_lock(&gleam__ag.st.mu); /* a slot, beating while waiting for one */
     while (gleam__ag.running >= gleam__ag.cfg.slots) {
         struct timespec ts;
@@ -223,24 +234,31 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         gleam__fmt_into(err, sizeof err, "agent: out of memory");
         goto slot;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) || pipe(po) || pipe(pe)) {
+    /* socket pairs made close-on-exec at once: another thread's executor must not inherit
+       this one's ends (its output would never end) */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, po) ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pe)) {
         gleam__fmt_into(err, sizeof err, "agent: cannot make the executor's pipes: %s", strerror(errno));
         goto slot;
     }
-    fcntl(po[0], F_SETFD, FD_CLOEXEC);
-    fcntl(pe[0], F_SETFD, FD_CLOEXEC);
-    if ((pid = fork()) == 0) { /* only async-signal-safe calls from here to exec */
-        setpgid(0, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        dup2(sp[1], 3);
-        if (chdir(cwd) && chdir(gleam__ag.cfg.dir)) _exit(126);
-        execve(path, argv, env);
-        _exit(127);
-    }
-    if (pid < 0) {
-        gleam__fmt_into(err, sizeof err, "agent: cannot start an executor: %s", strerror(errno));
-        goto slot;
+    { /* posix_spawn, not fork: a fork copies the page tables of every block kept here */
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        int e;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+        posix_spawn_file_actions_adddup2(&fa, sp[1], 3);
+        posix_spawnattr_init(&at);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&at, 0);
+        e = posix_spawn(&pid, path, &fa, &at, argv, env);
+        posix_spawnattr_destroy(&at);
+        posix_spawn_file_actions_destroy(&fa);
+        if (e) {
+            gleam__fmt_into(err, sizeof err, "agent: cannot start an executor: %s", strerror(e));
+            goto slot;
+        }
     }
     setpgid(pid, pid);
     close(sp[1]);
@@ -283,7 +301,6 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         }
         if (p[0].revents) {
             gleam__frame fr;
-            uint64_t rows;
             k = gleam__frame_read_max(sp[0], &fb, &fr, GLEAM__NET_FRAME_MAX);
             if (k <= 0) break; /* it ended: its status says how, below */
             if (fr.type == GLEAM__FRAME_END) {
@@ -292,17 +309,16 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
                 ended = 1;
                 break;
             }
-            if ((fr.type != GLEAM__FRAME_BLOCK && fr.type != GLEAM__FRAME_CLOSE && fr.type != GLEAM__FRAME_RUN &&
-                 fr.type != GLEAM__FRAME_ROWS) ||
-                ((fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS) &&
-                 gleam__check_rows(fr.data, fr.len, &rows) != GLEAM_OK)) {
+            /* kept as they came: whoever reads them checks the rows (and SAMPLE before it walks them) */
+            if (fr.type != GLEAM__FRAME_BLOCK && fr.type != GLEAM__FRAME_CLOSE && fr.type != GLEAM__FRAME_RUN &&
+                fr.type != GLEAM__FRAME_ROWS) {
                 gleam__fmt_into(err, sizeof err, "its executor (process %ld) sent a frame of type %d that is not its output",
                          (long)pid, fr.type);
                 break;
             }
             pthread_mutex_lock(&gleam__ag.st.mu);
             k = (j = gleam__store_job(&gleam__ag.st, job, 0)) != NULL ? gleam__store_add(&gleam__ag.st, j, t, fb.p, fb.len) : -2;
-            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += rows;
+            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += gleam__count_rows(fr.data, fr.len);
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
             else if (k) gleam__fmt_into(err, sizeof err, "agent %s:%d cannot keep a block under %s: %s", gleam__ag.cfg.advertise,
@@ -365,7 +381,7 @@ out:
     gleam__free(argv);
     if (env) {
         for (k = 0; env[k]; k++)
-            if (!strncmp(env[k], "GLEAM_SECRET=", 13)) gleam__free(env[k]);
+            if (!strncmp(env[k], "GLEAM_SECRET=", 13) || !strncmp(env[k], "GLEAM_NET_DIR=", 14)) gleam__free(env[k]);
         gleam__free(env);
     }
     return;
@@ -409,25 +425,37 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
     gleam__sjob *j = gleam__agent_task(fd, v, &t, &step, &part);
     gleam__buf b = {NULL, 0, 0};
     const gleam__sframe *f;
+    const char *ranges = NULL;
+    size_t nranges = 0, k;
+    uint32_t block = 0;
     int bad = 0;
     if (!j) return;
+    if (!gleam__mbytes(v, 5, &ranges, &nranges)) nranges /= 8;
     for (f = t->head; f && !bad; f = f->next) {
         const unsigned char *p;
         unsigned char hdr[4];
         uint32_t f0, f1;
-        if (gleam__store_read(j, f, &b)) {
+        if (f->off < 0) p = (const unsigned char *)f->data; /* in memory: sent from where it lies */
+        else if (gleam__store_read(j, f, &b)) {
             bad = 1;
             break;
-        }
-        p = (const unsigned char *)b.p;
+        } else p = (const unsigned char *)b.p;
         f0 = f->len >= 5 ? gleam__rd32(p + 1) : 0;
         f1 = f->len >= 9 ? gleam__rd32(p + 5) : 0;
         if (f0 != (uint32_t)step) continue;
         if ((p[0] == GLEAM__FRAME_BLOCK && f1 != (uint32_t)part && f1 != GLEAM__PART_RUN) ||
             (p[0] == GLEAM__FRAME_ROWS && f1 != (uint32_t)part))
             continue;
+        if (ranges && p[0] == GLEAM__FRAME_BLOCK && f1 == GLEAM__PART_RUN) { /* a sort's block: in a range asked for? */
+            int in = 0;
+            for (k = 0; k < nranges && !in; k++)
+                in = block >= gleam__rd32((const unsigned char *)ranges + 8 * k) &&
+                     block < gleam__rd32((const unsigned char *)ranges + 8 * k + 4);
+            block++;
+            if (!in) continue;
+        }
         gleam__be32(hdr, f->len);
-        if (gleam__fd_write(fd, (const char *)hdr, 4) || gleam__fd_write(fd, b.p, b.len)) bad = 1;
+        if (gleam__fd_write(fd, (const char *)hdr, 4) || gleam__fd_write(fd, (const char *)p, f->len)) bad = 1;
     }
     pthread_mutex_lock(&gleam__ag.st.mu);
     gleam__store_release(&gleam__ag.st, j);
@@ -441,10 +469,10 @@ static void gleam__agent_sample(int fd, const gleam__vals *v) {
     gleam__stask *t;
     int64_t step, most;
     gleam__sjob *j = gleam__agent_task(fd, v, &t, &step, &most);
-    gleam__buf b = {NULL, 0, 0}, out = {NULL, 0, 0};
+    gleam__buf b = {NULL, 0, 0}, out = {NULL, 0, 0}, index = {NULL, 0, 0};
     const gleam__sframe *f;
-    uint64_t total = 0, seen = 0, taken = 0;
-    int pass, bad = 0;
+    uint64_t total = 0, seen = 0, taken = 0, rows;
+    int pass, bad = 0, run = 0;
     if (!j) return;
     for (pass = 0; pass < 2 && !bad; pass++) /* count the rows, then take every total/most-th */
         for (f = t->head; f && !bad; f = f->next) {
@@ -453,9 +481,22 @@ static void gleam__agent_sample(int fd, const gleam__vals *v) {
                 bad = 1;
                 break;
             }
+            if (pass == 1 && b.len >= 9 && b.p[0] == GLEAM__FRAME_RUN && gleam__rd32((const unsigned char *)b.p + 1) == (uint32_t)step)
+                run++;
             if (b.len < 17 || b.p[0] != GLEAM__FRAME_BLOCK || gleam__rd32((const unsigned char *)b.p + 1) != (uint32_t)step ||
                 gleam__rd32((const unsigned char *)b.p + 5) != GLEAM__PART_RUN)
                 continue;
+            if (pass == 0 && gleam__check_rows(b.p + 17, b.len - 17, &rows) != GLEAM_OK) { /* walked below: whole rows? */
+                errno = EPROTO;
+                bad = 1;
+                break;
+            }
+            if (pass == 1 && b.len > 17) { /* the block's first row, for the index */
+                gleam_value e[2];
+                e[0] = gleam_int(run);
+                e[1] = gleam_bytes(b.p + 17, gleam__row_len(b.p + 17));
+                if (gleam__pack_row(&index, e, 2)) bad = 1;
+            }
             for (p = b.p + 17, end = b.p + b.len; p < end; p += gleam__row_len(p)) {
                 if (pass == 0) total++;
                 else if (most && taken < (uint64_t)most && seen++ * (uint64_t)most >= taken * total) {
@@ -468,11 +509,14 @@ static void gleam__agent_sample(int fd, const gleam__vals *v) {
     gleam__store_release(&gleam__ag.st, j);
     pthread_mutex_unlock(&gleam__ag.st.mu);
     if (!bad) {
-        gleam_value r = gleam_bytes(out.p ? out.p : "", out.len);
-        gleam__msg_send(fd, GLEAM__MSG_OK, &r, 1);
+        gleam_value r[2];
+        r[0] = gleam_bytes(out.p ? out.p : "", out.len);
+        r[1] = gleam_bytes(index.p ? index.p : "", index.len);
+        gleam__msg_send(fd, GLEAM__MSG_OK, r, 2);
     } else gleam__agent_err(fd, "agent: cannot read a kept run: %s", strerror(errno));
     gleam__buf_free(&b);
     gleam__buf_free(&out);
+    gleam__buf_free(&index);
 }
 
 static void *gleam__agent_conn(void *arg) {

@@ -17,6 +17,7 @@ typedef struct gleam__dtask {
     int state;              /* 0 waiting, 1 running, 2 done */
     int agent;
     int64_t bytes, rows;
+    double t0, t1;          /* started, ended */
 } gleam__dtask;
 
 typedef struct gleam__drive {
@@ -30,6 +31,7 @@ typedef struct gleam__drive {
     int nag;
     gleam__dtask **t;       /* by stage - 1, then shard */
     gleam__buf *splits;     /* by stage - 1: a sort's splitter rows, packed one after another */
+    gleam__buf **index;     /* by stage - 1, then shard: a producer's sorted blocks, [run, first row] each */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int running, failed, stop;
@@ -314,14 +316,88 @@ static int gleam__feeds(const gleam__stage *o, const gleam__stage *st) {
     return -1;
 }
 
+/* The srow of a packed row for order o. */
+static gleam__srow gleam__srow_of(const char *row, const gleam_order *o) {
+    gleam__srow r;
+    r.row = row;
+    r.key = gleam__prefix(gleam__row_field(row, o->by[0].field), o->by[0].dir);
+    return r;
+}
+
+/* Which blocks of a producer's sorted runs partition `shard` of sort stage s needs: in each
+   run, those whose keys may lie in [lo, hi) (a block holds the keys from its first row to
+   the next block's first row), as [from, to) pairs in out. 0, or -1 when the index does
+   not decode or out of memory. */
+static int gleam__drive_ranges(const gleam__drive *d, int s, int shard, const gleam__buf *index, gleam__buf *out) {
+    const gleam_order *o = &d->p->stages[s]->root->order;
+    const char *p = d->splits[s].p, *e = p + d->splits[s].len, *q = index->p, *qe = q + index->len;
+    gleam__srow lo, hi, *first = NULL;
+    int64_t *run = NULL;
+    gleam__cmp cmp;
+    gleam__vals v = {NULL, 0, 0};
+    size_t n = 0, cap = 0, b, from = 0, to = 0;
+    int has_lo = 0, has_hi = 0, i, bad = 0;
+    gleam__cmp_init(&cmp, o);
+    for (i = 0; p < e && i <= shard; i++, p += gleam__row_len(p)) {
+        if (i == shard - 1) lo = gleam__srow_of(p, o), has_lo = 1;
+        if (i == shard) hi = gleam__srow_of(p, o), has_hi = 1;
+    }
+    while (!bad && q && q < qe) { /* the index: run and first row of every block */
+        if (n == cap) {
+            size_t c = cap ? 2 * cap : 256;
+            gleam__srow *f = (gleam__srow *)gleam__realloc(first, c * sizeof *f);
+            int64_t *r = f ? (int64_t *)gleam__realloc(run, c * sizeof *r) : NULL;
+            if (f) first = f;
+            if (r) run = r;
+            if (!f || !r) {
+                bad = 1;
+                break;
+            }
+            cap = c;
+        }
+        if (gleam__unpack_row(&q, qe, &v) != GLEAM_OK || v.n != 2 || v.v[0].type != GLEAM_INT || v.v[1].type != GLEAM_BYTES) {
+            bad = 1;
+            break;
+        }
+        run[n] = v.v[0].u.i;
+        first[n++] = gleam__srow_of(v.v[1].u.s, o); /* points into index, which outlives this */
+    }
+    for (b = 0; !bad && b < n; b++) {
+        int last = b + 1 == n || run[b + 1] != run[b];
+        int need = (!has_hi || gleam__srow_cmp(&cmp, &first[b], &hi) < 0) &&
+                   (last || !has_lo || gleam__srow_cmp(&cmp, &first[b + 1], &lo) >= 0);
+        if (need) {
+            if (from == to) from = b;
+            to = b + 1;
+        }
+        if (last && from < to) { /* this run's blocks */
+            unsigned char pair[8];
+            gleam__be32(pair, (uint32_t)from);
+            gleam__be32(pair + 4, (uint32_t)to);
+            if (gleam__buf_add(out, pair, 8)) bad = 1;
+            from = to = 0;
+        }
+    }
+    gleam__free(first);
+    gleam__free(run);
+    gleam__vals_free(&v);
+    return bad ? -1 : 0;
+}
+
 /* The spec of task (stage, shard): see GLEAM__SPEC_*. 0, or -1 when out of memory. */
 static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *out) {
     const gleam__stage *st = d->p->stages[stage - 1];
     gleam_value *v;
-    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD + 2, r;
+    int n = GLEAM__SPEC_PROD, side, i, j, cap = GLEAM__SPEC_PROD + 2, r, bad = 0;
+    gleam__buf *ranges;
+    int nr = 0;
     for (i = 0; i < d->p->nstages; i++)
-        if (gleam__feeds(d->p->stages[i], st) >= 0) cap += 4 * d->p->stages[i]->nshards;
+        if (gleam__feeds(d->p->stages[i], st) >= 0) cap += GLEAM__SPEC_PER_PROD * d->p->stages[i]->nshards;
     if (!(v = (gleam_value *)gleam__calloc((size_t)cap, sizeof *v))) return -1;
+    if (!(ranges = (gleam__buf *)gleam__calloc((size_t)cap, sizeof *ranges))) {
+        gleam__free(v);
+        return -1;
+    }
     v[GLEAM__SPEC_FLOW] = gleam_int(d->flow);
     v[GLEAM__SPEC_HASH] = gleam_int((int64_t)d->hash);
     v[GLEAM__SPEC_SHARDS] = gleam_int(d->shards);
@@ -344,16 +420,24 @@ static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *
             if (gleam__feeds(d->p->stages[i], st) != side) continue;
             for (j = 0; j < d->p->stages[i]->nshards; j++) {
                 const gleam__dagent *a = &d->ag[d->t[i][j].agent];
+                gleam__buf *rg = &ranges[nr++];
                 v[n++] = gleam_int(i + 1);
                 v[n++] = gleam_int(j);
                 v[n++] = gleam_str(a->host);
                 v[n++] = gleam_int(a->port);
+                v[n++] = gleam_nil();
+                if (d->splits[stage - 1].len && d->index[i][j].len) { /* a sort: only the blocks it needs */
+                    if (gleam__drive_ranges(d, stage - 1, shard, &d->index[i][j], rg)) bad = 1;
+                    v[n - 1] = gleam_bytes(rg->p ? rg->p : "", rg->len);
+                }
             }
         }
-    v[GLEAM__SPEC_NPROD] = gleam_int((n - GLEAM__SPEC_PROD) / 4);
+    v[GLEAM__SPEC_NPROD] = gleam_int((n - GLEAM__SPEC_PROD) / GLEAM__SPEC_PER_PROD);
     v[n++] = gleam_int(gleam__ncollected);
     v[n++] = gleam_bytes(gleam__collected.p ? gleam__collected.p : "", gleam__collected.len);
-    r = gleam__pack_row(out, v, n);
+    r = bad ? -1 : gleam__pack_row(out, v, n);
+    for (i = 0; i < nr; i++) gleam__buf_free(&ranges[i]);
+    gleam__free(ranges);
     gleam__free(v);
     return r;
 }
@@ -411,6 +495,7 @@ static void *gleam__drive_task(void *arg) {
     else if (res != GLEAM_OK) gleam__drive_fail(d, (gleam_result)res, "%s failed", where);
     pthread_mutex_lock(&d->mu);
     t->state = res == GLEAM_OK ? 2 : 0;
+    t->t1 = gleam__now();
     t->bytes = bytes;
     t->rows = rows;
     d->ag[a].running--;
@@ -482,11 +567,13 @@ static int gleam__drive_splitters(gleam__drive *d, int s) {
             m[4] = gleam_int(64 * P);
             if (gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1 ||
                 gleam__msg_send(fd, GLEAM__MSG_SAMPLE, m, 5) ||
-                gleam__msg_recv(fd, &buf, &v, 1, err, sizeof err) != GLEAM__MSG_OK || gleam__mbytes(&v, 0, &p, &len)) {
+                gleam__msg_recv(fd, &buf, &v, 2, err, sizeof err) != GLEAM__MSG_OK || gleam__mbytes(&v, 1, &p, &len)) {
                 if (!err[0]) gleam__fmt_into(err, sizeof err, "no samples from agent %s:%d", a->host, a->port);
                 close(fd);
                 break;
             }
+            if (gleam__buf_add(&d->index[i][j], p, len)) gleam__fmt_into(err, sizeof err, "out of memory");
+            gleam__mbytes(&v, 0, &p, &len);
             for (e = p + len; p < e;)
                 if (gleam__unpack_row(&p, e, &row) != GLEAM_OK || gleam__run_add(samples, &cmp, row.v, row.n)) {
                     gleam__fmt_into(err, sizeof err, "the samples of agent %s:%d do not decode", a->host, a->port);
@@ -543,6 +630,7 @@ static gleam_result gleam__drive_tasks(gleam__drive *d) {
                 run->shard = j;
                 d->t[s][j].state = 1;
                 d->t[s][j].agent = a;
+                d->t[s][j].t0 = gleam__now();
                 d->ag[a].running++;
                 d->running++;
                 pthread_attr_init(&at);
@@ -682,6 +770,28 @@ static gleam_result gleam__drive_outputs(gleam__drive *d, gleam__job *job) {
 
 /* >>run -------------------------------------------------------------------------------------- */
 
+/* -gleam.stats: each stage's tasks, rows and bytes kept, and its time from its first task's
+   start to its last one's end; then the delivery of the outputs. */
+static void gleam__drive_stats(const gleam__drive *d, double t0, double t_tasks, double t_end) {
+    int s, j;
+    fprintf(stderr, "stats of flow \"%s\" on %d agents: %.3f s (tasks %.3f s, outputs %.3f s)\n", d->f->name, d->nag,
+            t_end - t0, t_tasks - t0, t_end - t_tasks);
+    fprintf(stderr, " stage  tasks        rows kept      bytes kept       time\n");
+    for (s = 0; s < d->p->nstages; s++) {
+        double a = 0, b = 0;
+        int64_t rows = 0, bytes = 0;
+        for (j = 0; j < d->p->stages[s]->nshards; j++) {
+            const gleam__dtask *t = &d->t[s][j];
+            if (!a || t->t0 < a) a = t->t0;
+            if (t->t1 > b) b = t->t1;
+            rows += t->rows;
+            bytes += t->bytes;
+        }
+        fprintf(stderr, " %5d  %5d  %15lld  %14lld  %8.3fs\n", s + 1, d->p->stages[s]->nshards, (long long)rows, (long long)bytes,
+                b > a ? b - a : 0.0);
+    }
+}
+
 GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *opt) {
     gleam__netflags *nf = gleam__net_flags();
     gleam__drive d;
@@ -691,6 +801,7 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     char err[512];
     int i, a, slots = 0, job_ok = 0;
     unsigned char rnd[6];
+    double t0 = 0, t_tasks = 0;
     memset(&d, 0, sizeof d);
     memset(&job, 0, sizeof job);
     d.f = f;
@@ -710,12 +821,14 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     d.shards = GLEAM__MAX(1, GLEAM__MIN(slots, 1024)); /* a dataset's default shards: the cluster's slots */
     if ((r = gleam__plan_build(f, d.shards, &d.p)) != GLEAM_OK) return r;
     if (!(d.hash = gleam__plan_hash(d.p)) || !(d.t = (gleam__dtask **)gleam__calloc((size_t)d.p->nstages, sizeof *d.t)) ||
-        !(d.splits = (gleam__buf *)gleam__calloc((size_t)d.p->nstages, sizeof *d.splits))) {
+        !(d.splits = (gleam__buf *)gleam__calloc((size_t)d.p->nstages, sizeof *d.splits)) ||
+        !(d.index = (gleam__buf **)gleam__calloc((size_t)d.p->nstages, sizeof *d.index))) {
         gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (i = 0; i < d.p->nstages; i++)
-        if (!(d.t[i] = (gleam__dtask *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.t))) {
+        if (!(d.t[i] = (gleam__dtask *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.t)) ||
+            !(d.index[i] = (gleam__buf *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.index))) {
             gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -736,7 +849,9 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     for (a = 0; a < d.nag; a++)
         if (gleam__drive_ship(&d, a) || gleam__drive_hold(&d, a)) goto out;
     fflush(stdout);
+    t0 = gleam__now();
     if ((r = gleam__drive_tasks(&d)) != GLEAM_OK) goto out;
+    t_tasks = gleam__now();
     if ((r = gleam__job_init(&job, d.p, f, &d.o)) != GLEAM_OK) {
         gleam__drive_fail(&d, r, "%s", job.errmsg);
         goto out;
@@ -746,6 +861,7 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     for (i = 0; r == GLEAM_OK && i < f->nsteps; i++)
         if (f->steps[i]->rows && gleam__rows_index(f->steps[i]->rows)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
     if (r == GLEAM_OK && !d.failed && gleam__keep_collected(f, d.flow)) gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "collect: out of memory");
+    if (!d.failed && d.o.stats) gleam__drive_stats(&d, t0, t_tasks, gleam__now());
 out:
     if (d.mfd >= 0) {
         gleam_value m = gleam_int(d.failed ? d.err : GLEAM_OK);
@@ -762,7 +878,10 @@ out:
     for (i = 0; d.t && i < d.p->nstages; i++) {
         gleam__free(d.t[i]);
         gleam__buf_free(&d.splits[i]);
+        for (a = 0; d.index[i] && a < d.p->stages[i]->nshards; a++) gleam__buf_free(&d.index[i][a]);
+        gleam__free(d.index[i]);
     }
+    gleam__free(d.index);
     gleam__free(d.t);
     gleam__free(d.splits);
     gleam__free(d.ag);

@@ -8,6 +8,8 @@
 typedef struct gleam__producer {
     int stage, shard, port;
     char host[256];
+    const char *ranges;     /* a sort's blocks to read, or NULL: all */
+    size_t nranges;         /* bytes */
 } gleam__producer;
 
 typedef struct gleam__espec {
@@ -61,7 +63,7 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
     gleam__es.hash = (uint64_t)v->v[GLEAM__SPEC_HASH].u.i;
     if (!gleam__mbytes(v, GLEAM__SPEC_LO, &p, &len) && gleam__buf_add(&gleam__es.lo, p, len)) goto nomem;
     if (!gleam__mbytes(v, GLEAM__SPEC_HI, &p, &len) && gleam__buf_add(&gleam__es.hi, p, len)) goto nomem;
-    if (gleam__mint(v, GLEAM__SPEC_NPROD, 0, 1 << 20, &x) || v->n < GLEAM__SPEC_PROD + 4 * x) {
+    if (gleam__mint(v, GLEAM__SPEC_NPROD, 0, 1 << 20, &x) || v->n < GLEAM__SPEC_PROD + GLEAM__SPEC_PER_PROD * x + 2) {
         gleam__fmt_into(err, cap, "its task's producers do not decode");
         return -1;
     }
@@ -69,7 +71,7 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
     if (!(gleam__es.prod = (gleam__producer *)gleam__calloc((size_t)x + 1, sizeof *gleam__es.prod))) goto nomem;
     for (i = 0; i < gleam__es.nprod; i++) {
         gleam__producer *pr = &gleam__es.prod[i];
-        int at = GLEAM__SPEC_PROD + 4 * i;
+        int at = GLEAM__SPEC_PROD + GLEAM__SPEC_PER_PROD * i;
         if (gleam__mint(v, at, 1, 1 << 20, &x) || gleam__mint(v, at + 1, 0, 1 << 20, &y) || gleam__mbytes(v, at + 2, &p, &len) ||
             len >= sizeof pr->host || gleam__mint(v, at + 3, 1, 65535, &port)) {
             gleam__fmt_into(err, cap, "its task's producer %d does not decode", i + 1);
@@ -80,9 +82,20 @@ static int gleam__spec_decode(const gleam__vals *v, char *err, size_t cap) {
         memcpy(pr->host, p, len);
         pr->host[len] = 0;
         pr->port = (int)port;
+        if (!gleam__mbytes(v, at + 4, &p, &len)) { /* kept: the message's buffer goes */
+            char *copy = (char *)gleam__malloc(len + 1);
+            if (!copy) goto nomem;
+            memcpy(copy, p, len);
+            pr->ranges = copy;
+            pr->nranges = len;
+            if (len % 8) {
+                gleam__fmt_into(err, cap, "its task's producer %d does not decode", i + 1);
+                return -1;
+            }
+        }
     }
     {
-        int at = GLEAM__SPEC_PROD + 4 * gleam__es.nprod;
+        int at = GLEAM__SPEC_PROD + GLEAM__SPEC_PER_PROD * gleam__es.nprod;
         if (gleam__mint(v, at, 0, INT32_MAX, &x) || gleam__mbytes(v, at + 1, &p, &len)) {
             gleam__fmt_into(err, cap, "its task's earlier rows do not decode");
             return -1;
@@ -100,7 +113,12 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
     int fd = atoi(fdtext), k;
+    const char *dir = getenv("GLEAM_NET_DIR");
+    if (dir && chdir(dir)) /* the driver's directory, where relative paths point; else the agent's */
+        fprintf(stderr, "gleam executor: cannot enter %s (%s): relative paths name files of the agent's directory\n", dir,
+                strerror(errno));
     unsetenv("GLEAM_NET_EXEC"); /* the job's piped commands are not executors */
+    unsetenv("GLEAM_NET_DIR");
     if (fd < 3 || fcntl(fd, F_GETFD) < 0) {
         fprintf(stderr, "gleam executor: GLEAM_NET_EXEC=%s is not an open descriptor\n", fdtext);
         exit(2);
@@ -177,7 +195,7 @@ static void *gleam__feed_main(void *arg) {
     }
     for (i = 0; i < gleam__es.nprod && !fd->err[0]; i++) {
         const gleam__producer *pr = &gleam__es.prod[i];
-        gleam_value m[5];
+        gleam_value m[6];
         if (conn < 0 || strcmp(chost, pr->host) || cport != pr->port) { /* one connection per agent in turn */
             if (conn >= 0) close(conn);
             snprintf(chost, sizeof chost, "%s", pr->host);
@@ -195,7 +213,8 @@ static void *gleam__feed_main(void *arg) {
         m[2] = gleam_int(pr->shard);
         m[3] = gleam_int(fd->step->id);
         m[4] = gleam_int(fd->shard);
-        if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 5)) {
+        m[5] = pr->ranges ? gleam_bytes(pr->ranges, pr->nranges) : gleam_nil();
+        if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 6)) {
             gleam__fmt_into(fd->err, sizeof fd->err, "cannot ask agent %s:%d for its blocks: %s", pr->host, pr->port, strerror(errno));
             break;
         }

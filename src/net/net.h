@@ -44,6 +44,8 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out);
    how often a peer that has nothing to say shows that it lives. */
 #define GLEAM__NET_TIMEOUT_MS 30000
 #define GLEAM__NET_BEAT_MS 1000
+/* Values per producer in a task's spec. */
+#define GLEAM__SPEC_PER_PROD 5
 
 /* "host:port" (or ":port", or "port") into host and *port. 0, or -1 with err set. */
 GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap);
@@ -91,10 +93,13 @@ enum {
     GLEAM__MSG_RUN,         /* driver to agent: [job, binary hash, stage, shard, argv, cwd, spec] */
     GLEAM__MSG_LOG,         /* agent to driver: [stream (1 stdout, 2 stderr), text] */
     GLEAM__MSG_DONE,        /* agent to driver: [result, message, bytes kept, rows kept] */
-    GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part]: the frames that task
-                               made for that step and part, then OK [] */
-    GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows] of that
-                               task's sorted run, evenly spaced */
+    GLEAM__MSG_FETCH,       /* to an agent: [job, stage, shard, step, part, blocks]: the frames that
+                               task made for that step and part, then OK []; blocks (bytes or
+                               nil): of its sorted runs' blocks, numbered in order, only those in
+                               these [from, to) ranges (4-byte big-endian pairs) */
+    GLEAM__MSG_SAMPLE,      /* to an agent: [job, stage, shard, step, most]: OK [rows, index] of
+                               that task's sorted runs: rows evenly spaced; index a packed row
+                               [run, first row] per block of its runs, in order */
     GLEAM__MSG_SPEC,        /* agent to executor: [spec] */
     GLEAM__MSG_LAST
 };
@@ -214,11 +219,20 @@ typedef struct gleam__sframe {
     char data[1];
 } gleam__sframe;
 
+/* Memory for kept frames, taken in pieces of GLEAM__KCHUNK and given back to the store's
+   pool when a task's frames go, so that the next job reuses pages the system has given. */
+#define GLEAM__KCHUNK ((size_t)4 << 20)
+typedef struct gleam__kchunk {
+    struct gleam__kchunk *next;
+    size_t size, used;      /* of the bytes after this header */
+} gleam__kchunk;
+
 /* What one task made. */
 typedef struct gleam__stask {
     struct gleam__stask *next;
     int stage, shard, done;
     gleam__sframe *head, *tail;
+    gleam__kchunk *chunks;   /* its frames in memory live here, the newest chunk first */
     uint64_t bytes, rows;
 } gleam__stask;
 
@@ -239,6 +253,8 @@ typedef struct gleam__store {
     gleam__sjob *jobs;
     uint64_t mem, cap;      /* bytes kept in memory; most before they go to files */
     uint64_t kept;          /* bytes kept in all */
+    gleam__kchunk *pool;     /* chunks to reuse */
+    uint64_t pooled;
     char dir[1024];
 } gleam__store;
 
@@ -262,7 +278,8 @@ GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
 
 /* A packed row: [flow number, plan hash, default shards, stage, shard, job, the sort's lower
    and upper splitter rows (packed rows as bytes, or nil), the number of producer tasks
-   whose frames it reads, then stage, shard, host, port of each; then the number of
+   whose frames it reads, then stage, shard, host, port, blocks (as in a FETCH) of each;
+   then the number of
    collects of the program's earlier flows, and their rows as bytes: a packed row [flow
    number, step index, packed rows] each]. Producers come in the order to read them: a join's build side first. An earlier
    flow's collected rows are what main may build this flow from. */

@@ -15,13 +15,48 @@ GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, in
     return j;
 }
 
+/* Room for n bytes (a frame and its header) in task t's chunks. NULL when out of memory. */
+static void *gleam__chunk_room(gleam__store *st, gleam__stask *t, size_t n) {
+    gleam__kchunk *c = t->chunks;
+    n = (n + 15) & ~(size_t)15;
+    if (!c || c->size - c->used < n) {
+        if (n <= GLEAM__KCHUNK && st->pool) { /* a chunk given back by an earlier task */
+            c = st->pool;
+            st->pool = c->next;
+            st->pooled -= c->size;
+        } else {
+            size_t size = GLEAM__MAX(n, GLEAM__KCHUNK);
+            if (!(c = (gleam__kchunk *)gleam__malloc(sizeof *c + size))) return NULL;
+            c->size = size;
+        }
+        c->used = 0;
+        c->next = t->chunks;
+        t->chunks = c;
+        st->mem += sizeof *c + c->size;
+    }
+    c->used += n;
+    return (char *)(c + 1) + c->used - n;
+}
+
 static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
     gleam__sframe *f = t->head, *n;
+    gleam__kchunk *c, *cn;
     for (; f; f = n) {
         n = f->next;
-        if (f->off < 0) st->mem -= f->len;
-        gleam__free(f);
+        if (f->off >= 0) gleam__free(f); /* on disk: only its header was allocated */
     }
+    for (c = t->chunks; c; c = cn) { /* back to the pool, up to the memory the store may hold */
+        cn = c->next;
+        st->mem -= sizeof *c + c->size;
+        if (c->size == GLEAM__KCHUNK && st->pooled + c->size <= st->cap) {
+            c->next = st->pool;
+            st->pool = c;
+            st->pooled += c->size;
+        } else {
+            gleam__free(c);
+        }
+    }
+    t->chunks = NULL;
     st->kept -= t->bytes;
     t->head = t->tail = NULL;
     t->bytes = t->rows = 0;
@@ -44,8 +79,8 @@ GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, in
 }
 
 GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n) {
-    int disk = st->mem + n > st->cap;
-    gleam__sframe *f = (gleam__sframe *)gleam__malloc(sizeof *f + (disk ? 0 : n));
+    int disk = st->mem + n + GLEAM__KCHUNK > st->cap;
+    gleam__sframe *f = (gleam__sframe *)(disk ? gleam__malloc(sizeof *f) : gleam__chunk_room(st, t, sizeof *f + n));
     if (!f) {
         errno = ENOMEM;
         return -1;
@@ -72,7 +107,6 @@ GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask 
         j->fsize += (int64_t)n;
     } else {
         memcpy(f->data, p, n);
-        st->mem += n;
     }
     if (t->tail) t->tail->next = f;
     else t->head = f;
