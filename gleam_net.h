@@ -340,6 +340,9 @@ GLEAM__PRIV int gleam__store_read(const gleam__sjob *j, const gleam__sframe *f, 
    frames, when the last of them lets go (gleam__store_release). With mu held. */
 GLEAM__PRIV void gleam__store_drop(gleam__store *st, gleam__sjob *j);
 GLEAM__PRIV void gleam__store_release(gleam__store *st, gleam__sjob *j);
+/* Give the pooled chunks back to the system (an agent with no job for a while). With mu
+   held. */
+GLEAM__PRIV void gleam__store_trim(gleam__store *st);
 
 GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
 
@@ -530,11 +533,19 @@ static char **gleam__exec_env(const char *cwd) {
     const unsigned char *key;
     size_t klen = gleam__secret(&key), n = 0, i, k = 0;
     char **env, *sec, *dir;
+    int tunables = 0;
     while (environ[n]) n++;
-    if (!(env = (char **)gleam__calloc(n + 4, sizeof *env))) return NULL;
-    for (i = 0; i < n; i++)
+    if (!(env = (char **)gleam__calloc(n + 5, sizeof *env))) return NULL;
+    for (i = 0; i < n; i++) {
         if (strncmp(environ[i], "GLEAM_SECRET=", 13) && strncmp(environ[i], "GLEAM_NET_", 10)) env[k++] = environ[i];
+        if (!strncmp(environ[i], "GLIBC_TUNABLES=", 15)) tunables = 1;
+    }
     env[k++] = (char *)"GLEAM_NET_EXEC=3";
+    /* An executor is a fresh process: every page its heap touches first costs a fault, a
+       4 KB page at a time; with huge pages for malloc's heap (glibc 2.35 on; other libcs
+       ignore the variable) a sort's second stage takes half the time. Unless the agent's
+       own environment sets the tunables. */
+    if (!tunables) env[k++] = (char *)"GLIBC_TUNABLES=glibc.malloc.hugetlb=1";
     if ((dir = (char *)gleam__malloc(strlen(cwd) + 16)) != NULL) { /* where it runs: the driver's directory */
         sprintf(dir, "GLEAM_NET_DIR=%s", cwd);
         env[k++] = dir;
@@ -955,7 +966,7 @@ static void *gleam__agent_accept(void *arg) {
 
 /* Register with the master and beat until the connection fails; then again, for ever. */
 static void gleam__agent_register(void) {
-    int said = 0;
+    int said = 0, idle = 0;
     for (;;) {
         char err[512];
         gleam__buf buf = {NULL, 0, 0};
@@ -977,6 +988,8 @@ static void gleam__agent_register(void) {
                     gleam_value b[3];
                     usleep(GLEAM__NET_BEAT_MS * 1000);
                     pthread_mutex_lock(&gleam__ag.st.mu);
+                    if (gleam__ag.st.jobs || gleam__ag.running) idle = 0;
+                    else if (++idle == 10 && gleam__ag.st.pool) gleam__store_trim(&gleam__ag.st); /* idle 10 s */
                     b[0] = gleam_int(gleam__ag.running);
                     b[1] = gleam_int((int64_t)gleam__ag.st.kept);
                     {
@@ -2104,6 +2117,17 @@ static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t r
     f[2] = 0;
     f[3] = run;
     blk->len = 0;
+    if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
+        const char *last = p, *q = p;
+        gleam__srow a, z;
+        while (q < end) last = q, q += gleam__row_len(q);
+        a.row = p;
+        a.key = gleam__prefix(gleam__row_field(p, o->by[0].field), o->by[0].dir);
+        z.row = last;
+        z.key = gleam__prefix(gleam__row_field(last, o->by[0].field), o->by[0].dir);
+        if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))
+            return gleam__frame_write(fd->out, GLEAM__FRAME_BLOCK, f, 4, fr->data, fr->len);
+    }
     while (p < end) {
         size_t n = gleam__row_len(p);
         gleam__srow s;
@@ -3068,6 +3092,17 @@ static void gleam__esc(gleam__buf *b, int *bad, const char *s, int json) {
     }
 }
 
+/* The jobs in use, newest first, as indexes into m->jobs: their number. */
+static int gleam__jobs_newest(const gleam__master *m, int *order) {
+    int i, n = 0, k;
+    for (i = 0; i < GLEAM__MAX_JOBS; i++) {
+        if (!m->jobs[i].used) continue;
+        for (k = n++; k > 0 && m->jobs[order[k - 1]].id < m->jobs[i].id; k--) order[k] = order[k - 1];
+        order[k] = i;
+    }
+    return n;
+}
+
 static const char *gleam__job_state(const gleam__mjob *j) {
     static const char *names[] = {"running", "done", "failed", "driver gone"};
     return names[j->result >= 0 && j->result <= 3 ? j->result : 0];
@@ -3075,7 +3110,7 @@ static const char *gleam__job_state(const gleam__mjob *j) {
 
 GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b) {
     double now = gleam__now();
-    int bad = 0, i, k, first = 1;
+    int bad = 0, i, k, first = 1, order[GLEAM__MAX_JOBS], nj;
     pthread_mutex_lock(&m->mu);
     gleam__page(b, &bad, "{\"master\":\"%s:%d\",\"uptime_s\":%.1f,\"agents\":[", m->host, m->port, now - m->started);
     for (i = 0; i < GLEAM__MAX_AGENTS; i++) {
@@ -3091,9 +3126,9 @@ GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b) {
         first = 0;
     }
     gleam__page(b, &bad, "],\"jobs\":[");
-    for (i = 0, first = 1; i < GLEAM__MAX_JOBS; i++) {
-        const gleam__mjob *j = &m->jobs[i];
-        if (!j->used) continue;
+    nj = gleam__jobs_newest(m, order);
+    for (i = 0, first = 1; i < nj; i++) {
+        const gleam__mjob *j = &m->jobs[order[i]];
         gleam__page(b, &bad, "%s{\"id\":%d,\"name\":\"", first ? "" : ",", j->id);
         gleam__esc(b, &bad, j->name, 1);
         gleam__page(b, &bad, "\",\"driver\":\"%s\",\"state\":\"%s\",\"seconds\":%.1f,\"stages\":[", j->driver,
@@ -3170,7 +3205,7 @@ static void gleam__svg(gleam__buf *b, int *bad, const gleam__mjob *j) {
 
 GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b) {
     double now = gleam__now();
-    int bad = 0, i, k, n = 0;
+    int bad = 0, i, k, n = 0, order[GLEAM__MAX_JOBS], nj;
     pthread_mutex_lock(&m->mu);
     gleam__page(b, &bad,
                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">"
@@ -3193,9 +3228,9 @@ GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b) {
     }
     if (!n) gleam__page(b, &bad, "<tr><td colspan=\"8\">no agents</td></tr>");
     gleam__page(b, &bad, "</table><h2>Jobs</h2>");
-    for (i = 0, n = 0; i < GLEAM__MAX_JOBS; i++) {
-        const gleam__mjob *j = &m->jobs[i];
-        if (!j->used) continue;
+    nj = gleam__jobs_newest(m, order);
+    for (i = 0, n = 0; i < nj; i++) {
+        const gleam__mjob *j = &m->jobs[order[i]];
         gleam__page(b, &bad, "<div class=\"job\"><h3>job %d: ", j->id);
         gleam__esc(b, &bad, j->name, 0);
         gleam__page(b, &bad,
@@ -3292,7 +3327,7 @@ static void *gleam__chunk_room(gleam__store *st, gleam__stask *t, size_t n) {
             st->pooled -= c->size;
         } else {
             size_t size = GLEAM__MAX(n, GLEAM__KCHUNK);
-            if (!(c = (gleam__kchunk *)gleam__malloc(sizeof *c + size))) return NULL;
+            if (!(c = (gleam__kchunk *)gleam__big_alloc(sizeof *c + size))) return NULL; /* mapped: freed, it goes back */
             c->size = size;
         }
         c->used = 0;
@@ -3319,7 +3354,7 @@ static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
             st->pool = c;
             st->pooled += c->size;
         } else {
-            gleam__free(c);
+            gleam__big_free(c, sizeof *c + c->size);
         }
     }
     t->chunks = NULL;
@@ -3417,6 +3452,16 @@ GLEAM__PRIV void gleam__store_drop(gleam__store *st, gleam__sjob *j) {
 
 GLEAM__PRIV void gleam__store_release(gleam__store *st, gleam__sjob *j) {
     if (--j->readers == 0 && j->dropped) gleam__store_free(st, j);
+}
+
+GLEAM__PRIV void gleam__store_trim(gleam__store *st) {
+    gleam__kchunk *c, *n;
+    for (c = st->pool; c; c = n) {
+        n = c->next;
+        gleam__big_free(c, sizeof *c + c->size);
+    }
+    st->pool = NULL;
+    st->pooled = 0;
 }
 /* ==== End file src/net/store.c ==== */
 

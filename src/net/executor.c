@@ -166,6 +166,17 @@ static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t r
     f[2] = 0;
     f[3] = run;
     blk->len = 0;
+    if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
+        const char *last = p, *q = p;
+        gleam__srow a, z;
+        while (q < end) last = q, q += gleam__row_len(q);
+        a.row = p;
+        a.key = gleam__prefix(gleam__row_field(p, o->by[0].field), o->by[0].dir);
+        z.row = last;
+        z.key = gleam__prefix(gleam__row_field(last, o->by[0].field), o->by[0].dir);
+        if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))
+            return gleam__frame_write(fd->out, GLEAM__FRAME_BLOCK, f, 4, fr->data, fr->len);
+    }
     while (p < end) {
         size_t n = gleam__row_len(p);
         gleam__srow s;

@@ -271,6 +271,9 @@ GLEAM__PRIV int gleam__store_read(const gleam__sjob *j, const gleam__sframe *f, 
    frames, when the last of them lets go (gleam__store_release). With mu held. */
 GLEAM__PRIV void gleam__store_drop(gleam__store *st, gleam__sjob *j);
 GLEAM__PRIV void gleam__store_release(gleam__store *st, gleam__sjob *j);
+/* Give the pooled chunks back to the system (an agent with no job for a while). With mu
+   held. */
+GLEAM__PRIV void gleam__store_trim(gleam__store *st);
 
 GLEAM__PRIV int gleam__agent_main(const gleam__netcfg *cfg);
 

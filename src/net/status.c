@@ -70,6 +70,17 @@ static void gleam__esc(gleam__buf *b, int *bad, const char *s, int json) {
     }
 }
 
+/* The jobs in use, newest first, as indexes into m->jobs: their number. */
+static int gleam__jobs_newest(const gleam__master *m, int *order) {
+    int i, n = 0, k;
+    for (i = 0; i < GLEAM__MAX_JOBS; i++) {
+        if (!m->jobs[i].used) continue;
+        for (k = n++; k > 0 && m->jobs[order[k - 1]].id < m->jobs[i].id; k--) order[k] = order[k - 1];
+        order[k] = i;
+    }
+    return n;
+}
+
 static const char *gleam__job_state(const gleam__mjob *j) {
     static const char *names[] = {"running", "done", "failed", "driver gone"};
     return names[j->result >= 0 && j->result <= 3 ? j->result : 0];
@@ -77,7 +88,7 @@ static const char *gleam__job_state(const gleam__mjob *j) {
 
 GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b) {
     double now = gleam__now();
-    int bad = 0, i, k, first = 1;
+    int bad = 0, i, k, first = 1, order[GLEAM__MAX_JOBS], nj;
     pthread_mutex_lock(&m->mu);
     gleam__page(b, &bad, "{\"master\":\"%s:%d\",\"uptime_s\":%.1f,\"agents\":[", m->host, m->port, now - m->started);
     for (i = 0; i < GLEAM__MAX_AGENTS; i++) {
@@ -93,9 +104,9 @@ GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b) {
         first = 0;
     }
     gleam__page(b, &bad, "],\"jobs\":[");
-    for (i = 0, first = 1; i < GLEAM__MAX_JOBS; i++) {
-        const gleam__mjob *j = &m->jobs[i];
-        if (!j->used) continue;
+    nj = gleam__jobs_newest(m, order);
+    for (i = 0, first = 1; i < nj; i++) {
+        const gleam__mjob *j = &m->jobs[order[i]];
         gleam__page(b, &bad, "%s{\"id\":%d,\"name\":\"", first ? "" : ",", j->id);
         gleam__esc(b, &bad, j->name, 1);
         gleam__page(b, &bad, "\",\"driver\":\"%s\",\"state\":\"%s\",\"seconds\":%.1f,\"stages\":[", j->driver,
@@ -172,7 +183,7 @@ static void gleam__svg(gleam__buf *b, int *bad, const gleam__mjob *j) {
 
 GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b) {
     double now = gleam__now();
-    int bad = 0, i, k, n = 0;
+    int bad = 0, i, k, n = 0, order[GLEAM__MAX_JOBS], nj;
     pthread_mutex_lock(&m->mu);
     gleam__page(b, &bad,
                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">"
@@ -195,9 +206,9 @@ GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b) {
     }
     if (!n) gleam__page(b, &bad, "<tr><td colspan=\"8\">no agents</td></tr>");
     gleam__page(b, &bad, "</table><h2>Jobs</h2>");
-    for (i = 0, n = 0; i < GLEAM__MAX_JOBS; i++) {
-        const gleam__mjob *j = &m->jobs[i];
-        if (!j->used) continue;
+    nj = gleam__jobs_newest(m, order);
+    for (i = 0, n = 0; i < nj; i++) {
+        const gleam__mjob *j = &m->jobs[order[i]];
         gleam__page(b, &bad, "<div class=\"job\"><h3>job %d: ", j->id);
         gleam__esc(b, &bad, j->name, 0);
         gleam__page(b, &bad,

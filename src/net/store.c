@@ -26,7 +26,7 @@ static void *gleam__chunk_room(gleam__store *st, gleam__stask *t, size_t n) {
             st->pooled -= c->size;
         } else {
             size_t size = GLEAM__MAX(n, GLEAM__KCHUNK);
-            if (!(c = (gleam__kchunk *)gleam__malloc(sizeof *c + size))) return NULL;
+            if (!(c = (gleam__kchunk *)gleam__big_alloc(sizeof *c + size))) return NULL; /* mapped: freed, it goes back */
             c->size = size;
         }
         c->used = 0;
@@ -53,7 +53,7 @@ static void gleam__stask_empty(gleam__store *st, gleam__stask *t) {
             st->pool = c;
             st->pooled += c->size;
         } else {
-            gleam__free(c);
+            gleam__big_free(c, sizeof *c + c->size);
         }
     }
     t->chunks = NULL;
@@ -151,4 +151,14 @@ GLEAM__PRIV void gleam__store_drop(gleam__store *st, gleam__sjob *j) {
 
 GLEAM__PRIV void gleam__store_release(gleam__store *st, gleam__sjob *j) {
     if (--j->readers == 0 && j->dropped) gleam__store_free(st, j);
+}
+
+GLEAM__PRIV void gleam__store_trim(gleam__store *st) {
+    gleam__kchunk *c, *n;
+    for (c = st->pool; c; c = n) {
+        n = c->next;
+        gleam__big_free(c, sizeof *c + c->size);
+    }
+    st->pool = NULL;
+    st->pooled = 0;
 }
