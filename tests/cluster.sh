@@ -107,6 +107,33 @@ same "csv_outer_join" lines build/csv_outer_join "$D/people.csv" "$D/orders.csv"
 same "csv_outer_join (generated)" lines build/csv_outer_join "$T/oa.csv" "$T/ob.csv"
 same "top_lines (two flows, the second from the first's rows)" exact build/top_lines -top 30 "$T/text.txt" "$D/flow.txt"
 
+# ---- a missing input on the agents: the agent, the step and the path ------------------------
+$TO build/word_count "$T/no-such-file.txt" -distributed -gleam.master="$M" > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ ! -s "$T/out" ] && grep -q 'on agent 127\.0\.0\.1:[0-9]*: step 1 read: cannot open .*no-such-file.txt' "$T/err"; then
+    lib_pass "a missing input fails with the agent, the step and the path: $(head -c 140 "$T/err")"
+else
+    lib_fail "a missing input on the agents: exit $rc" "$T/err"
+fi
+
+# ---- one agent of one slot: fewer slots than tasks, stages one after another ----------------
+build/gleam master -address 127.0.0.1:0 2> "$T/master1.log" &
+PIDS="$PIDS $!"
+wait_for "$T/master1.log" 'listening on' 1 10 || lib_die "a second master did not start"
+M1=127.0.0.1:$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/master1.log" | head -n 1)
+build/gleam agent -master "$M1" -listen 127.0.0.1 -port 0 -dir "$T/agent-one" -slots 1 2> "$T/agent-one.log" &
+PIDS="$PIDS $!"
+wait_for "$T/master1.log" 'registered' 1 15 || lib_die "the agent of one slot did not register"
+build/tfidf "$D/flow.txt" "$D/users.txt" "$T/records.txt" > "$T/local.out" 2> /dev/null
+$TO build/tfidf "$D/flow.txt" "$D/users.txt" "$T/records.txt" -gleam.threads=4 -distributed -gleam.master="$M1" \
+    > "$T/dist.out" 2> "$T/dist.err"
+rc=$?
+if [ $rc -eq 0 ] && cmp -s "$T/local.out" "$T/dist.out"; then
+    lib_pass "tfidf (6 stages) on one agent of one slot: what local mode prints"
+else
+    lib_fail "tfidf on one agent of one slot: exit $rc" "$T/dist.err"
+fi
+
 # ---- the executors are processes of the job binary ----------------------------------------
 # A job binary of its own (a copy under another name), whose executors must show up as
 # processes of that binary while the job runs.
