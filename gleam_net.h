@@ -79,7 +79,9 @@
 
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netdb.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -417,6 +419,40 @@ static int gleam__mhash(const gleam__vals *v, int i, char out[65]) {
 
 static void gleam__bin_path(char *out, size_t cap, const char *hash) { snprintf(out, cap, "%s/bin/%s", gleam__ag.cfg.dir, hash); }
 
+/* Keep the binaries under bin/ within GLEAM__BIN_CAP bytes: the least recently used go
+   first (a RUN touches its binary), never `keep`. A binary an executor runs stays on disk
+   for it while it runs, even once unlinked. */
+#define GLEAM__BIN_CAP ((off_t)1 << 30)
+static void gleam__bin_trim(const char *keep) {
+    char dir[1100], path[1400];
+    off_t total = 0;
+    DIR *d;
+    struct dirent *e;
+    for (;;) {
+        char oldest[300] = "";
+        time_t when = 0;
+        total = 0;
+        snprintf(dir, sizeof dir, "%s/bin", gleam__ag.cfg.dir);
+        if (!(d = opendir(dir))) return;
+        while ((e = readdir(d)) != NULL) {
+            struct stat sb;
+            if (strlen(e->d_name) != 64) continue; /* ours only: a hash */
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (stat(path, &sb)) continue;
+            total += sb.st_size;
+            if (strcmp(e->d_name, keep) && (!oldest[0] || sb.st_mtime < when)) {
+                snprintf(oldest, sizeof oldest, "%s", e->d_name);
+                when = sb.st_mtime;
+            }
+        }
+        closedir(d);
+        if (total <= GLEAM__BIN_CAP || !oldest[0]) return;
+        snprintf(path, sizeof path, "%s/%s", dir, oldest);
+        if (unlink(path)) return;
+        fprintf(stderr, "gleam agent: dropped binary %s: the binaries passed %lld MB\n", oldest, (long long)(GLEAM__BIN_CAP >> 20));
+    }
+}
+
 /* BINARY [hash, size] and its PIECE messages: the binary kept as bin/HASH once its bytes
    hash to HASH. */
 static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
@@ -456,6 +492,7 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
         gleam__agent_err(fd, "agent: the binary sent does not hash to %s", hash);
         return -1;
     }
+    gleam__bin_trim(hash);
     return gleam__msg_send(fd, GLEAM__MSG_OK, NULL, 0);
 }
 
@@ -590,6 +627,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         gleam__agent_err(fd, "agent: no binary %s here", hash);
         return;
     }
+    utimes(path, NULL); /* used now: the last to go when binaries are dropped */
     if (!(argbuf = (char *)gleam__malloc(alen + 1)) || !(argv = (char **)gleam__calloc(alen + 2, sizeof *argv))) goto nomem;
     memcpy(argbuf, args, alen);
     argbuf[alen] = 0;
@@ -609,11 +647,13 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
         }
     }
     gleam__ag.running++;
-    j = gleam__store_job(&gleam__ag.st, job, 1);
+    /* the job must be held: once its driver is gone, a RUN that comes late must not make it
+       again, with no one left to drop it */
+    j = gleam__store_job(&gleam__ag.st, job, 0);
     t = j ? gleam__store_task(&gleam__ag.st, j, (int)stage, (int)shard, 1) : NULL;
     pthread_mutex_unlock(&gleam__ag.st.mu);
     if (!t) {
-        gleam__fmt_into(err, sizeof err, "agent: out of memory");
+        gleam__fmt_into(err, sizeof err, j ? "agent: out of memory" : "agent: job %s is not held here (its driver is gone)", job);
         goto slot;
     }
     /* socket pairs made close-on-exec at once: another thread's executor must not inherit

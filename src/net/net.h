@@ -10,7 +10,9 @@
 #include "run/run.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netdb.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
