@@ -299,7 +299,66 @@ GLEAM__PRIV int gleam__executor_active(void);
 /* gleam_run in an executor: a flow before its own returns at once; its own flow runs its
    one task, and the process ends. */
 GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options *opt);
-/* gleam_run with -distributed. */
+/* >>driver: gleam_run with -distributed (driver.c), and its parts ---------------------------- */
+
+typedef struct gleam__dagent {
+    char host[256];
+    int port, slots, running, hold;
+} gleam__dagent;
+
+typedef struct gleam__dtask {
+    int state;              /* 0 waiting, 1 running, 2 done */
+    int agent;
+    int64_t bytes, rows;
+    double t0, t1;          /* started, ended */
+} gleam__dtask;
+
+typedef struct gleam__drive {
+    gleam_flow *f;
+    gleam__plan *p;
+    gleam_options o;
+    char job[64], bin[65];
+    int flow, shards, mfd;
+    uint64_t hash;
+    gleam__dagent *ag;
+    int nag;
+    gleam__dtask **t;       /* by stage - 1, then shard */
+    gleam__buf *splits;     /* by stage - 1: a sort's splitter rows, packed one after another */
+    gleam__buf **index;     /* by stage - 1, then shard: a producer's sorted blocks, [run, first row] each */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, failed, stop;
+    gleam_result err;
+    char msg[GLEAM__ERRMAX];
+    gleam__buf args;
+    char cwd[4096];
+} gleam__drive;
+
 GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *opt);
+/* drive.c: record the job's first failure (later ones are dropped) and wake the scheduler. */
+GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
+/* A greeted connection to agent a: fd, or -1 with the failure recorded. */
+GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a);
+/* Does stage o feed stage st's root (a non-root node of it)? Its side, or -1. */
+GLEAM__PRIV int gleam__feeds(const gleam__stage *o, const gleam__stage *st);
+/* prepare.c: this program's binary, read once, and its SHA-256 in hex into hash. 0, or -1
+   with err set. */
+GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap);
+/* Make sure agent a has the binary; hold the job there. 0, or -1 with the failure recorded. */
+GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a);
+GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a);
+/* The master's agents into d->ag (0, or -1 with the failure recorded); the job's stages
+   to the master; each stage's progress to it (a master gone is let go). */
+GLEAM__PRIV int gleam__drive_master(gleam__drive *d);
+GLEAM__PRIV void gleam__drive_announce(gleam__drive *d);
+GLEAM__PRIV void gleam__drive_progress(gleam__drive *d);
+/* split.c: the splitters of sort stage s (an index) into d->splits[s] and each producer's
+   block index into d->index (0, or -1 with the failure recorded); the blocks partition
+   `shard` of stage s needs from a producer with that index, as [from, to) pairs. */
+GLEAM__PRIV int gleam__drive_splitters(gleam__drive *d, int s);
+GLEAM__PRIV int gleam__drive_ranges(const gleam__drive *d, int s, int shard, const gleam__buf *index, gleam__buf *out);
+/* outputs.c: the last stages' rows into job's sinks (opened and closed here), shard by
+   shard. GLEAM_OK or an error recorded in job. */
+GLEAM__PRIV gleam_result gleam__drive_outputs(gleam__drive *d, gleam__job *job);
 
 #endif /* GLEAM__NET_H */
