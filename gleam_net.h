@@ -387,7 +387,10 @@ typedef struct gleam__drive {
     gleam__plan *p;
     gleam_options o;
     char job[64], bin[65];
-    int flow, shards, mfd;
+    int flow, shards, mfd;  /* mfd: to the master, -1 while it is gone */
+    char mhost[256];        /* the master, to connect to again after it restarts */
+    int mport;
+    double mretry;
     uint64_t hash;
     gleam__dagent *ag;
     int nag;
@@ -417,7 +420,8 @@ GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap);
 GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a);
 GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a);
 /* The master's agents into d->ag (0, or -1 with the failure recorded); the job's stages
-   to the master; each stage's progress to it (a master gone is let go). */
+   to the master; each stage's progress to it (a master gone is let go, and tried again
+   every 2 s: a restarted master learns about the job again). */
 GLEAM__PRIV int gleam__drive_master(gleam__drive *d);
 GLEAM__PRIV void gleam__drive_announce(gleam__drive *d);
 GLEAM__PRIV void gleam__drive_progress(gleam__drive *d);
@@ -2437,6 +2441,8 @@ GLEAM__PRIV int gleam__drive_master(gleam__drive *d) {
         gleam__drive_fail(d, GLEAM_ERR_FLAG, "-gleam.master: %s", err);
         return -1;
     }
+    snprintf(d->mhost, sizeof d->mhost, "%s", host);
+    d->mport = port;
     if ((d->mfd = gleam__connect(host, port, 5000, err, sizeof err)) < 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", err);
@@ -2444,6 +2450,7 @@ GLEAM__PRIV int gleam__drive_master(gleam__drive *d) {
                           host, port, why, nf->argv && nf->argv[0] ? nf->argv[0] : "JOB");
         return -1;
     }
+    gleam__timeouts(d->mfd, 5000);
     if (gleam__greet(d->mfd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1) {
         gleam__drive_fail(d, GLEAM_ERR_NET, "master %s:%d: %s", host, port, err);
         return -1;
@@ -2520,8 +2527,25 @@ GLEAM__PRIV void gleam__drive_announce(gleam__drive *d) {
     gleam__vals_free(&v);
 }
 
+/* A master that went may be back: connect again (within a second), announce the job. */
+static void gleam__drive_remaster(gleam__drive *d) {
+    char err[256];
+    int role;
+    if (gleam__now() < d->mretry) return;
+    d->mretry = gleam__now() + 2;
+    if ((d->mfd = gleam__connect(d->mhost, d->mport, 1000, err, sizeof err)) < 0) return;
+    gleam__timeouts(d->mfd, 2000); /* the scheduler waits on it: never long */
+    if (gleam__greet(d->mfd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1) {
+        close(d->mfd);
+        d->mfd = -1;
+        return;
+    }
+    gleam__drive_announce(d);
+}
+
 GLEAM__PRIV void gleam__drive_progress(gleam__drive *d) {
     int i, j;
+    if (d->mfd < 0) gleam__drive_remaster(d);
     for (i = 0; i < d->p->nstages && d->mfd >= 0; i++) {
         gleam_value m[5];
         int done = 0, running = 0;

@@ -43,7 +43,8 @@ wait_for() {
 SECRET=cluster-test-secret-$$
 export GLEAM_SECRET="$SECRET"
 build/gleam master -address 127.0.0.1:0 2> "$T/master.log" &
-PIDS="$PIDS $!"
+MASTER=$!
+PIDS="$PIDS $MASTER"
 wait_for "$T/master.log" 'listening on' 1 10 || lib_die "the master did not start: $(head -c 300 "$T/master.log")"
 MP=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/master.log" | head -n 1)
 M=127.0.0.1:$MP
@@ -135,29 +136,35 @@ else
 fi
 
 # ---- the executors are processes of the job binary ----------------------------------------
-# A job binary of its own (a copy under another name), whose executors must show up as
-# processes of that binary while the job runs.
-cp build/sort_lines "$T/sorter"
-build/gen records 400000 5 > "$T/big.txt"
-"$T/sorter" "$T/big.txt" -distributed -gleam.master="$M" > "$T/sorter.out" 2> "$T/sorter.err" &
+# A job binary of its own (a copy under another name), long enough to be seen: its
+# executors must show up as the agents' children running that binary (kept by SHA-256).
+cp build/pi_estimation "$T/pijob"
+build/pi_estimation -points 2000000000 > "$T/pijob.ref" 2> /dev/null
+"$T/pijob" -points 2000000000 -distributed -gleam.master="$M" > "$T/pijob.out" 2> "$T/pijob.err" &
 JOB=$!
 seen=0
 i=0
-while kill -0 $JOB 2> /dev/null && [ $i -lt 300 ]; do
+while kill -0 $JOB 2> /dev/null && [ $i -lt 600 ] && [ $seen = 0 ]; do
     for c in $(for a in $APIDS; do pgrep -P "$a"; done 2> /dev/null); do
         exe=$(readlink "/proc/$c/exe" 2> /dev/null)
-        case $exe in */bin/[0-9a-f]*) cmp -s "$exe" "$T/sorter" && seen=1 ;; esac
+        case $exe in */bin/[0-9a-f]*) cmp -s "$exe" "$T/pijob" && seen=1 ;; esac
     done
-    [ $seen = 1 ] && break
     sleep 0.05
     i=$((i + 1))
 done
 wait $JOB
 rc=$?
-if [ $rc -eq 0 ] && [ $seen = 1 ] && sort "$T/big.txt" | cmp -s - "$T/sorter.out"; then
-    lib_pass "executors are processes of the job binary (its copy kept by SHA-256), and its sort is exact"
+if [ $rc -eq 0 ] && [ $seen = 1 ] && cmp -s "$T/pijob.ref" "$T/pijob.out"; then
+    lib_pass "executors are processes of the job binary (its copy kept by SHA-256), with local mode's answer"
 else
-    lib_fail "executors of the job binary: exit $rc, seen $seen" "$T/sorter.err"
+    lib_fail "executors of the job binary: exit $rc, seen $seen" "$T/pijob.err"
+fi
+build/gen records 400000 5 > "$T/big.txt"
+build/sort_lines "$T/big.txt" -distributed -gleam.master="$M" > "$T/sorter.out" 2> "$T/sorter.err"
+if [ $? -eq 0 ] && sort "$T/big.txt" | cmp -s - "$T/sorter.out"; then
+    lib_pass "a sort of 400000 records (41 MB) on the cluster is exact"
+else
+    lib_fail "the sort of 400000 records on the cluster" "$T/sorter.err"
 fi
 
 # ---- the status page, and Ctrl-C, while a job runs ----------------------------------------------
@@ -221,6 +228,38 @@ else
 fi
 wait $DRIVER 2> /dev/null
 
+# ---- the master killed and started again mid-job: the job finishes, everyone reconnects --------
+build/pi_estimation -points 3000000000 > "$T/pi.local" 2> /dev/null
+build/pi_estimation -points 3000000000 -distributed -gleam.master="$M" > "$T/pi.out" 2> "$T/pi.err" &
+DRIVER=$!
+PIDS="$PIDS $DRIVER"
+i=0
+while [ -z "$(children)" ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -9 $MASTER
+sleep 0.3
+build/gleam master -address "$M" 2> "$T/master2.log" &
+MASTER=$!
+PIDS="$PIDS $MASTER"
+wait_for "$T/master2.log" 'registered' 3 15
+again=$(grep -c registered "$T/master2.log")
+i=0
+while [ $i -lt 50 ]; do
+    curl -s --max-time 5 "http://$M/status.json" > "$T/status2.json" 2> /dev/null
+    grep -q '"name":"pi estimation"' "$T/status2.json" && break
+    sleep 0.1
+    i=$((i + 1))
+done
+wait $DRIVER
+rc=$?
+if [ $rc -eq 0 ] && cmp -s "$T/pi.local" "$T/pi.out" && [ "$again" -eq 3 ] && grep -q '"name":"pi estimation"' "$T/status2.json"; then
+    lib_pass "the master killed and started again mid-job: the job finished with local mode's answer, 3 agents and the driver came back to it"
+else
+    lib_fail "the master killed mid-job: exit $rc, $again agents back" "$T/pi.err"
+fi
+
 # ---- refused --------------------------------------------------------------------------------
 GLEAM_SECRET=wrong $TO build/word_count "$D/flow.txt" -distributed -gleam.master="$M" > "$T/out" 2> "$T/err"
 rc=$?
@@ -239,7 +278,7 @@ fi
 GLEAM_SECRET=wrong build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/agent9" 2> "$T/agent9.log" &
 BAD=$!
 PIDS="$PIDS $BAD"
-if wait_for "$T/master.log" 'refused.*secret' 1 10 && ! grep -q registered "$T/agent9.log"; then
+if wait_for "$T/master2.log" 'refused.*secret' 1 10 && ! grep -q registered "$T/agent9.log"; then
     lib_pass "an agent with the wrong secret is refused by the master"
 else
     lib_fail "an agent with the wrong secret" "$T/agent9.log"

@@ -318,7 +318,10 @@ typedef struct gleam__drive {
     gleam__plan *p;
     gleam_options o;
     char job[64], bin[65];
-    int flow, shards, mfd;
+    int flow, shards, mfd;  /* mfd: to the master, -1 while it is gone */
+    char mhost[256];        /* the master, to connect to again after it restarts */
+    int mport;
+    double mretry;
     uint64_t hash;
     gleam__dagent *ag;
     int nag;
@@ -348,7 +351,8 @@ GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap);
 GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a);
 GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a);
 /* The master's agents into d->ag (0, or -1 with the failure recorded); the job's stages
-   to the master; each stage's progress to it (a master gone is let go). */
+   to the master; each stage's progress to it (a master gone is let go, and tried again
+   every 2 s: a restarted master learns about the job again). */
 GLEAM__PRIV int gleam__drive_master(gleam__drive *d);
 GLEAM__PRIV void gleam__drive_announce(gleam__drive *d);
 GLEAM__PRIV void gleam__drive_progress(gleam__drive *d);

@@ -109,6 +109,8 @@ GLEAM__PRIV int gleam__drive_master(gleam__drive *d) {
         gleam__drive_fail(d, GLEAM_ERR_FLAG, "-gleam.master: %s", err);
         return -1;
     }
+    snprintf(d->mhost, sizeof d->mhost, "%s", host);
+    d->mport = port;
     if ((d->mfd = gleam__connect(host, port, 5000, err, sizeof err)) < 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", err);
@@ -116,6 +118,7 @@ GLEAM__PRIV int gleam__drive_master(gleam__drive *d) {
                           host, port, why, nf->argv && nf->argv[0] ? nf->argv[0] : "JOB");
         return -1;
     }
+    gleam__timeouts(d->mfd, 5000);
     if (gleam__greet(d->mfd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1) {
         gleam__drive_fail(d, GLEAM_ERR_NET, "master %s:%d: %s", host, port, err);
         return -1;
@@ -192,8 +195,25 @@ GLEAM__PRIV void gleam__drive_announce(gleam__drive *d) {
     gleam__vals_free(&v);
 }
 
+/* A master that went may be back: connect again (within a second), announce the job. */
+static void gleam__drive_remaster(gleam__drive *d) {
+    char err[256];
+    int role;
+    if (gleam__now() < d->mretry) return;
+    d->mretry = gleam__now() + 2;
+    if ((d->mfd = gleam__connect(d->mhost, d->mport, 1000, err, sizeof err)) < 0) return;
+    gleam__timeouts(d->mfd, 2000); /* the scheduler waits on it: never long */
+    if (gleam__greet(d->mfd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1) {
+        close(d->mfd);
+        d->mfd = -1;
+        return;
+    }
+    gleam__drive_announce(d);
+}
+
 GLEAM__PRIV void gleam__drive_progress(gleam__drive *d) {
     int i, j;
+    if (d->mfd < 0) gleam__drive_remaster(d);
     for (i = 0; i < d->p->nstages && d->mfd >= 0; i++) {
         gleam_value m[5];
         int done = 0, running = 0;
