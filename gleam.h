@@ -1708,6 +1708,7 @@ enum {
     GLEAM__FRAME_RUN,       /* step, producer: the blocks of one sorted run (part
                                GLEAM__PART_RUN) that a producer sent end here */
     GLEAM__FRAME_END,       /* result (as a 32-bit two's complement), then the error message */
+    GLEAM__FRAME_TEXT,      /* step, shard, then the lines a text output (printlnf, TSV, CSV) wrote */
     GLEAM__FRAME_MSG = 32   /* from here to 255: the messages of gleam_net.h, no fields */
 };
 #define GLEAM__PART_RUN 0xffffffffu
@@ -2113,6 +2114,13 @@ GLEAM__PRIV gleam_result gleam__sinks_open(gleam__job *job, const char *only);
 GLEAM__PRIV gleam_result gleam__sinks_close(gleam__job *job);
 GLEAM__PRIV void gleam__sink_free(gleam__sink *s);
 GLEAM__PRIV gleam__op *gleam__make_output(gleam__task *t, gleam__node *node);
+/* Lines already formatted (by the same step in another process) for the text output op
+   (printlnf, TSV, CSV), written as its own would be, in its shard's turn. */
+GLEAM__PRIV gleam_result gleam__output_text(gleam__op *op, const char *p, size_t n);
+/* Is step kind a text output, whose rows become lines (printlnf, TSV, CSV)? */
+static inline int gleam__is_text_output(int kind) {
+    return kind == GLEAM__PRINTF || kind == GLEAM__WRITE_TSV || kind == GLEAM__WRITE_CSV;
+}
 
 /* >>pipes ---------------------------------------------------------------------------------- */
 
@@ -6053,6 +6061,7 @@ GLEAM__PRIV int gleam__frame_fields(int type) {
     case GLEAM__FRAME_ROWS: return 2;
     case GLEAM__FRAME_RUN: return 2;
     case GLEAM__FRAME_END: return 1;
+    case GLEAM__FRAME_TEXT: return 2;
     default: return type >= GLEAM__FRAME_MSG && type <= 255 ? 0 : -1;
     }
 }
@@ -10153,6 +10162,13 @@ static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n
     return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;
 }
 
+GLEAM__PRIV gleam_result gleam__output_text(gleam__op *op, const char *p, size_t n) {
+    gleam__outop *o = (gleam__outop *)op;
+    GLEAM_ASSERT(gleam__is_text_output(op->node->step->kind));
+    if (gleam__buf_add(&o->buf, p, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;
+}
+
 static gleam_result gleam__out_finish(gleam__op *op) {
     gleam__outop *o = (gleam__outop *)op;
     gleam__sink *s = op->task->job->sinks[op->node->step->id];
@@ -10350,10 +10366,13 @@ GLEAM__PRIV gleam_result gleam__run_source(gleam__task *t) {
    bytes: the plan decoded and checked, the task's input read and its output written as
    frames on one socket, its result last. This is what an executor runs. */
 
-/* An output step in a process that runs one task: its rows go up as ROWS frames. */
+/* An output step in a process that runs one task: its rows go up as ROWS frames; a text
+   output's lines are formatted here, in parallel, and go up as TEXT frames. */
 typedef struct gleam__rowsup {
     gleam__op op;
     gleam__buf buf;
+    gleam__fmt *fmt;        /* printlnf: the format, parsed */
+    int nfmt, text;
 } gleam__rowsup;
 
 static int gleam__exec_fd = -1;
@@ -10366,27 +10385,47 @@ static gleam_result gleam__rowsup_flush(gleam__rowsup *o) {
     if (!o->buf.len) return GLEAM_OK;
     f[0] = (uint32_t)op->node->step->id;
     f[1] = (uint32_t)(op->task->shard + op->node->offset);
-    e = gleam__frame_write_locked(gleam__exec_fd, &gleam__exec_mu, GLEAM__FRAME_ROWS, f, 2, o->buf.p, o->buf.len);
+    e = gleam__frame_write_locked(gleam__exec_fd, &gleam__exec_mu, o->text ? GLEAM__FRAME_TEXT : GLEAM__FRAME_ROWS, f, 2,
+                                  o->buf.p, o->buf.len);
     o->buf.len = 0;
     return e ? gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot send rows on: %s", strerror(e)) : GLEAM_OK;
 }
 
 static gleam_result gleam__rowsup_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__rowsup *o = (gleam__rowsup *)op;
-    if (gleam__pack_row(&o->buf, row, n)) return gleam__nomem(op);
+    gleam_result r = GLEAM_OK;
+    switch (o->text ? op->node->step->kind : -1) {
+    case GLEAM__PRINTF: r = gleam__format_row(&o->buf, o->fmt, o->nfmt, row, n); break;
+    case GLEAM__WRITE_TSV: r = gleam__delimited_row(&o->buf, row, n, 0); break;
+    case GLEAM__WRITE_CSV: r = gleam__delimited_row(&o->buf, row, n, 1); break;
+    default: r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK;
+    }
+    if (r != GLEAM_OK) return gleam__fail(op->task, op->node, r, "out of memory");
     return o->buf.len >= op->task->job->block_size ? gleam__rowsup_flush(o) : GLEAM_OK;
 }
 
 static gleam_result gleam__rowsup_finish(gleam__op *op) { return gleam__rowsup_flush((gleam__rowsup *)op); }
 
-static void gleam__rowsup_free(gleam__op *op) { gleam__buf_free(&((gleam__rowsup *)op)->buf); }
+static void gleam__rowsup_free(gleam__op *op) {
+    gleam__rowsup *o = (gleam__rowsup *)op;
+    gleam__buf_free(&o->buf);
+    gleam__free(o->fmt);
+}
 
 static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__rowsup));
+    gleam__rowsup *o = (gleam__rowsup *)op;
+    const gleam__step *st = node->step;
     if (!op) return NULL;
     op->push = gleam__rowsup_push;
     op->finish = gleam__rowsup_finish;
     op->free = gleam__rowsup_free;
+    o->text = gleam__is_text_output(st->kind);
+    if (st->kind == GLEAM__PRINTF) { /* the plan was checked where it was built: a format that fails here sends rows */
+        char err[256];
+        if (gleam__parse_format(st->format_text ? st->format_text : "", &o->fmt, &o->nfmt, err, sizeof err) != GLEAM_OK)
+            o->text = 0;
+    }
     return op;
 }
 
@@ -11243,6 +11282,12 @@ static gleam_result gleam__remote_frame(gleam__job *job, gleam__task *t, const g
         }
         return r < 0 ? r : GLEAM_OK;
     }
+    case GLEAM__FRAME_TEXT:
+        if (!(n = gleam__node_for(t, fr->f[0], -1, fr->f[1])) || !gleam__is_text_output(n->step->kind)) {
+            gleam__fmt_into(err, errcap, "lines for step %u, shard %u that its task does not write", fr->f[0], fr->f[1]);
+            return GLEAM_ERR_INPUT;
+        }
+        return gleam__output_text(t->ops[n->index], fr->data, fr->len);
     case GLEAM__FRAME_END:
         *end = (gleam_result)(int32_t)fr->f[0];
         if (*end != GLEAM_OK) gleam__job_fail(job, *end, "%.*s", (int)GLEAM__MIN(fr->len, (size_t)GLEAM__ERRMAX), fr->data);

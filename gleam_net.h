@@ -796,7 +796,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
             }
             /* kept as they came: whoever reads them checks the rows (and SAMPLE before it walks them) */
             if (fr.type != GLEAM__FRAME_BLOCK && fr.type != GLEAM__FRAME_CLOSE && fr.type != GLEAM__FRAME_RUN &&
-                fr.type != GLEAM__FRAME_ROWS) {
+                fr.type != GLEAM__FRAME_ROWS && fr.type != GLEAM__FRAME_TEXT) {
                 gleam__fmt_into(err, sizeof err, "its executor (process %ld) sent a frame of type %d that is not its output",
                          (long)pid, fr.type);
                 break;
@@ -929,7 +929,7 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
         f1 = f->len >= 9 ? gleam__rd32(p + 5) : 0;
         if (f0 != (uint32_t)step) continue;
         if ((p[0] == GLEAM__FRAME_BLOCK && f1 != (uint32_t)part && f1 != GLEAM__PART_RUN) ||
-            (p[0] == GLEAM__FRAME_ROWS && f1 != (uint32_t)part))
+            ((p[0] == GLEAM__FRAME_ROWS || p[0] == GLEAM__FRAME_TEXT) && f1 != (uint32_t)part))
             continue;
         if (ranges && p[0] == GLEAM__FRAME_BLOCK && f1 == GLEAM__PART_RUN) { /* a sort's block: in a range asked for? */
             int in = 0;
@@ -2295,6 +2295,11 @@ GLEAM__PRIV gleam_result gleam__drive_outputs(gleam__drive *d, gleam__job *job) 
                         break;
                     }
                     if (fr.type == GLEAM__MSG_OK) break;
+                    if (fr.type == GLEAM__FRAME_TEXT && gleam__is_text_output(st->nodes[i]->step->kind)) { /* lines made there */
+                        if (!op->done) r = gleam__output_text(op, fr.data, fr.len);
+                        if (r < 0) break;
+                        continue;
+                    }
                     if (fr.type != GLEAM__FRAME_ROWS) {
                         gleam__fmt_into(err, sizeof err, "%.*s", fr.type == GLEAM__MSG_ERR ? (int)GLEAM__MIN(fr.len, (size_t)400) : 0, fr.data);
                         if (!err[0]) gleam__fmt_into(err, sizeof err, "a frame of type %d among the rows", fr.type);

@@ -147,6 +147,7 @@ enum {
     GLEAM__FRAME_RUN,       /* step, producer: the blocks of one sorted run (part
                                GLEAM__PART_RUN) that a producer sent end here */
     GLEAM__FRAME_END,       /* result (as a 32-bit two's complement), then the error message */
+    GLEAM__FRAME_TEXT,      /* step, shard, then the lines a text output (printlnf, TSV, CSV) wrote */
     GLEAM__FRAME_MSG = 32   /* from here to 255: the messages of gleam_net.h, no fields */
 };
 #define GLEAM__PART_RUN 0xffffffffu

@@ -18,6 +18,7 @@ GLEAM__PRIV int gleam__frame_fields(int type) {
     case GLEAM__FRAME_ROWS: return 2;
     case GLEAM__FRAME_RUN: return 2;
     case GLEAM__FRAME_END: return 1;
+    case GLEAM__FRAME_TEXT: return 2;
     default: return type >= GLEAM__FRAME_MSG && type <= 255 ? 0 : -1;
     }
 }

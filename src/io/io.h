@@ -97,6 +97,13 @@ GLEAM__PRIV gleam_result gleam__sinks_open(gleam__job *job, const char *only);
 GLEAM__PRIV gleam_result gleam__sinks_close(gleam__job *job);
 GLEAM__PRIV void gleam__sink_free(gleam__sink *s);
 GLEAM__PRIV gleam__op *gleam__make_output(gleam__task *t, gleam__node *node);
+/* Lines already formatted (by the same step in another process) for the text output op
+   (printlnf, TSV, CSV), written as its own would be, in its shard's turn. */
+GLEAM__PRIV gleam_result gleam__output_text(gleam__op *op, const char *p, size_t n);
+/* Is step kind a text output, whose rows become lines (printlnf, TSV, CSV)? */
+static inline int gleam__is_text_output(int kind) {
+    return kind == GLEAM__PRINTF || kind == GLEAM__WRITE_TSV || kind == GLEAM__WRITE_CSV;
+}
 
 /* >>pipes ---------------------------------------------------------------------------------- */
 

@@ -239,6 +239,13 @@ static gleam_result gleam__out_push(gleam__op *op, const gleam_value *row, int n
     return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;
 }
 
+GLEAM__PRIV gleam_result gleam__output_text(gleam__op *op, const char *p, size_t n) {
+    gleam__outop *o = (gleam__outop *)op;
+    GLEAM_ASSERT(gleam__is_text_output(op->node->step->kind));
+    if (gleam__buf_add(&o->buf, p, n)) return gleam__fail(op->task, op->node, GLEAM_ERR_NOMEM, "out of memory");
+    return o->buf.len >= 64 * 1024 ? gleam__out_flush(o) : GLEAM_OK;
+}
+
 static gleam_result gleam__out_finish(gleam__op *op) {
     gleam__outop *o = (gleam__outop *)op;
     gleam__sink *s = op->task->job->sinks[op->node->step->id];

@@ -60,6 +60,11 @@ GLEAM__PRIV gleam_result gleam__drive_outputs(gleam__drive *d, gleam__job *job) 
                         break;
                     }
                     if (fr.type == GLEAM__MSG_OK) break;
+                    if (fr.type == GLEAM__FRAME_TEXT && gleam__is_text_output(st->nodes[i]->step->kind)) { /* lines made there */
+                        if (!op->done) r = gleam__output_text(op, fr.data, fr.len);
+                        if (r < 0) break;
+                        continue;
+                    }
                     if (fr.type != GLEAM__FRAME_ROWS) {
                         gleam__fmt_into(err, sizeof err, "%.*s", fr.type == GLEAM__MSG_ERR ? (int)GLEAM__MIN(fr.len, (size_t)400) : 0, fr.data);
                         if (!err[0]) gleam__fmt_into(err, sizeof err, "a frame of type %d among the rows", fr.type);

@@ -3,10 +3,13 @@
    frames on one socket, its result last. This is what an executor runs. */
 #include "run/run.h"
 
-/* An output step in a process that runs one task: its rows go up as ROWS frames. */
+/* An output step in a process that runs one task: its rows go up as ROWS frames; a text
+   output's lines are formatted here, in parallel, and go up as TEXT frames. */
 typedef struct gleam__rowsup {
     gleam__op op;
     gleam__buf buf;
+    gleam__fmt *fmt;        /* printlnf: the format, parsed */
+    int nfmt, text;
 } gleam__rowsup;
 
 static int gleam__exec_fd = -1;
@@ -19,27 +22,47 @@ static gleam_result gleam__rowsup_flush(gleam__rowsup *o) {
     if (!o->buf.len) return GLEAM_OK;
     f[0] = (uint32_t)op->node->step->id;
     f[1] = (uint32_t)(op->task->shard + op->node->offset);
-    e = gleam__frame_write_locked(gleam__exec_fd, &gleam__exec_mu, GLEAM__FRAME_ROWS, f, 2, o->buf.p, o->buf.len);
+    e = gleam__frame_write_locked(gleam__exec_fd, &gleam__exec_mu, o->text ? GLEAM__FRAME_TEXT : GLEAM__FRAME_ROWS, f, 2,
+                                  o->buf.p, o->buf.len);
     o->buf.len = 0;
     return e ? gleam__fail(op->task, op->node, GLEAM_ERR_IO, "cannot send rows on: %s", strerror(e)) : GLEAM_OK;
 }
 
 static gleam_result gleam__rowsup_push(gleam__op *op, const gleam_value *row, int n) {
     gleam__rowsup *o = (gleam__rowsup *)op;
-    if (gleam__pack_row(&o->buf, row, n)) return gleam__nomem(op);
+    gleam_result r = GLEAM_OK;
+    switch (o->text ? op->node->step->kind : -1) {
+    case GLEAM__PRINTF: r = gleam__format_row(&o->buf, o->fmt, o->nfmt, row, n); break;
+    case GLEAM__WRITE_TSV: r = gleam__delimited_row(&o->buf, row, n, 0); break;
+    case GLEAM__WRITE_CSV: r = gleam__delimited_row(&o->buf, row, n, 1); break;
+    default: r = gleam__pack_row(&o->buf, row, n) ? GLEAM_ERR_NOMEM : GLEAM_OK;
+    }
+    if (r != GLEAM_OK) return gleam__fail(op->task, op->node, r, "out of memory");
     return o->buf.len >= op->task->job->block_size ? gleam__rowsup_flush(o) : GLEAM_OK;
 }
 
 static gleam_result gleam__rowsup_finish(gleam__op *op) { return gleam__rowsup_flush((gleam__rowsup *)op); }
 
-static void gleam__rowsup_free(gleam__op *op) { gleam__buf_free(&((gleam__rowsup *)op)->buf); }
+static void gleam__rowsup_free(gleam__op *op) {
+    gleam__rowsup *o = (gleam__rowsup *)op;
+    gleam__buf_free(&o->buf);
+    gleam__free(o->fmt);
+}
 
 static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
     gleam__op *op = gleam__op_alloc(t, node, sizeof(gleam__rowsup));
+    gleam__rowsup *o = (gleam__rowsup *)op;
+    const gleam__step *st = node->step;
     if (!op) return NULL;
     op->push = gleam__rowsup_push;
     op->finish = gleam__rowsup_finish;
     op->free = gleam__rowsup_free;
+    o->text = gleam__is_text_output(st->kind);
+    if (st->kind == GLEAM__PRINTF) { /* the plan was checked where it was built: a format that fails here sends rows */
+        char err[256];
+        if (gleam__parse_format(st->format_text ? st->format_text : "", &o->fmt, &o->nfmt, err, sizeof err) != GLEAM_OK)
+            o->text = 0;
+    }
     return op;
 }
 

@@ -168,6 +168,12 @@ static gleam_result gleam__remote_frame(gleam__job *job, gleam__task *t, const g
         }
         return r < 0 ? r : GLEAM_OK;
     }
+    case GLEAM__FRAME_TEXT:
+        if (!(n = gleam__node_for(t, fr->f[0], -1, fr->f[1])) || !gleam__is_text_output(n->step->kind)) {
+            gleam__fmt_into(err, errcap, "lines for step %u, shard %u that its task does not write", fr->f[0], fr->f[1]);
+            return GLEAM_ERR_INPUT;
+        }
+        return gleam__output_text(t->ops[n->index], fr->data, fr->len);
     case GLEAM__FRAME_END:
         *end = (gleam_result)(int32_t)fr->f[0];
         if (*end != GLEAM_OK) gleam__job_fail(job, *end, "%.*s", (int)GLEAM__MIN(fr->len, (size_t)GLEAM__ERRMAX), fr->data);
