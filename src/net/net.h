@@ -2,8 +2,8 @@
    and executor. Below the roles: SHA-256 and HMAC (sha256.c), TCP with timeouts (sock.c),
    the greeting that proves the shared secret and the messages after it (wire.c). The
    roles: master.c with its status page (status.c), agent.c with the blocks it keeps
-   (store.c), driver.c (gleam_run with -distributed) and executor.c; roles.c tells them
-   apart by argv in gleam_init. */
+   (store.c), driver.c (gleam_run with -distributed, with its parts prepare.c, split.c,
+   outputs.c and drive.c) and executor.c; roles.c tells them apart by argv in gleam_init. */
 #ifndef GLEAM__NET_H
 #define GLEAM__NET_H
 
