@@ -1021,6 +1021,13 @@ typedef struct gleam__cmp {
 /* An order-preserving (not strictly) 64-bit image of v for an order's direction. */
 GLEAM__PRIV uint64_t gleam__prefix(gleam_value v, gleam_dir dir);
 GLEAM__PRIV void gleam__cmp_init(gleam__cmp *c, const gleam_order *o);
+/* The sort row of a packed row: its key prefix for order o, and the row. */
+static inline gleam__srow gleam__srow_at(const char *row, const gleam_order *o) {
+    gleam__srow r;
+    r.key = gleam__prefix(gleam__row_field(row, o->by[0].field), o->by[0].dir);
+    r.row = row;
+    return r;
+}
 GLEAM__PRIV int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
 GLEAM__PRIV gleam__run *gleam__run_new(void);
 GLEAM__PRIV void gleam__run_free(gleam__run *r);
@@ -1723,6 +1730,9 @@ typedef struct gleam__frame {
 /* Write n bytes to fd (a socket or not); a socket whose peer is gone gives EPIPE, never
    SIGPIPE. 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
+/* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
+   EPROTO when the input ends inside). */
+GLEAM__PRIV int gleam__read_exact(int fd, char *p, size_t n);
 /* Write one frame (type, nf fields, then len bytes of data). 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len);
 /* gleam__frame_write with mu held (one writer at a time on fd): 0, or the errno of the
@@ -3317,8 +3327,7 @@ GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
         p = k->at;
         k->len = gleam__row_len(p);
         k->at += k->len;
-        k->head.row = p;
-        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->head = gleam__srow_at(p, c->order);
         return 1;
     }
     if (!k->run->file) {
@@ -3333,8 +3342,7 @@ GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
     }
     for (;;) {
         if ((r = gleam__recs_next(&k->recs, &p, &n)) <= 0) return r;
-        k->head.row = p;
-        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->head = gleam__srow_at(p, c->order);
         k->len = n;
         if (k->lo) {
             if (gleam__srow_cmp(c, &k->head, k->lo) < 0) continue;
@@ -6099,7 +6107,7 @@ GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, 
 
 /* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
    EPROTO when the input ends inside). */
-static int gleam__read_exact(int fd, char *p, size_t n) {
+GLEAM__PRIV int gleam__read_exact(int fd, char *p, size_t n) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, p + got, n - got);

@@ -134,6 +134,14 @@ GLEAM__PRIV void gleam__timeouts(int fd, int ms);
 /* The address of fd's peer as text ("127.0.0.1"), and its port. */
 GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port);
 
+/* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
+   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
+   when accept fails for good. */
+typedef struct gleam__conn {
+    int fd;
+} gleam__conn;
+GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
+
 /* >>wire: the greeting and the messages --------------------------------------------------- */
 
 #define GLEAM__NET_VERSION 1
@@ -217,13 +225,6 @@ typedef struct gleam__netcfg {
     long memory_mb;
 } gleam__netcfg;
 
-/* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
-   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
-   when accept fails for good. */
-typedef struct gleam__conn {
-    int fd;
-} gleam__conn;
-GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
 
 /* >>master: its state, and the status page made of it (status.c) ----------------------- */
 
@@ -1497,7 +1498,6 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     gleam__netflags *nf = gleam__net_flags();
     gleam__drive d;
     gleam__job job;
-    gleam__buf enc = {NULL, 0, 0};
     gleam_result r = GLEAM_OK;
     char err[512];
     int i, a, slots = 0, job_ok = 0;
@@ -1586,7 +1586,6 @@ out:
     gleam__free(d.splits);
     gleam__free(d.ag);
     gleam__buf_free(&d.args);
-    gleam__buf_free(&enc);
     gleam__plan_free(d.p);
     pthread_mutex_destroy(&d.mu);
     pthread_cond_destroy(&d.cv);
@@ -1766,18 +1765,14 @@ static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t r
         const char *last = p, *q = p;
         gleam__srow a, z;
         while (q < end) last = q, q += gleam__row_len(q);
-        a.row = p;
-        a.key = gleam__prefix(gleam__row_field(p, o->by[0].field), o->by[0].dir);
-        z.row = last;
-        z.key = gleam__prefix(gleam__row_field(last, o->by[0].field), o->by[0].dir);
+        a = gleam__srow_at(p, o);
+        z = gleam__srow_at(last, o);
         if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))
             return gleam__frame_write(fd->out, GLEAM__FRAME_BLOCK, f, 4, fr->data, fr->len);
     }
     while (p < end) {
         size_t n = gleam__row_len(p);
-        gleam__srow s;
-        s.row = p;
-        s.key = gleam__prefix(gleam__row_field(p, o->by[0].field), o->by[0].dir);
+        gleam__srow s = gleam__srow_at(p, o);
         if ((!lo || gleam__srow_cmp(cmp, &s, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &s, hi) < 0) &&
             gleam__buf_add(blk, p, n))
             return -1;
@@ -1797,8 +1792,8 @@ static void *gleam__feed_main(void *arg) {
     const gleam_order *o = &fd->step->order;
     gleam__cmp_init(&cmp, o);
     if (fd->sort) {
-        if (gleam__es.lo.len) lo.row = gleam__es.lo.p, lo.key = gleam__prefix(gleam__row_field(lo.row, o->by[0].field), o->by[0].dir);
-        if (gleam__es.hi.len) hi.row = gleam__es.hi.p, hi.key = gleam__prefix(gleam__row_field(hi.row, o->by[0].field), o->by[0].dir);
+        if (gleam__es.lo.len) lo = gleam__srow_at(gleam__es.lo.p, o);
+        if (gleam__es.hi.len) hi = gleam__srow_at(gleam__es.hi.p, o);
     }
     for (i = 0; i < gleam__es.nprod && !fd->err[0]; i++) {
         const gleam__producer *pr = &gleam__es.prod[i];
@@ -2160,49 +2155,6 @@ static void *gleam__master_conn(void *arg) {
     gleam__m.conns--;
     pthread_mutex_unlock(&gleam__m.mu);
     return NULL;
-}
-
-GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *)) {
-    for (;;) {
-        gleam__conn *c;
-        pthread_t th;
-        pthread_attr_t at;
-        int fd = accept(lfd, NULL, NULL), full, one = 1;
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-                if (errno == EMFILE || errno == ENFILE) usleep(100000);
-                continue;
-            }
-            return -1;
-        }
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* a greeting is small writes, each waited for */
-        pthread_mutex_lock(mu);
-        full = *conns >= maxconns;
-        if (!full) (*conns)++;
-        pthread_mutex_unlock(mu);
-        if (full || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) { /* more connections than it serves: the newest goes */
-            if (!full) {
-                pthread_mutex_lock(mu);
-                (*conns)--;
-                pthread_mutex_unlock(mu);
-            }
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 256 * 1024);
-        if (pthread_create(&th, &at, fn, c)) {
-            gleam__free(c);
-            close(fd);
-            pthread_mutex_lock(mu);
-            (*conns)--;
-            pthread_mutex_unlock(mu);
-        }
-        pthread_attr_destroy(&at);
-    }
 }
 
 GLEAM__PRIV int gleam__master_main(const gleam__netcfg *cfg) {
@@ -2838,8 +2790,9 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out) {
 /* ==== End file src/net/sha256.c ==== */
 
 /* ==== Begin file src/net/sock.c ==== */
-/* sock.c: TCP for the roles: addresses, listening, connecting within a time, and reads and
-   writes that give up when the peer is silent for too long. */
+/* sock.c: TCP for the roles: addresses, listening, connecting within a time, reads and
+   writes that give up when the peer is silent for too long, and a server's accept loop
+   with a thread per connection (the master's and the agents'). */
 
 GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap) {
     const char *colon = strrchr(s, ':');
@@ -3006,20 +2959,55 @@ GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port) {
         *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
 }
+
+GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *)) {
+    for (;;) {
+        gleam__conn *c;
+        pthread_t th;
+        pthread_attr_t at;
+        int fd = accept(lfd, NULL, NULL), full, one = 1;
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
+                if (errno == EMFILE || errno == ENFILE) usleep(100000);
+                continue;
+            }
+            return -1;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* a greeting is small writes, each waited for */
+        pthread_mutex_lock(mu);
+        full = *conns >= maxconns;
+        if (!full) (*conns)++;
+        pthread_mutex_unlock(mu);
+        if (full || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) { /* more connections than it serves: the newest goes */
+            if (!full) {
+                pthread_mutex_lock(mu);
+                (*conns)--;
+                pthread_mutex_unlock(mu);
+            }
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 256 * 1024);
+        if (pthread_create(&th, &at, fn, c)) {
+            gleam__free(c);
+            close(fd);
+            pthread_mutex_lock(mu);
+            (*conns)--;
+            pthread_mutex_unlock(mu);
+        }
+        pthread_attr_destroy(&at);
+    }
+}
 /* ==== End file src/net/sock.c ==== */
 
 /* ==== Begin file src/net/split.c ==== */
 /* split.c: a distributed sort's partitions: the splitters, from samples of every
    producer's sorted runs, and for each partition the blocks of each run that may hold
    its key range, from the first row of every block. */
-
-/* The srow of a packed row for order o. */
-static gleam__srow gleam__srow_of(const char *row, const gleam_order *o) {
-    gleam__srow r;
-    r.row = row;
-    r.key = gleam__prefix(gleam__row_field(row, o->by[0].field), o->by[0].dir);
-    return r;
-}
 
 /* Which blocks of a producer's sorted runs partition `shard` of sort stage s needs: in each
    run, those whose keys may lie in [lo, hi) (a block holds the keys from its first row to
@@ -3036,8 +3024,8 @@ GLEAM__PRIV int gleam__drive_ranges(const gleam__drive *d, int s, int shard, con
     int has_lo = 0, has_hi = 0, i, bad = 0;
     gleam__cmp_init(&cmp, o);
     for (i = 0; p < e && i <= shard; i++, p += gleam__row_len(p)) {
-        if (i == shard - 1) lo = gleam__srow_of(p, o), has_lo = 1;
-        if (i == shard) hi = gleam__srow_of(p, o), has_hi = 1;
+        if (i == shard - 1) lo = gleam__srow_at(p, o), has_lo = 1;
+        if (i == shard) hi = gleam__srow_at(p, o), has_hi = 1;
     }
     while (!bad && q && q < qe) { /* the index: run and first row of every block */
         if (n == cap) {
@@ -3057,7 +3045,7 @@ GLEAM__PRIV int gleam__drive_ranges(const gleam__drive *d, int s, int shard, con
             break;
         }
         run[n] = v.v[0].u.i;
-        first[n++] = gleam__srow_of(v.v[1].u.s, o); /* points into index, which outlives this */
+        first[n++] = gleam__srow_at(v.v[1].u.s, o); /* points into index, which outlives this */
     }
     for (b = 0; !bad && b < n; b++) {
         int last = b + 1 == n || run[b + 1] != run[b];
@@ -3653,17 +3641,9 @@ static int gleam__random(unsigned char *p, size_t n) {
 
 /* Exactly n bytes, or -1 (errno EPROTO when the peer closed). */
 static int gleam__recv_all(int fd, unsigned char *p, size_t n) {
-    while (n) {
-        ssize_t k = recv(fd, p, n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            if (k == 0) errno = EPROTO;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    int k = gleam__read_exact(fd, (char *)p, n);
+    if (k == 0) errno = EPROTO;
+    return k == 1 ? 0 : -1;
 }
 
 static int gleam__send_all(int fd, const unsigned char *p, size_t n) { return gleam__fd_write(fd, (const char *)p, n); }

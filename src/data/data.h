@@ -204,6 +204,13 @@ typedef struct gleam__cmp {
 /* An order-preserving (not strictly) 64-bit image of v for an order's direction. */
 GLEAM__PRIV uint64_t gleam__prefix(gleam_value v, gleam_dir dir);
 GLEAM__PRIV void gleam__cmp_init(gleam__cmp *c, const gleam_order *o);
+/* The sort row of a packed row: its key prefix for order o, and the row. */
+static inline gleam__srow gleam__srow_at(const char *row, const gleam_order *o) {
+    gleam__srow r;
+    r.key = gleam__prefix(gleam__row_field(row, o->by[0].field), o->by[0].dir);
+    r.row = row;
+    return r;
+}
 GLEAM__PRIV int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
 GLEAM__PRIV gleam__run *gleam__run_new(void);
 GLEAM__PRIV void gleam__run_free(gleam__run *r);

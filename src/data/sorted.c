@@ -327,8 +327,7 @@ GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
         p = k->at;
         k->len = gleam__row_len(p);
         k->at += k->len;
-        k->head.row = p;
-        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->head = gleam__srow_at(p, c->order);
         return 1;
     }
     if (!k->run->file) {
@@ -343,8 +342,7 @@ GLEAM__PRIV int gleam__cursor_next(gleam__cursor *k, const gleam__cmp *c) {
     }
     for (;;) {
         if ((r = gleam__recs_next(&k->recs, &p, &n)) <= 0) return r;
-        k->head.row = p;
-        k->head.key = gleam__prefix(gleam__row_field(p, c->order->by[0].field), c->order->by[0].dir);
+        k->head = gleam__srow_at(p, c->order);
         k->len = n;
         if (k->lo) {
             if (gleam__srow_cmp(c, &k->head, k->lo) < 0) continue;

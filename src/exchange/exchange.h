@@ -162,6 +162,9 @@ typedef struct gleam__frame {
 /* Write n bytes to fd (a socket or not); a socket whose peer is gone gives EPIPE, never
    SIGPIPE. 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
+/* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
+   EPROTO when the input ends inside). */
+GLEAM__PRIV int gleam__read_exact(int fd, char *p, size_t n);
 /* Write one frame (type, nf fields, then len bytes of data). 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len);
 /* gleam__frame_write with mu held (one writer at a time on fd): 0, or the errno of the

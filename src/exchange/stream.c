@@ -56,7 +56,7 @@ GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, 
 
 /* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
    EPROTO when the input ends inside). */
-static int gleam__read_exact(int fd, char *p, size_t n) {
+GLEAM__PRIV int gleam__read_exact(int fd, char *p, size_t n) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, p + got, n - got);

@@ -297,7 +297,6 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
     gleam__netflags *nf = gleam__net_flags();
     gleam__drive d;
     gleam__job job;
-    gleam__buf enc = {NULL, 0, 0};
     gleam_result r = GLEAM_OK;
     char err[512];
     int i, a, slots = 0, job_ok = 0;
@@ -386,7 +385,6 @@ out:
     gleam__free(d.splits);
     gleam__free(d.ag);
     gleam__buf_free(&d.args);
-    gleam__buf_free(&enc);
     gleam__plan_free(d.p);
     pthread_mutex_destroy(&d.mu);
     pthread_cond_destroy(&d.cv);

@@ -170,18 +170,14 @@ static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t r
         const char *last = p, *q = p;
         gleam__srow a, z;
         while (q < end) last = q, q += gleam__row_len(q);
-        a.row = p;
-        a.key = gleam__prefix(gleam__row_field(p, o->by[0].field), o->by[0].dir);
-        z.row = last;
-        z.key = gleam__prefix(gleam__row_field(last, o->by[0].field), o->by[0].dir);
+        a = gleam__srow_at(p, o);
+        z = gleam__srow_at(last, o);
         if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))
             return gleam__frame_write(fd->out, GLEAM__FRAME_BLOCK, f, 4, fr->data, fr->len);
     }
     while (p < end) {
         size_t n = gleam__row_len(p);
-        gleam__srow s;
-        s.row = p;
-        s.key = gleam__prefix(gleam__row_field(p, o->by[0].field), o->by[0].dir);
+        gleam__srow s = gleam__srow_at(p, o);
         if ((!lo || gleam__srow_cmp(cmp, &s, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &s, hi) < 0) &&
             gleam__buf_add(blk, p, n))
             return -1;
@@ -201,8 +197,8 @@ static void *gleam__feed_main(void *arg) {
     const gleam_order *o = &fd->step->order;
     gleam__cmp_init(&cmp, o);
     if (fd->sort) {
-        if (gleam__es.lo.len) lo.row = gleam__es.lo.p, lo.key = gleam__prefix(gleam__row_field(lo.row, o->by[0].field), o->by[0].dir);
-        if (gleam__es.hi.len) hi.row = gleam__es.hi.p, hi.key = gleam__prefix(gleam__row_field(hi.row, o->by[0].field), o->by[0].dir);
+        if (gleam__es.lo.len) lo = gleam__srow_at(gleam__es.lo.p, o);
+        if (gleam__es.hi.len) hi = gleam__srow_at(gleam__es.hi.p, o);
     }
     for (i = 0; i < gleam__es.nprod && !fd->err[0]; i++) {
         const gleam__producer *pr = &gleam__es.prod[i];

@@ -191,49 +191,6 @@ static void *gleam__master_conn(void *arg) {
     return NULL;
 }
 
-GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *)) {
-    for (;;) {
-        gleam__conn *c;
-        pthread_t th;
-        pthread_attr_t at;
-        int fd = accept(lfd, NULL, NULL), full, one = 1;
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-                if (errno == EMFILE || errno == ENFILE) usleep(100000);
-                continue;
-            }
-            return -1;
-        }
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* a greeting is small writes, each waited for */
-        pthread_mutex_lock(mu);
-        full = *conns >= maxconns;
-        if (!full) (*conns)++;
-        pthread_mutex_unlock(mu);
-        if (full || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) { /* more connections than it serves: the newest goes */
-            if (!full) {
-                pthread_mutex_lock(mu);
-                (*conns)--;
-                pthread_mutex_unlock(mu);
-            }
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 256 * 1024);
-        if (pthread_create(&th, &at, fn, c)) {
-            gleam__free(c);
-            close(fd);
-            pthread_mutex_lock(mu);
-            (*conns)--;
-            pthread_mutex_unlock(mu);
-        }
-        pthread_attr_destroy(&at);
-    }
-}
-
 GLEAM__PRIV int gleam__master_main(const gleam__netcfg *cfg) {
     char err[512];
     const unsigned char *key;

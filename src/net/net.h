@@ -65,6 +65,14 @@ GLEAM__PRIV void gleam__timeouts(int fd, int ms);
 /* The address of fd's peer as text ("127.0.0.1"), and its port. */
 GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port);
 
+/* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
+   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
+   when accept fails for good. */
+typedef struct gleam__conn {
+    int fd;
+} gleam__conn;
+GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
+
 /* >>wire: the greeting and the messages --------------------------------------------------- */
 
 #define GLEAM__NET_VERSION 1
@@ -148,13 +156,6 @@ typedef struct gleam__netcfg {
     long memory_mb;
 } gleam__netcfg;
 
-/* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
-   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
-   when accept fails for good. */
-typedef struct gleam__conn {
-    int fd;
-} gleam__conn;
-GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
 
 /* >>master: its state, and the status page made of it (status.c) ----------------------- */
 

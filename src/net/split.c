@@ -3,14 +3,6 @@
    its key range, from the first row of every block. */
 #include "net/net.h"
 
-/* The srow of a packed row for order o. */
-static gleam__srow gleam__srow_of(const char *row, const gleam_order *o) {
-    gleam__srow r;
-    r.row = row;
-    r.key = gleam__prefix(gleam__row_field(row, o->by[0].field), o->by[0].dir);
-    return r;
-}
-
 /* Which blocks of a producer's sorted runs partition `shard` of sort stage s needs: in each
    run, those whose keys may lie in [lo, hi) (a block holds the keys from its first row to
    the next block's first row), as [from, to) pairs in out. 0, or -1 when the index does
@@ -26,8 +18,8 @@ GLEAM__PRIV int gleam__drive_ranges(const gleam__drive *d, int s, int shard, con
     int has_lo = 0, has_hi = 0, i, bad = 0;
     gleam__cmp_init(&cmp, o);
     for (i = 0; p < e && i <= shard; i++, p += gleam__row_len(p)) {
-        if (i == shard - 1) lo = gleam__srow_of(p, o), has_lo = 1;
-        if (i == shard) hi = gleam__srow_of(p, o), has_hi = 1;
+        if (i == shard - 1) lo = gleam__srow_at(p, o), has_lo = 1;
+        if (i == shard) hi = gleam__srow_at(p, o), has_hi = 1;
     }
     while (!bad && q && q < qe) { /* the index: run and first row of every block */
         if (n == cap) {
@@ -47,7 +39,7 @@ GLEAM__PRIV int gleam__drive_ranges(const gleam__drive *d, int s, int shard, con
             break;
         }
         run[n] = v.v[0].u.i;
-        first[n++] = gleam__srow_of(v.v[1].u.s, o); /* points into index, which outlives this */
+        first[n++] = gleam__srow_at(v.v[1].u.s, o); /* points into index, which outlives this */
     }
     for (b = 0; !bad && b < n; b++) {
         int last = b + 1 == n || run[b + 1] != run[b];

@@ -67,17 +67,9 @@ static int gleam__random(unsigned char *p, size_t n) {
 
 /* Exactly n bytes, or -1 (errno EPROTO when the peer closed). */
 static int gleam__recv_all(int fd, unsigned char *p, size_t n) {
-    while (n) {
-        ssize_t k = recv(fd, p, n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            if (k == 0) errno = EPROTO;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    int k = gleam__read_exact(fd, (char *)p, n);
+    if (k == 0) errno = EPROTO;
+    return k == 1 ? 0 : -1;
 }
 
 static int gleam__send_all(int fd, const unsigned char *p, size_t n) { return gleam__fd_write(fd, (const char *)p, n); }
