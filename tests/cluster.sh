@@ -14,47 +14,7 @@ for b in gleam gen word_count word_count_pipe join_csv sort_lines group_stats tf
     [ -x "build/$b" ] || lib_die "build/$b is missing: run make first"
 done
 
-PIDS=
-stop_all() {
-    for p in $PIDS; do kill "$p" 2> /dev/null; done
-    for p in $PIDS; do
-        i=0
-        while kill -0 "$p" 2> /dev/null && [ $i -lt 50 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -9 "$p" 2> /dev/null
-    done
-    PIDS=
-}
-trap 'stop_all; rm -rf "$T"' EXIT
-
-# wait_for FILE ERE COUNT SECONDS: until FILE has COUNT lines matching ERE. 0, or 1.
-wait_for() {
-    w_i=0
-    while [ "$(grep -cE -- "$2" "$1" 2> /dev/null)" -lt "$3" ]; do
-        [ $w_i -ge $(($4 * 10)) ] && return 1
-        sleep 0.1
-        w_i=$((w_i + 1))
-    done
-    return 0
-}
-
-SECRET=cluster-test-secret-$$
-export GLEAM_SECRET="$SECRET"
-build/gleam master -address 127.0.0.1:0 2> "$T/master.log" &
-MASTER=$!
-PIDS="$PIDS $MASTER"
-wait_for "$T/master.log" 'listening on' 1 10 || lib_die "the master did not start: $(head -c 300 "$T/master.log")"
-MP=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/master.log" | head -n 1)
-M=127.0.0.1:$MP
-APIDS=
-for i in 1 2 3; do
-    build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/agent$i" -slots 2 -memory 64 2> "$T/agent$i.log" &
-    APIDS="$APIDS $!"
-done
-PIDS="$PIDS $APIDS"
-wait_for "$T/master.log" 'registered' 3 15 || lib_die "3 agents did not register: $(cat "$T/master.log" "$T"/agent*.log | head -c 600)"
+lib_cluster 3 -slots 2 -memory 64
 lib_pass "a master and 3 agents on free ports of loopback"
 
 # ---- every example, locally and on the cluster ------------------------------------------
@@ -310,5 +270,5 @@ else
     lib_fail "cannot build a program without gleam_net.h" "$T/cc.err"
 fi
 
-stop_all
+lib_stop
 lib_done

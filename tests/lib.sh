@@ -42,3 +42,66 @@ lib_done() {
     echo "$LIB_NAME: all $lib_checks checks passed"
     exit 0
 }
+
+# ---- servers that a test starts and owns ------------------------------------------------
+# PIDS: every process lib_spawned or lib_cluster started; lib_stop stops them (TERM, then
+# KILL after 5 s), and runs at exit once lib_cluster has been called.
+
+PIDS=
+lib_stop() {
+    for p in $PIDS; do kill "$p" 2> /dev/null; done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2> /dev/null && [ $i -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -9 "$p" 2> /dev/null
+    done
+    PIDS=
+}
+
+# wait_for FILE ERE COUNT SECONDS: until FILE has COUNT lines matching ERE. 0, or 1.
+wait_for() {
+    w_i=0
+    while [ "$(grep -cE -- "$2" "$1" 2> /dev/null)" -lt "$3" ]; do
+        [ $w_i -ge $(($4 * 10)) ] && return 1
+        sleep 0.1
+        w_i=$((w_i + 1))
+    done
+    return 0
+}
+
+# lib_cluster N AGENT-FLAGS...: a master and N agents of build/gleam on free loopback
+# ports, with GLEAM_SECRET set for the script. Sets M (the master's HOST:PORT), MASTER (its
+# pid), APIDS (the agents' pids, agent i logging to $T/agenti.log, its -dir $T/agenti)
+# and APORTS (their ports, in the same order). Dies when they do not come up.
+lib_cluster() {
+    c_n=$1
+    shift
+    trap 'lib_stop; rm -rf "$T"' EXIT
+    GLEAM_SECRET=${GLEAM_SECRET:-$LIB_NAME-test-secret-$$}
+    export GLEAM_SECRET
+    build/gleam master -address 127.0.0.1:0 2> "$T/master.log" &
+    MASTER=$!
+    PIDS="$PIDS $MASTER"
+    wait_for "$T/master.log" 'listening on' 1 10 || lib_die "the master did not start: $(head -c 300 "$T/master.log")"
+    M=127.0.0.1:$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/master.log" | head -n 1)
+    APIDS=
+    APORTS=
+    c_i=1
+    while [ $c_i -le "$c_n" ]; do
+        build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/agent$c_i" "$@" 2> "$T/agent$c_i.log" &
+        APIDS="$APIDS $!"
+        c_i=$((c_i + 1))
+    done
+    PIDS="$PIDS $APIDS"
+    wait_for "$T/master.log" 'registered' "$c_n" 15 ||
+        lib_die "$c_n agents did not register: $(cat "$T/master.log" "$T"/agent*.log | head -c 600)"
+    c_i=1
+    while [ $c_i -le "$c_n" ]; do
+        wait_for "$T/agent$c_i.log" 'listening on' 1 5 || lib_die "agent $c_i did not say its port"
+        APORTS="$APORTS $(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/agent$c_i.log" | head -n 1)"
+        c_i=$((c_i + 1))
+    done
+}
