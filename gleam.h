@@ -120,6 +120,7 @@ typedef struct gleam_dataset gleam_dataset;
     X(GLEAM_ERR_USER, -13, "a user function failed")                                     \
     X(GLEAM_ERR_COMMAND, -14, "a piped command failed")                                  \
     X(GLEAM_ERR_NET, -15, "a member of the cluster failed or cannot be reached")         \
+    X(GLEAM_ERR_OVERFLOW, -16, "integer overflow")                                       \
     X(GLEAM_ERR_INTERNAL, -20, "internal error")
 
 typedef enum gleam_result {
@@ -246,6 +247,35 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* The failure of gleam_add_int64, out of line: records the message "integer overflow: A + B
+   is out of the int64 range" as gleam_fail does and returns GLEAM_ERR_OVERFLOW. */
+GLEAM_API gleam_result gleam_add_overflow(gleam_ctx *c, int64_t a, int64_t b);
+/* Checked addition, for the sums and counts of reducers (and mappers): *sum = a + b and
+   GLEAM_OK when the exact sum is an int64; otherwise *sum is left alone, the message
+   "integer overflow: A + B is out of the int64 range" is recorded as by gleam_fail, and the
+   result is GLEAM_ERR_OVERFLOW, to be returned as is:
+       if ((r = gleam_add_int64(c, acc[0].u.i, x[0].u.i, &s)) != GLEAM_OK) return r;
+   The job stops; gleam_error names the step, shard, input line and, in reduce_by, the key.
+   The rule for every int64 sum: exact or an error, never wrapped around and never widened
+   to a double (which past 2^53 would print a rounded number as if it were exact). A
+   reducer folds both rows within a shard and the shards' partial folds, so a sum checked
+   here is checked at both. */
+static inline gleam_result gleam_add_int64(gleam_ctx *c, int64_t a, int64_t b, int64_t *sum) {
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5)
+    int64_t s;
+    if (!__builtin_add_overflow(a, b, &s)) { /* an add and a jump on the overflow flag */
+        *sum = s;
+        return GLEAM_OK;
+    }
+#else
+    if (b > 0 ? a <= INT64_MAX - b : a >= INT64_MIN - b) {
+        *sum = a + b;
+        return GLEAM_OK;
+    }
+#endif
+    gleam_add_overflow(c, a, b);
+    return GLEAM_ERR_OVERFLOW; /* a constant: the compiler sees that GLEAM_OK means *sum is set */
+}
 /* The context pointer of the step (gleam_set_ctx), or NULL. */
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c);
 /* The shard this call works on. */
@@ -892,8 +922,19 @@ static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
 GLEAM__PRIV size_t gleam__int_digits(char *out, int64_t i);
 /* Append the decimal text of i to b; 0, or -1 when out of memory. */
 GLEAM__PRIV int gleam__int_text(gleam__buf *b, int64_t i);
+/* How deep the text form and gleam_compare go into lists within lists (a group_by adds a
+   level or two). The decoder takes any depth (it walks lists without recursion), so rows
+   from elsewhere may nest them thousands deep; past this depth a list shows as "[...]"
+   and compares by its bytes, which keeps both off the end of the stack and their time
+   within this many walks of the bytes. */
+#define GLEAM__LIST_DEPTH 16
 /* Append the text form of v (as %v prints it). 0, or -1 when out of memory. */
 GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v);
+/* The key fields packed at key (klen bytes) as an error message names them: each as %v
+   prints it, bytes in double quotes with quotes, backslashes and control bytes escaped;
+   two or more fields in parentheses, split by ", ". Cut to fit cap bytes ("..." at the
+   cut). Returns out. */
+GLEAM__PRIV const char *gleam__key_text(char *out, size_t cap, const char *key, size_t klen);
 
 /* >>blocks: packed rows in one buffer ---------------------------------------------------- */
 
@@ -1031,7 +1072,8 @@ static inline gleam__srow gleam__srow_at(const char *row, const gleam_order *o) 
 GLEAM__PRIV int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
 GLEAM__PRIV gleam__run *gleam__run_new(void);
 GLEAM__PRIV void gleam__run_free(gleam__run *r);
-/* Copy the row into the run. 0, or -1 when out of memory. */
+/* Copy the row into the run. 0, or -1 when out of memory. A row shorter than the order's
+   first field (unchecked, from another process) sorts as if that field were nil. */
 GLEAM__PRIV int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n);
 /* Sort the run's rows (stable: ties keep the order they were added in). 0, or -1 when out
    of memory (the run is unchanged). */
@@ -3667,8 +3709,8 @@ GLEAM__PRIV int gleam__int_text(gleam__buf *b, int64_t i) {
     return 0;
 }
 
-/* Append the text form of v to b; 0, or -1 when out of memory. */
-GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) {
+/* Append the text form of v, a value `depth` lists deep, to b; 0, or -1 when out of memory. */
+static int gleam__value_text_at(gleam__buf *b, gleam_value v, int depth) {
     char tmp[48];
     int n;
     switch (v.type) {
@@ -3683,16 +3725,70 @@ GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) {
         gleam_list_iter it = gleam_list_begin(v);
         gleam_value e;
         int first = 1;
+        if (depth >= GLEAM__LIST_DEPTH) return gleam__buf_add(b, "[...]", 5);
         if (gleam__buf_add(b, "[", 1)) return -1;
         while (gleam_list_next(&it, &e)) {
             if (!first && gleam__buf_add(b, " ", 1)) return -1;
-            if (gleam__value_text(b, e)) return -1;
+            if (gleam__value_text_at(b, e, depth + 1)) return -1;
             first = 0;
         }
         return gleam__buf_add(b, "]", 1);
     }
     }
     return 0;
+}
+
+GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) { return gleam__value_text_at(b, v, 0); }
+
+/* Append bytes v to b in double quotes, escaped as C would, cut after 64 bytes. 0 or -1. */
+static int gleam__quoted_text(gleam__buf *b, gleam_value v) {
+    static const char hex[] = "0123456789abcdef";
+    uint32_t i, n = v.len > 64 ? 64 : v.len;
+    if (gleam__buf_add(b, "\"", 1)) return -1;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v.u.s[i];
+        char e[4] = {'\\', (char)c, 0, 0};
+        size_t k = 2;
+        if (c == '\t') e[1] = 't';
+        else if (c == '\n') e[1] = 'n';
+        else if (c == '\r') e[1] = 'r';
+        else if (c < 0x20 || c == 0x7f) {
+            e[1] = 'x';
+            e[2] = hex[c >> 4];
+            e[3] = hex[c & 15];
+            k = 4;
+        } else if (c != '"' && c != '\\') {
+            e[0] = (char)c;
+            k = 1;
+        }
+        if (gleam__buf_add(b, e, k)) return -1;
+    }
+    return gleam__buf_add(b, n < v.len ? "\"..." : "\"", n < v.len ? 4 : 1);
+}
+
+GLEAM__PRIV const char *gleam__key_text(char *out, size_t cap, const char *key, size_t klen) {
+    gleam__buf b = {0, 0, 0};
+    const char *p = key, *end = key + klen;
+    gleam_value v;
+    int nf = 0, i, bad = 0;
+    if (!cap) return out;
+    while (p < end && gleam__skip_value(&p, end) == GLEAM_OK) nf++;
+    p = key;
+    if (nf > 1) bad |= gleam__buf_add(&b, "(", 1);
+    for (i = 0; i < nf && !bad && gleam__unpack_value(&p, end, &v) == GLEAM_OK; i++) {
+        if (i) bad |= gleam__buf_add(&b, ", ", 2);
+        bad |= v.type == GLEAM_BYTES ? gleam__quoted_text(&b, v) : gleam__value_text(&b, v);
+    }
+    if (nf > 1) bad |= gleam__buf_add(&b, ")", 1);
+    if (bad) gleam__fmt_into(out, cap, "(a key that cannot be shown: out of memory)");
+    else if (b.len < cap) {
+        if (b.len) memcpy(out, b.p, b.len);
+        out[b.len] = 0;
+    } else {
+        gleam__fmt_into(out, cap, "%.*s...", cap > 4 ? (int)(cap - 4) : 0, b.p);
+    }
+    gleam__buf_free(&b);
+    return out;
 }
 
 GLEAM_API size_t gleam_to_string(gleam_value v, char *buf, size_t cap) {
@@ -3732,7 +3828,8 @@ static int gleam__cmp_bytes(const char *a, size_t na, const char *b, size_t nb) 
     return na < nb ? -1 : na > nb;
 }
 
-GLEAM_API int gleam_compare(gleam_value a, gleam_value b) {
+/* gleam_compare of a and b, values `depth` lists deep. */
+static int gleam__compare_at(gleam_value a, gleam_value b, int depth) {
     int ra = gleam__type_rank(a.type), rb = gleam__type_rank(b.type);
     if (ra != rb) return ra < rb ? -1 : 1;
     switch (a.type) {
@@ -3751,15 +3848,18 @@ GLEAM_API int gleam_compare(gleam_value a, gleam_value b) {
     case GLEAM_LIST: {
         gleam_list_iter ia = gleam_list_begin(a), ib = gleam_list_begin(b);
         gleam_value ea, eb;
+        if (depth >= GLEAM__LIST_DEPTH) return gleam__cmp_bytes(a.u.s, a.len, b.u.s, b.len); /* still a total order */
         for (;;) {
             int ha = gleam_list_next(&ia, &ea), hb = gleam_list_next(&ib, &eb), c;
             if (!ha || !hb) return ha - hb;
-            if ((c = gleam_compare(ea, eb)) != 0) return c;
+            if ((c = gleam__compare_at(ea, eb, depth + 1)) != 0) return c;
         }
     }
     }
     return 0;
 }
+
+GLEAM_API int gleam_compare(gleam_value a, gleam_value b) { return gleam__compare_at(a, b, 0); }
 
 /* >>lists: a list value holds the MessagePack array it was made from ------------------- */
 
@@ -5470,6 +5570,15 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
     return GLEAM_ERR_USER;
 }
 
+GLEAM_API gleam_result gleam_add_overflow(gleam_ctx *c, int64_t a, int64_t b) {
+    if (c && c->task) {
+        gleam__fmt_into(c->task->usermsg, sizeof c->task->usermsg, "integer overflow: %lld + %lld is out of the int64 range",
+                        (long long)a, (long long)b);
+        c->task->has_usermsg = 1;
+    }
+    return GLEAM_ERR_OVERFLOW;
+}
+
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->user : NULL; }
 
 GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c ? c->shard : 0; }
@@ -6822,16 +6931,30 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
     return 0;
 }
 
+/* The key of a fold, packed, for an error to name: NULL in a reduce, which has none. */
+typedef struct gleam__foldkey {
+    const char *p;
+    uint32_t len;
+} gleam__foldkey;
+
 /* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
-   (old: the pointers acc held before, unless was_plain). */
+   (old: the pointers acc held before, unless was_plain). The error names the key of a
+   reduce_by's fold (k not NULL) and says when the values were partial folds being merged
+   (in the consumer) rather than rows. */
 static GLEAM__NOINLINE gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
-                                      gleam_result r, int was_plain, const char *const *old) {
+                                      gleam_result r, int was_plain, const char *const *old, const gleam__foldkey *k) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
     int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
     if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
-        else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
+        char at[GLEAM__ERRMAX / 4] = "", key[GLEAM__ERRMAX / 4 - 64] = "";
+        const char *merging = op->absorb ? "merging partial folds" : "";
+        if (k)
+            gleam__fmt_into(at, sizeof at, "key %s%s%s: ", gleam__key_text(key, sizeof key, k->p, k->len), *merging ? ", " : "",
+                            merging);
+        else if (*merging) gleam__fmt_into(at, sizeof at, "%s: ", merging);
+        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s%s", at, t->usermsg);
+        else r = gleam__fail(t, op->node, r, "%sreducer \"%s\" returned %s", at, s->fn_name, gleam_result_str(r));
     }
     *plain = 0;
     if (r >= 0)
@@ -6875,20 +6998,20 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
    remembering: the short path) and after it (the usual fold of numbers). */
 static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain);
+                                      int *plain, const gleam__foldkey *k);
 
 static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                       int *plain) {
+                                       int *plain, const gleam__foldkey *k) {
     gleam_result r;
     int now_plain;
-    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain);
+    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain, k);
     r = gleam__reduce_call(op, acc, x, n, &now_plain);
-    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL, k);
 }
 
 /* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
 static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain) {
+                                      int *plain, const gleam__foldkey *k) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
     int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
@@ -6898,7 +7021,7 @@ static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value
         *plain = 1;
         return GLEAM_OK;
     }
-    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
+    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old, k);
 }
 
 /* The payload of a fold table's entry. A fold of a few numbers (a count, a sum, a minimum:
@@ -6984,14 +7107,14 @@ static const gleam_value *gleam__acc_values(const gleam__acc *a, gleam_value *tm
         GLEAM__PREFETCH((const void *)l_);                                                         \
     } while (0)
 
-/* A numbers entry's reducer failed, used scratch memory or left bytes: its error, the
-   numbers kept, or the entry moved to values. */
+/* A numbers entry's reducer failed, used scratch memory or left bytes: its error (naming
+   key k), the numbers kept, or the entry moved to values. */
 static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gleam__acc *a, gleam_value *acc,
-                                            gleam_result r) {
+                                            gleam_result r, const gleam__foldkey *k) {
     gleam__acc *b;
     int plain;
     if (r < 0 || gleam__nums_fit(acc, (int)a->n)) { /* an error, or numbers after scratch was used */
-        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL)) >= 0) gleam__nums_put(a, acc);
+        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL, k)) >= 0) gleam__nums_put(a, acc);
         return r;
     }
     if (!(b = (gleam__acc *)gleam__arena_alloc(&t->mem, gleam__acc_size((int)a->n, 0)))) {
@@ -7002,7 +7125,7 @@ static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table
     b->n = a->n;
     b->form = GLEAM__ACC_VALUES;
     memcpy(b->u.v, acc, a->n * sizeof(gleam_value));
-    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL)) < 0) return r;
+    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL, k)) < 0) return r;
     b->plain = (uint8_t)plain;
     a->form = GLEAM__ACC_MOVED;
     a->u.moved = b;
@@ -7017,6 +7140,7 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     int plain;
     size_t at;
     gleam_result r;
+    gleam__foldkey fk;
     gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
     if (!a) {
         int i, made, nums = t->count + 1 > gleam__tune.nums_after && gleam__nums_fit(v, nv);
@@ -7037,17 +7161,19 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     }
     if (a->n != (uint32_t)nv)
         return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
+    fk.p = key;
+    fk.len = klen;
     if (a->form == GLEAM__ACC_NUMS) {
         gleam_value acc[GLEAM__NUMS_MAX];
         gleam__nums_get(a, acc);
         r = gleam__reduce_call(op, acc, v, nv, &plain);
-        if (!plain) return gleam__nums_move(op, t, a, acc, r);
+        if (!plain) return gleam__nums_move(op, t, a, acc, r, &fk);
         gleam__nums_put(a, acc);
         return GLEAM_OK;
     }
     if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
     plain = a->plain;
-    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain);
+    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain, &fk);
     a->plain = (uint8_t)plain;
     return r;
 }
@@ -7258,14 +7384,14 @@ static gleam_result gleam__reduce_push(gleam__op *op, const gleam_value *row, in
     gleam__foldprod *p = (gleam__foldprod *)op;
     if (!p->have_acc) {
         if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
-        memcpy(p->acc.v, row, (size_t)n * sizeof *row);
+        if (n) memcpy(p->acc.v, row, (size_t)n * sizeof *row); /* an empty row may have no values at all */
         p->acc.n = n;
         p->have_acc = 1;
         return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
     }
     if (n != p->acc.n)
         return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
-    return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain);
+    return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain, NULL);
 }
 
 static gleam_result gleam__foldprod_finish(gleam__op *op) {
@@ -7401,7 +7527,7 @@ static gleam_result gleam__reduce_absorb(gleam__op *op, gleam__block *b) {
         if (gleam__unpack_row(&p, end, &c->in) != GLEAM_OK) return gleam__nomem(op);
         if (!c->have_acc) {
             if (gleam__vals_reserve(&c->acc, c->in.n)) return gleam__nomem(op);
-            memcpy(c->acc.v, c->in.v, (size_t)c->in.n * sizeof *c->in.v);
+            if (c->in.n) memcpy(c->acc.v, c->in.v, (size_t)c->in.n * sizeof *c->in.v); /* a row of no values: no arrays */
             c->acc.n = c->in.n;
             c->have_acc = 1;
             if (gleam__own_values(&c->accmem, c->acc.v, c->acc.n)) return gleam__nomem(op);
@@ -7409,7 +7535,7 @@ static gleam_result gleam__reduce_absorb(gleam__op *op, gleam__block *b) {
         }
         if (c->in.n != c->acc.n)
             return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, c->in.n);
-        r = gleam__fold(op, c->acc.v, c->in.v, c->in.n, &c->accmem, &c->acc_plain);
+        r = gleam__fold(op, c->acc.v, c->in.v, c->in.n, &c->accmem, &c->acc_plain, NULL);
     }
     return r < 0 ? r : GLEAM_OK;
 }

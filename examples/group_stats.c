@@ -1,5 +1,6 @@
 /* group_stats: per key of a "key<TAB>integer" file, the number of rows, the sum, the
    minimum and the maximum of the integers, printed as key<TAB>count<TAB>sum<TAB>min<TAB>max.
+   A sum outside the int64 range is an error naming the key, not a wrong total.
 
    usage: group_stats FILE        (plus the -gleam.* flags) */
 #define GLEAM_IMPLEMENTATION
@@ -17,12 +18,16 @@ static gleam_result to_stats(gleam_ctx *c, const gleam_value *row, int n) {
     return GLEAM_EMIT(c, row[0], gleam_int(1), gleam_int(v), gleam_int(v), gleam_int(v));
 }
 
-/* Fold two stats: counts and sums add, minimum and maximum. */
+/* Fold two stats: counts and sums add, minimum and maximum. A sum past the int64 range
+   stops the job with the key and the two values (gleam_add_int64), never a wrapped total. */
 static gleam_result merge_stats(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
-    (void)c;
+    int64_t count, sum;
+    gleam_result r;
     (void)n;
-    acc[0].u.i += x[0].u.i;
-    acc[1].u.i += x[1].u.i;
+    if ((r = gleam_add_int64(c, acc[0].u.i, x[0].u.i, &count)) != GLEAM_OK) return r;
+    if ((r = gleam_add_int64(c, acc[1].u.i, x[1].u.i, &sum)) != GLEAM_OK) return r;
+    acc[0].u.i = count;
+    acc[1].u.i = sum;
     if (x[2].u.i < acc[2].u.i) acc[2].u.i = x[2].u.i;
     if (x[3].u.i > acc[3].u.i) acc[3].u.i = x[3].u.i;
     return GLEAM_OK;

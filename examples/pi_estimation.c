@@ -7,6 +7,7 @@
 #include "gleam.h"
 #include "gleam_net.h" /* -distributed, and the master and agent roles */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ static long long points = 10000000;
 
 /* Each shard emits the numbers of its chunks. */
 static gleam_result chunks(gleam_ctx *c, int shard, int nshards) {
-    long long k, n = (points + CHUNK - 1) / CHUNK;
+    long long k, n = points / CHUNK + (points % CHUNK != 0); /* rounded up; points + CHUNK - 1 could overflow */
     gleam_result r = GLEAM_OK;
     for (k = shard; k < n && r == GLEAM_OK; k += nshards) r = GLEAM_EMIT(c, gleam_int(k));
     return r;
@@ -43,10 +44,15 @@ static gleam_result throw_points(gleam_ctx *c, const gleam_value *row, int n) {
     return GLEAM_EMIT(c, gleam_int(todo), gleam_int(inside));
 }
 
+/* (thrown, inside) pairs add up, field by field. */
 static gleam_result add(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
+    int64_t s;
+    gleam_result r;
     int i;
-    (void)c;
-    for (i = 0; i < n; i++) acc[i].u.i += x[i].u.i;
+    for (i = 0; i < n; i++) {
+        if ((r = gleam_add_int64(c, acc[i].u.i, x[i].u.i, &s)) != GLEAM_OK) return r;
+        acc[i].u.i = s;
+    }
     return GLEAM_OK;
 }
 
@@ -70,13 +76,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pi_estimation: %s\n", gleam_error(NULL));
         return 2;
     }
-    if (argc == 3 && !strcmp(argv[1], "-points")) points = atoll(argv[2]);
-    else if (argc != 1) {
+    if (argc == 3 && !strcmp(argv[1], "-points")) {
+        char *end;
+        errno = 0;
+        points = strtoll(argv[2], &end, 10);
+        if (errno || end == argv[2] || *end) points = 0;
+    } else if (argc != 1) {
         fprintf(stderr, "usage: pi_estimation [-points N]\n");
         return 2;
     }
     if (points < 1) {
-        fprintf(stderr, "pi_estimation: -points needs a positive count\n");
+        fprintf(stderr, "pi_estimation: -points needs a positive count (up to 9223372036854775807)\n");
         return 2;
     }
     f = gleam_flow_new("pi estimation");

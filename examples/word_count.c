@@ -40,10 +40,11 @@ static gleam_result append_one(gleam_ctx *c, const gleam_value *row, int n) {
 
 /* Two counts in, their sum out. */
 static gleam_result sum(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
-    (void)c;
+    int64_t s;
+    gleam_result r = gleam_add_int64(c, gleam_to_int64(acc[0]), gleam_to_int64(x[0]), &s);
     (void)n;
-    acc[0] = gleam_int(gleam_to_int64(acc[0]) + gleam_to_int64(x[0]));
-    return GLEAM_OK;
+    if (r == GLEAM_OK) acc[0] = gleam_int(s);
+    return r;
 }
 
 static int usage(void) {

@@ -30,22 +30,26 @@ static gleam_result tokenize(gleam_ctx *c, const gleam_value *row, int n) {
 
 /* A line of `uniq -c` ("      3 word") in, the row (word, 3) out. */
 static gleam_result parse_count(gleam_ctx *c, const gleam_value *row, int n) {
-    const char *s = row[0].u.s, *end = s + row[0].len;
-    int64_t count = 0;
+    const char *s = row[0].u.s, *end = s + row[0].len, *digits;
+    int64_t count;
     (void)n;
     while (s < end && *s == ' ') s++;
     if (s == end || *s < '0' || *s > '9') return gleam_fail(c, "not a line of uniq -c: \"%.*s\"", (int)row[0].len, row[0].u.s);
-    while (s < end && *s >= '0' && *s <= '9') count = count * 10 + (*s++ - '0');
+    for (digits = s; s < end && *s >= '0' && *s <= '9'; s++) {
+    }
+    if (gleam_parse_int64(gleam_bytes(digits, (size_t)(s - digits)), &count) != GLEAM_OK)
+        return gleam_fail(c, "count %.*s is out of the int64 range", (int)(s - digits > 40 ? 40 : s - digits), digits);
     if (s < end && *s == ' ') s++;
     return GLEAM_EMIT(c, gleam_bytes(s, (size_t)(end - s)), gleam_int(count));
 }
 
 /* Two counts in, their sum out. */
 static gleam_result sum(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
-    (void)c;
+    int64_t s;
+    gleam_result r = gleam_add_int64(c, gleam_to_int64(acc[0]), gleam_to_int64(x[0]), &s);
     (void)n;
-    acc[0] = gleam_int(acc[0].u.i + x[0].u.i);
-    return GLEAM_OK;
+    if (r == GLEAM_OK) acc[0] = gleam_int(s);
+    return r;
 }
 
 int main(int argc, char **argv) {

@@ -119,6 +119,7 @@ typedef struct gleam_dataset gleam_dataset;
     X(GLEAM_ERR_USER, -13, "a user function failed")                                     \
     X(GLEAM_ERR_COMMAND, -14, "a piped command failed")                                  \
     X(GLEAM_ERR_NET, -15, "a member of the cluster failed or cannot be reached")         \
+    X(GLEAM_ERR_OVERFLOW, -16, "integer overflow")                                       \
     X(GLEAM_ERR_INTERNAL, -20, "internal error")
 
 typedef enum gleam_result {
@@ -245,6 +246,35 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* The failure of gleam_add_int64, out of line: records the message "integer overflow: A + B
+   is out of the int64 range" as gleam_fail does and returns GLEAM_ERR_OVERFLOW. */
+GLEAM_API gleam_result gleam_add_overflow(gleam_ctx *c, int64_t a, int64_t b);
+/* Checked addition, for the sums and counts of reducers (and mappers): *sum = a + b and
+   GLEAM_OK when the exact sum is an int64; otherwise *sum is left alone, the message
+   "integer overflow: A + B is out of the int64 range" is recorded as by gleam_fail, and the
+   result is GLEAM_ERR_OVERFLOW, to be returned as is:
+       if ((r = gleam_add_int64(c, acc[0].u.i, x[0].u.i, &s)) != GLEAM_OK) return r;
+   The job stops; gleam_error names the step, shard, input line and, in reduce_by, the key.
+   The rule for every int64 sum: exact or an error, never wrapped around and never widened
+   to a double (which past 2^53 would print a rounded number as if it were exact). A
+   reducer folds both rows within a shard and the shards' partial folds, so a sum checked
+   here is checked at both. */
+static inline gleam_result gleam_add_int64(gleam_ctx *c, int64_t a, int64_t b, int64_t *sum) {
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5)
+    int64_t s;
+    if (!__builtin_add_overflow(a, b, &s)) { /* an add and a jump on the overflow flag */
+        *sum = s;
+        return GLEAM_OK;
+    }
+#else
+    if (b > 0 ? a <= INT64_MAX - b : a >= INT64_MIN - b) {
+        *sum = a + b;
+        return GLEAM_OK;
+    }
+#endif
+    gleam_add_overflow(c, a, b);
+    return GLEAM_ERR_OVERFLOW; /* a constant: the compiler sees that GLEAM_OK means *sum is set */
+}
 /* The context pointer of the step (gleam_set_ctx), or NULL. */
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c);
 /* The shard this call works on. */

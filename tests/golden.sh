@@ -392,6 +392,39 @@ for t in $THREADS; do
 done
 expect_error "group_stats line 3 without a tab" 1 empty notab.tsv "line 3" -- build/group_stats "$T/notab.tsv"
 
+# group_stats on sums past the int64 range: the job stops with the step, the key and the two
+# values, and prints no total. INT64_MAX + 1 and INT64_MIN - 1 on lines 1 and 2 (always in
+# shard 1, folded there); then 5e18 on the first and last lines, which in one shard
+# overflows on the last line and in several only where the shards' partial sums merge (in
+# the consumer shard the key hashes to). Rows of other keys may print: only exact ones.
+$AWK 'BEGIN { print "big\t9223372036854775807"; print "big\t1"; for (i = 0; i < 30000; i++) print "f" i "\t1" }' > "$T/max.tsv"
+$AWK 'BEGIN { print "neg\t-9223372036854775808"; print "neg\t-1"; for (i = 0; i < 30000; i++) print "f" i "\t1" }' > "$T/min.tsv"
+$AWK 'BEGIN { print "big\t5000000000000000000"; for (i = 0; i < 30000; i++) print "f" i "\t1"; print "big\t5000000000000000000" }' > "$T/merge.tsv"
+sum_line="^f[0-9]+${tab}1${tab}1${tab}1${tab}1\$"
+for t in $THREADS; do
+    expect_error "group_stats -gleam.threads=$t INT64_MAX + 1" 1 "$sum_line" \
+        "group_stats: flow \"group stats\": step 3 reduce_by(mergeStats), shard 1 of $t, $T/max.tsv line 2: key \"big\": integer overflow: 9223372036854775807 + 1 is out of the int64 range" -- \
+        build/group_stats -gleam.threads=$t "$T/max.tsv"
+    expect_error "group_stats -gleam.threads=$t INT64_MIN - 1" 1 "$sum_line" \
+        "group_stats: flow \"group stats\": step 3 reduce_by(mergeStats), shard 1 of $t, $T/min.tsv line 2: key \"neg\": integer overflow: -9223372036854775808 + -1 is out of the int64 range" -- \
+        build/group_stats -gleam.threads=$t "$T/min.tsv"
+done
+expect_error "group_stats -gleam.threads=1 5e18 + 5e18 in one shard" 1 "$sum_line" \
+    "group_stats: flow \"group stats\": step 3 reduce_by(mergeStats), shard 1 of 1, $T/merge.tsv line 30002: key \"big\": integer overflow: 5000000000000000000 + 5000000000000000000 is out of the int64 range" -- \
+    build/group_stats -gleam.threads=1 "$T/merge.tsv"
+for t in 2 5; do
+    expect_error "group_stats -gleam.threads=$t 5e18 + 5e18 only when the shards merge" 1 "$sum_line" \
+        "group_stats: flow \"group stats\": step 3 reduce_by(mergeStats), shard " \
+        " of $t: key \"big\", merging partial folds: integer overflow: 5000000000000000000 + 5000000000000000000 is out of the int64 range" -- \
+        build/group_stats -gleam.threads=$t "$T/merge.tsv"
+done
+for e in max min merge; do
+    run build/group_stats -gleam.threads=2 "$T/$e.tsv"
+    if [ "$(wc -l < "$T/err")" -eq 1 ]; then pass "group_stats $e.tsv: one line on stderr"; else fail "group_stats $e.tsv: one line on stderr" "$(head -c 600 "$T/err")"; fi
+done
+expect_error "pi_estimation -points past the int64 range" 2 empty "-points needs a positive count" -- \
+    build/pi_estimation -points 9223372036854775808
+
 if [ "$failed" -ne 0 ]; then
     echo "golden.sh: $failed of $checks checks failed"
     exit 1

@@ -1039,6 +1039,199 @@ static void test_cogroup(void) {
     tb_free(&g_tb2);
 }
 
+/* >>integer overflow: a sum is exact or an error ---------------------------------------------- */
+
+/* Adds every value field with gleam_add_int64: exact sums, or GLEAM_ERR_OVERFLOW. */
+static gleam_result sum_checked(gleam_ctx *c, gleam_value *acc, const gleam_value *x, int n) {
+    int i;
+    for (i = 0; i < n; i++) {
+        int64_t s;
+        gleam_result r = gleam_add_int64(c, gleam_to_int64(acc[i]), gleam_to_int64(x[i]), &s);
+        if (r != GLEAM_OK) return r;
+        acc[i] = gleam_int(s);
+    }
+    return GLEAM_OK;
+}
+
+static void test_add_int64(void) {
+    static const struct { int64_t a, b, sum; } fit[] = {
+        {INT64_MAX, 0, INT64_MAX}, {INT64_MAX - 1, 1, INT64_MAX}, {1, INT64_MAX - 1, INT64_MAX},
+        {INT64_MIN, 0, INT64_MIN}, {INT64_MIN + 1, -1, INT64_MIN}, {-1, INT64_MIN + 1, INT64_MIN},
+        {INT64_MAX, INT64_MIN, -1}, {INT64_MIN, INT64_MAX, -1}, {-7, 5, -2}, {0, 0, 0},
+    };
+    static const struct { int64_t a, b; } over[] = {
+        {INT64_MAX, 1}, {1, INT64_MAX}, {INT64_MAX, INT64_MAX}, {INT64_MIN, -1}, {-1, INT64_MIN},
+        {INT64_MIN, INT64_MIN}, {INT64_MAX / 2 + 1, INT64_MAX / 2 + 1}, {INT64_MIN / 2 - 1, INT64_MIN / 2},
+    };
+    size_t i;
+    for (i = 0; i < sizeof fit / sizeof fit[0]; i++) {
+        int64_t s = 42;
+        CHECK_INT(gleam_add_int64(NULL, fit[i].a, fit[i].b, &s), GLEAM_OK);
+        CHECK_INT(s, fit[i].sum);
+    }
+    for (i = 0; i < sizeof over / sizeof over[0]; i++) {
+        int64_t s = 42;
+        CHECK_INT(gleam_add_int64(NULL, over[i].a, over[i].b, &s), GLEAM_ERR_OVERFLOW);
+        CHECK_INT(s, 42); /* left alone */
+    }
+    CHECK_STR(gleam_result_str(GLEAM_ERR_OVERFLOW), "integer overflow");
+}
+
+/* Run a reduce_by on `key` (key.n > 0) or a reduce (key.n == 0) of the rows of g_tb in
+   `shards` shards, with the reducer sumChecked, on every thread count: it must fail with
+   GLEAM_ERR_OVERFLOW and the error must be want, whose one %d (if any) is the shard of
+   the failing task, any of 1 to `shards`. */
+static void overflow_at(const char *file, int line, gleam_fields key, int shards, const char *want) {
+    int t;
+    for (t = 0; t < NTHREADS; t++) {
+        gleam_flow *f = gleam_flow_new("sum overflow");
+        gleam_dataset *d = tb_dataset(f, &g_tb, shards);
+        gleam_rows *rows = gleam_collect(key.n ? gleam_reduce_by(d, "sumChecked", key) : gleam_reduce(d, "sumChecked"));
+        gleam_result r = run_flow(f, thread_counts[t]);
+        const char *err = gleam_error(f);
+        int k, found = 0;
+        for (k = 1; k <= shards && !found; k++) {
+            char w[1024];
+            snprintf(w, sizeof w, want, k);
+            found = !strcmp(err, w);
+        }
+        if (r != GLEAM_ERR_OVERFLOW || !found)
+            th_failf(file, line, "threads=%d: %s, \"%s\"; want GLEAM_ERR_OVERFLOW, \"%s\"", thread_counts[t], gleam_result_str(r),
+                     err, want);
+        CHECK_INT(gleam_rows_count(rows), 0); /* never a wrapped total */
+        gleam_flow_free(f);
+    }
+}
+#define CHECK_OVERFLOW(key, shards, want) overflow_at(__FILE__, __LINE__, key, shards, want)
+
+/* Rows (key, value) into g_tb: n_fill rows of keys "f0".."f<n_fill-1>" and value 1 between
+   the given (key, value) rows, the first half of the given rows before them. */
+static void overflow_rows(const char *const *keys, const int64_t *vals, int n, int n_fill) {
+    int i;
+    tb_free(&g_tb);
+    g_tb.cols = 2;
+    for (i = 0; i < n + n_fill; i++) {
+        trow *r = tb_add(&g_tb);
+        int j = i < n / 2 ? i : i - n_fill;
+        if (i >= n / 2 && i < n / 2 + n_fill) {
+            char s[16];
+            int len = snprintf(s, sizeof s, "f%d", i - n / 2);
+            r->v[0] = tb_str(&g_tb, s, (size_t)len);
+            r->v[1] = gleam_int(1);
+            continue;
+        }
+        r->v[0] = tb_str(&g_tb, keys[j], strlen(keys[j]));
+        r->v[1] = gleam_int(vals[j]);
+    }
+}
+
+static void test_sum_overflow(void) {
+    static const char *const big[] = {"big", "big", "big", "big"};
+    static const size_t nums_after[] = {(size_t)1 << 30, 0}; /* table entries as gleam_values, then as numbers */
+    size_t saved = gleam__tune.nums_after, m;
+    rs exp = {0, 0, 0};
+    for (m = 0; m < sizeof nums_after / sizeof nums_after[0]; m++) {
+        gleam__tune.nums_after = nums_after[m];
+        {   /* INT64_MAX + 1 and INT64_MIN - 1 in one shard: the map-side fold names the key */
+            static const int64_t up[] = {INT64_MAX, 1}, down[] = {INT64_MIN, -1};
+            overflow_rows(big, up, 2, 0);
+            CHECK_OVERFLOW(GLEAM_FIELDS(1), 1,
+                           "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard 1 of 1: key \"big\": "
+                           "integer overflow: 9223372036854775807 + 1 is out of the int64 range");
+            overflow_rows(big, down, 2, 0);
+            CHECK_OVERFLOW(GLEAM_FIELDS(1), 1,
+                           "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard 1 of 1: key \"big\": "
+                           "integer overflow: -9223372036854775808 + -1 is out of the int64 range");
+            overflow_rows(big, up, 2, 300); /* among other keys, the two rows far apart */
+            CHECK_OVERFLOW(GLEAM_FIELDS(1), 1,
+                           "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard 1 of 1: key \"big\": "
+                           "integer overflow: 9223372036854775807 + 1 is out of the int64 range");
+        }
+        {   /* each shard's sum fits (5e18); only merging the two shards' partial sums overflows */
+            static const int64_t up[] = {3000000000000000000, 2000000000000000000, 3000000000000000000, 2000000000000000000};
+            static const int64_t down[] = {-3000000000000000000, -2000000000000000000, -3000000000000000000,
+                                           -2000000000000000000};
+            overflow_rows(big, up, 4, 200);
+            CHECK_OVERFLOW(GLEAM_FIELDS(1), 2,
+                           "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard %d of 2: key \"big\", merging partial "
+                           "folds: integer overflow: 5000000000000000000 + 5000000000000000000 is out of the int64 range");
+            overflow_rows(big, down, 4, 200);
+            CHECK_OVERFLOW(GLEAM_FIELDS(1), 2,
+                           "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard %d of 2: key \"big\", merging partial "
+                           "folds: integer overflow: -5000000000000000000 + -5000000000000000000 is out of the int64 range");
+        }
+    }
+    gleam__tune.nums_after = saved;
+    {   /* a whole-dataset reduce: in a shard, then only where the shards' folds merge */
+        static const int64_t up[] = {INT64_MAX, 1}, half[] = {5000000000000000000, 5000000000000000000};
+        overflow_rows(big, up, 2, 0);
+        CHECK_OVERFLOW(GLEAM_FIELDS(0), 1,
+                       "flow \"sum overflow\": step 2 reduce(sumChecked), shard 1 of 1: "
+                       "integer overflow: 9223372036854775807 + 1 is out of the int64 range");
+        tb_free(&g_tb);
+        g_tb.cols = 1;
+        tb_add(&g_tb)->v[0] = gleam_int(half[0]);
+        tb_add(&g_tb)->v[0] = gleam_int(half[1]);
+        CHECK_OVERFLOW(GLEAM_FIELDS(0), 2,
+                       "flow \"sum overflow\": step 2 reduce(sumChecked), shard 1 of 1: merging partial folds: "
+                       "integer overflow: 5000000000000000000 + 5000000000000000000 is out of the int64 range");
+    }
+    {   /* keys as the error names them: several fields, escaped bytes, numbers, a long key cut */
+        static const char long_key[] = "0123456789012345678901234567890123456789012345678901234567890123456789";
+        trow *r;
+        tb_free(&g_tb);
+        g_tb.cols = 3;
+        r = tb_add(&g_tb);
+        r->v[0] = tb_str(&g_tb, "a\"b\tc\\\n\001", 8);
+        r->v[1] = gleam_int(-7);
+        r->v[2] = gleam_int(INT64_MAX);
+        r = tb_add(&g_tb);
+        *r = g_tb.r[0];
+        CHECK_OVERFLOW(GLEAM_FIELDS(1, 2), 1,
+                       "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard 1 of 1: key (\"a\\\"b\\tc\\\\\\n\\x01\", -7): "
+                       "integer overflow: 9223372036854775807 + 9223372036854775807 is out of the int64 range");
+        CHECK_OVERFLOW(GLEAM_FIELDS(2), 1,
+                       "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard 1 of 1: key -7: integer overflow: "
+                       "9223372036854775807 + 9223372036854775807 is out of the int64 range");
+        tb_free(&g_tb);
+        g_tb.cols = 2;
+        r = tb_add(&g_tb);
+        r->v[0] = tb_str(&g_tb, long_key, strlen(long_key));
+        r->v[1] = gleam_int(INT64_MIN);
+        r = tb_add(&g_tb);
+        *r = g_tb.r[0];
+        CHECK_OVERFLOW(GLEAM_FIELDS(1), 1,
+                       "flow \"sum overflow\": step 2 reduce_by(sumChecked), shard 1 of 1: key "
+                       "\"0123456789012345678901234567890123456789012345678901234567890123\"...: integer overflow: "
+                       "-9223372036854775808 + -9223372036854775808 is out of the int64 range");
+    }
+    {   /* sums at the very ends of the range are exact, in any shards */
+        static const char *const keys[] = {"max", "max", "min", "min", "ends", "ends", "up", "up", "down", "down"};
+        static const int64_t vals[] = {INT64_MAX, 0, INT64_MIN, 0, INT64_MAX, INT64_MIN, INT64_MAX - 1, 1, INT64_MIN + 1, -1};
+        static const int64_t sums[] = {INT64_MAX, INT64_MIN, -1, INT64_MAX, INT64_MIN};
+        wide_arg a = {W_REDUCE_BY, 3, {0, {0}}, "sumChecked"};
+        int i;
+        overflow_rows(keys, vals, 10, 100);
+        for (i = 0; i < 5; i++) {
+            gleam_value o[2];
+            o[0] = gleam_str(keys[2 * i]);
+            o[1] = gleam_int(sums[i]);
+            rs_add(&exp, o, 2);
+        }
+        for (i = 0; i < 100; i++) {
+            gleam_value o[2];
+            char s[16];
+            int len = snprintf(s, sizeof s, "f%d", i);
+            o[0] = gleam_bytes(s, (size_t)len);
+            o[1] = gleam_int(1);
+            rs_add(&exp, o, 2);
+        }
+        CHECK_FLOW("sums at the ends of the int64 range", build_wide, &a, &exp, 0);
+        rs_free(&exp);
+    }
+    tb_free(&g_tb);
+}
+
 /* >>sort, top, distinct, limit, partition --------------------------------------------------- */
 
 typedef struct sort_arg {
@@ -2632,6 +2825,7 @@ int main(void) {
     gleam_register_mapper("countMapA", count_map);
     gleam_register_mapper("countMapB", count_map);
     gleam_register_mapper("failAt", fail_at);
+    gleam_register_reducer("sumChecked", sum_checked);
     RUN(test_map);
     RUN(test_select);
     RUN(test_local_sort);
@@ -2643,6 +2837,8 @@ int main(void) {
     RUN(test_group_by_key);
     RUN(test_group_list_read);
     RUN(test_cogroup);
+    RUN(test_add_int64);
+    RUN(test_sum_overflow);
     RUN(test_sort_fields);
     RUN(test_sort_mixed_types);
     RUN(test_sort_common_prefix);

@@ -75,8 +75,19 @@ static inline gleam_result gleam__skip_fast(const char **pp, const char *end) {
 GLEAM__PRIV size_t gleam__int_digits(char *out, int64_t i);
 /* Append the decimal text of i to b; 0, or -1 when out of memory. */
 GLEAM__PRIV int gleam__int_text(gleam__buf *b, int64_t i);
+/* How deep the text form and gleam_compare go into lists within lists (a group_by adds a
+   level or two). The decoder takes any depth (it walks lists without recursion), so rows
+   from elsewhere may nest them thousands deep; past this depth a list shows as "[...]"
+   and compares by its bytes, which keeps both off the end of the stack and their time
+   within this many walks of the bytes. */
+#define GLEAM__LIST_DEPTH 16
 /* Append the text form of v (as %v prints it). 0, or -1 when out of memory. */
 GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v);
+/* The key fields packed at key (klen bytes) as an error message names them: each as %v
+   prints it, bytes in double quotes with quotes, backslashes and control bytes escaped;
+   two or more fields in parentheses, split by ", ". Cut to fit cap bytes ("..." at the
+   cut). Returns out. */
+GLEAM__PRIV const char *gleam__key_text(char *out, size_t cap, const char *key, size_t klen);
 
 /* >>blocks: packed rows in one buffer ---------------------------------------------------- */
 
@@ -214,7 +225,8 @@ static inline gleam__srow gleam__srow_at(const char *row, const gleam_order *o) 
 GLEAM__PRIV int gleam__srow_cmp(const gleam__cmp *c, const gleam__srow *a, const gleam__srow *b);
 GLEAM__PRIV gleam__run *gleam__run_new(void);
 GLEAM__PRIV void gleam__run_free(gleam__run *r);
-/* Copy the row into the run. 0, or -1 when out of memory. */
+/* Copy the row into the run. 0, or -1 when out of memory. A row shorter than the order's
+   first field (unchecked, from another process) sorts as if that field were nil. */
 GLEAM__PRIV int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n);
 /* Sort the run's rows (stable: ties keep the order they were added in). 0, or -1 when out
    of memory (the run is unchanged). */

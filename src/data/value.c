@@ -132,8 +132,8 @@ GLEAM__PRIV int gleam__int_text(gleam__buf *b, int64_t i) {
     return 0;
 }
 
-/* Append the text form of v to b; 0, or -1 when out of memory. */
-GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) {
+/* Append the text form of v, a value `depth` lists deep, to b; 0, or -1 when out of memory. */
+static int gleam__value_text_at(gleam__buf *b, gleam_value v, int depth) {
     char tmp[48];
     int n;
     switch (v.type) {
@@ -148,16 +148,70 @@ GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) {
         gleam_list_iter it = gleam_list_begin(v);
         gleam_value e;
         int first = 1;
+        if (depth >= GLEAM__LIST_DEPTH) return gleam__buf_add(b, "[...]", 5);
         if (gleam__buf_add(b, "[", 1)) return -1;
         while (gleam_list_next(&it, &e)) {
             if (!first && gleam__buf_add(b, " ", 1)) return -1;
-            if (gleam__value_text(b, e)) return -1;
+            if (gleam__value_text_at(b, e, depth + 1)) return -1;
             first = 0;
         }
         return gleam__buf_add(b, "]", 1);
     }
     }
     return 0;
+}
+
+GLEAM__PRIV int gleam__value_text(gleam__buf *b, gleam_value v) { return gleam__value_text_at(b, v, 0); }
+
+/* Append bytes v to b in double quotes, escaped as C would, cut after 64 bytes. 0 or -1. */
+static int gleam__quoted_text(gleam__buf *b, gleam_value v) {
+    static const char hex[] = "0123456789abcdef";
+    uint32_t i, n = v.len > 64 ? 64 : v.len;
+    if (gleam__buf_add(b, "\"", 1)) return -1;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v.u.s[i];
+        char e[4] = {'\\', (char)c, 0, 0};
+        size_t k = 2;
+        if (c == '\t') e[1] = 't';
+        else if (c == '\n') e[1] = 'n';
+        else if (c == '\r') e[1] = 'r';
+        else if (c < 0x20 || c == 0x7f) {
+            e[1] = 'x';
+            e[2] = hex[c >> 4];
+            e[3] = hex[c & 15];
+            k = 4;
+        } else if (c != '"' && c != '\\') {
+            e[0] = (char)c;
+            k = 1;
+        }
+        if (gleam__buf_add(b, e, k)) return -1;
+    }
+    return gleam__buf_add(b, n < v.len ? "\"..." : "\"", n < v.len ? 4 : 1);
+}
+
+GLEAM__PRIV const char *gleam__key_text(char *out, size_t cap, const char *key, size_t klen) {
+    gleam__buf b = {0, 0, 0};
+    const char *p = key, *end = key + klen;
+    gleam_value v;
+    int nf = 0, i, bad = 0;
+    if (!cap) return out;
+    while (p < end && gleam__skip_value(&p, end) == GLEAM_OK) nf++;
+    p = key;
+    if (nf > 1) bad |= gleam__buf_add(&b, "(", 1);
+    for (i = 0; i < nf && !bad && gleam__unpack_value(&p, end, &v) == GLEAM_OK; i++) {
+        if (i) bad |= gleam__buf_add(&b, ", ", 2);
+        bad |= v.type == GLEAM_BYTES ? gleam__quoted_text(&b, v) : gleam__value_text(&b, v);
+    }
+    if (nf > 1) bad |= gleam__buf_add(&b, ")", 1);
+    if (bad) gleam__fmt_into(out, cap, "(a key that cannot be shown: out of memory)");
+    else if (b.len < cap) {
+        if (b.len) memcpy(out, b.p, b.len);
+        out[b.len] = 0;
+    } else {
+        gleam__fmt_into(out, cap, "%.*s...", cap > 4 ? (int)(cap - 4) : 0, b.p);
+    }
+    gleam__buf_free(&b);
+    return out;
 }
 
 GLEAM_API size_t gleam_to_string(gleam_value v, char *buf, size_t cap) {
@@ -197,7 +251,8 @@ static int gleam__cmp_bytes(const char *a, size_t na, const char *b, size_t nb) 
     return na < nb ? -1 : na > nb;
 }
 
-GLEAM_API int gleam_compare(gleam_value a, gleam_value b) {
+/* gleam_compare of a and b, values `depth` lists deep. */
+static int gleam__compare_at(gleam_value a, gleam_value b, int depth) {
     int ra = gleam__type_rank(a.type), rb = gleam__type_rank(b.type);
     if (ra != rb) return ra < rb ? -1 : 1;
     switch (a.type) {
@@ -216,15 +271,18 @@ GLEAM_API int gleam_compare(gleam_value a, gleam_value b) {
     case GLEAM_LIST: {
         gleam_list_iter ia = gleam_list_begin(a), ib = gleam_list_begin(b);
         gleam_value ea, eb;
+        if (depth >= GLEAM__LIST_DEPTH) return gleam__cmp_bytes(a.u.s, a.len, b.u.s, b.len); /* still a total order */
         for (;;) {
             int ha = gleam_list_next(&ia, &ea), hb = gleam_list_next(&ib, &eb), c;
             if (!ha || !hb) return ha - hb;
-            if ((c = gleam_compare(ea, eb)) != 0) return c;
+            if ((c = gleam__compare_at(ea, eb, depth + 1)) != 0) return c;
         }
     }
     }
     return 0;
 }
+
+GLEAM_API int gleam_compare(gleam_value a, gleam_value b) { return gleam__compare_at(a, b, 0); }
 
 /* >>lists: a list value holds the MessagePack array it was made from ------------------- */
 

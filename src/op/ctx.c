@@ -39,6 +39,15 @@ GLEAM_API gleam_result gleam_fail(gleam_ctx *c, const char *fmt, ...) {
     return GLEAM_ERR_USER;
 }
 
+GLEAM_API gleam_result gleam_add_overflow(gleam_ctx *c, int64_t a, int64_t b) {
+    if (c && c->task) {
+        gleam__fmt_into(c->task->usermsg, sizeof c->task->usermsg, "integer overflow: %lld + %lld is out of the int64 range",
+                        (long long)a, (long long)b);
+        c->task->has_usermsg = 1;
+    }
+    return GLEAM_ERR_OVERFLOW;
+}
+
 GLEAM_API void *gleam_ctx_user(gleam_ctx *c) { return c && c->op ? c->op->user : NULL; }
 
 GLEAM_API int gleam_ctx_shard(gleam_ctx *c) { return c ? c->shard : 0; }

@@ -19,16 +19,30 @@ static int gleam__own_values(gleam__arena *mem, gleam_value *v, int n) {
     return 0;
 }
 
+/* The key of a fold, packed, for an error to name: NULL in a reduce, which has none. */
+typedef struct gleam__foldkey {
+    const char *p;
+    uint32_t len;
+} gleam__foldkey;
+
 /* After a reducer's call: its error as the job's, and bytes it left in acc owned by mem
-   (old: the pointers acc held before, unless was_plain). */
+   (old: the pointers acc held before, unless was_plain). The error names the key of a
+   reduce_by's fold (k not NULL) and says when the values were partial folds being merged
+   (in the consumer) rather than rows. */
 static GLEAM__NOINLINE gleam_result gleam__fold_after(gleam__op *op, gleam_value *acc, int n, gleam__arena *mem, int *plain,
-                                      gleam_result r, int was_plain, const char *const *old) {
+                                      gleam_result r, int was_plain, const char *const *old, const gleam__foldkey *k) {
     const gleam__step *s = op->node->step;
     gleam__task *t = op->task;
     int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS;
     if (r < 0 && !gleam__aborted(t->job)) {
-        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s", t->usermsg);
-        else r = gleam__fail(t, op->node, r, "reducer \"%s\" returned %s", s->fn_name, gleam_result_str(r));
+        char at[GLEAM__ERRMAX / 4] = "", key[GLEAM__ERRMAX / 4 - 64] = "";
+        const char *merging = op->absorb ? "merging partial folds" : "";
+        if (k)
+            gleam__fmt_into(at, sizeof at, "key %s%s%s: ", gleam__key_text(key, sizeof key, k->p, k->len), *merging ? ", " : "",
+                            merging);
+        else if (*merging) gleam__fmt_into(at, sizeof at, "%s: ", merging);
+        if (t->has_usermsg) r = gleam__fail(t, op->node, r, "%s%s", at, t->usermsg);
+        else r = gleam__fail(t, op->node, r, "%sreducer \"%s\" returned %s", at, s->fn_name, gleam_result_str(r));
     }
     *plain = 0;
     if (r >= 0)
@@ -72,20 +86,20 @@ static inline gleam_result gleam__reduce_call(gleam__op *op, gleam_value *acc, c
    *plain says that acc holds no bytes or lists, before the call (then nothing needs
    remembering: the short path) and after it (the usual fold of numbers). */
 static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain);
+                                      int *plain, const gleam__foldkey *k);
 
 static inline gleam_result gleam__fold(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                       int *plain) {
+                                       int *plain, const gleam__foldkey *k) {
     gleam_result r;
     int now_plain;
-    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain);
+    if (!*plain) return gleam__fold_bytes(op, acc, x, n, mem, plain, k);
     r = gleam__reduce_call(op, acc, x, n, &now_plain);
-    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL);
+    return now_plain ? GLEAM_OK : gleam__fold_after(op, acc, n, mem, plain, r, 1, NULL, k);
 }
 
 /* gleam__fold of an acc that may hold bytes (out of line: the short path is the usual). */
 static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value *acc, const gleam_value *x, int n, gleam__arena *mem,
-                                      int *plain) {
+                                      int *plain, const gleam__foldkey *k) {
     const char *old[GLEAM_MAX_FIELDS];
     gleam_result r;
     int i, m = n < GLEAM_MAX_FIELDS ? n : GLEAM_MAX_FIELDS, now_plain;
@@ -95,7 +109,7 @@ static GLEAM__NOINLINE gleam_result gleam__fold_bytes(gleam__op *op, gleam_value
         *plain = 1;
         return GLEAM_OK;
     }
-    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old);
+    return gleam__fold_after(op, acc, n, mem, plain, r, 0, old, k);
 }
 
 /* The payload of a fold table's entry. A fold of a few numbers (a count, a sum, a minimum:
@@ -181,14 +195,14 @@ static const gleam_value *gleam__acc_values(const gleam__acc *a, gleam_value *tm
         GLEAM__PREFETCH((const void *)l_);                                                         \
     } while (0)
 
-/* A numbers entry's reducer failed, used scratch memory or left bytes: its error, the
-   numbers kept, or the entry moved to values. */
+/* A numbers entry's reducer failed, used scratch memory or left bytes: its error (naming
+   key k), the numbers kept, or the entry moved to values. */
 static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table *t, gleam__acc *a, gleam_value *acc,
-                                            gleam_result r) {
+                                            gleam_result r, const gleam__foldkey *k) {
     gleam__acc *b;
     int plain;
     if (r < 0 || gleam__nums_fit(acc, (int)a->n)) { /* an error, or numbers after scratch was used */
-        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL)) >= 0) gleam__nums_put(a, acc);
+        if ((r = gleam__fold_after(op, acc, (int)a->n, &t->mem, &plain, r, 1, NULL, k)) >= 0) gleam__nums_put(a, acc);
         return r;
     }
     if (!(b = (gleam__acc *)gleam__arena_alloc(&t->mem, gleam__acc_size((int)a->n, 0)))) {
@@ -199,7 +213,7 @@ static GLEAM__NOINLINE gleam_result gleam__nums_move(gleam__op *op, gleam__table
     b->n = a->n;
     b->form = GLEAM__ACC_VALUES;
     memcpy(b->u.v, acc, a->n * sizeof(gleam_value));
-    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL)) < 0) return r;
+    if ((r = gleam__fold_after(op, b->u.v, (int)a->n, &t->mem, &plain, r, 1, NULL, k)) < 0) return r;
     b->plain = (uint8_t)plain;
     a->form = GLEAM__ACC_MOVED;
     a->u.moved = b;
@@ -214,6 +228,7 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     int plain;
     size_t at;
     gleam_result r;
+    gleam__foldkey fk;
     gleam__acc *a = (gleam__acc *)gleam__table_probe(t, h, key, klen, &at);
     if (!a) {
         int i, made, nums = t->count + 1 > gleam__tune.nums_after && gleam__nums_fit(v, nv);
@@ -234,17 +249,19 @@ GLEAM__ROWPATH gleam_result gleam__fold_packed(gleam__op *op, gleam__table *t, u
     }
     if (a->n != (uint32_t)nv)
         return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows of one key have %u and %d values to fold", a->n, nv);
+    fk.p = key;
+    fk.len = klen;
     if (a->form == GLEAM__ACC_NUMS) {
         gleam_value acc[GLEAM__NUMS_MAX];
         gleam__nums_get(a, acc);
         r = gleam__reduce_call(op, acc, v, nv, &plain);
-        if (!plain) return gleam__nums_move(op, t, a, acc, r);
+        if (!plain) return gleam__nums_move(op, t, a, acc, r, &fk);
         gleam__nums_put(a, acc);
         return GLEAM_OK;
     }
     if (a->form == GLEAM__ACC_MOVED) a = a->u.moved;
     plain = a->plain;
-    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain);
+    r = gleam__fold(op, a->u.v, v, nv, &t->mem, &plain, &fk);
     a->plain = (uint8_t)plain;
     return r;
 }
@@ -455,14 +472,14 @@ static gleam_result gleam__reduce_push(gleam__op *op, const gleam_value *row, in
     gleam__foldprod *p = (gleam__foldprod *)op;
     if (!p->have_acc) {
         if (gleam__vals_reserve(&p->acc, n)) return gleam__nomem(op);
-        memcpy(p->acc.v, row, (size_t)n * sizeof *row);
+        if (n) memcpy(p->acc.v, row, (size_t)n * sizeof *row); /* an empty row may have no values at all */
         p->acc.n = n;
         p->have_acc = 1;
         return gleam__own_values(&p->accmem, p->acc.v, n) ? gleam__nomem(op) : GLEAM_OK;
     }
     if (n != p->acc.n)
         return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", p->acc.n, n);
-    return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain);
+    return gleam__fold(op, p->acc.v, row, n, &p->accmem, &p->acc_plain, NULL);
 }
 
 static gleam_result gleam__foldprod_finish(gleam__op *op) {
@@ -598,7 +615,7 @@ static gleam_result gleam__reduce_absorb(gleam__op *op, gleam__block *b) {
         if (gleam__unpack_row(&p, end, &c->in) != GLEAM_OK) return gleam__nomem(op);
         if (!c->have_acc) {
             if (gleam__vals_reserve(&c->acc, c->in.n)) return gleam__nomem(op);
-            memcpy(c->acc.v, c->in.v, (size_t)c->in.n * sizeof *c->in.v);
+            if (c->in.n) memcpy(c->acc.v, c->in.v, (size_t)c->in.n * sizeof *c->in.v); /* a row of no values: no arrays */
             c->acc.n = c->in.n;
             c->have_acc = 1;
             if (gleam__own_values(&c->accmem, c->acc.v, c->acc.n)) return gleam__nomem(op);
@@ -606,7 +623,7 @@ static gleam_result gleam__reduce_absorb(gleam__op *op, gleam__block *b) {
         }
         if (c->in.n != c->acc.n)
             return gleam__fail(op->task, op->node, GLEAM_ERR_INPUT, "rows have %d and %d values to fold", c->acc.n, c->in.n);
-        r = gleam__fold(op, c->acc.v, c->in.v, c->in.n, &c->accmem, &c->acc_plain);
+        r = gleam__fold(op, c->acc.v, c->in.v, c->in.n, &c->accmem, &c->acc_plain, NULL);
     }
     return r < 0 ? r : GLEAM_OK;
 }
