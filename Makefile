@@ -1,5 +1,6 @@
-# Makefile: builds the examples into build/ (make), runs the tests (make test), the demo
-# and the benchmarks (make bench); make dev builds src/ as separate translation units.
+# Makefile: builds the examples into build/ (make), runs the tests (make test), the demo,
+# the benchmarks (make bench) and the fuzzers (make fuzz); make dev builds src/ as
+# separate translation units.
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wpedantic
@@ -10,6 +11,8 @@ SAN_THREAD = -fsanitize=thread
 EXAMPLES = word_count word_count_pipe join_csv sort_lines group_stats tfidf pi_estimation union csv_outer_join top_lines
 SRC = src/gleam_api.h src/gleam_net_api.h $(wildcard src/*/*.h src/*/*.c)
 UNIT = $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+# programs the test scripts run (a hostile peer, jobs that fail on purpose): tests/NAME.c
+PROGS = $(patsubst tests/%.c,%,$(filter-out tests/test_%.c,$(wildcard tests/*.c)))
 FLAVOURS = test asan tsan
 DEV_OBJ = $(patsubst src/%.c,build/dev/obj/%.o,$(wildcard src/*/*.c))
 HEADERS = gleam.h gleam_net.h
@@ -78,9 +81,30 @@ build/dev/%: examples/%.c build/dev/include/gleam.h build/dev/include/gleam_net.
 dev: $(EXAMPLES:%=build/dev/%)
 
 # The README's test command: every test, stopping with a non-zero status if any fails.
-test: all unit dev
+build/test/%: tests/%.c $(HEADERS)
+	@mkdir -p build/test
+	$(CC) $(STD) $(CFLAGS) $(WARN) -I. -o $@ $< $(LDLIBS)
+
+test: all unit dev $(PROGS:%=build/test/%)
 	tools/amalgamate --check
 	tests/run $(UNIT)
+
+# make fuzz: coverage-guided fuzzing (clang's libFuzzer, with ASan+UBSan) of the parsers of
+# what other processes send and files hold: frames and messages, plans, packed rows, CSV.
+# Each target runs FUZZ_SECONDS seconds, one after the other, from a copy of its corpus
+# (tests/fuzz/corpus/NAME) in build/fuzz/; tests/fuzz/round.sh reports, and fails on a
+# finding. tests/fuzz.sh replays the corpora under gcc in make test.
+FUZZ_SECONDS = 60
+FUZZ_CC = clang
+FUZZ_TARGETS = frame plan msgpack csv
+FUZZ_CFLAGS = $(STD) -O1 -g $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(SAN_ADDR)
+build/fuzz/impl.o: build/impl.c build/gleam-lines.h
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -DGLEAM__EXTERN -Ibuild -c -o $@ $<
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/flows.h build/fuzz/impl.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< build/fuzz/impl.o $(LDLIBS)
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/round.sh $(FUZZ_TARGETS)
 
 build/measure: tools/measure.c
 	@mkdir -p build
@@ -96,5 +120,5 @@ demo: build/word_count
 clean:
 	rm -rf build
 
-.PHONY: all unit dev test bench demo clean
+.PHONY: all unit dev test fuzz bench demo clean
 .SECONDARY:

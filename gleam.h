@@ -2084,6 +2084,9 @@ typedef struct gleam__seg {
     uint64_t start, end;
     int stream;
     int inquote;    /* CSV: the range starts inside a quoted field */
+    int first;      /* the file's first record starts in the range (a stream's: always): its
+                       header, when it has one. CSV skips blank lines, so it may lie past the
+                       first range */
 } gleam__seg;
 
 /* The files of a read step, and each shard's segments. */
@@ -3147,10 +3150,13 @@ static char *gleam__run_room(gleam__run *r, uint64_t key, size_t size) {
     return p;
 }
 
-/* Copy the row into the run. 0, or -1 when out of memory. */
+/* Copy the row into the run. 0, or -1 when out of memory. A row without the order's first
+   field (one that came from another process unchecked) sorts as if it were nil, as
+   gleam__srow_cmp reads it. */
 GLEAM__PRIV int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n) {
     size_t size = gleam__row_size(row, n);
-    uint64_t key = gleam__prefix(row[c->order->by[0].field - 1], c->order->by[0].dir);
+    int f = c->order->by[0].field;
+    uint64_t key = gleam__prefix(f <= n ? row[f - 1] : gleam_nil(), c->order->by[0].dir);
     char *p;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
@@ -3902,7 +3908,8 @@ GLEAM_API int gleam_list_next(gleam_list_iter *it, gleam_value *out) {
    faces bytes from other processes, so it trusts nothing: every count is checked against
    the bytes left before anything is allocated for it, every string for NUL bytes, every
    step's inputs, shards and parameters against its kind, in-memory rows for being whole
-   rows; and the stages must be exactly those its steps fuse into. */
+   rows; the nodes its steps fuse into are counted against the bytes left before they are
+   made; and the stages must be exactly those its steps fuse into. */
 
 #define GLEAM__PLAN_MAGIC "gleam-plan"
 #define GLEAM__STEP_FIELDS 23
@@ -4182,6 +4189,35 @@ static int gleam__dec_check_shape(gleam__dec *d, gleam__plan *p, gleam__step *s)
     return 0;
 }
 
+/* The nodes the steps fuse into, counted before gleam__plan_fuse makes any: a stage lists
+   each of them as four numbers, five bytes at least, so steps that would fuse into more
+   nodes than the bytes left can list are refused here. Their number can grow as the
+   product of the steps' fan-outs (a union of a dataset with itself doubles whatever reads
+   it), and without this check a few kilobytes of steps would have fusing allocate
+   gigabytes. grow[i]: the nodes of step i that its readers grow from (a stage's root, or
+   a narrow step inside a stage). */
+static int gleam__dec_count_nodes(gleam__dec *d, const gleam__plan *p) {
+    uint64_t *grow = (uint64_t *)gleam__calloc((size_t)p->nsteps + 1, sizeof *grow), total = 0;
+    uint64_t most = (uint64_t)(d->end - d->p) / 5;
+    int i, side;
+    if (!grow) return gleam__dec_fail(d, "out of memory");
+    for (i = 0; i < p->nsteps; i++) {
+        const gleam__step *s = &p->steps[i];
+        int cls = gleam__step_class(s->kind), root = cls == GLEAM__SOURCE || cls == GLEAM__WIDE;
+        uint64_t in = 0; /* nodes of s under its inputs' nodes: each below most, so no overflow */
+        for (side = 0; side < s->nin; side++) in += grow[s->in[side]];
+        grow[s->id] = root ? 1 : cls == GLEAM__NARROW ? in : 0;
+        total += in + (uint64_t)root;
+        if (total > most) {
+            gleam__free(grow);
+            return gleam__dec_fail(d, "its steps fuse into more nodes than the %zu bytes after them could list",
+                                   (size_t)(d->end - d->p));
+        }
+    }
+    gleam__free(grow);
+    return 0;
+}
+
 /* The encoded stages, against those the decoded steps fuse into. */
 static int gleam__dec_stages(gleam__dec *d, const gleam__plan *p) {
     uint32_t n, m, i, j;
@@ -4252,6 +4288,7 @@ GLEAM__PRIV gleam_result gleam__plan_decode(const char *bytes, size_t len, gleam
             gleam__dec_check_shape(&d, p, &p->steps[i]))
             goto bad;
     }
+    if (gleam__dec_count_nodes(&d, p)) goto bad;
     if (gleam__plan_fuse(p) != GLEAM_OK) {
         gleam__dec_fail(&d, "out of memory");
         goto bad;
@@ -5007,7 +5044,7 @@ GLEAM__PRIV int gleam__rows_index(gleam_rows *r) {
     for (i = 0; i < r->count; i++) {
         r->start[i] = nvals;
         if (gleam__unpack_row(&p, end, &tmp) != GLEAM_OK) break;
-        memcpy(r->vals + nvals, tmp.v, (size_t)tmp.n * sizeof *tmp.v);
+        if (tmp.n) memcpy(r->vals + nvals, tmp.v, (size_t)tmp.n * sizeof *tmp.v);
         nvals += (size_t)tmp.n;
     }
     r->start[r->count] = nvals;
@@ -6525,7 +6562,7 @@ static void gleam__list_add(gleam__block **head, gleam__block **tail, gleam__blo
 GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap) {
     gleam__block *held = NULL, *tail = NULL, **runs = NULL, **rtail = NULL, *b;
     gleam_result r = GLEAM_OK;
-    uint32_t nruns = 0;
+    uint32_t nruns = 0, caprun = 0, last = 0; /* TAKE_RUNS: the runs that sent blocks, in order; the last one's number */
     int done = 0, j;
     err[0] = 0;
     while (!done && r >= 0) {
@@ -6559,22 +6596,36 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
             }
             b->side = side;
             b->producer = (int)fr.f[3];
-            if (x->take == GLEAM__TAKE_RUNS) { /* a run's slice: kept by run, in order */
-                if (fr.f[3] >= nruns) {
-                    uint32_t n = fr.f[3] + 1;
-                    gleam__block **a = (gleam__block **)gleam__realloc(runs, n * sizeof *a),
-                                 **z = a ? (gleam__block **)gleam__realloc(rtail, n * sizeof *z) : NULL;
-                    if (a) runs = a;
-                    if (z) rtail = z;
-                    if (!a || !z) {
-                        gleam__block_free(b);
-                        gleam__fmt_into(err, errcap, "out of memory");
-                        r = GLEAM_ERR_NOMEM;
-                        break;
-                    }
-                    for (; nruns < n; nruns++) runs[nruns] = rtail[nruns] = NULL;
+            if (x->take == GLEAM__TAKE_RUNS) { /* a run's slice: kept by run, the runs in their order */
+                /* Runs come in their order, and only those with rows for this partition send
+                   blocks: a run is kept when its first block comes, so what is kept grows
+                   with the blocks that came, not with the run numbers they claim. */
+                if (nruns && fr.f[3] < last) {
+                    gleam__block_free(b);
+                    gleam__fmt_into(err, errcap, "a block of run %u of step %d came after one of run %u", fr.f[3],
+                                    x->step->id, last);
+                    r = GLEAM_ERR_INPUT;
+                    break;
                 }
-                gleam__list_add(&runs[fr.f[3]], &rtail[fr.f[3]], b);
+                if (!nruns || fr.f[3] != last) {
+                    if (nruns == caprun) {
+                        uint32_t n = caprun ? 2 * caprun : 8;
+                        gleam__block **a = (gleam__block **)gleam__realloc(runs, n * sizeof *a),
+                                     **z = a ? (gleam__block **)gleam__realloc(rtail, n * sizeof *z) : NULL;
+                        if (a) runs = a;
+                        if (z) rtail = z, caprun = n;
+                        if (!a || !z) {
+                            gleam__block_free(b);
+                            gleam__fmt_into(err, errcap, "out of memory");
+                            r = GLEAM_ERR_NOMEM;
+                            break;
+                        }
+                    }
+                    runs[nruns] = rtail[nruns] = NULL;
+                    nruns++;
+                    last = fr.f[3];
+                }
+                gleam__list_add(&runs[nruns - 1], &rtail[nruns - 1], b);
             } else if (x->take == GLEAM__TAKE_AT_END || (x->take == GLEAM__TAKE_BUILD_FIRST && side == 0 && !gleam__xchg_built(x))) {
                 gleam__list_add(&held, &tail, b);
             } else {
@@ -6595,17 +6646,18 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
                 r = gleam__xchg_absorb(t, b);
             }
         } else { /* RUNS: every slice is in */
-            if (x->take != GLEAM__TAKE_RUNS || fr.f[1] < nruns || fr.f[1] > (1u << 20)) {
-                gleam__fmt_into(err, errcap, "an end of %u runs of step %d came after %u of them", fr.f[1], x->step->id, nruns);
+            if (x->take != GLEAM__TAKE_RUNS || (nruns && fr.f[1] <= last) || fr.f[1] > (1u << 20)) {
+                gleam__fmt_into(err, errcap, "an end of %u runs of step %d that does not follow its blocks", fr.f[1], x->step->id);
                 r = GLEAM_ERR_INPUT;
                 break;
             }
-            if (!(x->slices = (gleam__slice *)gleam__calloc((size_t)x->nparts * fr.f[1] + 1, sizeof *x->slices))) {
+            /* the merge takes the runs that sent rows; the others would add nothing to it */
+            if (!(x->slices = (gleam__slice *)gleam__calloc((size_t)x->nparts * nruns + 1, sizeof *x->slices))) {
                 gleam__fmt_into(err, errcap, "out of memory");
                 r = GLEAM_ERR_NOMEM;
                 break;
             }
-            x->nruns = (int)fr.f[1];
+            x->nruns = (int)nruns;
             for (j = 0; j < (int)nruns; j++) {
                 x->slices[t->shard * x->nruns + j].blocks = runs[j];
                 runs[j] = NULL;
@@ -8259,7 +8311,7 @@ static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, c
     if (e->is_row) {
         if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(&c->op);
         if (gleam__vals_reserve(v, nk + c->row2.n)) return gleam__nomem(&c->op);
-        memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
+        if (c->row2.n) memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
         return gleam__spill_row(c, f, side, v->v, nk + c->row2.n);
     }
     if (gleam__vals_reserve(v, nk + 1)) return gleam__nomem(&c->op);
@@ -8913,7 +8965,7 @@ GLEAM__PRIV gleam_result gleam__read_csv(gleam__source *src, const gleam__seg *s
     gleam__task *t = op->task;
     size_t at = 0, next, bad_at = 0;
     const char *why = NULL;
-    int skip_header = op->node->step->header && sg->start == 0, e;
+    int skip_header = op->node->step->header && sg->first, e;
     gleam_result r;
     if (!sg->stream && sg->start > 0) {
         if ((e = gleam__csv_seek(rd, sg, &at))) goto ioerr;
@@ -9042,13 +9094,41 @@ GLEAM__PRIV uint64_t gleam__count_quotes(const char *p, size_t n) {
     return c;
 }
 
+/* Where the first record of a CSV file starts: after the blank lines ("\n" or "\r\n") at
+   its head, which gleam__read_csv skips (its size when it holds no record). 0, or the
+   errno of a failed read. */
+static int gleam__csv_first(int fd, uint64_t *first) {
+    char buf[4096];
+    uint64_t pos = 0;
+    int cr = 0; /* the byte before was a '\r' that a '\n' must follow for the line to be blank */
+    for (;;) {
+        ssize_t got = pread(fd, buf, sizeof buf, (off_t)pos), i;
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return errno;
+        if (got == 0) {
+            *first = pos - (uint64_t)cr;
+            return 0;
+        }
+        for (i = 0; i < got; i++) {
+            if (buf[i] == '\n') cr = 0;
+            else if (buf[i] == '\r' && !cr) cr = 1;
+            else {
+                *first = pos + (uint64_t)i - (uint64_t)cr;
+                return 0;
+            }
+        }
+        pos += (uint64_t)got;
+    }
+}
+
 /* Whether each CSV segment that starts inside a file starts inside a quoted field: in
    RFC 4180 every '"' opens, closes or doubles inside a quoted field, so the parity of the
-   quotes before a byte says which. One pass over the file, up to its last split. */
+   quotes before a byte says which. One pass over the file, up to its last split. And
+   which segment holds the file's first record (its header). */
 static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, size_t errcap) {
     char buf[1 << 16];
-    uint64_t *starts, pos = 0, quotes = 0;
-    int n = 0, sh, k, idx = 0, fd;
+    uint64_t *starts, pos = 0, quotes = 0, first = 0;
+    int n = 0, sh, k, idx = 0, fd, e;
     for (sh = 0; sh < fs->nshards; sh++)
         for (k = 0; k < fs->nsegs[sh]; k++) n += fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0;
     if (n == 0) return GLEAM_OK;
@@ -9078,12 +9158,20 @@ static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, siz
         }
     }
     while (idx < n) starts[n + idx++] = 0;
+    if ((e = gleam__csv_first(fd, &first)) != 0) {
+        gleam__fmt_into(err, errcap, "cannot read %s: %s", fs->paths[file], strerror(e));
+        close(fd);
+        gleam__free(starts);
+        return GLEAM_ERR_IO;
+    }
     close(fd);
     for (sh = 0; sh < fs->nshards; sh++)
         for (k = 0; k < fs->nsegs[sh]; k++) {
             gleam__seg *sg = &fs->segs[sh][k];
             const uint64_t *at;
-            if (sg->file != file || sg->start == 0) continue;
+            if (sg->file != file) continue;
+            sg->first = sg->start <= first && first < sg->end;
+            if (sg->start == 0) continue;
             at = (const uint64_t *)bsearch(&sg->start, starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
             sg->inquote = at && (int)starts[n + (at - starts)];
         }
@@ -9172,6 +9260,7 @@ static gleam_result gleam__list_files(const gleam__step *s, gleam__files **out, 
         sg.file = i;
         if (fs->stream[i]) {
             sg.stream = 1;
+            sg.first = 1;
             sg.end = (uint64_t)-1;
             if ((r = gleam__seg_add(fs, next_stream++ % nshards, sg)) != GLEAM_OK) return r;
             continue;
@@ -9193,6 +9282,7 @@ static gleam_result gleam__list_files(const gleam__step *s, gleam__files **out, 
                 for (piece = 0; piece < n; piece++) {
                     sg.start = from + piece * q + GLEAM__MIN(piece, rem);
                     sg.end = sg.start + q + (piece < rem);
+                    sg.first = sg.start == 0; /* CSV: gleam__csv_parity says, once the file is cut */
                     if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
                 }
             }

@@ -105,10 +105,13 @@ static char *gleam__run_room(gleam__run *r, uint64_t key, size_t size) {
     return p;
 }
 
-/* Copy the row into the run. 0, or -1 when out of memory. */
+/* Copy the row into the run. 0, or -1 when out of memory. A row without the order's first
+   field (one that came from another process unchecked) sorts as if it were nil, as
+   gleam__srow_cmp reads it. */
 GLEAM__PRIV int gleam__run_add(gleam__run *r, const gleam__cmp *c, const gleam_value *row, int n) {
     size_t size = gleam__row_size(row, n);
-    uint64_t key = gleam__prefix(row[c->order->by[0].field - 1], c->order->by[0].dir);
+    int f = c->order->by[0].field;
+    uint64_t key = gleam__prefix(f <= n ? row[f - 1] : gleam_nil(), c->order->by[0].dir);
     char *p;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;

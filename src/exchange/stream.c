@@ -365,7 +365,7 @@ static void gleam__list_add(gleam__block **head, gleam__block **tail, gleam__blo
 GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap) {
     gleam__block *held = NULL, *tail = NULL, **runs = NULL, **rtail = NULL, *b;
     gleam_result r = GLEAM_OK;
-    uint32_t nruns = 0;
+    uint32_t nruns = 0, caprun = 0, last = 0; /* TAKE_RUNS: the runs that sent blocks, in order; the last one's number */
     int done = 0, j;
     err[0] = 0;
     while (!done && r >= 0) {
@@ -399,22 +399,36 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
             }
             b->side = side;
             b->producer = (int)fr.f[3];
-            if (x->take == GLEAM__TAKE_RUNS) { /* a run's slice: kept by run, in order */
-                if (fr.f[3] >= nruns) {
-                    uint32_t n = fr.f[3] + 1;
-                    gleam__block **a = (gleam__block **)gleam__realloc(runs, n * sizeof *a),
-                                 **z = a ? (gleam__block **)gleam__realloc(rtail, n * sizeof *z) : NULL;
-                    if (a) runs = a;
-                    if (z) rtail = z;
-                    if (!a || !z) {
-                        gleam__block_free(b);
-                        gleam__fmt_into(err, errcap, "out of memory");
-                        r = GLEAM_ERR_NOMEM;
-                        break;
-                    }
-                    for (; nruns < n; nruns++) runs[nruns] = rtail[nruns] = NULL;
+            if (x->take == GLEAM__TAKE_RUNS) { /* a run's slice: kept by run, the runs in their order */
+                /* Runs come in their order, and only those with rows for this partition send
+                   blocks: a run is kept when its first block comes, so what is kept grows
+                   with the blocks that came, not with the run numbers they claim. */
+                if (nruns && fr.f[3] < last) {
+                    gleam__block_free(b);
+                    gleam__fmt_into(err, errcap, "a block of run %u of step %d came after one of run %u", fr.f[3],
+                                    x->step->id, last);
+                    r = GLEAM_ERR_INPUT;
+                    break;
                 }
-                gleam__list_add(&runs[fr.f[3]], &rtail[fr.f[3]], b);
+                if (!nruns || fr.f[3] != last) {
+                    if (nruns == caprun) {
+                        uint32_t n = caprun ? 2 * caprun : 8;
+                        gleam__block **a = (gleam__block **)gleam__realloc(runs, n * sizeof *a),
+                                     **z = a ? (gleam__block **)gleam__realloc(rtail, n * sizeof *z) : NULL;
+                        if (a) runs = a;
+                        if (z) rtail = z, caprun = n;
+                        if (!a || !z) {
+                            gleam__block_free(b);
+                            gleam__fmt_into(err, errcap, "out of memory");
+                            r = GLEAM_ERR_NOMEM;
+                            break;
+                        }
+                    }
+                    runs[nruns] = rtail[nruns] = NULL;
+                    nruns++;
+                    last = fr.f[3];
+                }
+                gleam__list_add(&runs[nruns - 1], &rtail[nruns - 1], b);
             } else if (x->take == GLEAM__TAKE_AT_END || (x->take == GLEAM__TAKE_BUILD_FIRST && side == 0 && !gleam__xchg_built(x))) {
                 gleam__list_add(&held, &tail, b);
             } else {
@@ -435,17 +449,18 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
                 r = gleam__xchg_absorb(t, b);
             }
         } else { /* RUNS: every slice is in */
-            if (x->take != GLEAM__TAKE_RUNS || fr.f[1] < nruns || fr.f[1] > (1u << 20)) {
-                gleam__fmt_into(err, errcap, "an end of %u runs of step %d came after %u of them", fr.f[1], x->step->id, nruns);
+            if (x->take != GLEAM__TAKE_RUNS || (nruns && fr.f[1] <= last) || fr.f[1] > (1u << 20)) {
+                gleam__fmt_into(err, errcap, "an end of %u runs of step %d that does not follow its blocks", fr.f[1], x->step->id);
                 r = GLEAM_ERR_INPUT;
                 break;
             }
-            if (!(x->slices = (gleam__slice *)gleam__calloc((size_t)x->nparts * fr.f[1] + 1, sizeof *x->slices))) {
+            /* the merge takes the runs that sent rows; the others would add nothing to it */
+            if (!(x->slices = (gleam__slice *)gleam__calloc((size_t)x->nparts * nruns + 1, sizeof *x->slices))) {
                 gleam__fmt_into(err, errcap, "out of memory");
                 r = GLEAM_ERR_NOMEM;
                 break;
             }
-            x->nruns = (int)fr.f[1];
+            x->nruns = (int)nruns;
             for (j = 0; j < (int)nruns; j++) {
                 x->slices[t->shard * x->nruns + j].blocks = runs[j];
                 runs[j] = NULL;

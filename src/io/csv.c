@@ -145,7 +145,7 @@ GLEAM__PRIV gleam_result gleam__read_csv(gleam__source *src, const gleam__seg *s
     gleam__task *t = op->task;
     size_t at = 0, next, bad_at = 0;
     const char *why = NULL;
-    int skip_header = op->node->step->header && sg->start == 0, e;
+    int skip_header = op->node->step->header && sg->first, e;
     gleam_result r;
     if (!sg->stream && sg->start > 0) {
         if ((e = gleam__csv_seek(rd, sg, &at))) goto ioerr;

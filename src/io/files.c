@@ -82,13 +82,41 @@ GLEAM__PRIV uint64_t gleam__count_quotes(const char *p, size_t n) {
     return c;
 }
 
+/* Where the first record of a CSV file starts: after the blank lines ("\n" or "\r\n") at
+   its head, which gleam__read_csv skips (its size when it holds no record). 0, or the
+   errno of a failed read. */
+static int gleam__csv_first(int fd, uint64_t *first) {
+    char buf[4096];
+    uint64_t pos = 0;
+    int cr = 0; /* the byte before was a '\r' that a '\n' must follow for the line to be blank */
+    for (;;) {
+        ssize_t got = pread(fd, buf, sizeof buf, (off_t)pos), i;
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return errno;
+        if (got == 0) {
+            *first = pos - (uint64_t)cr;
+            return 0;
+        }
+        for (i = 0; i < got; i++) {
+            if (buf[i] == '\n') cr = 0;
+            else if (buf[i] == '\r' && !cr) cr = 1;
+            else {
+                *first = pos + (uint64_t)i - (uint64_t)cr;
+                return 0;
+            }
+        }
+        pos += (uint64_t)got;
+    }
+}
+
 /* Whether each CSV segment that starts inside a file starts inside a quoted field: in
    RFC 4180 every '"' opens, closes or doubles inside a quoted field, so the parity of the
-   quotes before a byte says which. One pass over the file, up to its last split. */
+   quotes before a byte says which. One pass over the file, up to its last split. And
+   which segment holds the file's first record (its header). */
 static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, size_t errcap) {
     char buf[1 << 16];
-    uint64_t *starts, pos = 0, quotes = 0;
-    int n = 0, sh, k, idx = 0, fd;
+    uint64_t *starts, pos = 0, quotes = 0, first = 0;
+    int n = 0, sh, k, idx = 0, fd, e;
     for (sh = 0; sh < fs->nshards; sh++)
         for (k = 0; k < fs->nsegs[sh]; k++) n += fs->segs[sh][k].file == file && fs->segs[sh][k].start > 0;
     if (n == 0) return GLEAM_OK;
@@ -118,12 +146,20 @@ static gleam_result gleam__csv_parity(gleam__files *fs, int file, char *err, siz
         }
     }
     while (idx < n) starts[n + idx++] = 0;
+    if ((e = gleam__csv_first(fd, &first)) != 0) {
+        gleam__fmt_into(err, errcap, "cannot read %s: %s", fs->paths[file], strerror(e));
+        close(fd);
+        gleam__free(starts);
+        return GLEAM_ERR_IO;
+    }
     close(fd);
     for (sh = 0; sh < fs->nshards; sh++)
         for (k = 0; k < fs->nsegs[sh]; k++) {
             gleam__seg *sg = &fs->segs[sh][k];
             const uint64_t *at;
-            if (sg->file != file || sg->start == 0) continue;
+            if (sg->file != file) continue;
+            sg->first = sg->start <= first && first < sg->end;
+            if (sg->start == 0) continue;
             at = (const uint64_t *)bsearch(&sg->start, starts, (size_t)n, sizeof *starts, gleam__cmp_u64);
             sg->inquote = at && (int)starts[n + (at - starts)];
         }
@@ -212,6 +248,7 @@ static gleam_result gleam__list_files(const gleam__step *s, gleam__files **out, 
         sg.file = i;
         if (fs->stream[i]) {
             sg.stream = 1;
+            sg.first = 1;
             sg.end = (uint64_t)-1;
             if ((r = gleam__seg_add(fs, next_stream++ % nshards, sg)) != GLEAM_OK) return r;
             continue;
@@ -233,6 +270,7 @@ static gleam_result gleam__list_files(const gleam__step *s, gleam__files **out, 
                 for (piece = 0; piece < n; piece++) {
                     sg.start = from + piece * q + GLEAM__MIN(piece, rem);
                     sg.end = sg.start + q + (piece < rem);
+                    sg.first = sg.start == 0; /* CSV: gleam__csv_parity says, once the file is cut */
                     if ((r = gleam__seg_add(fs, k, sg)) != GLEAM_OK) return r;
                 }
             }

@@ -15,6 +15,9 @@ typedef struct gleam__seg {
     uint64_t start, end;
     int stream;
     int inquote;    /* CSV: the range starts inside a quoted field */
+    int first;      /* the file's first record starts in the range (a stream's: always): its
+                       header, when it has one. CSV skips blank lines, so it may lie past the
+                       first range */
 } gleam__seg;
 
 /* The files of a read step, and each shard's segments. */

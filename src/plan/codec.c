@@ -10,7 +10,8 @@
    faces bytes from other processes, so it trusts nothing: every count is checked against
    the bytes left before anything is allocated for it, every string for NUL bytes, every
    step's inputs, shards and parameters against its kind, in-memory rows for being whole
-   rows; and the stages must be exactly those its steps fuse into. */
+   rows; the nodes its steps fuse into are counted against the bytes left before they are
+   made; and the stages must be exactly those its steps fuse into. */
 #include "plan/plan.h"
 
 #define GLEAM__PLAN_MAGIC "gleam-plan"
@@ -291,6 +292,35 @@ static int gleam__dec_check_shape(gleam__dec *d, gleam__plan *p, gleam__step *s)
     return 0;
 }
 
+/* The nodes the steps fuse into, counted before gleam__plan_fuse makes any: a stage lists
+   each of them as four numbers, five bytes at least, so steps that would fuse into more
+   nodes than the bytes left can list are refused here. Their number can grow as the
+   product of the steps' fan-outs (a union of a dataset with itself doubles whatever reads
+   it), and without this check a few kilobytes of steps would have fusing allocate
+   gigabytes. grow[i]: the nodes of step i that its readers grow from (a stage's root, or
+   a narrow step inside a stage). */
+static int gleam__dec_count_nodes(gleam__dec *d, const gleam__plan *p) {
+    uint64_t *grow = (uint64_t *)gleam__calloc((size_t)p->nsteps + 1, sizeof *grow), total = 0;
+    uint64_t most = (uint64_t)(d->end - d->p) / 5;
+    int i, side;
+    if (!grow) return gleam__dec_fail(d, "out of memory");
+    for (i = 0; i < p->nsteps; i++) {
+        const gleam__step *s = &p->steps[i];
+        int cls = gleam__step_class(s->kind), root = cls == GLEAM__SOURCE || cls == GLEAM__WIDE;
+        uint64_t in = 0; /* nodes of s under its inputs' nodes: each below most, so no overflow */
+        for (side = 0; side < s->nin; side++) in += grow[s->in[side]];
+        grow[s->id] = root ? 1 : cls == GLEAM__NARROW ? in : 0;
+        total += in + (uint64_t)root;
+        if (total > most) {
+            gleam__free(grow);
+            return gleam__dec_fail(d, "its steps fuse into more nodes than the %zu bytes after them could list",
+                                   (size_t)(d->end - d->p));
+        }
+    }
+    gleam__free(grow);
+    return 0;
+}
+
 /* The encoded stages, against those the decoded steps fuse into. */
 static int gleam__dec_stages(gleam__dec *d, const gleam__plan *p) {
     uint32_t n, m, i, j;
@@ -361,6 +391,7 @@ GLEAM__PRIV gleam_result gleam__plan_decode(const char *bytes, size_t len, gleam
             gleam__dec_check_shape(&d, p, &p->steps[i]))
             goto bad;
     }
+    if (gleam__dec_count_nodes(&d, p)) goto bad;
     if (gleam__plan_fuse(p) != GLEAM_OK) {
         gleam__dec_fail(&d, "out of memory");
         goto bad;

@@ -538,7 +538,7 @@ GLEAM__PRIV int gleam__rows_index(gleam_rows *r) {
     for (i = 0; i < r->count; i++) {
         r->start[i] = nvals;
         if (gleam__unpack_row(&p, end, &tmp) != GLEAM_OK) break;
-        memcpy(r->vals + nvals, tmp.v, (size_t)tmp.n * sizeof *tmp.v);
+        if (tmp.n) memcpy(r->vals + nvals, tmp.v, (size_t)tmp.n * sizeof *tmp.v);
         nvals += (size_t)tmp.n;
     }
     r->start[r->count] = nvals;

@@ -43,7 +43,7 @@ static gleam_result gleam__spill_elem(gleam__cons *c, int f, int side, int nk, c
     if (e->is_row) {
         if (gleam__unpack_row(&p, p + e->len, &c->row2) != GLEAM_OK) return gleam__nomem(&c->op);
         if (gleam__vals_reserve(v, nk + c->row2.n)) return gleam__nomem(&c->op);
-        memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
+        if (c->row2.n) memcpy(v->v + nk, c->row2.v, (size_t)c->row2.n * sizeof *v->v);
         return gleam__spill_row(c, f, side, v->v, nk + c->row2.n);
     }
     if (gleam__vals_reserve(v, nk + 1)) return gleam__nomem(&c->op);
