@@ -48,7 +48,9 @@
    64 MB), a type byte, the type's 32-bit fields, then bytes. Types 1-8 carry rows between
    tasks (blocks of MessagePack rows, the ends of producers' streams, output rows, a task's
    result); types from 32 on are messages whose bytes are one MessagePack array. Every
-   read and write times out after 30 s; idle peers beat every second.
+   read and write times out after 30 s; idle peers beat every second. A server gives a
+   peer 10 s from its connection to the end of the greeting (a browser the same to send
+   its request), and when it is full it drops the oldest connection still greeting.
 */
 #ifndef GLEAM_NET_H
 #define GLEAM_NET_H
@@ -115,6 +117,13 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out);
    how often a peer that has nothing to say shows that it lives. */
 #define GLEAM__NET_TIMEOUT_MS 30000
 #define GLEAM__NET_BEAT_MS 1000
+/* How long a peer that connects to a server has to finish its greeting (and a browser to
+   send its request for the status page). */
+#define GLEAM__NET_GREET_MS 10000
+/* A task that fails for a reason outside its own code (its executor killed, its agent
+   gone, its input lost, a full -dir) runs again, on another agent where there is one, up
+   to this many attempts in all; a failure of its own code fails the job at once. */
+#define GLEAM__NET_ATTEMPTS 4
 /* Values per producer in a task's spec. */
 #define GLEAM__SPEC_PER_PROD 5
 
@@ -135,12 +144,19 @@ GLEAM__PRIV void gleam__timeouts(int fd, int ms);
 GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port);
 
 /* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
-   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
-   when accept fails for good. */
+   own, which greets its peer (gleam__greet as the server) before it closes the connection
+   and takes 1 from *conns (under mu) when it ends. A connection whose greeting has not
+   ended within GLEAM__NET_GREET_MS is shut down (its thread's reads end); so is the oldest
+   of them when a new connection finds maxconns served; with none of them left the newest
+   is closed. Returns -1 when accept fails for good or memory is short. */
 typedef struct gleam__conn {
     int fd;
 } gleam__conn;
 GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
+/* The greeting on fd, a connection of gleam__serve, has ended: the accept loop lets it be.
+   0; or 1 when the loop had cut it short past GLEAM__NET_GREET_MS, 2 to make room for a
+   newer connection. 0 for a descriptor gleam__serve did not accept. */
+GLEAM__PRIV int gleam__serve_greeted(int fd);
 
 /* >>wire: the greeting and the messages --------------------------------------------------- */
 
@@ -194,7 +210,8 @@ GLEAM__PRIV int gleam__secret_file(const char *path, char *err, size_t cap);
 /* Greet the peer on fd and prove the shared secret both ways: the side that connected
    (server = 0) speaks first. A server whose peer starts with "GET " or "HEAD" (a browser)
    gets 2, those 4 bytes in peek. Returns 1 when both proved the secret, *peer_role set;
-   0 with err set when the peer is not ours, refused us, or did not prove it. */
+   0 with err set when the peer is not ours, refused us, or did not prove it (or, on a
+   connection of gleam__serve, did not finish within GLEAM__NET_GREET_MS). */
 GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap);
 
 /* Send a message of values. 0, or -1 with errno set. */
@@ -232,6 +249,9 @@ typedef struct gleam__netcfg {
 #define GLEAM__MAX_JOBS 64
 #define GLEAM__MAX_STAGES 64
 #define GLEAM__MAX_CONNS 512
+/* Requests for the status page answered at once, at most (each builds the page in memory
+   and may wait GLEAM__NET_GREET_MS for its request); more get 503 at once. */
+#define GLEAM__HTTP_MAX 16
 
 typedef struct gleam__magent {
     int used, id;
@@ -262,6 +282,7 @@ typedef struct gleam__master {
     pthread_mutex_t mu;
     char host[256];
     int port, conns, next_agent, next_job;
+    int http;               /* requests for the status page being answered */
     double started;
     gleam__magent agents[GLEAM__MAX_AGENTS];
     gleam__mjob jobs[GLEAM__MAX_JOBS];
@@ -272,7 +293,9 @@ GLEAM__PRIV void gleam__mjob_clear(gleam__mjob *j);
    shards, the ids of the stages it reads]. What does not decode is left out. */
 GLEAM__PRIV void gleam__mjob_stages(gleam__mjob *j, const char *p, size_t n);
 /* Answer one HTTP request on fd whose first 4 bytes were peek: GET / (the page), GET
-   /status.json (the same as data); anything else 404 or 405. */
+   /status.json (the same as data); anything else 404. A request that has not come within
+   GLEAM__NET_GREET_MS gets no answer, an answer not taken within GLEAM__NET_TIMEOUT_MS
+   is cut short, and past GLEAM__HTTP_MAX requests at once the next gets 503. */
 GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]);
 /* The master's state as JSON and as an HTML page, into b. 0, or -1 when out of memory. */
 GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b);
@@ -374,11 +397,13 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
 typedef struct gleam__dagent {
     char host[256];
     int port, slots, running, hold;
+    int gone;               /* its hold connection broke: nothing more runs there */
 } gleam__dagent;
 
 typedef struct gleam__dtask {
-    int state;              /* 0 waiting, 1 running, 2 done */
+    int state;              /* 0 waiting, 1 running, 2 done, 3 failed (the job with it) */
     int agent;
+    int attempts, avoid;    /* attempts started; the agent where the last one failed, or -1 */
     int64_t bytes, rows;
     double t0, t1;          /* started, ended */
 } gleam__dtask;
@@ -412,6 +437,8 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
 GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
 /* A greeted connection to agent a: fd, or -1 with the failure recorded. */
 GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a);
+/* The same, with the failure in err only (the job goes on: the caller decides). */
+GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap);
 /* Does stage o feed stage st's root (a non-root node of it)? Its side, or -1. */
 GLEAM__PRIV int gleam__feeds(const gleam__stage *o, const gleam__stage *st);
 /* prepare.c: this program's binary, read once, and its SHA-256 in hex into hash. 0, or -1
@@ -1176,14 +1203,20 @@ GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *
     pthread_mutex_unlock(&d->mu);
 }
 
-/* A connection to agent a, greeted. fd, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a) {
-    char err[512];
-    int role, fd = gleam__connect(d->ag[a].host, d->ag[a].port, 10000, err, sizeof err);
-    if (fd >= 0 && gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) != 1) {
+/* A connection to agent a, greeted. fd, or -1 with err set. */
+GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap) {
+    int role, fd = gleam__connect(d->ag[a].host, d->ag[a].port, 10000, err, cap);
+    if (fd >= 0 && gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, cap) != 1) {
         close(fd);
         fd = -1;
     }
+    return fd;
+}
+
+/* A connection to agent a, greeted. fd, or -1 with the failure recorded. */
+GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a) {
+    char err[512];
+    int fd = gleam__drive_dial_err(d, a, err, sizeof err);
     if (fd < 0) gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
     return fd;
 }
@@ -2134,7 +2167,7 @@ static void *gleam__master_conn(void *arg) {
     gleam__vals v = {NULL, 0, 0};
     gleam__free(arg);
     gleam__peer(fd, peer, sizeof peer, &port);
-    gleam__timeouts(fd, 10000);
+    gleam__timeouts(fd, GLEAM__NET_TIMEOUT_MS); /* the greeting ends within the accept loop's deadline */
     k = gleam__greet(fd, 1, GLEAM__ROLE_MASTER, &role, peek, err, sizeof err);
     if (k == 2) gleam__status_http(&gleam__m, fd, peek);
     else if (k == 0) fprintf(stderr, "gleam master: refused %s:%d: %s\n", peer, port, err);
@@ -2792,7 +2825,8 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out) {
 /* ==== Begin file src/net/sock.c ==== */
 /* sock.c: TCP for the roles: addresses, listening, connecting within a time, reads and
    writes that give up when the peer is silent for too long, and a server's accept loop
-   with a thread per connection (the master's and the agents'). */
+   with a thread per connection (the master's and the agents') that gives a peer a
+   deadline to greet, so that peers that connect and say nothing never lock it out. */
 
 GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap) {
     const char *colon = strrchr(s, ':');
@@ -2960,14 +2994,99 @@ GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port) {
     }
 }
 
+/* >>serve: the accept loop ------------------------------------------------------------------ */
+
+/* A connection gleam__serve accepted whose greeting has not ended. The accept loop cuts
+   one short (shutdown: its thread's read ends at once) when it passes GLEAM__NET_GREET_MS,
+   or, when a newer connection finds the server full, the oldest: a peer that connects and
+   says nothing holds a thread for a while, never the server's door. The table holds open
+   descriptors only: an entry leaves it (gleam__serve_greeted) before its thread may close
+   the descriptor, so a number the system gives again is never cut by mistake. */
+typedef struct gleam__pending {
+    int fd, cut;            /* cut: 0 greeting; 1 past the deadline; 2 its place went to a newer one */
+    double since;
+} gleam__pending;
+
+static pthread_mutex_t gleam__pend_mu = PTHREAD_MUTEX_INITIALIZER;
+static gleam__pending *gleam__pend;
+static int gleam__npend, gleam__pend_cap;
+
+/* Add fd to the table. 0, or -1 when it is full. */
+static int gleam__pend_add(int fd) {
+    int r = -1;
+    pthread_mutex_lock(&gleam__pend_mu);
+    if (gleam__npend < gleam__pend_cap) {
+        gleam__pend[gleam__npend].fd = fd;
+        gleam__pend[gleam__npend].cut = 0;
+        gleam__pend[gleam__npend++].since = gleam__now();
+        r = 0;
+    }
+    pthread_mutex_unlock(&gleam__pend_mu);
+    return r;
+}
+
+/* Cut the greetings past their deadline; with room, also the oldest greeting left. 1 when
+   room was asked for and made. */
+static int gleam__pend_cut(int room) {
+    double now = gleam__now();
+    int i, oldest = -1;
+    pthread_mutex_lock(&gleam__pend_mu);
+    for (i = 0; i < gleam__npend; i++) {
+        gleam__pending *p = &gleam__pend[i];
+        if (p->cut) continue;
+        if (now - p->since >= GLEAM__NET_GREET_MS / 1000.0) {
+            shutdown(p->fd, SHUT_RDWR);
+            p->cut = 1;
+        } else if (oldest < 0 || p->since < gleam__pend[oldest].since) {
+            oldest = i;
+        }
+    }
+    if (room && oldest >= 0) {
+        shutdown(gleam__pend[oldest].fd, SHUT_RDWR);
+        gleam__pend[oldest].cut = 2;
+    }
+    pthread_mutex_unlock(&gleam__pend_mu);
+    return room && oldest >= 0;
+}
+
+GLEAM__PRIV int gleam__serve_greeted(int fd) {
+    int i, cut = 0;
+    pthread_mutex_lock(&gleam__pend_mu);
+    for (i = 0; i < gleam__npend; i++)
+        if (gleam__pend[i].fd == fd) {
+            cut = gleam__pend[i].cut;
+            gleam__pend[i] = gleam__pend[--gleam__npend];
+            break;
+        }
+    pthread_mutex_unlock(&gleam__pend_mu);
+    return cut;
+}
+
 GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *)) {
+    pthread_mutex_lock(&gleam__pend_mu); /* one table per process: its connections' descriptors are its own */
+    if (!gleam__pend && (gleam__pend = (gleam__pending *)gleam__calloc(2 * (size_t)maxconns, sizeof *gleam__pend)) != NULL)
+        gleam__pend_cap = 2 * maxconns;
+    pthread_mutex_unlock(&gleam__pend_mu);
+    if (!gleam__pend) {
+        errno = ENOMEM;
+        return -1;
+    }
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK); /* a connection gone before accept must not block the loop */
     for (;;) {
         gleam__conn *c;
         pthread_t th;
         pthread_attr_t at;
-        int fd = accept(lfd, NULL, NULL), full, one = 1;
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
+        struct pollfd pl;
+        int fd, n, admit, one = 1;
+        pl.fd = lfd;
+        pl.events = POLLIN;
+        n = poll(&pl, 1, GLEAM__NET_BEAT_MS); /* at least once a second: the greetings past their deadline go */
+        gleam__pend_cut(0);
+        if (n < 0 && errno != EINTR) return -1;
+        if (n <= 0) continue;
+        if ((fd = accept(lfd, NULL, NULL)) < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED || errno == EMFILE ||
+                errno == ENFILE) {
                 if (errno == EMFILE || errno == ENFILE) usleep(100000);
                 continue;
             }
@@ -2976,23 +3095,25 @@ GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t 
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* a greeting is small writes, each waited for */
         pthread_mutex_lock(mu);
-        full = *conns >= maxconns;
-        if (!full) (*conns)++;
+        n = *conns;
         pthread_mutex_unlock(mu);
-        if (full || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) { /* more connections than it serves: the newest goes */
-            if (!full) {
-                pthread_mutex_lock(mu);
-                (*conns)--;
-                pthread_mutex_unlock(mu);
-            }
-            close(fd);
+        /* full: the oldest connection still greeting makes room (its thread ends at once),
+           while those on their way out stay under twice maxconns */
+        admit = n < maxconns || (n < 2 * maxconns && gleam__pend_cut(1));
+        if (!admit || gleam__pend_add(fd) || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) {
+            if (admit) gleam__serve_greeted(fd);
+            close(fd); /* more connections than it serves, none of them still greeting: the newest goes */
             continue;
         }
+        pthread_mutex_lock(mu);
+        (*conns)++; /* only this loop adds: n + 1 */
+        pthread_mutex_unlock(mu);
         c->fd = fd;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 256 * 1024);
         if (pthread_create(&th, &at, fn, c)) {
+            gleam__serve_greeted(fd);
             gleam__free(c);
             close(fd);
             pthread_mutex_lock(mu);
@@ -3362,22 +3483,52 @@ GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b) {
     return bad ? -1 : 0;
 }
 
+/* Let fd's next recv or send wait until `end` at most. 0, or -1 when that has passed. */
+static int gleam__http_until(int fd, double end) {
+    double left = end - gleam__now();
+    if (left <= 0) return -1;
+    gleam__timeouts(fd, (int)(left * 1000) + 1);
+    return 0;
+}
+
 GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]) {
-    char req[4096], path[256];
-    size_t n = 4;
+    char req[4096], path[256], hdr[256], peer[64];
+    size_t n = 4, off = 0;
     gleam__buf body = {NULL, 0, 0};
     const char *type = "text/html; charset=utf-8", *status = "200 OK";
-    int head = !memcmp(peek, "HEAD", 4), r = 0;
-    char hdr[256];
+    int head = !memcmp(peek, "HEAD", 4), r = 0, busy, whole = 0, late = 0, port;
+    double end = gleam__now() + GLEAM__NET_GREET_MS / 1000.0;
+    pthread_mutex_lock(&m->mu);
+    if (!(busy = m->http >= GLEAM__HTTP_MAX)) m->http++;
+    pthread_mutex_unlock(&m->mu);
+    if (busy) {
+        static const char full[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+        send(fd, full, sizeof full - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        return;
+    }
     memcpy(req, peek, 4);
-    while (n < sizeof req - 1) { /* the request line and headers, up to their blank line */
-        ssize_t k = recv(fd, req + n, sizeof req - 1 - n, 0);
-        if (k <= 0) break;
+    req[4] = 0;
+    while (!whole && n < sizeof req - 1) { /* the request line and headers, up to their blank line */
+        ssize_t k = -1;
+        if (gleam__http_until(fd, end)) errno = EAGAIN;
+        else k = recv(fd, req + n, sizeof req - 1 - n, 0);
+        if (k <= 0) {
+            whole = k == 0; /* it said all it will say */
+            late = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
         n += (size_t)k;
         req[n] = 0;
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) break;
+        whole = strstr(req, "\r\n\r\n") || strstr(req, "\n\n");
     }
-    req[n] = 0;
+    if (!whole && n < sizeof req - 1) { /* a request that trickles or never ends holds no thread for long */
+        if (late) {
+            gleam__peer(fd, peer, sizeof peer, &port);
+            fprintf(stderr, "gleam master: refused %s:%d: its HTTP request did not come within %d s\n", peer, port,
+                    GLEAM__NET_GREET_MS / 1000);
+        }
+        goto out;
+    }
     if (sscanf(req + (head ? 5 : 4), "%255s", path) != 1) snprintf(path, sizeof path, "/");
     if (!strcmp(path, "/") || !strcmp(path, "/index.html")) r = gleam__status_html(m, &body);
     else if (!strcmp(path, "/status.json")) {
@@ -3388,21 +3539,21 @@ GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]
         type = "text/plain";
         r = gleam__buf_add(&body, "not found: the master serves / and /status.json\n", 48);
     }
-    if (r) {
-        gleam__buf_free(&body);
-        return;
-    }
+    if (r) goto out;
     snprintf(hdr, sizeof hdr, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
              status, type, body.len);
-    if (send(fd, hdr, strlen(hdr), MSG_NOSIGNAL) > 0 && !head) {
-        size_t off = 0;
-        while (off < body.len) {
+    end = gleam__now() + GLEAM__NET_TIMEOUT_MS / 1000.0; /* the answer, to a reader however slow, within this */
+    if (!gleam__http_until(fd, end) && send(fd, hdr, strlen(hdr), MSG_NOSIGNAL) > 0 && !head)
+        while (off < body.len && !gleam__http_until(fd, end)) {
             ssize_t k = send(fd, body.p + off, body.len - off, MSG_NOSIGNAL);
             if (k <= 0) break;
             off += (size_t)k;
         }
-    }
+out:
     gleam__buf_free(&body);
+    pthread_mutex_lock(&m->mu);
+    m->http--;
+    pthread_mutex_unlock(&m->mu);
 }
 /* ==== End file src/net/status.c ==== */
 
@@ -3666,7 +3817,8 @@ static const char *gleam__io_why(void) {
     return errno == EAGAIN || errno == EWOULDBLOCK ? "it was silent too long" : errno == EPROTO ? "it closed the connection" : strerror(errno);
 }
 
-GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap) {
+/* gleam__greet, without telling the accept loop that it ended. */
+static int gleam__greet_peer(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap) {
     unsigned char mine[GLEAM__HELLO_LEN], theirs[GLEAM__HELLO_LEN], proof[32], want[32], ok;
     uint32_t version;
     memcpy(mine, "GLEAMNET", 8);
@@ -3731,6 +3883,16 @@ GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char 
     return 1;
 io:
     gleam__fmt_into(err, cap, "greeting failed: %s", gleam__io_why());
+    return 0;
+}
+
+GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap) {
+    int k = gleam__greet_peer(fd, server, role, peer_role, peek, err, cap), cut;
+    if (!server || !(cut = gleam__serve_greeted(fd)) || k != 0) return k; /* cut as it ended: what follows fails */
+    if (cut == 1)
+        gleam__fmt_into(err, cap, "it did not finish the greeting within %d s", GLEAM__NET_GREET_MS / 1000);
+    else
+        gleam__fmt_into(err, cap, "it had not finished the greeting when a newer connection needed its place");
     return 0;
 }
 

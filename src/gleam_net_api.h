@@ -47,7 +47,9 @@
    64 MB), a type byte, the type's 32-bit fields, then bytes. Types 1-8 carry rows between
    tasks (blocks of MessagePack rows, the ends of producers' streams, output rows, a task's
    result); types from 32 on are messages whose bytes are one MessagePack array. Every
-   read and write times out after 30 s; idle peers beat every second.
+   read and write times out after 30 s; idle peers beat every second. A server gives a
+   peer 10 s from its connection to the end of the greeting (a browser the same to send
+   its request), and when it is full it drops the oldest connection still greeting.
 */
 #ifndef GLEAM_NET_H
 #define GLEAM_NET_H

@@ -160,7 +160,9 @@ typedef struct gleam__frame {
 } gleam__frame;
 
 /* Write n bytes to fd (a socket or not); a socket whose peer is gone gives EPIPE, never
-   SIGPIPE. 0, or -1 with errno set. */
+   SIGPIPE. On a socket with a send timeout (SO_SNDTIMEO), a peer that reads nothing for
+   that long gives EAGAIN: the timeout bounds the wait for room, not the whole write (a
+   blocking send would restart it after every byte taken). 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
 /* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
    EPROTO when the input ends inside). */

@@ -25,9 +25,24 @@ GLEAM__PRIV int gleam__frame_fields(int type) {
 
 GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) {
     while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno == ENOTSOCK) return gleam__write_all(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* no room: wait for the peer to read */
+            struct timeval tv = {0, 0};
+            socklen_t tl = sizeof tv;
+            struct pollfd pl;
+            int k, ms = getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) ? 0 : (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+            pl.fd = fd;
+            pl.events = POLLOUT;
+            pl.revents = 0;
+            if ((k = poll(&pl, 1, ms > 0 ? ms : -1)) == 0) {
+                errno = EAGAIN; /* not one byte read by the peer within the send timeout */
+                return -1;
+            }
+            if (k < 0 && errno != EINTR) return -1;
+            continue;
+        }
         if (w <= 0) {
             if (w == 0) errno = EPIPE;
             return -1;

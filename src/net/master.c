@@ -168,7 +168,7 @@ static void *gleam__master_conn(void *arg) {
     gleam__vals v = {NULL, 0, 0};
     gleam__free(arg);
     gleam__peer(fd, peer, sizeof peer, &port);
-    gleam__timeouts(fd, 10000);
+    gleam__timeouts(fd, GLEAM__NET_TIMEOUT_MS); /* the greeting ends within the accept loop's deadline */
     k = gleam__greet(fd, 1, GLEAM__ROLE_MASTER, &role, peek, err, sizeof err);
     if (k == 2) gleam__status_http(&gleam__m, fd, peek);
     else if (k == 0) fprintf(stderr, "gleam master: refused %s:%d: %s\n", peer, port, err);

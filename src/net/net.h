@@ -46,6 +46,13 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out);
    how often a peer that has nothing to say shows that it lives. */
 #define GLEAM__NET_TIMEOUT_MS 30000
 #define GLEAM__NET_BEAT_MS 1000
+/* How long a peer that connects to a server has to finish its greeting (and a browser to
+   send its request for the status page). */
+#define GLEAM__NET_GREET_MS 10000
+/* A task that fails for a reason outside its own code (its executor killed, its agent
+   gone, its input lost, a full -dir) runs again, on another agent where there is one, up
+   to this many attempts in all; a failure of its own code fails the job at once. */
+#define GLEAM__NET_ATTEMPTS 4
 /* Values per producer in a task's spec. */
 #define GLEAM__SPEC_PER_PROD 5
 
@@ -66,12 +73,19 @@ GLEAM__PRIV void gleam__timeouts(int fd, int ms);
 GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port);
 
 /* Accept connections on lfd for ever, each served by fn(gleam__conn *) on a thread of its
-   own while *conns (under mu) is below maxconns; past it the newest is closed. Returns -1
-   when accept fails for good. */
+   own, which greets its peer (gleam__greet as the server) before it closes the connection
+   and takes 1 from *conns (under mu) when it ends. A connection whose greeting has not
+   ended within GLEAM__NET_GREET_MS is shut down (its thread's reads end); so is the oldest
+   of them when a new connection finds maxconns served; with none of them left the newest
+   is closed. Returns -1 when accept fails for good or memory is short. */
 typedef struct gleam__conn {
     int fd;
 } gleam__conn;
 GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *));
+/* The greeting on fd, a connection of gleam__serve, has ended: the accept loop lets it be.
+   0; or 1 when the loop had cut it short past GLEAM__NET_GREET_MS, 2 to make room for a
+   newer connection. 0 for a descriptor gleam__serve did not accept. */
+GLEAM__PRIV int gleam__serve_greeted(int fd);
 
 /* >>wire: the greeting and the messages --------------------------------------------------- */
 
@@ -125,7 +139,8 @@ GLEAM__PRIV int gleam__secret_file(const char *path, char *err, size_t cap);
 /* Greet the peer on fd and prove the shared secret both ways: the side that connected
    (server = 0) speaks first. A server whose peer starts with "GET " or "HEAD" (a browser)
    gets 2, those 4 bytes in peek. Returns 1 when both proved the secret, *peer_role set;
-   0 with err set when the peer is not ours, refused us, or did not prove it. */
+   0 with err set when the peer is not ours, refused us, or did not prove it (or, on a
+   connection of gleam__serve, did not finish within GLEAM__NET_GREET_MS). */
 GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap);
 
 /* Send a message of values. 0, or -1 with errno set. */
@@ -163,6 +178,9 @@ typedef struct gleam__netcfg {
 #define GLEAM__MAX_JOBS 64
 #define GLEAM__MAX_STAGES 64
 #define GLEAM__MAX_CONNS 512
+/* Requests for the status page answered at once, at most (each builds the page in memory
+   and may wait GLEAM__NET_GREET_MS for its request); more get 503 at once. */
+#define GLEAM__HTTP_MAX 16
 
 typedef struct gleam__magent {
     int used, id;
@@ -193,6 +211,7 @@ typedef struct gleam__master {
     pthread_mutex_t mu;
     char host[256];
     int port, conns, next_agent, next_job;
+    int http;               /* requests for the status page being answered */
     double started;
     gleam__magent agents[GLEAM__MAX_AGENTS];
     gleam__mjob jobs[GLEAM__MAX_JOBS];
@@ -203,7 +222,9 @@ GLEAM__PRIV void gleam__mjob_clear(gleam__mjob *j);
    shards, the ids of the stages it reads]. What does not decode is left out. */
 GLEAM__PRIV void gleam__mjob_stages(gleam__mjob *j, const char *p, size_t n);
 /* Answer one HTTP request on fd whose first 4 bytes were peek: GET / (the page), GET
-   /status.json (the same as data); anything else 404 or 405. */
+   /status.json (the same as data); anything else 404. A request that has not come within
+   GLEAM__NET_GREET_MS gets no answer, an answer not taken within GLEAM__NET_TIMEOUT_MS
+   is cut short, and past GLEAM__HTTP_MAX requests at once the next gets 503. */
 GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]);
 /* The master's state as JSON and as an HTML page, into b. 0, or -1 when out of memory. */
 GLEAM__PRIV int gleam__status_json(gleam__master *m, gleam__buf *b);
@@ -305,11 +326,13 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
 typedef struct gleam__dagent {
     char host[256];
     int port, slots, running, hold;
+    int gone;               /* its hold connection broke: nothing more runs there */
 } gleam__dagent;
 
 typedef struct gleam__dtask {
-    int state;              /* 0 waiting, 1 running, 2 done */
+    int state;              /* 0 waiting, 1 running, 2 done, 3 failed (the job with it) */
     int agent;
+    int attempts, avoid;    /* attempts started; the agent where the last one failed, or -1 */
     int64_t bytes, rows;
     double t0, t1;          /* started, ended */
 } gleam__dtask;
@@ -343,6 +366,8 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
 GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
 /* A greeted connection to agent a: fd, or -1 with the failure recorded. */
 GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a);
+/* The same, with the failure in err only (the job goes on: the caller decides). */
+GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap);
 /* Does stage o feed stage st's root (a non-root node of it)? Its side, or -1. */
 GLEAM__PRIV int gleam__feeds(const gleam__stage *o, const gleam__stage *st);
 /* prepare.c: this program's binary, read once, and its SHA-256 in hex into hash. 0, or -1

@@ -1,6 +1,7 @@
 /* sock.c: TCP for the roles: addresses, listening, connecting within a time, reads and
    writes that give up when the peer is silent for too long, and a server's accept loop
-   with a thread per connection (the master's and the agents'). */
+   with a thread per connection (the master's and the agents') that gives a peer a
+   deadline to greet, so that peers that connect and say nothing never lock it out. */
 #include "net/net.h"
 
 GLEAM__PRIV int gleam__hostport(const char *s, char *host, size_t hcap, int *port, char *err, size_t cap) {
@@ -169,14 +170,99 @@ GLEAM__PRIV void gleam__peer(int fd, char *host, size_t cap, int *port) {
     }
 }
 
+/* >>serve: the accept loop ------------------------------------------------------------------ */
+
+/* A connection gleam__serve accepted whose greeting has not ended. The accept loop cuts
+   one short (shutdown: its thread's read ends at once) when it passes GLEAM__NET_GREET_MS,
+   or, when a newer connection finds the server full, the oldest: a peer that connects and
+   says nothing holds a thread for a while, never the server's door. The table holds open
+   descriptors only: an entry leaves it (gleam__serve_greeted) before its thread may close
+   the descriptor, so a number the system gives again is never cut by mistake. */
+typedef struct gleam__pending {
+    int fd, cut;            /* cut: 0 greeting; 1 past the deadline; 2 its place went to a newer one */
+    double since;
+} gleam__pending;
+
+static pthread_mutex_t gleam__pend_mu = PTHREAD_MUTEX_INITIALIZER;
+static gleam__pending *gleam__pend;
+static int gleam__npend, gleam__pend_cap;
+
+/* Add fd to the table. 0, or -1 when it is full. */
+static int gleam__pend_add(int fd) {
+    int r = -1;
+    pthread_mutex_lock(&gleam__pend_mu);
+    if (gleam__npend < gleam__pend_cap) {
+        gleam__pend[gleam__npend].fd = fd;
+        gleam__pend[gleam__npend].cut = 0;
+        gleam__pend[gleam__npend++].since = gleam__now();
+        r = 0;
+    }
+    pthread_mutex_unlock(&gleam__pend_mu);
+    return r;
+}
+
+/* Cut the greetings past their deadline; with room, also the oldest greeting left. 1 when
+   room was asked for and made. */
+static int gleam__pend_cut(int room) {
+    double now = gleam__now();
+    int i, oldest = -1;
+    pthread_mutex_lock(&gleam__pend_mu);
+    for (i = 0; i < gleam__npend; i++) {
+        gleam__pending *p = &gleam__pend[i];
+        if (p->cut) continue;
+        if (now - p->since >= GLEAM__NET_GREET_MS / 1000.0) {
+            shutdown(p->fd, SHUT_RDWR);
+            p->cut = 1;
+        } else if (oldest < 0 || p->since < gleam__pend[oldest].since) {
+            oldest = i;
+        }
+    }
+    if (room && oldest >= 0) {
+        shutdown(gleam__pend[oldest].fd, SHUT_RDWR);
+        gleam__pend[oldest].cut = 2;
+    }
+    pthread_mutex_unlock(&gleam__pend_mu);
+    return room && oldest >= 0;
+}
+
+GLEAM__PRIV int gleam__serve_greeted(int fd) {
+    int i, cut = 0;
+    pthread_mutex_lock(&gleam__pend_mu);
+    for (i = 0; i < gleam__npend; i++)
+        if (gleam__pend[i].fd == fd) {
+            cut = gleam__pend[i].cut;
+            gleam__pend[i] = gleam__pend[--gleam__npend];
+            break;
+        }
+    pthread_mutex_unlock(&gleam__pend_mu);
+    return cut;
+}
+
 GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t *mu, void *(*fn)(void *)) {
+    pthread_mutex_lock(&gleam__pend_mu); /* one table per process: its connections' descriptors are its own */
+    if (!gleam__pend && (gleam__pend = (gleam__pending *)gleam__calloc(2 * (size_t)maxconns, sizeof *gleam__pend)) != NULL)
+        gleam__pend_cap = 2 * maxconns;
+    pthread_mutex_unlock(&gleam__pend_mu);
+    if (!gleam__pend) {
+        errno = ENOMEM;
+        return -1;
+    }
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK); /* a connection gone before accept must not block the loop */
     for (;;) {
         gleam__conn *c;
         pthread_t th;
         pthread_attr_t at;
-        int fd = accept(lfd, NULL, NULL), full, one = 1;
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
+        struct pollfd pl;
+        int fd, n, admit, one = 1;
+        pl.fd = lfd;
+        pl.events = POLLIN;
+        n = poll(&pl, 1, GLEAM__NET_BEAT_MS); /* at least once a second: the greetings past their deadline go */
+        gleam__pend_cut(0);
+        if (n < 0 && errno != EINTR) return -1;
+        if (n <= 0) continue;
+        if ((fd = accept(lfd, NULL, NULL)) < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED || errno == EMFILE ||
+                errno == ENFILE) {
                 if (errno == EMFILE || errno == ENFILE) usleep(100000);
                 continue;
             }
@@ -185,23 +271,25 @@ GLEAM__PRIV int gleam__serve(int lfd, int maxconns, int *conns, pthread_mutex_t 
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* a greeting is small writes, each waited for */
         pthread_mutex_lock(mu);
-        full = *conns >= maxconns;
-        if (!full) (*conns)++;
+        n = *conns;
         pthread_mutex_unlock(mu);
-        if (full || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) { /* more connections than it serves: the newest goes */
-            if (!full) {
-                pthread_mutex_lock(mu);
-                (*conns)--;
-                pthread_mutex_unlock(mu);
-            }
-            close(fd);
+        /* full: the oldest connection still greeting makes room (its thread ends at once),
+           while those on their way out stay under twice maxconns */
+        admit = n < maxconns || (n < 2 * maxconns && gleam__pend_cut(1));
+        if (!admit || gleam__pend_add(fd) || !(c = (gleam__conn *)gleam__malloc(sizeof *c))) {
+            if (admit) gleam__serve_greeted(fd);
+            close(fd); /* more connections than it serves, none of them still greeting: the newest goes */
             continue;
         }
+        pthread_mutex_lock(mu);
+        (*conns)++; /* only this loop adds: n + 1 */
+        pthread_mutex_unlock(mu);
         c->fd = fd;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 256 * 1024);
         if (pthread_create(&th, &at, fn, c)) {
+            gleam__serve_greeted(fd);
             gleam__free(c);
             close(fd);
             pthread_mutex_lock(mu);

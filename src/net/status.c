@@ -233,22 +233,52 @@ GLEAM__PRIV int gleam__status_html(gleam__master *m, gleam__buf *b) {
     return bad ? -1 : 0;
 }
 
+/* Let fd's next recv or send wait until `end` at most. 0, or -1 when that has passed. */
+static int gleam__http_until(int fd, double end) {
+    double left = end - gleam__now();
+    if (left <= 0) return -1;
+    gleam__timeouts(fd, (int)(left * 1000) + 1);
+    return 0;
+}
+
 GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]) {
-    char req[4096], path[256];
-    size_t n = 4;
+    char req[4096], path[256], hdr[256], peer[64];
+    size_t n = 4, off = 0;
     gleam__buf body = {NULL, 0, 0};
     const char *type = "text/html; charset=utf-8", *status = "200 OK";
-    int head = !memcmp(peek, "HEAD", 4), r = 0;
-    char hdr[256];
+    int head = !memcmp(peek, "HEAD", 4), r = 0, busy, whole = 0, late = 0, port;
+    double end = gleam__now() + GLEAM__NET_GREET_MS / 1000.0;
+    pthread_mutex_lock(&m->mu);
+    if (!(busy = m->http >= GLEAM__HTTP_MAX)) m->http++;
+    pthread_mutex_unlock(&m->mu);
+    if (busy) {
+        static const char full[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+        send(fd, full, sizeof full - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        return;
+    }
     memcpy(req, peek, 4);
-    while (n < sizeof req - 1) { /* the request line and headers, up to their blank line */
-        ssize_t k = recv(fd, req + n, sizeof req - 1 - n, 0);
-        if (k <= 0) break;
+    req[4] = 0;
+    while (!whole && n < sizeof req - 1) { /* the request line and headers, up to their blank line */
+        ssize_t k = -1;
+        if (gleam__http_until(fd, end)) errno = EAGAIN;
+        else k = recv(fd, req + n, sizeof req - 1 - n, 0);
+        if (k <= 0) {
+            whole = k == 0; /* it said all it will say */
+            late = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
         n += (size_t)k;
         req[n] = 0;
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) break;
+        whole = strstr(req, "\r\n\r\n") || strstr(req, "\n\n");
     }
-    req[n] = 0;
+    if (!whole && n < sizeof req - 1) { /* a request that trickles or never ends holds no thread for long */
+        if (late) {
+            gleam__peer(fd, peer, sizeof peer, &port);
+            fprintf(stderr, "gleam master: refused %s:%d: its HTTP request did not come within %d s\n", peer, port,
+                    GLEAM__NET_GREET_MS / 1000);
+        }
+        goto out;
+    }
     if (sscanf(req + (head ? 5 : 4), "%255s", path) != 1) snprintf(path, sizeof path, "/");
     if (!strcmp(path, "/") || !strcmp(path, "/index.html")) r = gleam__status_html(m, &body);
     else if (!strcmp(path, "/status.json")) {
@@ -259,19 +289,19 @@ GLEAM__PRIV void gleam__status_http(gleam__master *m, int fd, const char peek[4]
         type = "text/plain";
         r = gleam__buf_add(&body, "not found: the master serves / and /status.json\n", 48);
     }
-    if (r) {
-        gleam__buf_free(&body);
-        return;
-    }
+    if (r) goto out;
     snprintf(hdr, sizeof hdr, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
              status, type, body.len);
-    if (send(fd, hdr, strlen(hdr), MSG_NOSIGNAL) > 0 && !head) {
-        size_t off = 0;
-        while (off < body.len) {
+    end = gleam__now() + GLEAM__NET_TIMEOUT_MS / 1000.0; /* the answer, to a reader however slow, within this */
+    if (!gleam__http_until(fd, end) && send(fd, hdr, strlen(hdr), MSG_NOSIGNAL) > 0 && !head)
+        while (off < body.len && !gleam__http_until(fd, end)) {
             ssize_t k = send(fd, body.p + off, body.len - off, MSG_NOSIGNAL);
             if (k <= 0) break;
             off += (size_t)k;
         }
-    }
+out:
     gleam__buf_free(&body);
+    pthread_mutex_lock(&m->mu);
+    m->http--;
+    pthread_mutex_unlock(&m->mu);
 }

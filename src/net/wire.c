@@ -92,7 +92,8 @@ static const char *gleam__io_why(void) {
     return errno == EAGAIN || errno == EWOULDBLOCK ? "it was silent too long" : errno == EPROTO ? "it closed the connection" : strerror(errno);
 }
 
-GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap) {
+/* gleam__greet, without telling the accept loop that it ended. */
+static int gleam__greet_peer(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap) {
     unsigned char mine[GLEAM__HELLO_LEN], theirs[GLEAM__HELLO_LEN], proof[32], want[32], ok;
     uint32_t version;
     memcpy(mine, "GLEAMNET", 8);
@@ -157,6 +158,16 @@ GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char 
     return 1;
 io:
     gleam__fmt_into(err, cap, "greeting failed: %s", gleam__io_why());
+    return 0;
+}
+
+GLEAM__PRIV int gleam__greet(int fd, int server, int role, int *peer_role, char peek[4], char *err, size_t cap) {
+    int k = gleam__greet_peer(fd, server, role, peer_role, peek, err, cap), cut;
+    if (!server || !(cut = gleam__serve_greeted(fd)) || k != 0) return k; /* cut as it ended: what follows fails */
+    if (cut == 1)
+        gleam__fmt_into(err, cap, "it did not finish the greeting within %d s", GLEAM__NET_GREET_MS / 1000);
+    else
+        gleam__fmt_into(err, cap, "it had not finished the greeting when a newer connection needed its place");
     return 0;
 }
 
