@@ -834,8 +834,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
             if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += gleam__count_rows(fr.data, fr.len);
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
-            else if (k) gleam__fmt_into(err, sizeof err, "agent %s:%d cannot keep a block under %s: %s", gleam__ag.cfg.advertise,
-                                 gleam__ag.port, gleam__ag.cfg.dir, strerror(errno));
+            else if (k) gleam__fmt_into(err, sizeof err, "the agent cannot keep a block under %s: %s", gleam__ag.cfg.dir, strerror(errno));
         }
     }
     if (!ended && !err[0]) { /* its output ended: give it a moment to end, so that its status says why */
@@ -878,7 +877,7 @@ slot:
 out:
     {
         gleam_value d[4];
-        d[0] = gleam_int(err[0] ? GLEAM_ERR_IO : result);
+        d[0] = gleam_int(err[0] ? GLEAM_ERR_NET : result); /* the agent's own trouble: the driver may run it elsewhere */
         d[1] = gleam_str(err[0] ? err : msg);
         d[2] = gleam_int((int64_t)kept);
         d[3] = gleam_int((int64_t)rows_kept);
@@ -1268,6 +1267,87 @@ static int gleam__keep_collected(gleam_flow *f, int flow) {
     return 0;
 }
 
+/* >>faults: agents that are gone, and the tasks that run again ------------------------------ */
+
+/* Is stage s's output still to be read: by a stage not yet complete, or by the driver at
+   the end (a stage that feeds none)? With mu held. */
+static int gleam__drive_needed(const gleam__drive *d, int s) {
+    int c, j, feeds = 0;
+    for (c = 0; c < d->p->nstages; c++) {
+        if (gleam__feeds(d->p->stages[s], d->p->stages[c]) < 0) continue;
+        feeds = 1;
+        for (j = 0; j < d->p->stages[c]->nshards; j++)
+            if (d->t[c][j].state != 2) return 1;
+    }
+    return !feeds;
+}
+
+/* Agent a is gone (its hold connection broke): nothing more runs there, and its finished
+   tasks whose output is still to be read run again elsewhere, from the plan (lineage).
+   With mu held. */
+static void gleam__drive_gone(gleam__drive *d, int a) {
+    int s, j, again = 0;
+    if (d->ag[a].gone) return;
+    d->ag[a].gone = 1;
+    if (d->ag[a].hold >= 0) shutdown(d->ag[a].hold, SHUT_RDWR); /* closed at the end: the beats use it unlocked */
+    for (s = 0; s < d->p->nstages; s++) {
+        if (!gleam__drive_needed(d, s)) continue;
+        for (j = 0; j < d->p->stages[s]->nshards; j++) {
+            gleam__dtask *t = &d->t[s][j];
+            if (t->state != 2 || t->agent != a) continue;
+            t->state = 0;
+            t->bytes = t->rows = 0;
+            d->index[s][j].len = 0; /* its blocks will be others: its consumers filter every one */
+            again++;
+        }
+    }
+    fprintf(stderr, "gleam: agent %s:%d is gone; %d finished task%s of job %s run%s again on the others\n", d->ag[a].host,
+            d->ag[a].port, again, again == 1 ? "" : "s", d->job, again == 1 ? "s" : "");
+    pthread_cond_broadcast(&d->cv);
+}
+
+/* Look at every agent's hold connection without waiting: an agent says nothing on it, so
+   an end of stream or an error there means it is gone. With mu held. */
+static void gleam__drive_check(gleam__drive *d) {
+    int a;
+    for (a = 0; a < d->nag; a++) {
+        struct pollfd p;
+        char c;
+        if (d->ag[a].gone || d->ag[a].hold < 0) continue;
+        p.fd = d->ag[a].hold;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL) ||
+                                   (p.revents & POLLIN && recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)))
+            gleam__drive_gone(d, a);
+    }
+}
+
+/* Dial every agent that is not gone, without mu: one that does not answer within 3 s is
+   gone too (a host that died says nothing: no end of stream comes on its connections). */
+static void gleam__drive_probe(gleam__drive *d) {
+    int a;
+    for (a = 0; a < d->nag; a++) {
+        char err[256];
+        int fd, role;
+        pthread_mutex_lock(&d->mu);
+        fd = d->ag[a].gone;
+        pthread_mutex_unlock(&d->mu);
+        if (fd) continue;
+        if ((fd = gleam__connect(d->ag[a].host, d->ag[a].port, 3000, err, sizeof err)) >= 0) {
+            gleam__timeouts(fd, 3000);
+            if (gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) == 1) {
+                close(fd);
+                continue;
+            }
+            close(fd);
+        }
+        pthread_mutex_lock(&d->mu);
+        gleam__drive_gone(d, a);
+        pthread_mutex_unlock(&d->mu);
+    }
+}
+
 /* >>tasks ------------------------------------------------------------------------------------ */
 
 /* The spec of task (stage, shard): see GLEAM__SPEC_*. 0, or -1 when out of memory. */
@@ -1328,11 +1408,14 @@ static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *
     return r;
 }
 
-/* One task on its agent: RUN, then what it prints, then its result. */
+/* One task on its agent: RUN, then what it prints, then its result. A failure outside the
+   task's own code (GLEAM_ERR_NET: its executor killed, its agent or its input gone) puts
+   it back to wait for another attempt, up to GLEAM__NET_ATTEMPTS; any other fails the job. */
 static void *gleam__drive_task(void *arg) {
     gleam__drun *run = (gleam__drun *)arg;
     gleam__drive *d = run->d;
-    int stage = run->stage, shard = run->shard, a, fd = -1, k = 0, nshards = d->p->stages[stage - 1]->nshards;
+    int stage = run->stage, shard = run->shard, a, fd = -1, k = 0, nshards = d->p->stages[stage - 1]->nshards, again = 0;
+    int attempts;
     gleam__dtask *t = &d->t[stage - 1][shard];
     gleam__buf spec = {NULL, 0, 0}, buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
@@ -1342,8 +1425,12 @@ static void *gleam__drive_task(void *arg) {
     a = t->agent;
     snprintf(where, sizeof where, "stage %d, shard %d of %d on agent %s:%d", stage, shard + 1, nshards, d->ag[a].host,
              d->ag[a].port);
-    if (gleam__drive_spec(d, stage, shard, &spec) == 0 && (fd = gleam__drive_dial(d, a)) >= 0) {
+    if (gleam__drive_spec(d, stage, shard, &spec)) {
+        res = GLEAM_ERR_NOMEM;
+        gleam__fmt_into(err, sizeof err, "out of memory");
+    } else if ((fd = gleam__drive_dial_err(d, a, err, sizeof err)) >= 0) {
         gleam_value m[7];
+        gleam__timeouts(fd, 10 * GLEAM__NET_BEAT_MS); /* the agent beats while the task waits and runs: ten missed, it is gone */
         m[0] = gleam_str(d->job);
         m[1] = gleam_str(d->bin);
         m[2] = gleam_int(stage);
@@ -1372,22 +1459,35 @@ static void *gleam__drive_task(void *arg) {
         }
         if (k == 0 && !err[0]) gleam__fmt_into(err, sizeof err, "the agent closed the connection");
         close(fd);
-    } else if (fd < 0) {
-        res = GLEAM_ERR_NET; /* recorded by dial */
-    } else {
-        gleam__fmt_into(err, sizeof err, "out of memory");
     }
-    if (res != GLEAM_OK && err[0]) gleam__drive_fail(d, (gleam_result)res, "%s: %s", where, err);
-    else if (res != GLEAM_OK) gleam__drive_fail(d, (gleam_result)res, "%s failed", where);
+    if (res != GLEAM_OK && !err[0]) gleam__fmt_into(err, sizeof err, "%s", gleam_result_str((gleam_result)res));
+    if (res == GLEAM_ERR_NET) gleam__drive_probe(d);
     pthread_mutex_lock(&d->mu);
-    t->state = res == GLEAM_OK ? 2 : 0;
+    if (res != GLEAM_OK) {
+        int alive = 0, b;
+        gleam__drive_check(d); /* an agent that is gone is why, most often: its tasks run again first */
+        for (b = 0; b < d->nag; b++) alive += !d->ag[b].gone;
+        again = res == GLEAM_ERR_NET && !d->failed && !d->stop && alive && t->attempts < GLEAM__NET_ATTEMPTS;
+    }
+    t->state = res == GLEAM_OK ? 2 : again ? 0 : 3; /* 3: failed for good, never started again */
+    t->avoid = res == GLEAM_OK ? -1 : a;
+    attempts = t->attempts;
     t->t1 = gleam__now();
     t->bytes = bytes;
     t->rows = rows;
     d->ag[a].running--;
     d->running--;
+    if (again)
+        fprintf(stderr, "gleam: %s: %s; attempt %d of %d failed, it runs again\n", where, err, attempts, GLEAM__NET_ATTEMPTS);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
+    if (res != GLEAM_OK && !again) {
+        if (attempts > 1)
+            gleam__drive_fail(d, (gleam_result)res, "%s: %s (attempt %d of %d: it failed every time)", where, err, attempts,
+                              GLEAM__NET_ATTEMPTS);
+        else
+            gleam__drive_fail(d, (gleam_result)res, "%s: %s", where, err);
+    }
     gleam__buf_free(&spec);
     gleam__buf_free(&buf);
     gleam__vals_free(&v);
@@ -1405,17 +1505,19 @@ static int gleam__drive_ready(gleam__drive *d, int s) {
     return 1;
 }
 
-/* The agent for task (s, shard): with a free slot, holding most of its input bytes. -1 when
-   none is free. With mu held. */
+/* The agent for task (s, shard): one that is not gone, with a free slot, holding most of
+   its input bytes, and not the one where the task's last attempt failed while another
+   lives. -1 when none is free. With mu held. */
 static int gleam__drive_pick(gleam__drive *d, int s, int shard) {
     int64_t *held = (int64_t *)gleam__calloc((size_t)d->nag, sizeof *held);
     int a, best = -1, i, j;
-    (void)shard;
     for (i = 0; held && i < d->p->nstages; i++)
         if (gleam__feeds(d->p->stages[i], d->p->stages[s]) >= 0)
             for (j = 0; j < d->p->stages[i]->nshards; j++) held[d->t[i][j].agent] += d->t[i][j].bytes;
+    int others = 0, avoid = d->t[s][shard].avoid;
+    for (a = 0; a < d->nag; a++) others += !d->ag[a].gone && a != avoid;
     for (a = 0; a < d->nag; a++) {
-        if (d->ag[a].running >= d->ag[a].slots) continue;
+        if (d->ag[a].gone || d->ag[a].running >= d->ag[a].slots || (a == avoid && others)) continue;
         if (best < 0 || (held && held[a] > held[best]) ||
             ((!held || held[a] == held[best]) && d->ag[a].running * d->ag[best].slots < d->ag[best].running * d->ag[a].slots))
             best = a;
@@ -1432,7 +1534,15 @@ static gleam_result gleam__drive_tasks(gleam__drive *d) {
     for (s = 0; s < d->p->nstages; s++) left += d->p->stages[s]->nshards;
     pthread_mutex_lock(&d->mu);
     while (!d->failed) {
-        int done = 0;
+        int done = 0, alive = 0;
+        gleam__drive_check(d);
+        for (j = 0; j < d->nag; j++) alive += !d->ag[j].gone;
+        if (!alive) {
+            pthread_mutex_unlock(&d->mu);
+            gleam__drive_fail(d, GLEAM_ERR_NET, "every agent of the job is gone");
+            pthread_mutex_lock(&d->mu);
+            break;
+        }
         for (s = 0; s < d->p->nstages; s++)
             for (j = 0; j < d->p->stages[s]->nshards; j++) done += d->t[s][j].state == 2;
         if (done == left) break;
@@ -1459,6 +1569,7 @@ static gleam_result gleam__drive_tasks(gleam__drive *d) {
                 run->shard = j;
                 d->t[s][j].state = 1;
                 d->t[s][j].agent = a;
+                d->t[s][j].attempts++;
                 d->t[s][j].t0 = gleam__now();
                 d->ag[a].running++;
                 d->running++;
@@ -1559,12 +1670,14 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
         gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (i = 0; i < d.p->nstages; i++)
+    for (i = 0; i < d.p->nstages; i++) {
         if (!(d.t[i] = (gleam__dtask *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.t)) ||
             !(d.index[i] = (gleam__buf *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.index))) {
             gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
             goto out;
         }
+        for (a = 0; a < d.p->stages[i]->nshards; a++) d.t[i][a].avoid = -1;
+    }
     {
         int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || read(fd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) memset(rnd, 0, sizeof rnd);
@@ -1780,10 +1893,12 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
 typedef struct gleam__feed {
     const gleam__step *step;
     int shard, out, sort;
+    int lost;               /* err says why an agent did not give the input (not why the task stopped taking it) */
     char err[512];
 } gleam__feed;
 
-/* A sorted run's rows in [lo, hi) as blocks of run number `run`. 0, or -1. */
+/* A sorted run's rows in [lo, hi) as blocks of run number `run`. 0, -1 with errno set, or -2
+   when the block is not whole rows. */
 static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t run, const gleam__cmp *cmp,
                              const gleam__srow *lo, const gleam__srow *hi, gleam__buf *blk) {
     const char *p = fr->data, *end = fr->data + fr->len;
@@ -1793,7 +1908,9 @@ static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t r
     f[1] = (uint32_t)fd->shard;
     f[2] = 0;
     f[3] = run;
+    uint64_t rows;
     blk->len = 0;
+    if (gleam__check_rows(p, fr->len, &rows) != GLEAM_OK) return -2; /* walked below: whole rows? */
     if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
         const char *last = p, *q = p;
         gleam__srow a, z;
@@ -1835,11 +1952,15 @@ static void *gleam__feed_main(void *arg) {
             if (conn >= 0) close(conn);
             snprintf(chost, sizeof chost, "%s", pr->host);
             cport = pr->port;
-            if ((conn = gleam__connect(pr->host, pr->port, 10000, fd->err, sizeof fd->err)) < 0) break;
+            if ((conn = gleam__connect(pr->host, pr->port, 10000, fd->err, sizeof fd->err)) < 0) {
+                fd->lost = 1;
+                break;
+            }
             if (gleam__greet(conn, 0, GLEAM__ROLE_EXECUTOR, &role, NULL, fd->err, sizeof fd->err) != 1) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", fd->err);
                 gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %s", pr->host, pr->port, why);
+                fd->lost = 1;
                 break;
             }
         }
@@ -1851,6 +1972,7 @@ static void *gleam__feed_main(void *arg) {
         m[5] = pr->ranges ? gleam_bytes(pr->ranges, pr->nranges) : gleam_nil();
         if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 6)) {
             gleam__fmt_into(fd->err, sizeof fd->err, "cannot ask agent %s:%d for its blocks: %s", pr->host, pr->port, strerror(errno));
+            fd->lost = 1;
             break;
         }
         for (;;) {
@@ -1859,11 +1981,13 @@ static void *gleam__feed_main(void *arg) {
             if (k <= 0) {
                 gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d stopped sending the blocks of task %d.%d: %s", pr->host,
                                 pr->port, pr->stage, pr->shard + 1, k == 0 ? "it closed the connection" : strerror(errno));
+                fd->lost = 1;
                 break;
             }
             if (fr.type == GLEAM__MSG_OK) break;
             if (fr.type == GLEAM__MSG_ERR) {
                 gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %.*s", pr->host, pr->port, (int)GLEAM__MIN(fr.len, (size_t)400), fr.data);
+                fd->lost = 1;
                 break;
             }
             if (fd->sort) { /* runs cut at the splitters; their ends counted */
@@ -1872,6 +1996,11 @@ static void *gleam__feed_main(void *arg) {
                 else if (fr.type == GLEAM__FRAME_RUN) runs++;
             } else {
                 bad = gleam__frame_write(fd->out, fr.type, fr.f, gleam__frame_fields(fr.type), fr.data, fr.len);
+            }
+            if (bad == -2) {
+                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d sent a block of task %d.%d that is not whole rows",
+                                pr->host, pr->port, pr->stage, pr->shard + 1);
+                break;
             }
             if (bad) {
                 gleam__fmt_into(fd->err, sizeof fd->err, "cannot pass on the input: %s", strerror(errno));
@@ -1985,9 +2114,11 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
         pthread_join(th, NULL);
         close(sp[0]);
         close(sp[1]);
-        if (r != GLEAM_OK && feed.err[0]) /* why the input ended, rather than that it did */
+        if (r != GLEAM_OK && feed.lost) { /* why the input ended, rather than that it did: lost, not malformed */
             gleam__fmt_into(job.errmsg, sizeof job.errmsg, "step %d, shard %d: reading its input: %s", feed.step->id,
                             gleam__es.shard + 1, feed.err);
+            r = GLEAM_ERR_NET;
+        }
     }
     gleam__es.done = 1;
     out = gleam__exec_end(&job, gleam__es_fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;
@@ -3657,8 +3788,9 @@ GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask 
             }
             j->fsize = 0;
         }
-        if (pwrite(j->fd, p, n, (off_t)j->fsize) != (ssize_t)n) {
-            if (errno == 0) errno = ENOSPC;
+        ssize_t w = pwrite(j->fd, p, n, (off_t)j->fsize);
+        if (w != (ssize_t)n) {
+            if (w >= 0) errno = ENOSPC; /* a short write: the file system is full */
             gleam__free(f);
             return -1;
         }

@@ -367,8 +367,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
             if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += gleam__count_rows(fr.data, fr.len);
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
-            else if (k) gleam__fmt_into(err, sizeof err, "agent %s:%d cannot keep a block under %s: %s", gleam__ag.cfg.advertise,
-                                 gleam__ag.port, gleam__ag.cfg.dir, strerror(errno));
+            else if (k) gleam__fmt_into(err, sizeof err, "the agent cannot keep a block under %s: %s", gleam__ag.cfg.dir, strerror(errno));
         }
     }
     if (!ended && !err[0]) { /* its output ended: give it a moment to end, so that its status says why */
@@ -411,7 +410,7 @@ slot:
 out:
     {
         gleam_value d[4];
-        d[0] = gleam_int(err[0] ? GLEAM_ERR_IO : result);
+        d[0] = gleam_int(err[0] ? GLEAM_ERR_NET : result); /* the agent's own trouble: the driver may run it elsewhere */
         d[1] = gleam_str(err[0] ? err : msg);
         d[2] = gleam_int((int64_t)kept);
         d[3] = gleam_int((int64_t)rows_kept);

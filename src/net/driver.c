@@ -34,6 +34,87 @@ static int gleam__keep_collected(gleam_flow *f, int flow) {
     return 0;
 }
 
+/* >>faults: agents that are gone, and the tasks that run again ------------------------------ */
+
+/* Is stage s's output still to be read: by a stage not yet complete, or by the driver at
+   the end (a stage that feeds none)? With mu held. */
+static int gleam__drive_needed(const gleam__drive *d, int s) {
+    int c, j, feeds = 0;
+    for (c = 0; c < d->p->nstages; c++) {
+        if (gleam__feeds(d->p->stages[s], d->p->stages[c]) < 0) continue;
+        feeds = 1;
+        for (j = 0; j < d->p->stages[c]->nshards; j++)
+            if (d->t[c][j].state != 2) return 1;
+    }
+    return !feeds;
+}
+
+/* Agent a is gone (its hold connection broke): nothing more runs there, and its finished
+   tasks whose output is still to be read run again elsewhere, from the plan (lineage).
+   With mu held. */
+static void gleam__drive_gone(gleam__drive *d, int a) {
+    int s, j, again = 0;
+    if (d->ag[a].gone) return;
+    d->ag[a].gone = 1;
+    if (d->ag[a].hold >= 0) shutdown(d->ag[a].hold, SHUT_RDWR); /* closed at the end: the beats use it unlocked */
+    for (s = 0; s < d->p->nstages; s++) {
+        if (!gleam__drive_needed(d, s)) continue;
+        for (j = 0; j < d->p->stages[s]->nshards; j++) {
+            gleam__dtask *t = &d->t[s][j];
+            if (t->state != 2 || t->agent != a) continue;
+            t->state = 0;
+            t->bytes = t->rows = 0;
+            d->index[s][j].len = 0; /* its blocks will be others: its consumers filter every one */
+            again++;
+        }
+    }
+    fprintf(stderr, "gleam: agent %s:%d is gone; %d finished task%s of job %s run%s again on the others\n", d->ag[a].host,
+            d->ag[a].port, again, again == 1 ? "" : "s", d->job, again == 1 ? "s" : "");
+    pthread_cond_broadcast(&d->cv);
+}
+
+/* Look at every agent's hold connection without waiting: an agent says nothing on it, so
+   an end of stream or an error there means it is gone. With mu held. */
+static void gleam__drive_check(gleam__drive *d) {
+    int a;
+    for (a = 0; a < d->nag; a++) {
+        struct pollfd p;
+        char c;
+        if (d->ag[a].gone || d->ag[a].hold < 0) continue;
+        p.fd = d->ag[a].hold;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL) ||
+                                   (p.revents & POLLIN && recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)))
+            gleam__drive_gone(d, a);
+    }
+}
+
+/* Dial every agent that is not gone, without mu: one that does not answer within 3 s is
+   gone too (a host that died says nothing: no end of stream comes on its connections). */
+static void gleam__drive_probe(gleam__drive *d) {
+    int a;
+    for (a = 0; a < d->nag; a++) {
+        char err[256];
+        int fd, role;
+        pthread_mutex_lock(&d->mu);
+        fd = d->ag[a].gone;
+        pthread_mutex_unlock(&d->mu);
+        if (fd) continue;
+        if ((fd = gleam__connect(d->ag[a].host, d->ag[a].port, 3000, err, sizeof err)) >= 0) {
+            gleam__timeouts(fd, 3000);
+            if (gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, sizeof err) == 1) {
+                close(fd);
+                continue;
+            }
+            close(fd);
+        }
+        pthread_mutex_lock(&d->mu);
+        gleam__drive_gone(d, a);
+        pthread_mutex_unlock(&d->mu);
+    }
+}
+
 /* >>tasks ------------------------------------------------------------------------------------ */
 
 /* The spec of task (stage, shard): see GLEAM__SPEC_*. 0, or -1 when out of memory. */
@@ -94,11 +175,14 @@ static int gleam__drive_spec(gleam__drive *d, int stage, int shard, gleam__buf *
     return r;
 }
 
-/* One task on its agent: RUN, then what it prints, then its result. */
+/* One task on its agent: RUN, then what it prints, then its result. A failure outside the
+   task's own code (GLEAM_ERR_NET: its executor killed, its agent or its input gone) puts
+   it back to wait for another attempt, up to GLEAM__NET_ATTEMPTS; any other fails the job. */
 static void *gleam__drive_task(void *arg) {
     gleam__drun *run = (gleam__drun *)arg;
     gleam__drive *d = run->d;
-    int stage = run->stage, shard = run->shard, a, fd = -1, k = 0, nshards = d->p->stages[stage - 1]->nshards;
+    int stage = run->stage, shard = run->shard, a, fd = -1, k = 0, nshards = d->p->stages[stage - 1]->nshards, again = 0;
+    int attempts;
     gleam__dtask *t = &d->t[stage - 1][shard];
     gleam__buf spec = {NULL, 0, 0}, buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
@@ -108,8 +192,12 @@ static void *gleam__drive_task(void *arg) {
     a = t->agent;
     snprintf(where, sizeof where, "stage %d, shard %d of %d on agent %s:%d", stage, shard + 1, nshards, d->ag[a].host,
              d->ag[a].port);
-    if (gleam__drive_spec(d, stage, shard, &spec) == 0 && (fd = gleam__drive_dial(d, a)) >= 0) {
+    if (gleam__drive_spec(d, stage, shard, &spec)) {
+        res = GLEAM_ERR_NOMEM;
+        gleam__fmt_into(err, sizeof err, "out of memory");
+    } else if ((fd = gleam__drive_dial_err(d, a, err, sizeof err)) >= 0) {
         gleam_value m[7];
+        gleam__timeouts(fd, 10 * GLEAM__NET_BEAT_MS); /* the agent beats while the task waits and runs: ten missed, it is gone */
         m[0] = gleam_str(d->job);
         m[1] = gleam_str(d->bin);
         m[2] = gleam_int(stage);
@@ -138,22 +226,35 @@ static void *gleam__drive_task(void *arg) {
         }
         if (k == 0 && !err[0]) gleam__fmt_into(err, sizeof err, "the agent closed the connection");
         close(fd);
-    } else if (fd < 0) {
-        res = GLEAM_ERR_NET; /* recorded by dial */
-    } else {
-        gleam__fmt_into(err, sizeof err, "out of memory");
     }
-    if (res != GLEAM_OK && err[0]) gleam__drive_fail(d, (gleam_result)res, "%s: %s", where, err);
-    else if (res != GLEAM_OK) gleam__drive_fail(d, (gleam_result)res, "%s failed", where);
+    if (res != GLEAM_OK && !err[0]) gleam__fmt_into(err, sizeof err, "%s", gleam_result_str((gleam_result)res));
+    if (res == GLEAM_ERR_NET) gleam__drive_probe(d);
     pthread_mutex_lock(&d->mu);
-    t->state = res == GLEAM_OK ? 2 : 0;
+    if (res != GLEAM_OK) {
+        int alive = 0, b;
+        gleam__drive_check(d); /* an agent that is gone is why, most often: its tasks run again first */
+        for (b = 0; b < d->nag; b++) alive += !d->ag[b].gone;
+        again = res == GLEAM_ERR_NET && !d->failed && !d->stop && alive && t->attempts < GLEAM__NET_ATTEMPTS;
+    }
+    t->state = res == GLEAM_OK ? 2 : again ? 0 : 3; /* 3: failed for good, never started again */
+    t->avoid = res == GLEAM_OK ? -1 : a;
+    attempts = t->attempts;
     t->t1 = gleam__now();
     t->bytes = bytes;
     t->rows = rows;
     d->ag[a].running--;
     d->running--;
+    if (again)
+        fprintf(stderr, "gleam: %s: %s; attempt %d of %d failed, it runs again\n", where, err, attempts, GLEAM__NET_ATTEMPTS);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
+    if (res != GLEAM_OK && !again) {
+        if (attempts > 1)
+            gleam__drive_fail(d, (gleam_result)res, "%s: %s (attempt %d of %d: it failed every time)", where, err, attempts,
+                              GLEAM__NET_ATTEMPTS);
+        else
+            gleam__drive_fail(d, (gleam_result)res, "%s: %s", where, err);
+    }
     gleam__buf_free(&spec);
     gleam__buf_free(&buf);
     gleam__vals_free(&v);
@@ -171,17 +272,19 @@ static int gleam__drive_ready(gleam__drive *d, int s) {
     return 1;
 }
 
-/* The agent for task (s, shard): with a free slot, holding most of its input bytes. -1 when
-   none is free. With mu held. */
+/* The agent for task (s, shard): one that is not gone, with a free slot, holding most of
+   its input bytes, and not the one where the task's last attempt failed while another
+   lives. -1 when none is free. With mu held. */
 static int gleam__drive_pick(gleam__drive *d, int s, int shard) {
     int64_t *held = (int64_t *)gleam__calloc((size_t)d->nag, sizeof *held);
     int a, best = -1, i, j;
-    (void)shard;
     for (i = 0; held && i < d->p->nstages; i++)
         if (gleam__feeds(d->p->stages[i], d->p->stages[s]) >= 0)
             for (j = 0; j < d->p->stages[i]->nshards; j++) held[d->t[i][j].agent] += d->t[i][j].bytes;
+    int others = 0, avoid = d->t[s][shard].avoid;
+    for (a = 0; a < d->nag; a++) others += !d->ag[a].gone && a != avoid;
     for (a = 0; a < d->nag; a++) {
-        if (d->ag[a].running >= d->ag[a].slots) continue;
+        if (d->ag[a].gone || d->ag[a].running >= d->ag[a].slots || (a == avoid && others)) continue;
         if (best < 0 || (held && held[a] > held[best]) ||
             ((!held || held[a] == held[best]) && d->ag[a].running * d->ag[best].slots < d->ag[best].running * d->ag[a].slots))
             best = a;
@@ -198,7 +301,15 @@ static gleam_result gleam__drive_tasks(gleam__drive *d) {
     for (s = 0; s < d->p->nstages; s++) left += d->p->stages[s]->nshards;
     pthread_mutex_lock(&d->mu);
     while (!d->failed) {
-        int done = 0;
+        int done = 0, alive = 0;
+        gleam__drive_check(d);
+        for (j = 0; j < d->nag; j++) alive += !d->ag[j].gone;
+        if (!alive) {
+            pthread_mutex_unlock(&d->mu);
+            gleam__drive_fail(d, GLEAM_ERR_NET, "every agent of the job is gone");
+            pthread_mutex_lock(&d->mu);
+            break;
+        }
         for (s = 0; s < d->p->nstages; s++)
             for (j = 0; j < d->p->stages[s]->nshards; j++) done += d->t[s][j].state == 2;
         if (done == left) break;
@@ -225,6 +336,7 @@ static gleam_result gleam__drive_tasks(gleam__drive *d) {
                 run->shard = j;
                 d->t[s][j].state = 1;
                 d->t[s][j].agent = a;
+                d->t[s][j].attempts++;
                 d->t[s][j].t0 = gleam__now();
                 d->ag[a].running++;
                 d->running++;
@@ -325,12 +437,14 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
         gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (i = 0; i < d.p->nstages; i++)
+    for (i = 0; i < d.p->nstages; i++) {
         if (!(d.t[i] = (gleam__dtask *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.t)) ||
             !(d.index[i] = (gleam__buf *)gleam__calloc((size_t)d.p->stages[i]->nshards, sizeof **d.index))) {
             gleam__drive_fail(&d, GLEAM_ERR_NOMEM, "out of memory");
             goto out;
         }
+        for (a = 0; a < d.p->stages[i]->nshards; a++) d.t[i][a].avoid = -1;
+    }
     {
         int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || read(fd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) memset(rnd, 0, sizeof rnd);

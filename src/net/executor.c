@@ -152,10 +152,12 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
 typedef struct gleam__feed {
     const gleam__step *step;
     int shard, out, sort;
+    int lost;               /* err says why an agent did not give the input (not why the task stopped taking it) */
     char err[512];
 } gleam__feed;
 
-/* A sorted run's rows in [lo, hi) as blocks of run number `run`. 0, or -1. */
+/* A sorted run's rows in [lo, hi) as blocks of run number `run`. 0, -1 with errno set, or -2
+   when the block is not whole rows. */
 static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t run, const gleam__cmp *cmp,
                              const gleam__srow *lo, const gleam__srow *hi, gleam__buf *blk) {
     const char *p = fr->data, *end = fr->data + fr->len;
@@ -165,7 +167,9 @@ static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t r
     f[1] = (uint32_t)fd->shard;
     f[2] = 0;
     f[3] = run;
+    uint64_t rows;
     blk->len = 0;
+    if (gleam__check_rows(p, fr->len, &rows) != GLEAM_OK) return -2; /* walked below: whole rows? */
     if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
         const char *last = p, *q = p;
         gleam__srow a, z;
@@ -207,11 +211,15 @@ static void *gleam__feed_main(void *arg) {
             if (conn >= 0) close(conn);
             snprintf(chost, sizeof chost, "%s", pr->host);
             cport = pr->port;
-            if ((conn = gleam__connect(pr->host, pr->port, 10000, fd->err, sizeof fd->err)) < 0) break;
+            if ((conn = gleam__connect(pr->host, pr->port, 10000, fd->err, sizeof fd->err)) < 0) {
+                fd->lost = 1;
+                break;
+            }
             if (gleam__greet(conn, 0, GLEAM__ROLE_EXECUTOR, &role, NULL, fd->err, sizeof fd->err) != 1) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", fd->err);
                 gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %s", pr->host, pr->port, why);
+                fd->lost = 1;
                 break;
             }
         }
@@ -223,6 +231,7 @@ static void *gleam__feed_main(void *arg) {
         m[5] = pr->ranges ? gleam_bytes(pr->ranges, pr->nranges) : gleam_nil();
         if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 6)) {
             gleam__fmt_into(fd->err, sizeof fd->err, "cannot ask agent %s:%d for its blocks: %s", pr->host, pr->port, strerror(errno));
+            fd->lost = 1;
             break;
         }
         for (;;) {
@@ -231,11 +240,13 @@ static void *gleam__feed_main(void *arg) {
             if (k <= 0) {
                 gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d stopped sending the blocks of task %d.%d: %s", pr->host,
                                 pr->port, pr->stage, pr->shard + 1, k == 0 ? "it closed the connection" : strerror(errno));
+                fd->lost = 1;
                 break;
             }
             if (fr.type == GLEAM__MSG_OK) break;
             if (fr.type == GLEAM__MSG_ERR) {
                 gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %.*s", pr->host, pr->port, (int)GLEAM__MIN(fr.len, (size_t)400), fr.data);
+                fd->lost = 1;
                 break;
             }
             if (fd->sort) { /* runs cut at the splitters; their ends counted */
@@ -244,6 +255,11 @@ static void *gleam__feed_main(void *arg) {
                 else if (fr.type == GLEAM__FRAME_RUN) runs++;
             } else {
                 bad = gleam__frame_write(fd->out, fr.type, fr.f, gleam__frame_fields(fr.type), fr.data, fr.len);
+            }
+            if (bad == -2) {
+                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d sent a block of task %d.%d that is not whole rows",
+                                pr->host, pr->port, pr->stage, pr->shard + 1);
+                break;
             }
             if (bad) {
                 gleam__fmt_into(fd->err, sizeof fd->err, "cannot pass on the input: %s", strerror(errno));
@@ -357,9 +373,11 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
         pthread_join(th, NULL);
         close(sp[0]);
         close(sp[1]);
-        if (r != GLEAM_OK && feed.err[0]) /* why the input ended, rather than that it did */
+        if (r != GLEAM_OK && feed.lost) { /* why the input ended, rather than that it did: lost, not malformed */
             gleam__fmt_into(job.errmsg, sizeof job.errmsg, "step %d, shard %d: reading its input: %s", feed.step->id,
                             gleam__es.shard + 1, feed.err);
+            r = GLEAM_ERR_NET;
+        }
     }
     gleam__es.done = 1;
     out = gleam__exec_end(&job, gleam__es_fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;

@@ -98,8 +98,9 @@ GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask 
             }
             j->fsize = 0;
         }
-        if (pwrite(j->fd, p, n, (off_t)j->fsize) != (ssize_t)n) {
-            if (errno == 0) errno = ENOSPC;
+        ssize_t w = pwrite(j->fd, p, n, (off_t)j->fsize);
+        if (w != (ssize_t)n) {
+            if (w >= 0) errno = ENOSPC; /* a short write: the file system is full */
             gleam__free(f);
             return -1;
         }
