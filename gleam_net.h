@@ -435,18 +435,17 @@ typedef struct gleam__drive {
 GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *opt);
 /* drive.c: record the job's first failure (later ones are dropped) and wake the scheduler. */
 GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
-/* A greeted connection to agent a: fd, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a);
-/* The same, with the failure in err only (the job goes on: the caller decides). */
-GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap);
+/* A greeted connection to agent a: fd, or -1 with the failure in err (the caller decides
+   whether the job goes on). */
+GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a, char *err, size_t cap);
 /* Does stage o feed stage st's root (a non-root node of it)? Its side, or -1. */
 GLEAM__PRIV int gleam__feeds(const gleam__stage *o, const gleam__stage *st);
 /* prepare.c: this program's binary, read once, and its SHA-256 in hex into hash. 0, or -1
    with err set. */
 GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap);
-/* Make sure agent a has the binary; hold the job there. 0, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a);
-GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a);
+/* Make sure agent a has the binary; hold the job there. 0, or -1 with why in why[cap]. */
+GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a, char *why, size_t cap);
+GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a, char *why, size_t cap);
 /* The master's agents into d->ag (0, or -1 with the failure recorded); the job's stages
    to the master; each stage's progress to it (a master gone is let go, and tried again
    every 2 s: a restarted master learns about the job again). */
@@ -564,13 +563,18 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
     }
     gleam__sha256_init(&sh);
     while (have < size) {
-        const char *p;
-        size_t len;
-        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) != GLEAM__MSG_PIECE || gleam__mbytes(v, 0, &p, &len) ||
-            have + (int64_t)len > size || gleam__write_all(out, p, len)) {
+        const char *p = NULL;
+        size_t len = 0;
+        const char *bad = NULL;
+        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) != GLEAM__MSG_PIECE) bad = ""; /* the peer is gone or spoke out of turn */
+        else if (gleam__mbytes(v, 0, &p, &len)) bad = "agent: a piece of the binary is not bytes";
+        else if (have + (int64_t)len > size) bad = "agent: the binary's pieces add up to more than its size";
+        else if (gleam__write_all(out, p, len)) bad = strerror(errno);
+        if (bad) {
             close(out);
             unlink(tmp);
-            if (k == GLEAM__MSG_PIECE) gleam__agent_err(fd, "agent: the binary's pieces do not add up, or %s", strerror(errno));
+            if (p && len && have + (int64_t)len <= size) gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, bad);
+            else if (*bad) gleam__agent_err(fd, "%s", bad);
             return -1;
         }
         gleam__sha256_add(&sh, p, len);
@@ -578,9 +582,15 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
     }
     gleam__sha256_end(&sh, sum);
     gleam__hex(sum, sizeof sum, got);
-    if (close(out) || strcmp(got, hash) || rename(tmp, path)) {
+    if (close(out)) {
+        gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, strerror(errno));
         unlink(tmp);
-        gleam__agent_err(fd, "agent: the binary sent does not hash to %s", hash);
+        return -1;
+    }
+    if (strcmp(got, hash) || rename(tmp, path)) { /* never under its name unless it hashes to it */
+        if (strcmp(got, hash)) gleam__agent_err(fd, "agent: the binary sent does not hash to %s", hash);
+        else gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, strerror(errno));
+        unlink(tmp);
         return -1;
     }
     gleam__bin_trim(hash);
@@ -1203,20 +1213,12 @@ GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *
 }
 
 /* A connection to agent a, greeted. fd, or -1 with err set. */
-GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap) {
+GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a, char *err, size_t cap) {
     int role, fd = gleam__connect(d->ag[a].host, d->ag[a].port, 10000, err, cap);
     if (fd >= 0 && gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, cap) != 1) {
         close(fd);
         fd = -1;
     }
-    return fd;
-}
-
-/* A connection to agent a, greeted. fd, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a) {
-    char err[512];
-    int fd = gleam__drive_dial_err(d, a, err, sizeof err);
-    if (fd < 0) gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
     return fd;
 }
 
@@ -1428,7 +1430,7 @@ static void *gleam__drive_task(void *arg) {
     if (gleam__drive_spec(d, stage, shard, &spec)) {
         res = GLEAM_ERR_NOMEM;
         gleam__fmt_into(err, sizeof err, "out of memory");
-    } else if ((fd = gleam__drive_dial_err(d, a, err, sizeof err)) >= 0) {
+    } else if ((fd = gleam__drive_dial(d, a, err, sizeof err)) >= 0) {
         gleam_value m[7];
         gleam__timeouts(fd, 10 * GLEAM__NET_BEAT_MS); /* the agent beats while the task waits and runs: ten missed, it is gone */
         m[0] = gleam_str(d->job);
@@ -1692,8 +1694,23 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
         }
     if (!getcwd(d.cwd, sizeof d.cwd)) snprintf(d.cwd, sizeof d.cwd, "/");
     gleam__drive_announce(&d);
-    for (a = 0; a < d.nag; a++)
-        if (gleam__drive_ship(&d, a) || gleam__drive_hold(&d, a)) goto out;
+    { /* an agent that cannot take the binary or the job (its -dir full, gone since the
+         master listed it) is left out; the job fails only when none is left */
+        char why[700] = "";
+        int left = 0;
+        for (a = 0; a < d.nag; a++) {
+            char w[700];
+            if (!gleam__drive_ship(&d, a, w, sizeof w) && !gleam__drive_hold(&d, a, w, sizeof w)) continue;
+            d.ag[a].gone = 1;
+            if (!left++) memcpy(why, w, sizeof why);
+            fprintf(stderr, "gleam: %s\n", w);
+        }
+        if (left && left < d.nag) fprintf(stderr, "gleam: job %s goes on with %d of its %d agents\n", d.job, d.nag - left, d.nag);
+        if (left == d.nag) {
+            gleam__drive_fail(&d, GLEAM_ERR_NET, "%s%s", why, d.nag > 1 ? " (and every other agent of the job failed too)" : "");
+            goto out;
+        }
+    }
     fflush(stdout);
     t0 = gleam__now();
     if ((r = gleam__drive_tasks(&d)) != GLEAM_OK) goto out;
@@ -2492,16 +2509,19 @@ GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap) {
     return 0;
 }
 
-/* Make sure agent a has the binary. 0, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a) {
+/* Make sure agent a has the binary. 0, or -1 with why in why[cap]. */
+GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a, char *why, size_t cap) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
     gleam_value m[2];
     char err[512] = "";
     int64_t have = 0;
-    int fd = gleam__drive_dial(d, a), k = -1;
+    int fd = gleam__drive_dial(d, a, err, sizeof err), k = -1;
     size_t off;
-    if (fd < 0) return -1;
+    if (fd < 0) {
+        gleam__fmt_into(why, cap, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
+        return -1;
+    }
     m[0] = gleam_str(gleam__exe_hash);
     if (gleam__msg_send(fd, GLEAM__MSG_HAVE, m, 1) || (k = gleam__msg_recv(fd, &buf, &v, 1, err, sizeof err)) != GLEAM__MSG_OK ||
         gleam__mint(&v, 0, 0, 1, &have))
@@ -2520,25 +2540,29 @@ GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a) {
     gleam__vals_free(&v);
     return 0;
 bad:
-    gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: cannot send it this program's binary: %s", d->ag[a].host, d->ag[a].port,
-                      err[0] ? err : k == 0 ? "it closed the connection" : strerror(errno));
+    gleam__fmt_into(why, cap, "agent %s:%d: cannot send it this program's binary: %s", d->ag[a].host, d->ag[a].port,
+                    err[0] ? err : k == 0 ? "it closed the connection" : strerror(errno));
     close(fd);
     gleam__buf_free(&buf);
     gleam__vals_free(&v);
     return -1;
 }
 
-/* Hold the job on agent a: its connection stays open until the job ends. */
-GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a) {
+/* Hold the job on agent a: its connection stays open until the job ends. 0, or -1 with
+   why in why[cap]. */
+GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a, char *why, size_t cap) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
     gleam_value m = gleam_str(d->job);
     char err[512] = "";
-    int fd = gleam__drive_dial(d, a), k = -1;
-    if (fd < 0) return -1;
+    int fd = gleam__drive_dial(d, a, err, sizeof err), k = -1;
+    if (fd < 0) {
+        gleam__fmt_into(why, cap, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
+        return -1;
+    }
     if (gleam__msg_send(fd, GLEAM__MSG_HOLD, &m, 1) || (k = gleam__msg_recv(fd, &buf, &v, 0, err, sizeof err)) != GLEAM__MSG_OK) {
-        gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: cannot hold the job: %s", d->ag[a].host, d->ag[a].port,
-                          err[0] ? err : strerror(errno));
+        gleam__fmt_into(why, cap, "agent %s:%d: cannot hold the job: %s", d->ag[a].host, d->ag[a].port,
+                        err[0] ? err : strerror(errno));
         close(fd);
         fd = -1;
     }

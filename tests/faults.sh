@@ -9,12 +9,15 @@
 #      agent stopped with SIGSTOP (a host that hangs): ten beats missed, the same;
 #   3. (the master killed and started again mid-job: tests/cluster.sh);
 #   4. a user function that fails on one row: the job fails at once, no second attempt,
-#      with step, shard, file, line and message, and no executor of it is left;
+#      with step, shard, file, line and message, and no executor of it is left; so does
+#      a sum past the int64 range (group_stats), with the key, and no total printed;
 #   5. the driver killed with SIGKILL: within 10 s no executor of it is left and every
 #      agent has dropped its data;
 #   6. a task that is killed every time: the job fails after 4 attempts with its last error;
-#   7. an agent whose -dir is full (a 2 MB tmpfs, -memory 1): its blocks go to another
-#      agent; with every agent full the job fails and names the directory. Skipped, with
+#   and 6 jobs at once on the 3 slots, executors killed among them: each answer whole;
+#   7. an agent whose -dir is full (a tmpfs of the binary and 2 MB, -memory 1): its blocks
+#      go to another agent; one whose -dir cannot hold the binary is left out of the job;
+#      with every agent full the job fails and names the directory. Skipped, with
 #      the reason, where the machine cannot mount a tmpfs.
 # Every wait is bounded. Run: sh tests/faults.sh (after make; called by tests/run).
 cd "$(dirname "$0")/.." || exit 2
@@ -95,6 +98,18 @@ else
     lib_fail "a user function's error (exit $rc, local: $(tail -n 1 "$T/local.err"))" "$T/dist.err"
 fi
 
+# ---- 4b. a sum past the int64 range, found only where the shards' partial sums merge --------
+awk 'BEGIN { print "big\t5000000000000000000"; for (i = 0; i < 30000; i++) print "f" i "\t1"; print "big\t5000000000000000000" }' > "$T/merge.tsv"
+$TO build/group_stats "$T/merge.tsv" -distributed -gleam.master="$M" > "$T/out" 2> "$T/dist.err"
+rc=$?
+msg=$(tail -n 1 "$T/dist.err")
+if [ $rc -ne 0 ] && ! grep -q 'runs again' "$T/dist.err" && ! grep -q '^big' "$T/out" &&
+    echo "$msg" | grep -q 'reduce_by(mergeStats), shard [0-9]* of [0-9]*: key "big", merging partial folds: integer overflow: 5000000000000000000 + 5000000000000000000 is out of the int64 range$'; then
+    lib_pass "a sum past the int64 range on the cluster fails the job at once, no total printed: $msg"
+else
+    lib_fail "a sum past the int64 range on the cluster (exit $rc)" "$T/dist.err"
+fi
+
 # ---- 6. a task killed at every attempt ------------------------------------------------------
 dist -die "$T/text.txt"
 wait $DRIVER
@@ -129,6 +144,40 @@ if wait_children; then
     fi
 else
     lib_fail "the driver to be killed started no executor" "$T/dist.err"
+fi
+
+# ---- jobs at once, executors killed among them: every answer whole, none lost or doubled ----
+NJOBS=6
+i=1
+while [ $i -le $NJOBS ]; do
+    build/gen text 3000000 $((100 + i)) > "$T/many$i.txt"
+    $JOB "$T/many$i.txt" > "$T/many$i.local" 2> "$T/many$i.err" || lib_die "job $i fails locally: $(head -c 300 "$T/many$i.err")"
+    i=$((i + 1))
+done
+pids=
+i=1
+while [ $i -le $NJOBS ]; do
+    $TO $JOB -slow 100000 "$T/many$i.txt" -distributed -gleam.master="$M" > "$T/many$i.out" 2> "$T/many$i.err" &
+    pids="$pids $!"
+    i=$((i + 1))
+done
+killed=0
+for k in 1 2 3; do # stage 1 of each job takes about a second a task
+    wait_children || break
+    sleep 0.7
+    victim=$(children | head -n 1)
+    [ -n "$victim" ] && kill -9 "$victim" 2> /dev/null && killed=$((killed + 1))
+done
+good=0 i=1 again=0
+for p in $pids; do
+    wait "$p" && cmp -s "$T/many$i.local" "$T/many$i.out" && good=$((good + 1))
+    again=$((again + $(grep -c 'runs again' "$T/many$i.err")))
+    i=$((i + 1))
+done
+if [ $good -eq $NJOBS ] && [ $killed -ge 1 ] && [ $again -ge 1 ]; then
+    lib_pass "$NJOBS jobs at once on 3 slots, $killed executors killed among them ($again tasks ran again): every answer is local mode's, byte for byte"
+else
+    lib_fail "$NJOBS jobs at once: $good answered as local mode, $killed executors killed, $again tasks ran again" "$T/many1.err"
 fi
 
 # ---- 2. an agent killed while later stages need its blocks ------------------------------------
@@ -172,9 +221,12 @@ fi
 lib_stop
 
 # ---- 7. a full -dir ---------------------------------------------------------------------------
-mkdir -p "$T/small1" "$T/small2"
-if mount -t tmpfs -o size=2m gleam-faults "$T/small1" 2> "$T/mount.err" && mount -t tmpfs -o size=2m gleam-faults "$T/small2"; then
-    trap 'lib_stop; umount "$T/small1" "$T/small2" 2> /dev/null; rm -rf "$T"' EXIT
+# small: the job's binary and 2 MB more (the binary is kept under -dir too); tiny: half the binary
+mkdir -p "$T/small1" "$T/small2" "$T/tiny"
+kb=$(($(wc -c < "$JOB") / 1024))
+if mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small1" 2> "$T/mount.err" &&
+    mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small2" && mount -t tmpfs -o size=$((kb / 2))k gleam-faults "$T/tiny"; then
+    trap 'lib_stop; umount "$T/small1" "$T/small2" "$T/tiny" 2> /dev/null; rm -rf "$T"' EXIT
     lib_cluster 2 -slots 1 -memory 64 # the first agent fills up, the second has room
     kill -9 $(echo $APIDS | cut -d' ' -f1)
     build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/small1" -slots 1 -memory 1 2> "$T/small1.log" &
@@ -188,6 +240,22 @@ if mount -t tmpfs -o size=2m gleam-faults "$T/small1" 2> "$T/mount.err" && mount
         lib_pass "an agent's -dir full: its tasks ran again on another agent, the answer is local mode's"
     else
         lib_fail "an agent's -dir full (exit $rc)" "$T/dist.err"
+    fi
+    lib_stop
+    lib_cluster 2 -slots 1 -memory 64 # an agent whose -dir cannot even hold the binary
+    kill -9 $(echo $APIDS | cut -d' ' -f1)
+    build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/tiny" -slots 1 -memory 64 2> "$T/tiny.log" &
+    PIDS="$PIDS $!"
+    wait_for "$T/master.log" 'registered' 3 15 || lib_die "the agent on a tiny tmpfs did not register"
+    sleep 2.5
+    dist "$T/text.txt"
+    wait $DRIVER
+    rc=$?
+    if [ $rc -eq 0 ] && cmp -s "$T/local.out" "$T/dist.out" && grep -q 'cannot write the binary under .*tiny: No space left on device' "$T/dist.err" &&
+        grep -q 'goes on with 1 of its 2 agents' "$T/dist.err" && [ -z "$(ls "$T/tiny/bin" 2> /dev/null)" ]; then
+        lib_pass "an agent's -dir too small for the binary: the job went on without it, the answer is local mode's, no part file left"
+    else
+        lib_fail "an agent's -dir too small for the binary (exit $rc)" "$T/dist.err"
     fi
     lib_stop
     lib_cluster 0
@@ -206,7 +274,7 @@ if mount -t tmpfs -o size=2m gleam-faults "$T/small1" 2> "$T/mount.err" && mount
         lib_fail "every agent's -dir full (exit $rc)" "$T/dist.err"
     fi
     lib_stop
-    umount "$T/small1" "$T/small2"
+    umount "$T/small1" "$T/small2" "$T/tiny"
 else
     lib_pass "a full -dir: skipped, this machine cannot mount a tmpfs: $(head -c 200 "$T/mount.err")"
     umount "$T/small1" 2> /dev/null

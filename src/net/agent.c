@@ -97,13 +97,18 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
     }
     gleam__sha256_init(&sh);
     while (have < size) {
-        const char *p;
-        size_t len;
-        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) != GLEAM__MSG_PIECE || gleam__mbytes(v, 0, &p, &len) ||
-            have + (int64_t)len > size || gleam__write_all(out, p, len)) {
+        const char *p = NULL;
+        size_t len = 0;
+        const char *bad = NULL;
+        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) != GLEAM__MSG_PIECE) bad = ""; /* the peer is gone or spoke out of turn */
+        else if (gleam__mbytes(v, 0, &p, &len)) bad = "agent: a piece of the binary is not bytes";
+        else if (have + (int64_t)len > size) bad = "agent: the binary's pieces add up to more than its size";
+        else if (gleam__write_all(out, p, len)) bad = strerror(errno);
+        if (bad) {
             close(out);
             unlink(tmp);
-            if (k == GLEAM__MSG_PIECE) gleam__agent_err(fd, "agent: the binary's pieces do not add up, or %s", strerror(errno));
+            if (p && len && have + (int64_t)len <= size) gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, bad);
+            else if (*bad) gleam__agent_err(fd, "%s", bad);
             return -1;
         }
         gleam__sha256_add(&sh, p, len);
@@ -111,9 +116,15 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
     }
     gleam__sha256_end(&sh, sum);
     gleam__hex(sum, sizeof sum, got);
-    if (close(out) || strcmp(got, hash) || rename(tmp, path)) {
+    if (close(out)) {
+        gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, strerror(errno));
         unlink(tmp);
-        gleam__agent_err(fd, "agent: the binary sent does not hash to %s", hash);
+        return -1;
+    }
+    if (strcmp(got, hash) || rename(tmp, path)) { /* never under its name unless it hashes to it */
+        if (strcmp(got, hash)) gleam__agent_err(fd, "agent: the binary sent does not hash to %s", hash);
+        else gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, strerror(errno));
+        unlink(tmp);
         return -1;
     }
     gleam__bin_trim(hash);

@@ -18,20 +18,12 @@ GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *
 }
 
 /* A connection to agent a, greeted. fd, or -1 with err set. */
-GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap) {
+GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a, char *err, size_t cap) {
     int role, fd = gleam__connect(d->ag[a].host, d->ag[a].port, 10000, err, cap);
     if (fd >= 0 && gleam__greet(fd, 0, GLEAM__ROLE_DRIVER, &role, NULL, err, cap) != 1) {
         close(fd);
         fd = -1;
     }
-    return fd;
-}
-
-/* A connection to agent a, greeted. fd, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a) {
-    char err[512];
-    int fd = gleam__drive_dial_err(d, a, err, sizeof err);
-    if (fd < 0) gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
     return fd;
 }
 

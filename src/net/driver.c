@@ -195,7 +195,7 @@ static void *gleam__drive_task(void *arg) {
     if (gleam__drive_spec(d, stage, shard, &spec)) {
         res = GLEAM_ERR_NOMEM;
         gleam__fmt_into(err, sizeof err, "out of memory");
-    } else if ((fd = gleam__drive_dial_err(d, a, err, sizeof err)) >= 0) {
+    } else if ((fd = gleam__drive_dial(d, a, err, sizeof err)) >= 0) {
         gleam_value m[7];
         gleam__timeouts(fd, 10 * GLEAM__NET_BEAT_MS); /* the agent beats while the task waits and runs: ten missed, it is gone */
         m[0] = gleam_str(d->job);
@@ -459,8 +459,23 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
         }
     if (!getcwd(d.cwd, sizeof d.cwd)) snprintf(d.cwd, sizeof d.cwd, "/");
     gleam__drive_announce(&d);
-    for (a = 0; a < d.nag; a++)
-        if (gleam__drive_ship(&d, a) || gleam__drive_hold(&d, a)) goto out;
+    { /* an agent that cannot take the binary or the job (its -dir full, gone since the
+         master listed it) is left out; the job fails only when none is left */
+        char why[700] = "";
+        int left = 0;
+        for (a = 0; a < d.nag; a++) {
+            char w[700];
+            if (!gleam__drive_ship(&d, a, w, sizeof w) && !gleam__drive_hold(&d, a, w, sizeof w)) continue;
+            d.ag[a].gone = 1;
+            if (!left++) memcpy(why, w, sizeof why);
+            fprintf(stderr, "gleam: %s\n", w);
+        }
+        if (left && left < d.nag) fprintf(stderr, "gleam: job %s goes on with %d of its %d agents\n", d.job, d.nag - left, d.nag);
+        if (left == d.nag) {
+            gleam__drive_fail(&d, GLEAM_ERR_NET, "%s%s", why, d.nag > 1 ? " (and every other agent of the job failed too)" : "");
+            goto out;
+        }
+    }
     fflush(stdout);
     t0 = gleam__now();
     if ((r = gleam__drive_tasks(&d)) != GLEAM_OK) goto out;

@@ -364,18 +364,17 @@ typedef struct gleam__drive {
 GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *opt);
 /* drive.c: record the job's first failure (later ones are dropped) and wake the scheduler. */
 GLEAM__PRIV void gleam__drive_fail(gleam__drive *d, gleam_result r, const char *fmt, ...) GLEAM__PRINTF(3, 4);
-/* A greeted connection to agent a: fd, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a);
-/* The same, with the failure in err only (the job goes on: the caller decides). */
-GLEAM__PRIV int gleam__drive_dial_err(gleam__drive *d, int a, char *err, size_t cap);
+/* A greeted connection to agent a: fd, or -1 with the failure in err (the caller decides
+   whether the job goes on). */
+GLEAM__PRIV int gleam__drive_dial(gleam__drive *d, int a, char *err, size_t cap);
 /* Does stage o feed stage st's root (a non-root node of it)? Its side, or -1. */
 GLEAM__PRIV int gleam__feeds(const gleam__stage *o, const gleam__stage *st);
 /* prepare.c: this program's binary, read once, and its SHA-256 in hex into hash. 0, or -1
    with err set. */
 GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap);
-/* Make sure agent a has the binary; hold the job there. 0, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a);
-GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a);
+/* Make sure agent a has the binary; hold the job there. 0, or -1 with why in why[cap]. */
+GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a, char *why, size_t cap);
+GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a, char *why, size_t cap);
 /* The master's agents into d->ag (0, or -1 with the failure recorded); the job's stages
    to the master; each stage's progress to it (a master gone is let go, and tried again
    every 2 s: a restarted master learns about the job again). */

@@ -39,16 +39,19 @@ GLEAM__PRIV int gleam__read_exe(char hash[65], char *err, size_t cap) {
     return 0;
 }
 
-/* Make sure agent a has the binary. 0, or -1 with the failure recorded. */
-GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a) {
+/* Make sure agent a has the binary. 0, or -1 with why in why[cap]. */
+GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a, char *why, size_t cap) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
     gleam_value m[2];
     char err[512] = "";
     int64_t have = 0;
-    int fd = gleam__drive_dial(d, a), k = -1;
+    int fd = gleam__drive_dial(d, a, err, sizeof err), k = -1;
     size_t off;
-    if (fd < 0) return -1;
+    if (fd < 0) {
+        gleam__fmt_into(why, cap, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
+        return -1;
+    }
     m[0] = gleam_str(gleam__exe_hash);
     if (gleam__msg_send(fd, GLEAM__MSG_HAVE, m, 1) || (k = gleam__msg_recv(fd, &buf, &v, 1, err, sizeof err)) != GLEAM__MSG_OK ||
         gleam__mint(&v, 0, 0, 1, &have))
@@ -67,25 +70,29 @@ GLEAM__PRIV int gleam__drive_ship(gleam__drive *d, int a) {
     gleam__vals_free(&v);
     return 0;
 bad:
-    gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: cannot send it this program's binary: %s", d->ag[a].host, d->ag[a].port,
-                      err[0] ? err : k == 0 ? "it closed the connection" : strerror(errno));
+    gleam__fmt_into(why, cap, "agent %s:%d: cannot send it this program's binary: %s", d->ag[a].host, d->ag[a].port,
+                    err[0] ? err : k == 0 ? "it closed the connection" : strerror(errno));
     close(fd);
     gleam__buf_free(&buf);
     gleam__vals_free(&v);
     return -1;
 }
 
-/* Hold the job on agent a: its connection stays open until the job ends. */
-GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a) {
+/* Hold the job on agent a: its connection stays open until the job ends. 0, or -1 with
+   why in why[cap]. */
+GLEAM__PRIV int gleam__drive_hold(gleam__drive *d, int a, char *why, size_t cap) {
     gleam__buf buf = {NULL, 0, 0};
     gleam__vals v = {NULL, 0, 0};
     gleam_value m = gleam_str(d->job);
     char err[512] = "";
-    int fd = gleam__drive_dial(d, a), k = -1;
-    if (fd < 0) return -1;
+    int fd = gleam__drive_dial(d, a, err, sizeof err), k = -1;
+    if (fd < 0) {
+        gleam__fmt_into(why, cap, "agent %s:%d: %s", d->ag[a].host, d->ag[a].port, err);
+        return -1;
+    }
     if (gleam__msg_send(fd, GLEAM__MSG_HOLD, &m, 1) || (k = gleam__msg_recv(fd, &buf, &v, 0, err, sizeof err)) != GLEAM__MSG_OK) {
-        gleam__drive_fail(d, GLEAM_ERR_NET, "agent %s:%d: cannot hold the job: %s", d->ag[a].host, d->ag[a].port,
-                          err[0] ? err : strerror(errno));
+        gleam__fmt_into(why, cap, "agent %s:%d: cannot hold the job: %s", d->ag[a].host, d->ag[a].port,
+                        err[0] ? err : strerror(errno));
         close(fd);
         fd = -1;
     }
