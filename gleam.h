@@ -1347,6 +1347,10 @@ typedef struct gleam__plan {
     char *bytes;            /* a decoded plan: the bytes its steps' values point into */
 } gleam__plan;
 
+/* Can c split CSV fields? Not a quote or a line end, which the reader gives meanings of
+   their own (nor 0, which a plan never holds). */
+static inline int gleam__delim_ok(char c) { return c && c != '"' && c != '\n' && c != '\r'; }
+
 /* A limit of an ordered input in several shards: its consumer takes the shards' rows in
    shard order, once they are all there. */
 static inline int gleam__gathers_in_order(const gleam__step *s) {
@@ -4133,7 +4137,7 @@ static int gleam__dec_check_step(gleam__dec *d, const gleam__plan *p, gleam__ste
     if ((keyed && s->key.n < 1) || (ordered && s->order.n < 1))
         return gleam__dec_fail(d, "%s: no key or order", label);
     if (s->whole_row && s->kind != GLEAM__DISTINCT) return gleam__dec_fail(d, "%s: whole rows where only a distinct has them", label);
-    if ((s->kind == GLEAM__READ) != (s->npaths > 0) || (s->kind == GLEAM__READ && (s->format < GLEAM_FORMAT_TEXT || !s->delim)))
+    if ((s->kind == GLEAM__READ) != (s->npaths > 0) || (s->kind == GLEAM__READ && (s->format < GLEAM_FORMAT_TEXT || !gleam__delim_ok(s->delim))))
         return gleam__dec_fail(d, "%s: files or a format where its kind has none, or none where it needs them", label);
     if ((s->kind == GLEAM__VALUES) != (s->values != NULL) || (s->kind != GLEAM__VALUES && s->nrows))
         return gleam__dec_fail(d, "%s: rows in memory where its kind has none, or none where it needs them", label);
@@ -4715,6 +4719,10 @@ GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src) {
     }
     if (src.format > GLEAM_FORMAT_TSV) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "read: unknown format %d", (int)src.format);
+        return NULL;
+    }
+    if (src.delimiter && !gleam__delim_ok(src.delimiter)) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: the delimiter cannot be a double quote, a newline or a carriage return");
         return NULL;
     }
     if (!(s = gleam__add_step(f, GLEAM__READ, NULL, NULL))) return NULL;

@@ -607,6 +607,20 @@ static void test_bad_arguments(void) {
     CHECK_HAS(gleam_error(f), "unknown format 99");
     gleam_flow_free(f);
 
+    { /* a CSV delimiter that the reader gives another meaning: refused when the flow is built */
+        const char bad[] = {'"', '\n', '\r'};
+        int k;
+        for (k = 0; k < 3; k++) {
+            f = gleam_flow_new("bad delimiter");
+            s = gleam_csv(ok, 1);
+            s.delimiter = bad[k];
+            gleam_collect(gleam_read(f, s));
+            CHECK_INT(th_run_threads(f, 2), GLEAM_ERR_ARG);
+            CHECK_HAS(gleam_error(f), "the delimiter cannot be a double quote, a newline or a carriage return");
+            gleam_flow_free(f);
+        }
+    }
+
     f = gleam_flow_new("too many threads");
     gleam_collect(gleam_read(f, gleam_txt(ok, 1)));
     memset(&o, 0, sizeof o);

@@ -234,7 +234,7 @@ static int gleam__dec_check_step(gleam__dec *d, const gleam__plan *p, gleam__ste
     if ((keyed && s->key.n < 1) || (ordered && s->order.n < 1))
         return gleam__dec_fail(d, "%s: no key or order", label);
     if (s->whole_row && s->kind != GLEAM__DISTINCT) return gleam__dec_fail(d, "%s: whole rows where only a distinct has them", label);
-    if ((s->kind == GLEAM__READ) != (s->npaths > 0) || (s->kind == GLEAM__READ && (s->format < GLEAM_FORMAT_TEXT || !s->delim)))
+    if ((s->kind == GLEAM__READ) != (s->npaths > 0) || (s->kind == GLEAM__READ && (s->format < GLEAM_FORMAT_TEXT || !gleam__delim_ok(s->delim))))
         return gleam__dec_fail(d, "%s: files or a format where its kind has none, or none where it needs them", label);
     if ((s->kind == GLEAM__VALUES) != (s->values != NULL) || (s->kind != GLEAM__VALUES && s->nrows))
         return gleam__dec_fail(d, "%s: rows in memory where its kind has none, or none where it needs them", label);

@@ -209,6 +209,10 @@ GLEAM_API gleam_dataset *gleam_read(gleam_flow *f, gleam_source_desc src) {
         gleam__flow_fail(f, GLEAM_ERR_ARG, "read: unknown format %d", (int)src.format);
         return NULL;
     }
+    if (src.delimiter && !gleam__delim_ok(src.delimiter)) {
+        gleam__flow_fail(f, GLEAM_ERR_ARG, "read: the delimiter cannot be a double quote, a newline or a carriage return");
+        return NULL;
+    }
     if (!(s = gleam__add_step(f, GLEAM__READ, NULL, NULL))) return NULL;
     s->s.format = src.format == GLEAM_FORMAT_DEFAULT ? GLEAM_FORMAT_TEXT : src.format;
     s->s.header = src.header;

@@ -213,6 +213,10 @@ typedef struct gleam__plan {
     char *bytes;            /* a decoded plan: the bytes its steps' values point into */
 } gleam__plan;
 
+/* Can c split CSV fields? Not a quote or a line end, which the reader gives meanings of
+   their own (nor 0, which a plan never holds). */
+static inline int gleam__delim_ok(char c) { return c && c != '"' && c != '\n' && c != '\r'; }
+
 /* A limit of an ordered input in several shards: its consumer takes the shards' rows in
    shard order, once they are all there. */
 static inline int gleam__gathers_in_order(const gleam__step *s) {
