@@ -641,6 +641,7 @@ static void *gleam__agent_accept(void *arg) {
 /* Register with the master and beat until the connection fails; then again, for ever. */
 static void gleam__agent_register(void) {
     int said = 0, idle = 0;
+    uint64_t made = 0;
     for (;;) {
         char err[512];
         gleam__buf buf = {NULL, 0, 0};
@@ -662,8 +663,9 @@ static void gleam__agent_register(void) {
                     gleam_value b[3];
                     usleep(GLEAM__NET_BEAT_MS * 1000);
                     pthread_mutex_lock(&gleam__ag.st.mu);
-                    if (gleam__ag.st.jobs || gleam__ag.running) idle = 0;
-                    else if (++idle == 10 && gleam__ag.st.pool) gleam__store_trim(&gleam__ag.st); /* idle 10 s */
+                    if (gleam__ag.st.jobs || gleam__ag.running || gleam__ag.st.made != made) idle = 0; /* even a job shorter than a beat */
+                    else if (++idle >= 10 && gleam__ag.st.pool) gleam__store_trim(&gleam__ag.st); /* idle 10 s */
+                    made = gleam__ag.st.made;
                     b[0] = gleam_int(gleam__ag.running);
                     b[1] = gleam_int((int64_t)gleam__ag.st.kept);
                     {

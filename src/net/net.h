@@ -279,6 +279,7 @@ typedef struct gleam__store {
     uint64_t kept;          /* bytes kept in all */
     gleam__kchunk *pool;     /* chunks to reuse */
     uint64_t pooled;
+    uint64_t made;          /* jobs made so far: one that came and went between two looks shows here */
     char dir[1024];
 } gleam__store;
 

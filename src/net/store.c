@@ -12,6 +12,7 @@ GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, in
     j->fd = -1;
     j->next = st->jobs;
     st->jobs = j;
+    st->made++;
     return j;
 }
 
