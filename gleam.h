@@ -6391,7 +6391,7 @@ static gleam_result gleam__send_slices(gleam__xchg *x, gleam__op *op, int j) {
     f[1] = (uint32_t)j;
     f[2] = 0;
     for (i = 0; i < x->nruns && r == GLEAM_OK; i++) {
-        const gleam__slice *sl = &x->slices[j * x->nruns + i];
+        const gleam__slice *sl = &x->slices[(size_t)j * (size_t)x->nruns + (size_t)i];
         gleam__cursor cur;
         gleam__cursor_init(&cur, sl->run, sl->from, sl->to, sl->lo, sl->hi);
         f[3] = (uint32_t)i;
@@ -6684,7 +6684,7 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
             }
             x->nruns = (int)nruns;
             for (j = 0; j < (int)nruns; j++) {
-                x->slices[t->shard * x->nruns + j].blocks = runs[j];
+                x->slices[(size_t)t->shard * (size_t)x->nruns + j].blocks = runs[j];
                 runs[j] = NULL;
             }
             done = 1;
@@ -6818,8 +6818,10 @@ GLEAM__PRIV void gleam__xchg_free(gleam__xchg *x) {
     if (!x) return;
     if (x->xport && x->xport->free_impl) x->xport->free_impl(x);
     for (j = 0; x->runs && j < x->nruns; j++) gleam__run_free(x->runs[j]);
-    if (x->slices)
-        for (j = 0; j < x->nparts * x->nruns; j++) gleam__blocks_free(x->slices[j].blocks);
+    if (x->slices) {
+        size_t k, n = (size_t)x->nparts * (size_t)x->nruns;
+        for (k = 0; k < n; k++) gleam__blocks_free(x->slices[k].blocks);
+    }
     gleam__free(x->runs);
     gleam__free(x->splits);
     gleam__free(x->slices);
@@ -6931,7 +6933,7 @@ GLEAM__PRIV int gleam__xchg_cut_runs(gleam__xchg *x) {
     }
     for (j = 0; j < P; j++)
         for (r = 0; r < R; r++) {
-            gleam__slice *sl = &x->slices[j * R + r];
+            gleam__slice *sl = &x->slices[(size_t)j * (size_t)R + (size_t)r];
             GLEAM_ASSERT(bounds[r * (P + 1) + j] <= bounds[r * (P + 1) + j + 1]); /* the splitters are in order */
             sl->run = x->runs[r];
             sl->from = bounds[r * (P + 1) + j];
@@ -8771,7 +8773,7 @@ static gleam_result gleam__sort_merge(gleam__ordercons *c) {
     if (R == 0) return GLEAM_OK;
     if (!(cur = (gleam__cursor *)gleam__calloc((size_t)R, sizeof *cur))) return gleam__nomem(op);
     for (i = 0; i < R; i++) {
-        const gleam__slice *sl = &x->slices[j * R + i];
+        const gleam__slice *sl = &x->slices[(size_t)j * (size_t)R + (size_t)i];
         if (sl->run) gleam__cursor_init(&cur[i], sl->run, sl->from, sl->to, sl->lo, sl->hi);
         else gleam__cursor_blocks(&cur[i], sl->blocks);
     }

@@ -184,7 +184,7 @@ static gleam_result gleam__send_slices(gleam__xchg *x, gleam__op *op, int j) {
     f[1] = (uint32_t)j;
     f[2] = 0;
     for (i = 0; i < x->nruns && r == GLEAM_OK; i++) {
-        const gleam__slice *sl = &x->slices[j * x->nruns + i];
+        const gleam__slice *sl = &x->slices[(size_t)j * (size_t)x->nruns + (size_t)i];
         gleam__cursor cur;
         gleam__cursor_init(&cur, sl->run, sl->from, sl->to, sl->lo, sl->hi);
         f[3] = (uint32_t)i;
@@ -477,7 +477,7 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
             }
             x->nruns = (int)nruns;
             for (j = 0; j < (int)nruns; j++) {
-                x->slices[t->shard * x->nruns + j].blocks = runs[j];
+                x->slices[(size_t)t->shard * (size_t)x->nruns + j].blocks = runs[j];
                 runs[j] = NULL;
             }
             done = 1;

@@ -40,8 +40,10 @@ GLEAM__PRIV void gleam__xchg_free(gleam__xchg *x) {
     if (!x) return;
     if (x->xport && x->xport->free_impl) x->xport->free_impl(x);
     for (j = 0; x->runs && j < x->nruns; j++) gleam__run_free(x->runs[j]);
-    if (x->slices)
-        for (j = 0; j < x->nparts * x->nruns; j++) gleam__blocks_free(x->slices[j].blocks);
+    if (x->slices) {
+        size_t k, n = (size_t)x->nparts * (size_t)x->nruns;
+        for (k = 0; k < n; k++) gleam__blocks_free(x->slices[k].blocks);
+    }
     gleam__free(x->runs);
     gleam__free(x->splits);
     gleam__free(x->slices);
@@ -153,7 +155,7 @@ GLEAM__PRIV int gleam__xchg_cut_runs(gleam__xchg *x) {
     }
     for (j = 0; j < P; j++)
         for (r = 0; r < R; r++) {
-            gleam__slice *sl = &x->slices[j * R + r];
+            gleam__slice *sl = &x->slices[(size_t)j * (size_t)R + (size_t)r];
             GLEAM_ASSERT(bounds[r * (P + 1) + j] <= bounds[r * (P + 1) + j + 1]); /* the splitters are in order */
             sl->run = x->runs[r];
             sl->from = bounds[r * (P + 1) + j];

@@ -130,7 +130,7 @@ static gleam_result gleam__sort_merge(gleam__ordercons *c) {
     if (R == 0) return GLEAM_OK;
     if (!(cur = (gleam__cursor *)gleam__calloc((size_t)R, sizeof *cur))) return gleam__nomem(op);
     for (i = 0; i < R; i++) {
-        const gleam__slice *sl = &x->slices[j * R + i];
+        const gleam__slice *sl = &x->slices[(size_t)j * (size_t)R + (size_t)i];
         if (sl->run) gleam__cursor_init(&cur[i], sl->run, sl->from, sl->to, sl->lo, sl->hi);
         else gleam__cursor_blocks(&cur[i], sl->blocks);
     }
