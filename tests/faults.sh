@@ -214,7 +214,7 @@ wait $DRIVER
 rc=$?
 kill -CONT "$2"
 if [ $rc -eq 0 ] && cmp -s "$T/local.out" "$T/dist.out" && grep -q 'is gone; [0-9]* finished tasks* of job' "$T/dist.err"; then
-    lib_pass "an agent that stops answering mid-job: ten beats missed, its tasks ran on the other, the answer is local mode's"
+    lib_pass "an agent that stops answering mid-job: ten beats missed, its tasks ran on the others, the answer is local mode's"
 else
     lib_fail "an agent that stops answering (exit $rc)" "$T/dist.err"
 fi
@@ -222,16 +222,17 @@ lib_stop
 
 # ---- 7. a full -dir ---------------------------------------------------------------------------
 # small: the job's binary and 2 MB more (the binary is kept under -dir too); tiny: half the binary
-mkdir -p "$T/small1" "$T/small2" "$T/tiny"
+mkdir -p "$T/small1" "$T/small2" "$T/small3" "$T/tiny"
 kb=$(($(wc -c < "$JOB") / 1024))
 if mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small1" 2> "$T/mount.err" &&
-    mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small2" && mount -t tmpfs -o size=$((kb / 2))k gleam-faults "$T/tiny"; then
-    trap 'lib_stop; umount "$T/small1" "$T/small2" "$T/tiny" 2> /dev/null; rm -rf "$T"' EXIT
-    lib_cluster 2 -slots 1 -memory 64 # the first agent fills up, the second has room
+    mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small2" && mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small3" &&
+    mount -t tmpfs -o size=$((kb / 2))k gleam-faults "$T/tiny"; then
+    trap 'lib_stop; umount "$T/small1" "$T/small2" "$T/small3" "$T/tiny" 2> /dev/null; rm -rf "$T"' EXIT
+    lib_cluster 3 -slots 1 -memory 64 # the first agent fills up, the others have room
     kill -9 $(echo $APIDS | cut -d' ' -f1)
     build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/small1" -slots 1 -memory 1 2> "$T/small1.log" &
     PIDS="$PIDS $!"
-    wait_for "$T/master.log" 'registered' 3 15 || lib_die "the agent on a small tmpfs did not register"
+    wait_for "$T/master.log" 'registered' 4 15 || lib_die "the agent on a small tmpfs did not register"
     sleep 2.5 # the master forgets the killed agent
     dist "$T/text.txt"
     wait $DRIVER
@@ -242,41 +243,41 @@ if mount -t tmpfs -o size=$((kb + 2048))k gleam-faults "$T/small1" 2> "$T/mount.
         lib_fail "an agent's -dir full (exit $rc)" "$T/dist.err"
     fi
     lib_stop
-    lib_cluster 2 -slots 1 -memory 64 # an agent whose -dir cannot even hold the binary
+    lib_cluster 3 -slots 1 -memory 64 # an agent whose -dir cannot even hold the binary
     kill -9 $(echo $APIDS | cut -d' ' -f1)
     build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/tiny" -slots 1 -memory 64 2> "$T/tiny.log" &
     PIDS="$PIDS $!"
-    wait_for "$T/master.log" 'registered' 3 15 || lib_die "the agent on a tiny tmpfs did not register"
+    wait_for "$T/master.log" 'registered' 4 15 || lib_die "the agent on a tiny tmpfs did not register"
     sleep 2.5
     dist "$T/text.txt"
     wait $DRIVER
     rc=$?
     if [ $rc -eq 0 ] && cmp -s "$T/local.out" "$T/dist.out" && grep -q 'cannot write the binary under .*tiny: No space left on device' "$T/dist.err" &&
-        grep -q 'goes on with 1 of its 2 agents' "$T/dist.err" && [ -z "$(ls "$T/tiny/bin" 2> /dev/null)" ]; then
+        grep -q 'goes on with 2 of its 3 agents' "$T/dist.err" && [ -z "$(ls "$T/tiny/bin" 2> /dev/null)" ]; then
         lib_pass "an agent's -dir too small for the binary: the job went on without it, the answer is local mode's, no part file left"
     else
         lib_fail "an agent's -dir too small for the binary (exit $rc)" "$T/dist.err"
     fi
     lib_stop
     lib_cluster 0
-    for i in 1 2; do
+    for i in 1 2 3; do
         build/gleam agent -master "$M" -listen 127.0.0.1 -port 0 -dir "$T/small$i" -slots 1 -memory 1 2> "$T/small$i.log" &
         PIDS="$PIDS $!"
     done
-    wait_for "$T/master.log" 'registered' 2 15 || lib_die "the agents on small tmpfs did not register"
+    wait_for "$T/master.log" 'registered' 3 15 || lib_die "the agents on small tmpfs did not register"
     dist "$T/text.txt"
     wait $DRIVER
     rc=$?
     msg=$(tail -n 1 "$T/dist.err")
-    if [ $rc -ne 0 ] && echo "$msg" | grep -q 'cannot keep a block under .*small[12]: No space left on device'; then
+    if [ $rc -ne 0 ] && echo "$msg" | grep -q 'cannot keep a block under .*small[123]: No space left on device'; then
         lib_pass "every agent's -dir full: the job fails and says why: $msg"
     else
         lib_fail "every agent's -dir full (exit $rc)" "$T/dist.err"
     fi
     lib_stop
-    umount "$T/small1" "$T/small2" "$T/tiny"
+    umount "$T/small1" "$T/small2" "$T/small3" "$T/tiny"
 else
     lib_pass "a full -dir: skipped, this machine cannot mount a tmpfs: $(head -c 200 "$T/mount.err")"
-    umount "$T/small1" 2> /dev/null
+    for d in small1 small2 small3 tiny; do umount "$T/$d" 2> /dev/null; done
 fi
 lib_done
