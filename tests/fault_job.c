@@ -2,11 +2,13 @@
    breaks on purpose: its steps can be slowed down (so that a fault lands mid-flight),
    leave a mark when a stage starts, fail on a poisoned row, or kill their own process.
 
-   usage: fault_job [-slow US] [-slow2 US] [-mark FILE] [-die] FILE
+   usage: fault_job [-slow US] [-slow2 US] [-mark FILE] [-die] [-collect] FILE
      -slow US     stage 1 sleeps US microseconds per 1000 lines
      -slow2 US    stage 2 sleeps US microseconds per 100 words
      -mark FILE   stage 2 creates FILE when it takes its first row
      -die         stage 1 kills its own process with SIGKILL at its first line
+     -collect     a flow before the word count collects every line of FILE (and prints
+                  how many): the word count is then a second flow, whose tasks carry them
    A line that holds the word POISON fails the job: a deterministic error of user code.
    Prints "word count" lines, sorted by word. */
 #define GLEAM_IMPLEMENTATION
@@ -22,7 +24,7 @@
 
 static long slow_us, slow2_us;
 static const char *mark;
-static int die;
+static int die, collect;
 
 /* A line in, a [word, 1] row per word out (a word: a run of bytes other than spaces). */
 static gleam_result words(gleam_ctx *c, const gleam_value *row, int n) {
@@ -63,13 +65,13 @@ static gleam_result settle(gleam_ctx *c, const gleam_value *row, int n) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: fault_job [-slow US] [-slow2 US] [-mark FILE] [-die] FILE\n");
+    fprintf(stderr, "usage: fault_job [-slow US] [-slow2 US] [-mark FILE] [-die] [-collect] FILE\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     const char *file = NULL;
-    gleam_flow *f;
+    gleam_flow *f, *first = NULL;
     gleam_dataset *d;
     gleam_result r;
     int i;
@@ -86,10 +88,22 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-slow2") && i + 1 < argc) slow2_us = atol(argv[++i]);
         else if (!strcmp(argv[i], "-mark") && i + 1 < argc) mark = argv[++i];
         else if (!strcmp(argv[i], "-die")) die = 1;
+        else if (!strcmp(argv[i], "-collect")) collect = 1;
         else if (argv[i][0] == '-' || file) return usage();
         else file = argv[i];
     }
     if (!file) return usage();
+    if (collect) {
+        gleam_rows *lines;
+        first = gleam_flow_new("collect lines");
+        lines = gleam_collect(gleam_read(first, gleam_txt(file, 0)));
+        if ((r = gleam_run(first)) != GLEAM_OK) {
+            fprintf(stderr, "fault_job: %s\n", gleam_error(first));
+            gleam_flow_free(first);
+            return 1;
+        }
+        printf("%zu lines\n", gleam_rows_count(lines));
+    }
     f = gleam_flow_new("fault job");
     d = gleam_read(f, gleam_txt(file, 0));
     d = gleam_map(d, "words");
@@ -100,5 +114,6 @@ int main(int argc, char **argv) {
     r = gleam_run(f);
     if (r != GLEAM_OK) fprintf(stderr, "fault_job: %s\n", gleam_error(f));
     gleam_flow_free(f);
+    gleam_flow_free(first);
     return r == GLEAM_OK ? 0 : 1;
 }

@@ -11,6 +11,7 @@
 #   4. a user function that fails on one row: the job fails at once, no second attempt,
 #      with step, shard, file, line and message, and no executor of it is left; so does
 #      a sum past the int64 range (group_stats), with the key, and no total printed;
+#      and a second flow whose tasks would carry 68 MB of the first's rows, before it runs;
 #   5. the driver killed with SIGKILL: within 10 s no executor of it is left and every
 #      agent has dropped its data;
 #   6. a task that is killed every time: the job fails after 4 attempts with its last error;
@@ -109,6 +110,19 @@ if [ $rc -ne 0 ] && ! grep -q 'runs again' "$T/dist.err" && ! grep -q '^big' "$T
 else
     lib_fail "a sum past the int64 range on the cluster (exit $rc)" "$T/dist.err"
 fi
+
+# ---- 4c. a second flow whose tasks would carry more than a message holds ------------------------
+build/gen text 70000000 3 > "$T/big.txt"
+$TO $JOB -collect "$T/big.txt" -distributed -gleam.master="$M" > "$T/out" 2> "$T/dist.err"
+rc=$?
+msg=$(tail -n 1 "$T/dist.err")
+if [ $rc -ne 0 ] && grep -q '^[0-9]* lines$' "$T/out" && ! grep -q '^\[stage' "$T/dist.err" &&
+    echo "$msg" | grep -q 'flow "fault job": the rows that earlier flows collected (6[0-9].[0-9] MB) do not fit in a task.s message (64 MB'; then
+    lib_pass "a flow after one that collected 68 MB fails before a task runs, and says why: $msg"
+else
+    lib_fail "a flow after one that collected 68 MB (exit $rc)" "$T/dist.err"
+fi
+rm -f "$T/big.txt"
 
 # ---- 6. a task killed at every attempt ------------------------------------------------------
 dist -die "$T/text.txt"

@@ -195,6 +195,10 @@ static void *gleam__drive_task(void *arg) {
     if (gleam__drive_spec(d, stage, shard, &spec)) {
         res = GLEAM_ERR_NOMEM;
         gleam__fmt_into(err, sizeof err, "out of memory");
+    } else if (spec.len + d->args.len + strlen(d->cwd) + 4096 > GLEAM__NET_FRAME_MAX) { /* never sent: the agent would refuse it */
+        res = GLEAM_ERR_ARG;
+        gleam__fmt_into(err, sizeof err, "the task does not fit in a message: %.1f MB of spec and arguments, past %d MB",
+                        (double)(spec.len + d->args.len) / 1048576.0, (int)(GLEAM__NET_FRAME_MAX >> 20));
     } else if ((fd = gleam__drive_dial(d, a, err, sizeof err)) >= 0) {
         gleam_value m[7];
         gleam__timeouts(fd, 10 * GLEAM__NET_BEAT_MS); /* the agent beats while the task waits and runs: ten missed, it is gone */
@@ -458,6 +462,14 @@ GLEAM__PRIV gleam_result gleam__driver_run(gleam_flow *f, const gleam_options *o
             goto out;
         }
     if (!getcwd(d.cwd, sizeof d.cwd)) snprintf(d.cwd, sizeof d.cwd, "/");
+    if (gleam__collected.len + d.args.len > GLEAM__NET_FRAME_MAX - GLEAM__NET_SPEC_ROOM) { /* before any task runs */
+        gleam__drive_fail(&d, GLEAM_ERR_ARG,
+                          "the rows that earlier flows collected (%.1f MB) do not fit in a task's message (%d MB, with "
+                          "the program's arguments and the rest of the task): collect fewer rows, or write them to a file "
+                          "and read that",
+                          (double)gleam__collected.len / 1048576.0, (int)(GLEAM__NET_FRAME_MAX >> 20));
+        goto out;
+    }
     gleam__drive_announce(&d);
     { /* an agent that cannot take the binary or the job (its -dir full, gone since the
          master listed it) is left out; the job fails only when none is left */

@@ -92,6 +92,10 @@ GLEAM__PRIV int gleam__serve_greeted(int fd);
 #define GLEAM__NET_VERSION 1
 /* Most bytes of one message: a block of rows, a plan, or a part of a binary. */
 #define GLEAM__NET_FRAME_MAX ((size_t)64 << 20)
+/* What a task's message needs besides the rows earlier flows collected and the program's
+   arguments, at most (its producers, a sort's ranges): a flow whose collected rows leave
+   less fails before it starts, with a message that says so. */
+#define GLEAM__NET_SPEC_ROOM ((size_t)4 << 20)
 
 /* Who is on the other end of a connection. */
 enum {
