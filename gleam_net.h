@@ -1488,19 +1488,21 @@ static void *gleam__drive_task(void *arg) {
     t->t1 = gleam__now();
     t->bytes = bytes;
     t->rows = rows;
+    if (res != GLEAM_OK && !again && !d->failed) { /* recorded before this task counts as ended: d may go right after */
+        d->failed = 1;
+        d->err = (gleam_result)res;
+        if (attempts > 1)
+            gleam__fmt_into(d->msg, sizeof d->msg, "%s: %s (attempt %d of %d: it failed every time)", where, err, attempts,
+                            GLEAM__NET_ATTEMPTS);
+        else
+            gleam__fmt_into(d->msg, sizeof d->msg, "%s: %s", where, err);
+    }
     d->ag[a].running--;
     d->running--;
     if (again)
         fprintf(stderr, "gleam: %s: %s; attempt %d of %d failed, it runs again\n", where, err, attempts, GLEAM__NET_ATTEMPTS);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
-    if (res != GLEAM_OK && !again) {
-        if (attempts > 1)
-            gleam__drive_fail(d, (gleam_result)res, "%s: %s (attempt %d of %d: it failed every time)", where, err, attempts,
-                              GLEAM__NET_ATTEMPTS);
-        else
-            gleam__drive_fail(d, (gleam_result)res, "%s: %s", where, err);
-    }
     gleam__buf_free(&spec);
     gleam__buf_free(&buf);
     gleam__vals_free(&v);
