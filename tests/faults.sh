@@ -32,23 +32,18 @@ JOB=build/test/fault_job
 
 lib_cluster 3 -slots 1 -memory 64
 children() { for a in $APIDS; do pgrep -P "$a"; done 2> /dev/null; }
-# until FILE exists or there is a child of an agent (executors), at most 20 s: 0, or 1
-wait_children() {
+# until COMMAND... succeeds, at most 20 s: 0, or 1
+within_20s() {
     w=0
-    while [ -z "$(children)" ]; do
+    until "$@"; do
         [ $w -ge 200 ] && return 1
         sleep 0.1
         w=$((w + 1))
     done
 }
-wait_file() {
-    w=0
-    while [ ! -e "$1" ]; do
-        [ $w -ge 200 ] && return 1
-        sleep 0.1
-        w=$((w + 1))
-    done
-}
+has_children() { [ -n "$(children)" ]; }
+wait_children() { within_20s has_children; } # an executor has started
+wait_file() { within_20s test -e "$1"; }
 # until no agent has a child, at most $1 tenths of a second; prints the tenths waited
 wait_no_children() {
     w=0
