@@ -892,6 +892,9 @@ GLEAM__PRIV void gleam__vals_free(gleam__vals *a);
 /* Walk the packed rows of p[0..n): GLEAM_OK when they are whole rows of ours, with their
    count in *rows; GLEAM_ERR_INPUT otherwise. For bytes that came from elsewhere. */
 GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows);
+/* gleam__check_rows, and where the last row starts (NULL when there is none): one walk for
+   a reader that needs both. */
+GLEAM__PRIV gleam_result gleam__check_rows_last(const char *p, size_t n, uint64_t *rows, const char **last);
 
 /* The length of a packed value from its first byte, when that decides it (numbers, nil,
    booleans, strings of up to 31 bytes); else 0. */
@@ -3034,18 +3037,24 @@ GLEAM__PRIV void gleam__vals_free(gleam__vals *a) {
     a->n = a->cap = 0;
 }
 
-GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows) {
-    const char *end = p + n;
+GLEAM__PRIV gleam_result gleam__check_rows_last(const char *p, size_t n, uint64_t *rows, const char **last) {
+    const char *end = p + n, *at = NULL;
     uint64_t count = 0;
     while (p < end) {
         uint32_t k, i;
+        at = p;
         if (gleam__unpack_header(&p, end, &k) != GLEAM_OK) return GLEAM_ERR_INPUT;
         for (i = 0; i < k; i++)
             if (gleam__skip_value(&p, end) != GLEAM_OK) return GLEAM_ERR_INPUT;
         count++;
     }
     *rows = count;
+    if (last) *last = at;
     return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows) {
+    return gleam__check_rows_last(p, n, rows, NULL);
 }
 /* ==== End file src/data/pack.c ==== */
 

@@ -568,22 +568,24 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
     }
     gleam__sha256_init(&sh);
     while (have < size) {
-        const char *p = NULL;
-        size_t len = 0;
-        const char *bad = NULL;
-        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) != GLEAM__MSG_PIECE) bad = ""; /* the peer is gone or spoke out of turn */
-        else if (gleam__mbytes(v, 0, &p, &len)) bad = "agent: a piece of the binary is not bytes";
-        else if (have + (int64_t)len > size) bad = "agent: the binary's pieces add up to more than its size";
-        else if (gleam__write_all(out, p, len)) bad = strerror(errno);
-        if (bad) {
-            close(out);
-            unlink(tmp);
-            if (p && len && have + (int64_t)len <= size) gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, bad);
-            else if (*bad) gleam__agent_err(fd, "%s", bad);
-            return -1;
+        const char *p;
+        size_t len;
+        char why[1200] = ""; /* stays empty when the peer is gone or spoke out of turn: nobody to tell */
+        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) == GLEAM__MSG_PIECE) {
+            if (gleam__mbytes(v, 0, &p, &len)) snprintf(why, sizeof why, "agent: a piece of the binary is not bytes");
+            else if (have + (int64_t)len > size) snprintf(why, sizeof why, "agent: the binary's pieces add up to more than its size");
+            else if (gleam__write_all(out, p, len))
+                snprintf(why, sizeof why, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, strerror(errno));
+            else {
+                gleam__sha256_add(&sh, p, len);
+                have += (int64_t)len;
+                continue;
+            }
         }
-        gleam__sha256_add(&sh, p, len);
-        have += (int64_t)len;
+        close(out);
+        unlink(tmp);
+        if (why[0]) gleam__agent_err(fd, "%s", why);
+        return -1;
     }
     gleam__sha256_end(&sh, sum);
     gleam__hex(sum, sizeof sum, got);
@@ -1525,11 +1527,10 @@ static int gleam__drive_ready(gleam__drive *d, int s) {
    lives. -1 when none is free. With mu held. */
 static int gleam__drive_pick(gleam__drive *d, int s, int shard) {
     int64_t *held = (int64_t *)gleam__calloc((size_t)d->nag, sizeof *held);
-    int a, best = -1, i, j;
+    int a, best = -1, i, j, others = 0, avoid = d->t[s][shard].avoid;
     for (i = 0; held && i < d->p->nstages; i++)
         if (gleam__feeds(d->p->stages[i], d->p->stages[s]) >= 0)
             for (j = 0; j < d->p->stages[i]->nshards; j++) held[d->t[i][j].agent] += d->t[i][j].bytes;
-    int others = 0, avoid = d->t[s][shard].avoid;
     for (a = 0; a < d->nag; a++) others += !d->ag[a].gone && a != avoid;
     for (a = 0; a < d->nag; a++) {
         if (d->ag[a].gone || d->ag[a].running >= d->ag[a].slots || (a == avoid && others)) continue;
@@ -1939,20 +1940,18 @@ typedef struct gleam__feed {
    when the block is not whole rows. */
 static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t run, const gleam__cmp *cmp,
                              const gleam__srow *lo, const gleam__srow *hi, gleam__buf *blk) {
-    const char *p = fr->data, *end = fr->data + fr->len;
+    const char *p = fr->data, *end = fr->data + fr->len, *last;
     const gleam_order *o = &fd->step->order;
     uint32_t f[4];
+    uint64_t rows;
     f[0] = (uint32_t)fd->step->id;
     f[1] = (uint32_t)fd->shard;
     f[2] = 0;
     f[3] = run;
-    uint64_t rows;
     blk->len = 0;
-    if (gleam__check_rows(p, fr->len, &rows) != GLEAM_OK) return -2; /* walked below: whole rows? */
+    if (gleam__check_rows_last(p, fr->len, &rows, &last) != GLEAM_OK) return -2; /* walked below: whole rows? */
     if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
-        const char *last = p, *q = p;
         gleam__srow a, z;
-        while (q < end) last = q, q += gleam__row_len(q);
         a = gleam__srow_at(p, o);
         z = gleam__srow_at(last, o);
         if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))

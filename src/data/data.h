@@ -45,6 +45,9 @@ GLEAM__PRIV void gleam__vals_free(gleam__vals *a);
 /* Walk the packed rows of p[0..n): GLEAM_OK when they are whole rows of ours, with their
    count in *rows; GLEAM_ERR_INPUT otherwise. For bytes that came from elsewhere. */
 GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows);
+/* gleam__check_rows, and where the last row starts (NULL when there is none): one walk for
+   a reader that needs both. */
+GLEAM__PRIV gleam_result gleam__check_rows_last(const char *p, size_t n, uint64_t *rows, const char **last);
 
 /* The length of a packed value from its first byte, when that decides it (numbers, nil,
    booleans, strings of up to 31 bytes); else 0. */

@@ -282,16 +282,22 @@ GLEAM__PRIV void gleam__vals_free(gleam__vals *a) {
     a->n = a->cap = 0;
 }
 
-GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows) {
-    const char *end = p + n;
+GLEAM__PRIV gleam_result gleam__check_rows_last(const char *p, size_t n, uint64_t *rows, const char **last) {
+    const char *end = p + n, *at = NULL;
     uint64_t count = 0;
     while (p < end) {
         uint32_t k, i;
+        at = p;
         if (gleam__unpack_header(&p, end, &k) != GLEAM_OK) return GLEAM_ERR_INPUT;
         for (i = 0; i < k; i++)
             if (gleam__skip_value(&p, end) != GLEAM_OK) return GLEAM_ERR_INPUT;
         count++;
     }
     *rows = count;
+    if (last) *last = at;
     return GLEAM_OK;
+}
+
+GLEAM__PRIV gleam_result gleam__check_rows(const char *p, size_t n, uint64_t *rows) {
+    return gleam__check_rows_last(p, n, rows, NULL);
 }

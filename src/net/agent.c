@@ -97,22 +97,24 @@ static int gleam__agent_binary(int fd, gleam__buf *buf, gleam__vals *v) {
     }
     gleam__sha256_init(&sh);
     while (have < size) {
-        const char *p = NULL;
-        size_t len = 0;
-        const char *bad = NULL;
-        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) != GLEAM__MSG_PIECE) bad = ""; /* the peer is gone or spoke out of turn */
-        else if (gleam__mbytes(v, 0, &p, &len)) bad = "agent: a piece of the binary is not bytes";
-        else if (have + (int64_t)len > size) bad = "agent: the binary's pieces add up to more than its size";
-        else if (gleam__write_all(out, p, len)) bad = strerror(errno);
-        if (bad) {
-            close(out);
-            unlink(tmp);
-            if (p && len && have + (int64_t)len <= size) gleam__agent_err(fd, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, bad);
-            else if (*bad) gleam__agent_err(fd, "%s", bad);
-            return -1;
+        const char *p;
+        size_t len;
+        char why[1200] = ""; /* stays empty when the peer is gone or spoke out of turn: nobody to tell */
+        if ((k = gleam__msg_recv(fd, buf, v, 1, err, sizeof err)) == GLEAM__MSG_PIECE) {
+            if (gleam__mbytes(v, 0, &p, &len)) snprintf(why, sizeof why, "agent: a piece of the binary is not bytes");
+            else if (have + (int64_t)len > size) snprintf(why, sizeof why, "agent: the binary's pieces add up to more than its size");
+            else if (gleam__write_all(out, p, len))
+                snprintf(why, sizeof why, "agent: cannot write the binary under %s: %s", gleam__ag.cfg.dir, strerror(errno));
+            else {
+                gleam__sha256_add(&sh, p, len);
+                have += (int64_t)len;
+                continue;
+            }
         }
-        gleam__sha256_add(&sh, p, len);
-        have += (int64_t)len;
+        close(out);
+        unlink(tmp);
+        if (why[0]) gleam__agent_err(fd, "%s", why);
+        return -1;
     }
     gleam__sha256_end(&sh, sum);
     gleam__hex(sum, sizeof sum, got);

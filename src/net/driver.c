@@ -283,11 +283,10 @@ static int gleam__drive_ready(gleam__drive *d, int s) {
    lives. -1 when none is free. With mu held. */
 static int gleam__drive_pick(gleam__drive *d, int s, int shard) {
     int64_t *held = (int64_t *)gleam__calloc((size_t)d->nag, sizeof *held);
-    int a, best = -1, i, j;
+    int a, best = -1, i, j, others = 0, avoid = d->t[s][shard].avoid;
     for (i = 0; held && i < d->p->nstages; i++)
         if (gleam__feeds(d->p->stages[i], d->p->stages[s]) >= 0)
             for (j = 0; j < d->p->stages[i]->nshards; j++) held[d->t[i][j].agent] += d->t[i][j].bytes;
-    int others = 0, avoid = d->t[s][shard].avoid;
     for (a = 0; a < d->nag; a++) others += !d->ag[a].gone && a != avoid;
     for (a = 0; a < d->nag; a++) {
         if (d->ag[a].gone || d->ag[a].running >= d->ag[a].slots || (a == avoid && others)) continue;

@@ -160,20 +160,18 @@ typedef struct gleam__feed {
    when the block is not whole rows. */
 static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t run, const gleam__cmp *cmp,
                              const gleam__srow *lo, const gleam__srow *hi, gleam__buf *blk) {
-    const char *p = fr->data, *end = fr->data + fr->len;
+    const char *p = fr->data, *end = fr->data + fr->len, *last;
     const gleam_order *o = &fd->step->order;
     uint32_t f[4];
+    uint64_t rows;
     f[0] = (uint32_t)fd->step->id;
     f[1] = (uint32_t)fd->shard;
     f[2] = 0;
     f[3] = run;
-    uint64_t rows;
     blk->len = 0;
-    if (gleam__check_rows(p, fr->len, &rows) != GLEAM_OK) return -2; /* walked below: whole rows? */
+    if (gleam__check_rows_last(p, fr->len, &rows, &last) != GLEAM_OK) return -2; /* walked below: whole rows? */
     if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
-        const char *last = p, *q = p;
         gleam__srow a, z;
-        while (q < end) last = q, q += gleam__row_len(q);
         a = gleam__srow_at(p, o);
         z = gleam__srow_at(last, o);
         if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))
