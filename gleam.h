@@ -552,6 +552,7 @@ GLEAM_API const gleam_step_stats *gleam_stats_step(const gleam_flow *f, int step
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1781,6 +1782,9 @@ typedef struct gleam__frame {
    that long gives EAGAIN: the timeout bounds the wait for room, not the whole write (a
    blocking send would restart it after every byte taken). 0, or -1 with errno set. */
 GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
+/* The same for an bytes at a, then bn bytes at b, in one send where they fit: a frame's
+   header does not go on the wire alone. */
+GLEAM__PRIV int gleam__fd_write2(int fd, const char *a, size_t an, const char *b, size_t bn);
 /* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
    EPROTO when the input ends inside). */
 GLEAM__PRIV int gleam__read_exact(int fd, char *p, size_t n);
@@ -6239,10 +6243,20 @@ GLEAM__PRIV int gleam__frame_fields(int type) {
     }
 }
 
-GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == ENOTSOCK) return gleam__write_all(fd, p, n);
+GLEAM__PRIV int gleam__fd_write2(int fd, const char *a, size_t an, const char *b, size_t bn) {
+    while (an + bn) {
+        struct iovec io[2];
+        struct msghdr m;
+        ssize_t w;
+        memset(&m, 0, sizeof m);
+        io[0].iov_base = (void *)(an ? a : b);
+        io[0].iov_len = an ? an : bn;
+        io[1].iov_base = (void *)b;
+        io[1].iov_len = an ? bn : 0;
+        m.msg_iov = io;
+        m.msg_iovlen = an && bn ? 2 : 1;
+        w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == ENOTSOCK) return gleam__write_all(fd, a, an) || gleam__write_all(fd, b, bn) ? -1 : 0;
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* no room: wait for the peer to read */
             struct timeval tv = {0, 0};
@@ -6263,11 +6277,19 @@ GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) {
             if (w == 0) errno = EPIPE;
             return -1;
         }
-        p += w;
-        n -= (size_t)w;
+        if ((size_t)w >= an) { /* the first part gone: the rest of the second */
+            b += (size_t)w - an;
+            bn -= (size_t)w - an;
+            an = 0;
+        } else {
+            a += w;
+            an -= (size_t)w;
+        }
     }
     return 0;
 }
+
+GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) { return gleam__fd_write2(fd, p, n, NULL, 0); }
 
 GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len) {
     unsigned char hdr[4 + 1 + 4 * 4];
@@ -6281,8 +6303,7 @@ GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, 
     gleam__be32(hdr, (uint32_t)(h - 4 + len));
     hdr[4] = (unsigned char)type;
     for (i = 0; i < nf; i++) gleam__be32(hdr + 5 + 4 * i, f[i]);
-    if (gleam__fd_write(fd, (const char *)hdr, h)) return -1;
-    return len ? gleam__fd_write(fd, (const char *)data, len) : 0;
+    return gleam__fd_write2(fd, (const char *)hdr, h, (const char *)data, len); /* one send: no lone header on the wire */
 }
 
 /* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;

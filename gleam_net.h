@@ -314,9 +314,13 @@ GLEAM__PRIV int gleam__master_main(const gleam__netcfg *cfg);
 typedef struct gleam__sframe {
     struct gleam__sframe *next;
     uint32_t len;
+    uint32_t rows;          /* of a BLOCK or ROWS frame, counted as it came; GLEAM__SROWS_NONE:
+                               another frame, or not whole rows */
     int64_t off;            /* in the job's file; -1: in data */
     char data[1];
 } gleam__sframe;
+
+#define GLEAM__SROWS_NONE UINT32_MAX
 
 /* Memory for kept frames, taken in pieces of GLEAM__KCHUNK and given back to the store's
    pool when a task's frames go, so that the next job reuses pages the system has given. */
@@ -363,8 +367,9 @@ GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, in
 /* Task (stage, shard) of job j, emptied for a new attempt when fresh. NULL when out of
    memory. With mu held. */
 GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, int stage, int shard, int fresh);
-/* Keep one frame body for task t. 0, or -1 with errno set. With mu held. */
-GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n);
+/* Keep one frame body for task t, holding `rows` whole rows (GLEAM__SROWS_NONE: not a
+   frame of rows, or not whole rows). 0, or -1 with errno set. With mu held. */
+GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n, uint32_t rows);
 /* The bytes of frame f into buf (reading the job's file when it is there). 0, or -1. */
 GLEAM__PRIV int gleam__store_read(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *buf);
 /* Forget job j and free what it kept (its file too), now or, while connections read its
@@ -627,11 +632,13 @@ static void gleam__agent_hold(int fd, gleam__buf *buf, gleam__vals *v) {
     pthread_mutex_unlock(&gleam__ag.st.mu);
 }
 
-/* The rows in a block an executor sent, for the figures only: counted as far as they are
-   whole rows, without trusting them further. */
-static uint64_t gleam__count_rows(const char *p, size_t n) {
+/* The rows of a frame an executor sent, if it is a frame of whole rows: for the figures,
+   and for SAMPLE, which walks only the frames its rows are in. GLEAM__SROWS_NONE for
+   another frame, or one that is not whole rows (trusted no further: a reader checks). */
+static uint32_t gleam__count_rows(const gleam__frame *fr) {
     uint64_t rows = 0;
-    return gleam__check_rows(p, n, &rows) == GLEAM_OK ? rows : 0;
+    if (fr->type != GLEAM__FRAME_BLOCK && fr->type != GLEAM__FRAME_ROWS) return GLEAM__SROWS_NONE;
+    return gleam__check_rows(fr->data, fr->len, &rows) == GLEAM_OK && rows < GLEAM__SROWS_NONE ? (uint32_t)rows : GLEAM__SROWS_NONE;
 }
 
 /* >>executors ---------------------------------------------------------------------------------- */
@@ -718,6 +725,7 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
     gleam__sjob *j;
     gleam__stask *t = NULL;
     uint64_t kept = 0, rows_kept = 0;
+    uint32_t rows;
     gleam__buf fb = {NULL, 0, 0};
     pid_t pid = -1;
     double beat = gleam__now();
@@ -846,9 +854,10 @@ static void gleam__agent_run(int fd, gleam__vals *v) {
                          (long)pid, fr.type);
                 break;
             }
+            rows = gleam__count_rows(&fr); /* walked before the lock is taken */
             pthread_mutex_lock(&gleam__ag.st.mu);
-            k = (j = gleam__store_job(&gleam__ag.st, job, 0)) != NULL ? gleam__store_add(&gleam__ag.st, j, t, fb.p, fb.len) : -2;
-            if (k == 0 && (fr.type == GLEAM__FRAME_BLOCK || fr.type == GLEAM__FRAME_ROWS)) t->rows += gleam__count_rows(fr.data, fr.len);
+            k = (j = gleam__store_job(&gleam__ag.st, job, 0)) != NULL ? gleam__store_add(&gleam__ag.st, j, t, fb.p, fb.len, rows) : -2;
+            if (k == 0 && rows != GLEAM__SROWS_NONE) t->rows += rows;
             pthread_mutex_unlock(&gleam__ag.st.mu);
             if (k == -2) gleam__fmt_into(err, sizeof err, "its job was dropped");
             else if (k) gleam__fmt_into(err, sizeof err, "the agent cannot keep a block under %s: %s", gleam__ag.cfg.dir, strerror(errno));
@@ -984,7 +993,7 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
             if (!in) continue;
         }
         gleam__be32(hdr, f->len);
-        if (gleam__fd_write(fd, (const char *)hdr, 4) || gleam__fd_write(fd, (const char *)p, f->len)) bad = 1;
+        if (gleam__fd_write2(fd, (const char *)hdr, 4, (const char *)p, f->len)) bad = 1;
     }
     pthread_mutex_lock(&gleam__ag.st.mu);
     gleam__store_release(&gleam__ag.st, j);
@@ -993,47 +1002,69 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
     if (!bad) gleam__msg_send(fd, GLEAM__MSG_OK, NULL, 0);
 }
 
-/* SAMPLE: up to `most` rows of a task's sorted run for a step, evenly spaced, in order. */
+/* The bytes of kept frame f: where it lies in memory, or read into b from the job's file.
+   NULL with errno set. */
+static const char *gleam__frame_bytes(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *b) {
+    if (f->off < 0) return f->data;
+    return gleam__store_read(j, f, b) ? NULL : b->p;
+}
+
+/* Is kept frame p (f->len bytes) a block of a sorted run of `step`? A RUN frame of it? */
+static int gleam__is_run_block(const char *p, uint32_t len, int64_t step) {
+    return len >= 17 && p[0] == GLEAM__FRAME_BLOCK && gleam__rd32((const unsigned char *)p + 1) == (uint32_t)step &&
+           gleam__rd32((const unsigned char *)p + 5) == GLEAM__PART_RUN;
+}
+static int gleam__is_run_end(const char *p, uint32_t len, int64_t step) {
+    return len >= 9 && p[0] == GLEAM__FRAME_RUN && gleam__rd32((const unsigned char *)p + 1) == (uint32_t)step;
+}
+
+/* SAMPLE: up to `most` rows of a task's sorted runs for a step, evenly spaced, in order,
+   and the first row of every block. The rows of each block were counted as it came: only
+   the blocks a sample falls in are walked, and only up to it. */
 static void gleam__agent_sample(int fd, const gleam__vals *v) {
     gleam__stask *t;
     int64_t step, most;
     gleam__sjob *j = gleam__agent_task(fd, v, &t, &step, &most);
     gleam__buf b = {NULL, 0, 0}, out = {NULL, 0, 0}, index = {NULL, 0, 0};
     const gleam__sframe *f;
-    uint64_t total = 0, seen = 0, taken = 0, rows;
-    int pass, bad = 0, run = 0;
+    uint64_t total = 0, seen = 0, taken = 0;
+    int bad = 0, run = 0;
     if (!j) return;
-    for (pass = 0; pass < 2 && !bad; pass++) /* count the rows, then take every total/most-th */
-        for (f = t->head; f && !bad; f = f->next) {
-            const char *p, *end;
-            if (gleam__store_read(j, f, &b)) {
-                bad = 1;
-                break;
-            }
-            if (pass == 1 && b.len >= 9 && b.p[0] == GLEAM__FRAME_RUN && gleam__rd32((const unsigned char *)b.p + 1) == (uint32_t)step)
-                run++;
-            if (b.len < 17 || b.p[0] != GLEAM__FRAME_BLOCK || gleam__rd32((const unsigned char *)b.p + 1) != (uint32_t)step ||
-                gleam__rd32((const unsigned char *)b.p + 5) != GLEAM__PART_RUN)
-                continue;
-            if (pass == 0 && gleam__check_rows(b.p + 17, b.len - 17, &rows) != GLEAM_OK) { /* walked below: whole rows? */
-                errno = EPROTO;
-                bad = 1;
-                break;
-            }
-            if (pass == 1 && b.len > 17) { /* the block's first row, for the index */
-                gleam_value e[2];
-                e[0] = gleam_int(run);
-                e[1] = gleam_bytes(b.p + 17, gleam__row_len(b.p + 17));
-                if (gleam__pack_row(&index, e, 2)) bad = 1;
-            }
-            for (p = b.p + 17, end = b.p + b.len; p < end; p += gleam__row_len(p)) {
-                if (pass == 0) total++;
-                else if (most && taken < (uint64_t)most && seen++ * (uint64_t)most >= taken * total) {
-                    if (gleam__buf_add(&out, p, gleam__row_len(p))) bad = 1;
-                    taken++;
-                }
-            }
+    for (f = t->head; f && !bad; f = f->next) { /* the rows in all, from the counts */
+        const char *p = gleam__frame_bytes(j, f, &b);
+        if (!p) bad = 1;
+        else if (gleam__is_run_block(p, f->len, step)) {
+            if (f->rows == GLEAM__SROWS_NONE) errno = EPROTO, bad = 1; /* not whole rows */
+            else total += f->rows;
         }
+    }
+    for (f = t->head; f && !bad; f = f->next) { /* sample `taken`: row taken*total/most, rounded up, or the next not taken */
+        const char *p = gleam__frame_bytes(j, f, &b), *q;
+        uint64_t at;
+        if (!p) {
+            bad = 1;
+            break;
+        }
+        if (gleam__is_run_end(p, f->len, step)) run++;
+        if (!gleam__is_run_block(p, f->len, step) || !f->rows) continue;
+        {
+            gleam_value e[2];
+            e[0] = gleam_int(run);
+            e[1] = gleam_bytes(p + 17, gleam__row_len(p + 17));
+            if (gleam__pack_row(&index, e, 2)) bad = 1;
+        }
+        for (q = p + 17, at = seen; !bad && taken < (uint64_t)most;) { /* the block's rows are whole: counted */
+            uint64_t want = (taken * total + (uint64_t)most - 1) / (uint64_t)most;
+            if (want < at) want = at; /* a row is taken once */
+            if (want >= seen + f->rows) break;
+            for (; at < want; at++) q += gleam__row_len(q);
+            if (gleam__buf_add(&out, q, gleam__row_len(q))) bad = 1;
+            taken++;
+            q += gleam__row_len(q);
+            at++;
+        }
+        seen += f->rows;
+    }
     pthread_mutex_lock(&gleam__ag.st.mu);
     gleam__store_release(&gleam__ag.st, j);
     pthread_mutex_unlock(&gleam__ag.st.mu);
@@ -3813,7 +3844,7 @@ GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, in
     return t;
 }
 
-GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n) {
+GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n, uint32_t rows) {
     int disk = st->mem + n + GLEAM__KCHUNK > st->cap;
     gleam__sframe *f = (gleam__sframe *)(disk ? gleam__malloc(sizeof *f) : gleam__chunk_room(st, t, sizeof *f + n));
     if (!f) {
@@ -3822,6 +3853,7 @@ GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask 
     }
     f->next = NULL;
     f->len = (uint32_t)n;
+    f->rows = rows;
     f->off = -1;
     if (disk) {
         if (j->fd < 0) {

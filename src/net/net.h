@@ -243,9 +243,13 @@ GLEAM__PRIV int gleam__master_main(const gleam__netcfg *cfg);
 typedef struct gleam__sframe {
     struct gleam__sframe *next;
     uint32_t len;
+    uint32_t rows;          /* of a BLOCK or ROWS frame, counted as it came; GLEAM__SROWS_NONE:
+                               another frame, or not whole rows */
     int64_t off;            /* in the job's file; -1: in data */
     char data[1];
 } gleam__sframe;
+
+#define GLEAM__SROWS_NONE UINT32_MAX
 
 /* Memory for kept frames, taken in pieces of GLEAM__KCHUNK and given back to the store's
    pool when a task's frames go, so that the next job reuses pages the system has given. */
@@ -292,8 +296,9 @@ GLEAM__PRIV gleam__sjob *gleam__store_job(gleam__store *st, const char *name, in
 /* Task (stage, shard) of job j, emptied for a new attempt when fresh. NULL when out of
    memory. With mu held. */
 GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, int stage, int shard, int fresh);
-/* Keep one frame body for task t. 0, or -1 with errno set. With mu held. */
-GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n);
+/* Keep one frame body for task t, holding `rows` whole rows (GLEAM__SROWS_NONE: not a
+   frame of rows, or not whole rows). 0, or -1 with errno set. With mu held. */
+GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n, uint32_t rows);
 /* The bytes of frame f into buf (reading the job's file when it is there). 0, or -1. */
 GLEAM__PRIV int gleam__store_read(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *buf);
 /* Forget job j and free what it kept (its file too), now or, while connections read its

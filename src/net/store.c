@@ -79,7 +79,7 @@ GLEAM__PRIV gleam__stask *gleam__store_task(gleam__store *st, gleam__sjob *j, in
     return t;
 }
 
-GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n) {
+GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask *t, const char *p, size_t n, uint32_t rows) {
     int disk = st->mem + n + GLEAM__KCHUNK > st->cap;
     gleam__sframe *f = (gleam__sframe *)(disk ? gleam__malloc(sizeof *f) : gleam__chunk_room(st, t, sizeof *f + n));
     if (!f) {
@@ -88,6 +88,7 @@ GLEAM__PRIV int gleam__store_add(gleam__store *st, gleam__sjob *j, gleam__stask 
     }
     f->next = NULL;
     f->len = (uint32_t)n;
+    f->rows = rows;
     f->off = -1;
     if (disk) {
         if (j->fd < 0) {
