@@ -124,6 +124,12 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
         exit(2);
     }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
+#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD)
+    /* Blocks of GLEAM__NET_BLOCK from the heap, not each from a mapping of its own: a fresh
+       mapping costs a fault per 4 KB page it touches, where the heap has huge pages
+       (GLIBC_TUNABLES, set by the agent) and pages that earlier blocks gave back. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+#endif
     gleam__timeouts(fd, GLEAM__NET_TIMEOUT_MS);
     gleam__es_fd = fd;
     if ((k = gleam__msg_recv(fd, &buf, &v, 1, err, sizeof err)) != GLEAM__MSG_SPEC) {
@@ -345,6 +351,7 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
         gleam__executor_end(r, job.errmsg);
         exit(1);
     }
+    job.block_size = GLEAM__NET_BLOCK;
     {
         const gleam__stage *st = p->stages[gleam__es.stage - 1];
         memset(&feed, 0, sizeof feed);
