@@ -1814,12 +1814,23 @@ GLEAM__PRIV int gleam__send_init(gleam__xchg *x, const int *fds);
 GLEAM__PRIV const gleam__xport *gleam__xport_up(void);
 GLEAM__PRIV int gleam__up_init(gleam__xchg *x, int fd, pthread_mutex_t *mu);
 
+/* Where a consumer's frames come from: next puts the next one in fr (its bytes in buf,
+   valid until the next call) and returns 1; 0 at the end; -1 with errno set. */
+typedef struct gleam__frames {
+    int (*next)(struct gleam__frames *in, gleam__buf *buf, gleam__frame *fr);
+    int fd;                 /* gleam__frames_fd's descriptor */
+    int checked;            /* set by next: the block it gave was walked, whole rows */
+} gleam__frames;
+/* Frames read from in->fd. */
+GLEAM__PRIV int gleam__frames_fd(gleam__frames *in, gleam__buf *buf, gleam__frame *fr);
+
 /* The consumer side in a process that runs one task of exchange x's consumer stage (task
-   t, whose shard is the partition): read x's frames from fd until every producer has
+   t, whose shard is the partition): read x's frames from in until every producer has
    closed (or the runs are all in), handing the blocks to t's root operator in x's take
    order. GLEAM_OK; GLEAM_ERR_INPUT with err set for a frame that makes no sense here, the
    end of the input or a read error; or the consumer's error. */
-GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap);
+GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, gleam__frames *in, gleam__buf *buf, char *err,
+                                        size_t errcap);
 
 #endif /* GLEAM_EXCHANGE_H */
 /* ==== End file src/exchange/exchange.h ==== */
@@ -2257,7 +2268,7 @@ GLEAM__PRIV int gleam__exec_task(int fd);
    process: the blocks of the exchanges it feeds and the rows of its outputs go up out as
    frames, its input (when it reads an exchange) comes from in. GLEAM_OK, or its error
    with job->errmsg set. */
-GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in);
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, gleam__frames *in);
 /* The END frame of a task with result r and job->errmsg, up out. 0, or -1. */
 GLEAM__PRIV int gleam__exec_end(gleam__job *job, int out, gleam_result r);
 
@@ -6590,11 +6601,12 @@ GLEAM__PRIV int gleam__up_init(gleam__xchg *x, int fd, pthread_mutex_t *mu) {
 
 /* >>receive: the consumer of one partition, fed by frames --------------------------------- */
 
-/* A block holding a frame's rows, checked to be whole rows of ours. NULL, with err set. */
-static gleam__block *gleam__frame_block(const gleam__frame *fr, char *err, size_t errcap) {
+/* A block holding a frame's rows, checked to be whole rows of ours (unless its source did).
+   NULL, with err set. */
+static gleam__block *gleam__frame_block(const gleam__frame *fr, int checked, char *err, size_t errcap) {
     gleam__block *b;
     uint64_t rows;
-    if (gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK) {
+    if (!checked && gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK) {
         gleam__fmt_into(err, errcap, "a block of %zu bytes does not hold whole rows", fr->len);
         return NULL;
     }
@@ -6614,7 +6626,13 @@ static void gleam__list_add(gleam__block **head, gleam__block **tail, gleam__blo
     *tail = b;
 }
 
-GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap) {
+GLEAM__PRIV int gleam__frames_fd(gleam__frames *in, gleam__buf *buf, gleam__frame *fr) {
+    in->checked = 0;
+    return gleam__frame_read(in->fd, buf, fr);
+}
+
+GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, gleam__frames *in, gleam__buf *buf, char *err,
+                                        size_t errcap) {
     gleam__block *held = NULL, *tail = NULL, **runs = NULL, **rtail = NULL, *b;
     gleam_result r = GLEAM_OK;
     uint32_t nruns = 0, caprun = 0, last = 0; /* TAKE_RUNS: the runs that sent blocks, in order; the last one's number */
@@ -6622,7 +6640,7 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
     err[0] = 0;
     while (!done && r >= 0) {
         gleam__frame fr;
-        int k = gleam__frame_read(fd, buf, &fr);
+        int k = in->next(in, buf, &fr);
         if (k <= 0) {
             gleam__fmt_into(err, errcap, k == 0 ? "the input ended before every producer of step %d had closed"
                                                 : "cannot read the input of step %d: %s",
@@ -6645,7 +6663,7 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
                 r = GLEAM_ERR_INPUT;
                 break;
             }
-            if (!(b = gleam__frame_block(&fr, err, errcap))) {
+            if (!(b = gleam__frame_block(&fr, in->checked, err, errcap))) {
                 r = GLEAM_ERR_INPUT;
                 break;
             }
@@ -10711,7 +10729,8 @@ static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
 }
 
 /* Run the task: its exchanges up fd, its input (if it reads an exchange) from in. */
-static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, int in, char *err, size_t errcap) {
+static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, gleam__frames *in, char *err,
+                                    size_t errcap) {
     const gleam__plan *p = job->plan;
     gleam__task *t;
     gleam__buf buf = {NULL, 0, 0};
@@ -10752,7 +10771,7 @@ static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard
     return r < 0 ? r : GLEAM_OK;
 }
 
-GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in) {
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, gleam__frames *in) {
     char err[GLEAM__ERRMAX];
     gleam_result r;
     err[0] = 0;
@@ -10799,7 +10818,12 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
     }
     stage = fr.f[0];
     shard = fr.f[1];
-    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) r = gleam__exec_stage(&job, (int)stage, (int)shard, fd, fd);
+    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) {
+        gleam__frames in;
+        in.next = gleam__frames_fd;
+        in.fd = fd;
+        r = gleam__exec_stage(&job, (int)stage, (int)shard, fd, &in);
+    }
     out = gleam__exec_end(&job, fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;
     gleam__job_free(&job);
     gleam__plan_free(p);

@@ -196,11 +196,22 @@ GLEAM__PRIV int gleam__send_init(gleam__xchg *x, const int *fds);
 GLEAM__PRIV const gleam__xport *gleam__xport_up(void);
 GLEAM__PRIV int gleam__up_init(gleam__xchg *x, int fd, pthread_mutex_t *mu);
 
+/* Where a consumer's frames come from: next puts the next one in fr (its bytes in buf,
+   valid until the next call) and returns 1; 0 at the end; -1 with errno set. */
+typedef struct gleam__frames {
+    int (*next)(struct gleam__frames *in, gleam__buf *buf, gleam__frame *fr);
+    int fd;                 /* gleam__frames_fd's descriptor */
+    int checked;            /* set by next: the block it gave was walked, whole rows */
+} gleam__frames;
+/* Frames read from in->fd. */
+GLEAM__PRIV int gleam__frames_fd(gleam__frames *in, gleam__buf *buf, gleam__frame *fr);
+
 /* The consumer side in a process that runs one task of exchange x's consumer stage (task
-   t, whose shard is the partition): read x's frames from fd until every producer has
+   t, whose shard is the partition): read x's frames from in until every producer has
    closed (or the runs are all in), handing the blocks to t's root operator in x's take
    order. GLEAM_OK; GLEAM_ERR_INPUT with err set for a frame that makes no sense here, the
    end of the input or a read error; or the consumer's error. */
-GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap);
+GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, gleam__frames *in, gleam__buf *buf, char *err,
+                                        size_t errcap);
 
 #endif /* GLEAM_EXCHANGE_H */

@@ -370,11 +370,12 @@ GLEAM__PRIV int gleam__up_init(gleam__xchg *x, int fd, pthread_mutex_t *mu) {
 
 /* >>receive: the consumer of one partition, fed by frames --------------------------------- */
 
-/* A block holding a frame's rows, checked to be whole rows of ours. NULL, with err set. */
-static gleam__block *gleam__frame_block(const gleam__frame *fr, char *err, size_t errcap) {
+/* A block holding a frame's rows, checked to be whole rows of ours (unless its source did).
+   NULL, with err set. */
+static gleam__block *gleam__frame_block(const gleam__frame *fr, int checked, char *err, size_t errcap) {
     gleam__block *b;
     uint64_t rows;
-    if (gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK) {
+    if (!checked && gleam__check_rows(fr->data, fr->len, &rows) != GLEAM_OK) {
         gleam__fmt_into(err, errcap, "a block of %zu bytes does not hold whole rows", fr->len);
         return NULL;
     }
@@ -394,7 +395,13 @@ static void gleam__list_add(gleam__block **head, gleam__block **tail, gleam__blo
     *tail = b;
 }
 
-GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, gleam__buf *buf, char *err, size_t errcap) {
+GLEAM__PRIV int gleam__frames_fd(gleam__frames *in, gleam__buf *buf, gleam__frame *fr) {
+    in->checked = 0;
+    return gleam__frame_read(in->fd, buf, fr);
+}
+
+GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, gleam__frames *in, gleam__buf *buf, char *err,
+                                        size_t errcap) {
     gleam__block *held = NULL, *tail = NULL, **runs = NULL, **rtail = NULL, *b;
     gleam_result r = GLEAM_OK;
     uint32_t nruns = 0, caprun = 0, last = 0; /* TAKE_RUNS: the runs that sent blocks, in order; the last one's number */
@@ -402,7 +409,7 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
     err[0] = 0;
     while (!done && r >= 0) {
         gleam__frame fr;
-        int k = gleam__frame_read(fd, buf, &fr);
+        int k = in->next(in, buf, &fr);
         if (k <= 0) {
             gleam__fmt_into(err, errcap, k == 0 ? "the input ended before every producer of step %d had closed"
                                                 : "cannot read the input of step %d: %s",
@@ -425,7 +432,7 @@ GLEAM__PRIV gleam_result gleam__receive(gleam__xchg *x, gleam__task *t, int fd, 
                 r = GLEAM_ERR_INPUT;
                 break;
             }
-            if (!(b = gleam__frame_block(&fr, err, errcap))) {
+            if (!(b = gleam__frame_block(&fr, in->checked, err, errcap))) {
                 r = GLEAM_ERR_INPUT;
                 break;
             }

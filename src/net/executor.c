@@ -155,134 +155,160 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
 
 /* >>feed: the task's input, from the agents that hold it ---------------------------------- */
 
+/* The frames of the task's producers, read from their agents one after another in this
+   thread: what the consumer reads (gleam__receive), with nothing in between. A sort's runs
+   come cut at the task's splitters, numbered in the order they come, and end with a RUNS
+   frame. */
 typedef struct gleam__feed {
+    gleam__frames in;       /* first: the consumer's view */
     const gleam__step *step;
-    int shard, out, sort;
+    int shard, sort;
     int lost;               /* err says why an agent did not give the input (not why the task stopped taking it) */
+    int next, conn, cport;  /* the producer to ask next; the connection to its agent */
+    int ended;              /* the RUNS frame went */
+    uint32_t runs;
+    char chost[256];
+    gleam__buf blk;         /* a block cut at a splitter */
+    gleam__cmp cmp;
+    gleam__srow lo, hi;
     char err[512];
 } gleam__feed;
 
-/* A sorted run's rows in [lo, hi) as blocks of run number `run`. 0, -1 with errno set, or -2
-   when the block is not whole rows. */
-static int gleam__feed_slice(gleam__feed *fd, const gleam__frame *fr, uint32_t run, const gleam__cmp *cmp,
-                             const gleam__srow *lo, const gleam__srow *hi, gleam__buf *blk) {
+/* A frame of run `run` as the consumer takes it: the rows of fr in [lo, hi), whole when
+   its first and last rows are in range, into fr again (its data in fd->blk when cut). 1; 0
+   when none is in range; -2 when the block is not whole rows; -1 when out of memory. */
+static int gleam__feed_slice(gleam__feed *fd, gleam__frame *fr) {
     const char *p = fr->data, *end = fr->data + fr->len, *last;
     const gleam_order *o = &fd->step->order;
-    uint32_t f[4];
+    const gleam__srow *lo = fd->lo.row ? &fd->lo : NULL, *hi = fd->hi.row ? &fd->hi : NULL;
     uint64_t rows;
-    f[0] = (uint32_t)fd->step->id;
-    f[1] = (uint32_t)fd->shard;
-    f[2] = 0;
-    f[3] = run;
-    blk->len = 0;
+    fr->f[1] = (uint32_t)fd->shard;
+    fr->f[2] = 0;
+    fr->f[3] = fd->runs;
     if (gleam__check_rows_last(p, fr->len, &rows, &last) != GLEAM_OK) return -2; /* walked below: whole rows? */
-    if (p < end) { /* the whole block in range (its first row not before lo, its last before hi): as it is */
-        gleam__srow a, z;
-        a = gleam__srow_at(p, o);
-        z = gleam__srow_at(last, o);
-        if ((!lo || gleam__srow_cmp(cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &z, hi) < 0))
-            return gleam__frame_write(fd->out, GLEAM__FRAME_BLOCK, f, 4, fr->data, fr->len);
+    if (p == end) return 0;
+    {
+        gleam__srow a = gleam__srow_at(p, o), z = gleam__srow_at(last, o);
+        if ((!lo || gleam__srow_cmp(&fd->cmp, &a, lo) >= 0) && (!hi || gleam__srow_cmp(&fd->cmp, &z, hi) < 0)) return 1;
     }
+    fd->blk.len = 0;
     while (p < end) {
         size_t n = gleam__row_len(p);
         gleam__srow s = gleam__srow_at(p, o);
-        if ((!lo || gleam__srow_cmp(cmp, &s, lo) >= 0) && (!hi || gleam__srow_cmp(cmp, &s, hi) < 0) &&
-            gleam__buf_add(blk, p, n))
+        if ((!lo || gleam__srow_cmp(&fd->cmp, &s, lo) >= 0) && (!hi || gleam__srow_cmp(&fd->cmp, &s, hi) < 0) &&
+            gleam__buf_add(&fd->blk, p, n))
             return -1;
         p += n;
     }
-    return blk->len ? gleam__frame_write(fd->out, GLEAM__FRAME_BLOCK, f, 4, blk->p, blk->len) : 0;
+    fr->data = fd->blk.p;
+    fr->len = fd->blk.len;
+    return fd->blk.len ? 1 : 0;
 }
 
-static void *gleam__feed_main(void *arg) {
-    gleam__feed *fd = (gleam__feed *)arg;
-    gleam__buf buf = {NULL, 0, 0}, blk = {NULL, 0, 0};
-    gleam__cmp cmp;
-    gleam__srow lo = {0, NULL}, hi = {0, NULL};
-    uint32_t runs = 0;
-    int i, conn = -1, cport = 0, role;
-    char chost[256] = "";
-    const gleam_order *o = &fd->step->order;
-    gleam__cmp_init(&cmp, o);
-    if (fd->sort) {
-        if (gleam__es.lo.len) lo = gleam__srow_at(gleam__es.lo.p, o);
-        if (gleam__es.hi.len) hi = gleam__srow_at(gleam__es.hi.p, o);
-    }
-    for (i = 0; i < gleam__es.nprod && !fd->err[0]; i++) {
-        const gleam__producer *pr = &gleam__es.prod[i];
-        gleam_value m[6];
-        if (conn < 0 || strcmp(chost, pr->host) || cport != pr->port) { /* one connection per agent in turn */
-            if (conn >= 0) close(conn);
-            snprintf(chost, sizeof chost, "%s", pr->host);
-            cport = pr->port;
-            if ((conn = gleam__connect(pr->host, pr->port, 10000, fd->err, sizeof fd->err)) < 0) {
-                fd->lost = 1;
-                break;
-            }
-            if (gleam__greet(conn, 0, GLEAM__ROLE_EXECUTOR, &role, NULL, fd->err, sizeof fd->err) != 1) {
-                char why[512];
-                snprintf(why, sizeof why, "%s", fd->err);
-                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %s", pr->host, pr->port, why);
-                fd->lost = 1;
-                break;
-            }
+/* Ask producer fd->next's agent for its frames: connected (the connection kept while the
+   producers are on the same agent) and the FETCH sent. 0, or -1 with fd->err set. */
+static int gleam__feed_ask(gleam__feed *fd) {
+    const gleam__producer *pr = &gleam__es.prod[fd->next];
+    gleam_value m[6];
+    int role;
+    if (fd->conn < 0 || strcmp(fd->chost, pr->host) || fd->cport != pr->port) {
+        if (fd->conn >= 0) close(fd->conn);
+        snprintf(fd->chost, sizeof fd->chost, "%s", pr->host);
+        fd->cport = pr->port;
+        if ((fd->conn = gleam__connect(pr->host, pr->port, 10000, fd->err, sizeof fd->err)) < 0) return -1;
+        if (gleam__greet(fd->conn, 0, GLEAM__ROLE_EXECUTOR, &role, NULL, fd->err, sizeof fd->err) != 1) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", fd->err);
+            gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %s", pr->host, pr->port, why);
+            return -1;
         }
-        m[0] = gleam_str(gleam__es.job);
-        m[1] = gleam_int(pr->stage);
-        m[2] = gleam_int(pr->shard);
-        m[3] = gleam_int(fd->step->id);
-        m[4] = gleam_int(fd->shard);
-        m[5] = pr->ranges ? gleam_bytes(pr->ranges, pr->nranges) : gleam_nil();
-        if (gleam__msg_send(conn, GLEAM__MSG_FETCH, m, 6)) {
-            gleam__fmt_into(fd->err, sizeof fd->err, "cannot ask agent %s:%d for its blocks: %s", pr->host, pr->port, strerror(errno));
+    }
+    m[0] = gleam_str(gleam__es.job);
+    m[1] = gleam_int(pr->stage);
+    m[2] = gleam_int(pr->shard);
+    m[3] = gleam_int(fd->step->id);
+    m[4] = gleam_int(fd->shard);
+    m[5] = pr->ranges ? gleam_bytes(pr->ranges, pr->nranges) : gleam_nil();
+    if (gleam__msg_send(fd->conn, GLEAM__MSG_FETCH, m, 6)) {
+        gleam__fmt_into(fd->err, sizeof fd->err, "cannot ask agent %s:%d for its blocks: %s", pr->host, pr->port, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int gleam__feed_next(gleam__frames *in, gleam__buf *buf, gleam__frame *fr) {
+    gleam__feed *fd = (gleam__feed *)in;
+    in->checked = 0;
+    if (fd->err[0]) goto fail;
+    for (;;) {
+        const gleam__producer *pr;
+        int k;
+        if (fd->next >= gleam__es.nprod) { /* every producer read: a sort's runs end */
+            if (!fd->sort || fd->ended) return 0;
+            fd->ended = 1;
+            fr->type = GLEAM__FRAME_RUNS;
+            fr->f[0] = (uint32_t)fd->step->id;
+            fr->f[1] = fd->runs;
+            fr->f[2] = fr->f[3] = 0;
+            fr->data = NULL;
+            fr->len = 0;
+            return 1;
+        }
+        pr = &gleam__es.prod[fd->next];
+        if (fd->conn < 0 && gleam__feed_ask(fd)) {
             fd->lost = 1;
-            break;
+            goto fail;
         }
-        for (;;) {
-            gleam__frame fr;
-            int k = gleam__frame_read_max(conn, &buf, &fr, GLEAM__NET_FRAME_MAX), bad = 0;
-            if (k <= 0) {
-                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d stopped sending the blocks of task %d.%d: %s", pr->host,
-                                pr->port, pr->stage, pr->shard + 1, k == 0 ? "it closed the connection" : strerror(errno));
-                fd->lost = 1;
-                break;
+        if ((k = gleam__frame_read_max(fd->conn, buf, fr, GLEAM__NET_FRAME_MAX)) <= 0) {
+            gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d stopped sending the blocks of task %d.%d: %s", pr->host,
+                            pr->port, pr->stage, pr->shard + 1, k == 0 ? "it closed the connection" : strerror(errno));
+            fd->lost = 1;
+            goto fail;
+        }
+        if (fr->type == GLEAM__MSG_OK) { /* this producer's frames are all in: the next one's */
+            if (++fd->next < gleam__es.nprod) {
+                const gleam__producer *nx = &gleam__es.prod[fd->next];
+                if ((strcmp(fd->chost, nx->host) || fd->cport != nx->port) && fd->conn >= 0) {
+                    close(fd->conn);
+                    fd->conn = -1;
+                }
+                if (gleam__feed_ask(fd)) {
+                    fd->lost = 1;
+                    goto fail;
+                }
             }
-            if (fr.type == GLEAM__MSG_OK) break;
-            if (fr.type == GLEAM__MSG_ERR) {
-                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %.*s", pr->host, pr->port, (int)GLEAM__MIN(fr.len, (size_t)400), fr.data);
-                fd->lost = 1;
-                break;
+            continue;
+        }
+        if (fr->type == GLEAM__MSG_ERR) {
+            gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d: %.*s", pr->host, pr->port, (int)GLEAM__MIN(fr->len, (size_t)400),
+                            fr->data);
+            fd->lost = 1;
+            goto fail;
+        }
+        if (!fd->sort) return 1;
+        if (fr->type == GLEAM__FRAME_RUN) { /* the end of one run: the next block starts another */
+            fd->runs++;
+            continue;
+        }
+        if (fr->type == GLEAM__FRAME_BLOCK && fr->f[1] == GLEAM__PART_RUN) {
+            if ((k = gleam__feed_slice(fd, fr)) == 1) {
+                in->checked = 1; /* feed_slice walked it */
+                return 1;
             }
-            if (fd->sort) { /* runs cut at the splitters; their ends counted */
-                if (fr.type == GLEAM__FRAME_BLOCK && fr.f[1] == GLEAM__PART_RUN)
-                    bad = gleam__feed_slice(fd, &fr, runs, &cmp, gleam__es.lo.len ? &lo : NULL, gleam__es.hi.len ? &hi : NULL, &blk);
-                else if (fr.type == GLEAM__FRAME_RUN) runs++;
-            } else {
-                bad = gleam__frame_write(fd->out, fr.type, fr.f, gleam__frame_fields(fr.type), fr.data, fr.len);
+            if (k == -2) {
+                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d sent a block of task %d.%d that is not whole rows", pr->host,
+                                pr->port, pr->stage, pr->shard + 1);
+                goto fail;
             }
-            if (bad == -2) {
-                gleam__fmt_into(fd->err, sizeof fd->err, "agent %s:%d sent a block of task %d.%d that is not whole rows",
-                                pr->host, pr->port, pr->stage, pr->shard + 1);
-                break;
-            }
-            if (bad) {
-                gleam__fmt_into(fd->err, sizeof fd->err, "cannot pass on the input: %s", strerror(errno));
-                break;
+            if (k == -1) {
+                gleam__fmt_into(fd->err, sizeof fd->err, "out of memory");
+                goto fail;
             }
         }
     }
-    if (!fd->err[0] && fd->sort) {
-        uint32_t f[2];
-        f[0] = (uint32_t)fd->step->id;
-        f[1] = runs;
-        if (gleam__frame_write(fd->out, GLEAM__FRAME_RUNS, f, 2, NULL, 0))
-            gleam__fmt_into(fd->err, sizeof fd->err, "cannot pass on the input: %s", strerror(errno));
-    }
-    if (conn >= 0) close(conn);
-    shutdown(fd->out, SHUT_WR); /* what is missing shows as the end of the input */
-    gleam__buf_free(&buf);
-    gleam__buf_free(&blk);
-    return NULL;
+fail:
+    errno = EPROTO;
+    return -1;
 }
 
 /* >>run ------------------------------------------------------------------------------------ */
@@ -327,10 +353,9 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
     gleam__job job;
     gleam_options o = *opt;
     gleam__feed feed;
-    pthread_t th;
     char msg[GLEAM__ERRMAX];
     gleam_result r;
-    int sp[2] = {-1, -1}, fed = 0, out;
+    int out;
     uint64_t h;
     if (++gleam__es_flows < gleam__es.flow) return gleam__executor_earlier(f); /* the driver ran it */
     o.threads = 1;
@@ -352,37 +377,29 @@ GLEAM__PRIV gleam_result gleam__executor_run(gleam_flow *f, const gleam_options 
         exit(1);
     }
     job.block_size = GLEAM__NET_BLOCK;
+    memset(&feed, 0, sizeof feed);
+    feed.in.next = gleam__feed_next;
+    feed.in.fd = -1;
+    feed.conn = -1;
     {
         const gleam__stage *st = p->stages[gleam__es.stage - 1];
-        memset(&feed, 0, sizeof feed);
         if (gleam__step_class(st->root->kind) == GLEAM__WIDE) {
+            const gleam_order *ord = &st->root->order;
             feed.step = st->root;
             feed.shard = gleam__es.shard;
             feed.sort = gleam__take_of(st->root) == GLEAM__TAKE_RUNS;
-            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
-                gleam__fmt_into(msg, sizeof msg, "cannot make a socket pair: %s", strerror(errno));
-                gleam__executor_end(GLEAM_ERR_IO, msg);
-                exit(1);
-            }
-            feed.out = sp[1];
-            if (pthread_create(&th, NULL, gleam__feed_main, &feed)) {
-                gleam__executor_end(GLEAM_ERR_INTERNAL, "cannot start a thread");
-                exit(1);
-            }
-            fed = 1;
+            gleam__cmp_init(&feed.cmp, ord);
+            if (feed.sort && gleam__es.lo.len) feed.lo = gleam__srow_at(gleam__es.lo.p, ord);
+            if (feed.sort && gleam__es.hi.len) feed.hi = gleam__srow_at(gleam__es.hi.p, ord);
         }
     }
-    r = gleam__exec_stage(&job, gleam__es.stage, gleam__es.shard, gleam__es_fd, sp[0]);
-    if (fed) {
-        shutdown(sp[0], SHUT_RDWR);
-        pthread_join(th, NULL);
-        close(sp[0]);
-        close(sp[1]);
-        if (r != GLEAM_OK && feed.lost) { /* why the input ended, rather than that it did: lost, not malformed */
-            gleam__fmt_into(job.errmsg, sizeof job.errmsg, "step %d, shard %d: reading its input: %s", feed.step->id,
-                            gleam__es.shard + 1, feed.err);
-            r = GLEAM_ERR_NET;
-        }
+    r = gleam__exec_stage(&job, gleam__es.stage, gleam__es.shard, gleam__es_fd, &feed.in);
+    if (feed.conn >= 0) close(feed.conn);
+    gleam__buf_free(&feed.blk);
+    if (r != GLEAM_OK && feed.err[0]) { /* why the input ended, rather than that it did */
+        gleam__fmt_into(job.errmsg, sizeof job.errmsg, "step %d, shard %d: reading its input: %s", feed.step->id, gleam__es.shard + 1,
+                        feed.err);
+        if (feed.lost) r = GLEAM_ERR_NET; /* lost, not malformed: the task may run again */
     }
     gleam__es.done = 1;
     out = gleam__exec_end(&job, gleam__es_fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;

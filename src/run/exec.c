@@ -67,7 +67,8 @@ static gleam__op *gleam__make_rowsup(gleam__task *t, gleam__node *node) {
 }
 
 /* Run the task: its exchanges up fd, its input (if it reads an exchange) from in. */
-static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, int in, char *err, size_t errcap) {
+static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard, int fd, gleam__frames *in, char *err,
+                                    size_t errcap) {
     const gleam__plan *p = job->plan;
     gleam__task *t;
     gleam__buf buf = {NULL, 0, 0};
@@ -108,7 +109,7 @@ static gleam_result gleam__exec_run(gleam__job *job, gleam__stage *st, int shard
     return r < 0 ? r : GLEAM_OK;
 }
 
-GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in) {
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, gleam__frames *in) {
     char err[GLEAM__ERRMAX];
     gleam_result r;
     err[0] = 0;
@@ -155,7 +156,12 @@ GLEAM__HOOK int gleam__exec_task(int fd) {
     }
     stage = fr.f[0];
     shard = fr.f[1];
-    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) r = gleam__exec_stage(&job, (int)stage, (int)shard, fd, fd);
+    if ((r = gleam__job_init(&job, p, NULL, NULL)) == GLEAM_OK) {
+        gleam__frames in;
+        in.next = gleam__frames_fd;
+        in.fd = fd;
+        r = gleam__exec_stage(&job, (int)stage, (int)shard, fd, &in);
+    }
     out = gleam__exec_end(&job, fd, r) ? 2 : r == GLEAM_OK ? 0 : 1;
     gleam__job_free(&job);
     gleam__plan_free(p);

@@ -59,7 +59,7 @@ GLEAM__PRIV int gleam__exec_task(int fd);
    process: the blocks of the exchanges it feeds and the rows of its outputs go up out as
    frames, its input (when it reads an exchange) comes from in. GLEAM_OK, or its error
    with job->errmsg set. */
-GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, int in);
+GLEAM__PRIV gleam_result gleam__exec_stage(gleam__job *job, int stage, int shard, int out, gleam__frames *in);
 /* The END frame of a task with result r and job->errmsg, up out. 0, or -1. */
 GLEAM__PRIV int gleam__exec_end(gleam__job *job, int out, gleam_result r);
 
