@@ -56,9 +56,9 @@ GLEAM__PRIV void gleam__hex(const unsigned char *p, size_t n, char *out);
    gone, its input lost, a full -dir) runs again, on another agent where there is one, up
    to this many attempts in all; a failure of its own code fails the job at once. */
 #define GLEAM__NET_ATTEMPTS 4
-/* Bytes of the blocks an executor sends (local mode's are 64 KB): a quarter as many frames
-   to pass through the agents' sockets, its own and the readers'. A sorted run goes over in
-   0.15 s less on a 2-core machine. */
+/* Bytes of the blocks an executor sends (local mode's are 64 KB): a quarter as many frames,
+   each a read of its header, a read of its body and a wakeup in every process it passes
+   through (a distributed sort of 250 MB in 0.75 of the time: bench/RESULTS.md). */
 #define GLEAM__NET_BLOCK ((size_t)256 << 10)
 /* Values per producer in a task's spec. */
 #define GLEAM__SPEC_PER_PROD 5
