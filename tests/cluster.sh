@@ -126,6 +126,24 @@ if [ $? -eq 0 ] && sort "$T/big.txt" | cmp -s - "$T/sorter.out"; then
 else
     lib_fail "the sort of 400000 records on the cluster" "$T/sorter.err"
 fi
+# The same sort on 2 agents of -memory 1: every block goes to the job's file under -dir, and
+# the samples, the block index and the fetches read it from there.
+build/gleam master -address 127.0.0.1:0 2> "$T/master2.log" &
+PIDS="$PIDS $!"
+if wait_for "$T/master2.log" 'listening on' 1 10; then
+    M2=127.0.0.1:$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/master2.log" | head -n 1)
+    for i in 1 2; do
+        build/gleam agent -master "$M2" -listen 127.0.0.1 -port 0 -dir "$T/disk$i" -slots 1 -memory 1 2> "$T/disk$i.log" &
+        PIDS="$PIDS $!"
+    done
+    wait_for "$T/master2.log" 'registered' 2 15
+fi
+build/sort_lines "$T/big.txt" -distributed -gleam.master="$M2" > "$T/sorter2.out" 2> "$T/sorter2.err"
+if [ $? -eq 0 ] && sort "$T/big.txt" | cmp -s - "$T/sorter2.out"; then
+    lib_pass "the same sort with every block kept on disk (agents of -memory 1) is exact"
+else
+    lib_fail "the sort with blocks kept on disk" "$T/sorter2.err"
+fi
 
 # ---- the status page, and Ctrl-C, while a job runs ----------------------------------------------
 children() { for a in $APIDS; do pgrep -P "$a"; done 2> /dev/null; }

@@ -129,7 +129,7 @@ static void h_watch(int fd, double t0, double limit_ms) {
     printf("%s %.0f\n", h_gone(fd) ? "closed" : "open", h_ms() - t0);
 }
 
-static int h_send(int fd, const void *p, size_t n) { return gleam__fd_write(fd, (const char *)p, n); }
+static int h_send(int fd, const void *p, size_t n) { return gleam__fd_write2(fd, (const char *)p, n, NULL, 0); }
 
 /* The server's next message: "answer OK ...", "answer ERR text", or "answer none (why)". */
 static int h_answer(int fd, const char *what) {

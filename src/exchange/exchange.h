@@ -159,13 +159,12 @@ typedef struct gleam__frame {
     size_t len;
 } gleam__frame;
 
-/* Write n bytes to fd (a socket or not); a socket whose peer is gone gives EPIPE, never
-   SIGPIPE. On a socket with a send timeout (SO_SNDTIMEO), a peer that reads nothing for
-   that long gives EAGAIN: the timeout bounds the wait for room, not the whole write (a
-   blocking send would restart it after every byte taken). 0, or -1 with errno set. */
-GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n);
-/* The same for an bytes at a, then bn bytes at b, in one send where they fit: a frame's
-   header does not go on the wire alone. */
+/* Write an bytes at a, then bn bytes at b (bn may be 0), to fd (a socket or not), in one
+   send where they fit: a frame's header does not go on the wire alone. A socket whose
+   peer is gone gives EPIPE, never SIGPIPE. On a socket with a send timeout (SO_SNDTIMEO),
+   a peer that reads nothing for that long gives EAGAIN: the timeout bounds the wait for
+   room, not the whole write (a blocking send would restart it after every byte taken).
+   0, or -1 with errno set. */
 GLEAM__PRIV int gleam__fd_write2(int fd, const char *a, size_t an, const char *b, size_t bn);
 /* Read exactly n bytes: 1, 0 at the end of the input before the first byte, -1 (errno set;
    EPROTO when the input ends inside). */

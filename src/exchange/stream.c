@@ -69,8 +69,6 @@ GLEAM__PRIV int gleam__fd_write2(int fd, const char *a, size_t an, const char *b
     return 0;
 }
 
-GLEAM__PRIV int gleam__fd_write(int fd, const char *p, size_t n) { return gleam__fd_write2(fd, p, n, NULL, 0); }
-
 GLEAM__PRIV int gleam__frame_write(int fd, int type, const uint32_t *f, int nf, const void *data, size_t len) {
     unsigned char hdr[4 + 1 + 4 * 4];
     size_t h = 5 + 4 * (size_t)nf;

@@ -72,7 +72,7 @@ static int gleam__recv_all(int fd, unsigned char *p, size_t n) {
     return k == 1 ? 0 : -1;
 }
 
-static int gleam__send_all(int fd, const unsigned char *p, size_t n) { return gleam__fd_write(fd, (const char *)p, n); }
+static int gleam__send_all(int fd, const unsigned char *p, size_t n) { return gleam__fd_write2(fd, (const char *)p, n, NULL, 0); }
 
 /* The proof of side `who` ('C' or 'S') of role `role`: HMAC(secret, label, who, role,
    the other side's challenge, its own). */

@@ -142,6 +142,7 @@ static void fuzz_exchange(int fd, int flow, int which, int shard) {
     const gleam__stage *st = NULL;
     gleam_options opt;
     gleam__job job;
+    gleam__frames in;
     gleam_result r;
     int i, n = 0;
     for (i = 0; i < p->nstages; i++) n += gleam__step_class(p->stages[i]->root->kind) == GLEAM__WIDE;
@@ -154,7 +155,9 @@ static void fuzz_exchange(int fd, int flow, int which, int shard) {
     opt.memory_mb = 64;
     opt.progress = -1;
     FUZZ_CHECK(gleam__job_init(&job, p, NULL, &opt) == GLEAM_OK);
-    r = gleam__exec_stage(&job, st->id, shard % st->nshards, fuzz_null_fd(), fd);
+    in.next = gleam__frames_fd;
+    in.fd = fd;
+    r = gleam__exec_stage(&job, st->id, shard % st->nshards, fuzz_null_fd(), &in);
     FUZZ_CHECK(r == GLEAM_OK || job.errmsg[0]);
     gleam__job_free(&job);
 }
