@@ -127,8 +127,11 @@ GLEAM__PRIV gleam_result gleam__executor_init(const char *fdtext) {
 #if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD)
     /* Blocks of GLEAM__NET_BLOCK from the heap, not each from a mapping of its own: a fresh
        mapping costs a fault per 4 KB page it touches, where the heap has huge pages
-       (GLIBC_TUNABLES, set by the agent) and pages that earlier blocks gave back. */
+       (GLIBC_TUNABLES, set by the agent) and pages that earlier blocks gave back. A fixed
+       mmap threshold also fixes the trim threshold at 128 KB: raised too, or the heap's
+       top would go back to the system after each block freed and fault in again. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
     gleam__timeouts(fd, GLEAM__NET_TIMEOUT_MS);
     gleam__es_fd = fd;

@@ -191,7 +191,7 @@ static void exchange_seeds(int fi) {
         FUZZ_CHECK(st->nshards <= MAX_SHARDS);
         for (j = 0; j < st->nshards; j++) {
             gleam__job job;
-            gleam__frames in;
+            gleam__frames src;
             gleam_result r;
             int infd = -1, outfd = fuzz_fd_slot(&out_slot, NULL, 0);
             if (wide) {
@@ -205,9 +205,9 @@ static void exchange_seeds(int fi) {
                 if (j < 3) put("frame", name, head, 4, in.p, in.len); /* of 64 partitions, a few */
             }
             FUZZ_CHECK(gleam__job_init(&job, p, NULL, &opt) == GLEAM_OK);
-            in.next = gleam__frames_fd;
-            in.fd = infd;
-            r = gleam__exec_stage(&job, st->id, j, outfd, &in);
+            src.next = gleam__frames_fd;
+            src.fd = infd;
+            r = gleam__exec_stage(&job, st->id, j, outfd, &src);
             if (r != GLEAM_OK) fprintf(stderr, "seeds: flow %d, stage %d, shard %d: %s\n", fi, st->id, j, job.errmsg);
             FUZZ_CHECK(r == GLEAM_OK);
             gleam__job_free(&job);
