@@ -481,6 +481,13 @@ static gleam__sjob *gleam__agent_task(int fd, const gleam__vals *v, gleam__stask
     return j;
 }
 
+/* The bytes of kept frame f: where it lies in memory, or read into b from the job's file.
+   NULL with errno set. */
+static const char *gleam__frame_bytes(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *b) {
+    if (f->off < 0) return f->data;
+    return gleam__store_read(j, f, b) ? NULL : b->p;
+}
+
 static void gleam__agent_fetch(int fd, const gleam__vals *v) {
     gleam__stask *t;
     int64_t step, part;
@@ -494,14 +501,13 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
     if (!j) return;
     if (!gleam__mbytes(v, 5, &ranges, &nranges)) nranges /= 8;
     for (f = t->head; f && !bad; f = f->next) {
-        const unsigned char *p;
+        const unsigned char *p = (const unsigned char *)gleam__frame_bytes(j, f, &b); /* in memory: sent from where it lies */
         unsigned char hdr[4];
         uint32_t f0, f1;
-        if (f->off < 0) p = (const unsigned char *)f->data; /* in memory: sent from where it lies */
-        else if (gleam__store_read(j, f, &b)) {
+        if (!p) {
             bad = 1;
             break;
-        } else p = (const unsigned char *)b.p;
+        }
         f0 = f->len >= 5 ? gleam__rd32(p + 1) : 0;
         f1 = f->len >= 9 ? gleam__rd32(p + 5) : 0;
         if (f0 != (uint32_t)step) continue;
@@ -524,13 +530,6 @@ static void gleam__agent_fetch(int fd, const gleam__vals *v) {
     pthread_mutex_unlock(&gleam__ag.st.mu);
     gleam__buf_free(&b);
     if (!bad) gleam__msg_send(fd, GLEAM__MSG_OK, NULL, 0);
-}
-
-/* The bytes of kept frame f: where it lies in memory, or read into b from the job's file.
-   NULL with errno set. */
-static const char *gleam__frame_bytes(const gleam__sjob *j, const gleam__sframe *f, gleam__buf *b) {
-    if (f->off < 0) return f->data;
-    return gleam__store_read(j, f, b) ? NULL : b->p;
 }
 
 /* Is kept frame p (f->len bytes) a block of a sorted run of `step`? A RUN frame of it? */

@@ -269,16 +269,9 @@ static int gleam__feed_next(gleam__frames *in, gleam__buf *buf, gleam__frame *fr
             goto fail;
         }
         if (fr->type == GLEAM__MSG_OK) { /* this producer's frames are all in: the next one's */
-            if (++fd->next < gleam__es.nprod) {
-                const gleam__producer *nx = &gleam__es.prod[fd->next];
-                if ((strcmp(fd->chost, nx->host) || fd->cport != nx->port) && fd->conn >= 0) {
-                    close(fd->conn);
-                    fd->conn = -1;
-                }
-                if (gleam__feed_ask(fd)) {
-                    fd->lost = 1;
-                    goto fail;
-                }
+            if (++fd->next < gleam__es.nprod && gleam__feed_ask(fd)) { /* on the same connection when the same agent */
+                fd->lost = 1;
+                goto fail;
             }
             continue;
         }
